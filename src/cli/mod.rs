@@ -1,0 +1,67 @@
+//! The command line: argument definitions and one module per command.
+//!
+//! Commands are library functions that write to a `Write` and return a result, so the
+//! integration tests drive exactly what the binary runs.
+
+pub mod check;
+pub mod demo;
+pub mod run;
+pub mod sql;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::query::output::OutputFormat;
+
+/// Nightly pipelines for the kartläggning of young people outside work and studies.
+#[derive(Debug, Parser)]
+#[command(name = "malgrupp", version, about)]
+pub struct Cli {
+    /// Settings file (default: ./malgrupp.toml if present, else built-in defaults).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run pipelines once, now (all by default), then check the views against the new data.
+    Run {
+        /// Pipeline names (file stems in the pipelines directory).
+        pipelines: Vec<String>,
+    },
+    /// Run a SQL query over the lake's tables and views.
+    Sql {
+        /// The query.
+        query: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+        format: OutputFormat,
+    },
+    /// Validate settings, every pipeline file and every SQL view without running anything.
+    Check,
+    /// Run every pipeline and print the kartläggning of each kommun and period.
+    Demo,
+    /// Write the synthetic sample extracts (Kalmar, May 2015) that the demo pipelines read.
+    Sample {
+        /// Output directory.
+        #[arg(long, default_value = "samples/kalmar")]
+        out: PathBuf,
+    },
+}

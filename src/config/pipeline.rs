@@ -1,0 +1,667 @@
+//! Validated pipelines: the only form of a pipeline file the rest of the program sees.
+//!
+//! [`Pipeline::from_toml`] turns a file into a [`Pipeline`] or into *every* problem found
+//! in it (unknown keys, unknown fields, bad regexes, value maps to unknown codes, a
+//! credential written in the file …), each named with file and field.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+use super::raw::{HeaderRows, RawFieldSpec, RawFormat, RawPipeline, RawSource};
+use crate::error::{Problems, Result};
+use crate::normalize::schema::{self, FieldDef, FieldType, TableDef, TableKind};
+use crate::normalize::value;
+
+/// A validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Name: the file stem.
+    pub name: String,
+    /// The pipeline file.
+    pub file: PathBuf,
+    /// Description.
+    pub description: String,
+    /// Target table.
+    pub target: &'static TableDef,
+    /// Transport.
+    pub source: Source,
+    /// Decoding.
+    pub format: Format,
+    /// Row filtering and number parsing shared by all formats.
+    pub table: TableOptions,
+    /// Optional unpivot.
+    pub unpivot: Option<Unpivot>,
+    /// Field mappings, in schema order.
+    pub fields: Vec<FieldMapping>,
+    /// Quarantine limit.
+    pub max_quarantined_share: f64,
+    /// SHA-256 of the pipeline file (a changed mapping reprocesses unchanged extracts).
+    pub fingerprint: String,
+}
+
+/// Where bytes come from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// Local path or glob.
+    File {
+        /// The pattern.
+        pattern: String,
+    },
+    /// HTTP(S).
+    Http {
+        /// URL.
+        url: String,
+        /// Timeout per request.
+        timeout: Duration,
+        /// Retries after transient failures.
+        retries: u32,
+        /// Headers.
+        headers: Vec<(String, HeaderValue)>,
+    },
+}
+
+/// A header value, resolved at fetch time so secrets never sit in memory longer than needed.
+#[derive(Debug, Clone)]
+pub enum HeaderValue {
+    /// Literal (non-secret).
+    Literal(String),
+    /// From the environment.
+    Env {
+        /// Variable name.
+        var: String,
+        /// Prefix such as `Bearer `.
+        prefix: String,
+    },
+}
+
+/// Decoder and its format-specific options.
+#[derive(Debug, Clone)]
+pub enum Format {
+    /// Delimited text.
+    Csv {
+        /// Delimiter byte.
+        delimiter: u8,
+        /// Text encoding.
+        encoding: &'static encoding_rs::Encoding,
+    },
+    /// Excel workbook.
+    Xlsx {
+        /// Sheet name; the first sheet when `None`.
+        sheet: Option<String>,
+    },
+}
+
+/// Options every format shares.
+#[derive(Debug, Clone)]
+pub struct TableOptions {
+    /// 1-based header rows.
+    pub header_rows: Vec<usize>,
+    /// Trailing rows to drop.
+    pub skip_trailing_rows: usize,
+    /// Drop filters: (column, regex).
+    pub drop_rows_where: Vec<(String, Regex)>,
+    /// Number format.
+    pub numbers: value::NumberFormat,
+}
+
+/// `[unpivot]`.
+#[derive(Debug, Clone)]
+pub struct Unpivot {
+    /// Value columns.
+    pub columns: Vec<String>,
+    /// Column receiving the header.
+    pub name_column: String,
+    /// Column receiving the value.
+    pub value_column: String,
+}
+
+/// How one canonical field gets its value.
+#[derive(Debug, Clone)]
+pub struct FieldMapping {
+    /// The canonical field.
+    pub field: &'static FieldDef,
+    /// Where the raw text comes from.
+    pub origin: Origin,
+    /// Optional extraction regex.
+    pub pattern: Option<Regex>,
+    /// Optional template over the captures.
+    pub template: Option<String>,
+    /// Value map (keys lower-cased and trimmed).
+    pub values: Option<HashMap<String, String>>,
+    /// Default for empty cells.
+    pub default: Option<String>,
+    /// chrono date format.
+    pub date_format: Option<String>,
+}
+
+/// Origin of a raw value.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A source column.
+    Column(String),
+    /// A constant.
+    Constant(String),
+    /// A regex over the file name.
+    FileName(Regex),
+    /// A cell (0-based row, column) of the raw sheet.
+    Cell(usize, usize),
+}
+
+impl Pipeline {
+    /// Validates the pipeline file `path` with content `text`.
+    pub fn from_toml(path: &Path, text: &str) -> Result<Self> {
+        let file = path.display().to_string();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut p = Problems::default();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            p.push(
+                &file,
+                "",
+                "the file name must be letters, digits, '_' or '-' (it names the pipeline)",
+            );
+        }
+        let raw: RawPipeline = match toml::from_str(text) {
+            Ok(r) => r,
+            Err(e) => {
+                p.push(&file, "", e.to_string().trim().replace('\n', " | "));
+                return Err(crate::error::Error::Config(p));
+            }
+        };
+        let Some(target) = schema::table(&raw.target) else {
+            let names: Vec<_> = schema::TABLES.iter().map(|t| t.name).collect();
+            p.push(
+                &file,
+                "target",
+                format!(
+                    "unknown table '{}'; expected one of {}",
+                    raw.target,
+                    names.join(", ")
+                ),
+            );
+            return Err(crate::error::Error::Config(p));
+        };
+        let source = validate_source(raw.source, &file, &mut p);
+        let (format, table) = validate_format(raw.format, &file, &mut p);
+        let unpivot = raw.unpivot.map(|u| {
+            if u.columns.is_empty() {
+                p.push(&file, "unpivot.columns", "list at least one column");
+            }
+            if u.name_column == u.value_column {
+                p.push(&file, "unpivot", "name_column and value_column must differ");
+            }
+            Unpivot {
+                columns: u.columns,
+                name_column: u.name_column,
+                value_column: u.value_column,
+            }
+        });
+        let mut fields = Vec::new();
+        for (key, value) in raw.fields {
+            let at = format!("fields.{key}");
+            let Some(field) = target.field(&key) else {
+                let names: Vec<_> = target.all_fields().iter().map(|f| f.name).collect();
+                p.push(
+                    &file,
+                    &at,
+                    format!(
+                        "'{key}' is not a field of table {}; expected one of {}",
+                        target.name,
+                        names.join(", ")
+                    ),
+                );
+                continue;
+            };
+            let spec = match value {
+                toml::Value::String(column) => RawFieldSpec {
+                    column: Some(column),
+                    ..RawFieldSpec::default()
+                },
+                other => match RawFieldSpec::deserialize_value(other) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        p.push(&file, &at, e);
+                        continue;
+                    }
+                },
+            };
+            if let Some(m) = validate_field(field, spec, &file, &at, &mut p) {
+                fields.push(m);
+            }
+        }
+        for fd in target.all_fields() {
+            if fd.required
+                && !fields.iter().any(|m| m.field.name == fd.name)
+                && !matches!(fd.name, "dimension" | "kategori")
+            {
+                p.push(
+                    &file,
+                    format!("fields.{}", fd.name),
+                    format!("required by table {}: {}", target.name, fd.doc),
+                );
+            }
+        }
+        fields.sort_by_key(|m| {
+            target
+                .all_fields()
+                .iter()
+                .position(|f| f.name == m.field.name)
+        });
+        let share = raw.max_quarantined_share.unwrap_or(0.05);
+        if !(0.0..=1.0).contains(&share) {
+            p.push(&file, "max_quarantined_share", "must be between 0 and 1");
+        }
+        if target.kind == TableKind::Record && unpivot.is_some() {
+            p.push(&file, "unpivot", "only aggregate tables can be unpivoted");
+        }
+        let fingerprint = hex::encode(Sha256::digest(text.as_bytes()));
+        let description = raw.description.unwrap_or_default();
+        p.into_result(Pipeline {
+            name,
+            file: path.to_path_buf(),
+            description,
+            target,
+            source,
+            format,
+            table,
+            unpivot,
+            fields,
+            max_quarantined_share: share,
+            fingerprint,
+        })
+    }
+}
+
+impl RawFieldSpec {
+    fn deserialize_value(v: toml::Value) -> std::result::Result<Self, String> {
+        serde::Deserialize::deserialize(v)
+            .map_err(|e: toml::de::Error| e.to_string().trim().replace('\n', " "))
+    }
+}
+
+fn validate_source(raw: RawSource, file: &str, p: &mut Problems) -> Source {
+    match raw {
+        RawSource::File { path } => {
+            if path.trim().is_empty() {
+                p.push(file, "source.path", "must name a file or glob");
+            } else if let Err(e) = glob::Pattern::new(&path) {
+                p.push(file, "source.path", format!("not a valid glob: {e}"));
+            }
+            Source::File { pattern: path }
+        }
+        RawSource::Http {
+            url,
+            timeout_secs,
+            retries,
+            headers,
+        } => {
+            match reqwest::Url::parse(&url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                Ok(u) => p.push(
+                    file,
+                    "source.url",
+                    format!("scheme '{}' is not http or https", u.scheme()),
+                ),
+                Err(e) => p.push(file, "source.url", format!("not a valid URL: {e}")),
+            }
+            let mut hs = Vec::new();
+            for (name, h) in headers {
+                let at = format!("source.headers.{name}");
+                let secret = [
+                    "authorization",
+                    "cookie",
+                    "token",
+                    "key",
+                    "secret",
+                    "password",
+                ]
+                .iter()
+                .any(|w| name.to_ascii_lowercase().contains(w));
+                match (h.value, h.env) {
+                    (Some(_), Some(_)) => p.push(file, &at, "set either value or env, not both"),
+                    (Some(_), None) if secret => p.push(file, &at, "this header carries a credential: take it from an environment variable (env = \"VAR\"), never write it in the file"),
+                    (Some(v), None) => hs.push((name, HeaderValue::Literal(v))),
+                    (None, Some(var)) => hs.push((name, HeaderValue::Env { var, prefix: h.prefix.unwrap_or_default() })),
+                    (None, None) => p.push(file, &at, "set value or env"),
+                }
+            }
+            Source::Http {
+                url,
+                timeout: Duration::from_secs(timeout_secs.unwrap_or(60)),
+                retries: retries.unwrap_or(3),
+                headers: hs,
+            }
+        }
+    }
+}
+
+fn validate_format(raw: RawFormat, file: &str, p: &mut Problems) -> (Format, TableOptions) {
+    let format = match raw.kind.as_str() {
+        "csv" => {
+            if raw.sheet.is_some() {
+                p.push(file, "format.sheet", "only for xlsx");
+            }
+            let delimiter = match raw.delimiter.as_deref().unwrap_or(";") {
+                "\\t" | "\t" => b'\t',
+                d if d.len() == 1 => d.as_bytes()[0],
+                d => {
+                    p.push(
+                        file,
+                        "format.delimiter",
+                        format!("'{d}' is not a single ASCII character"),
+                    );
+                    b';'
+                }
+            };
+            let label = raw.encoding.as_deref().unwrap_or("utf-8");
+            let encoding =
+                encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or_else(|| {
+                    p.push(
+                        file,
+                        "format.encoding",
+                        format!("unknown encoding '{label}'; e.g. utf-8 or windows-1252"),
+                    );
+                    encoding_rs::UTF_8
+                });
+            Format::Csv {
+                delimiter,
+                encoding,
+            }
+        }
+        "xlsx" => {
+            for (set, key) in [
+                (raw.delimiter.is_some(), "delimiter"),
+                (raw.encoding.is_some(), "encoding"),
+            ] {
+                if set {
+                    p.push(file, format!("format.{key}"), "only for csv");
+                }
+            }
+            Format::Xlsx { sheet: raw.sheet }
+        }
+        other => {
+            p.push(
+                file,
+                "format.type",
+                format!("unknown format '{other}'; expected csv or xlsx"),
+            );
+            Format::Xlsx { sheet: None }
+        }
+    };
+    let header_rows = match raw.header_rows {
+        None => vec![1],
+        Some(HeaderRows::One(r)) => vec![r],
+        Some(HeaderRows::Many(v)) => v,
+    };
+    if header_rows.is_empty()
+        || header_rows.contains(&0)
+        || header_rows.windows(2).any(|w| w[1] <= w[0])
+    {
+        p.push(
+            file,
+            "format.header_rows",
+            "1-based row numbers in increasing order",
+        );
+    }
+    let mut drop_rows_where = Vec::new();
+    for (i, f) in raw.drop_rows_where.into_iter().enumerate() {
+        match Regex::new(&f.matches) {
+            Ok(r) => drop_rows_where.push((f.column, r)),
+            Err(e) => p.push(
+                file,
+                format!("format.drop_rows_where[{i}].matches"),
+                format!("not a valid regular expression: {e}"),
+            ),
+        }
+    }
+    let decimal = match raw.decimal.as_deref().unwrap_or(",") {
+        "," => ',',
+        "." => '.',
+        d => {
+            p.push(file, "format.decimal", format!("'{d}' is not ',' or '.'"));
+            ','
+        }
+    };
+    let thousands = match raw.thousands {
+        None => vec![' ', '\u{a0}', '\u{202f}'],
+        Some(v) => v
+            .iter()
+            .filter_map(|s| {
+                let mut cs = s.chars();
+                match (cs.next(), cs.next()) {
+                    (Some(c), None) if c != decimal => Some(c),
+                    _ => {
+                        p.push(
+                            file,
+                            "format.thousands",
+                            format!("'{s}' must be one character other than the decimal separator"),
+                        );
+                        None
+                    }
+                }
+            })
+            .collect(),
+    };
+    let numbers = value::NumberFormat { decimal, thousands };
+    (
+        format,
+        TableOptions {
+            header_rows,
+            skip_trailing_rows: raw.skip_trailing_rows.unwrap_or(0),
+            drop_rows_where,
+            numbers,
+        },
+    )
+}
+
+fn validate_field(
+    field: &'static FieldDef,
+    spec: RawFieldSpec,
+    file: &str,
+    at: &str,
+    p: &mut Problems,
+) -> Option<FieldMapping> {
+    let origins = [
+        spec.column.is_some(),
+        spec.constant.is_some(),
+        spec.file_name.is_some(),
+        spec.cell.is_some(),
+    ];
+    if origins.iter().filter(|b| **b).count() != 1 {
+        p.push(
+            file,
+            at,
+            "set exactly one of column, constant, file_name or cell",
+        );
+        return None;
+    }
+    let regex = |key: &str, s: &str, p: &mut Problems| match Regex::new(s) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            p.push(
+                file,
+                format!("{at}.{key}"),
+                format!("not a valid regular expression: {e}"),
+            );
+            None
+        }
+    };
+    let origin = if let Some(c) = spec.column {
+        Origin::Column(c)
+    } else if let Some(c) = spec.constant {
+        Origin::Constant(c)
+    } else if let Some(f) = spec.file_name {
+        Origin::FileName(regex("file_name", &f, p)?)
+    } else {
+        let cell = spec.cell.unwrap_or_default();
+        let Some((r, c)) = parse_cell_ref(&cell) else {
+            p.push(
+                file,
+                format!("{at}.cell"),
+                format!("'{cell}' is not a cell reference such as A1"),
+            );
+            return None;
+        };
+        Origin::Cell(r, c)
+    };
+    let pattern = spec.pattern.as_deref().and_then(|s| regex("pattern", s, p));
+    if spec.template.is_some() && pattern.is_none() && !matches!(origin, Origin::FileName(_)) {
+        p.push(
+            file,
+            format!("{at}.template"),
+            "needs pattern (or file_name) to take captures from",
+        );
+    }
+    if field.ty == FieldType::Personnummer && matches!(origin, Origin::Constant(_)) {
+        p.push(file, at, "an identity number cannot be a constant");
+    }
+    let values = spec.values.map(|m| {
+        m.into_iter()
+            .map(|(k, v)| {
+                if let FieldType::Category(allowed) = field.ty {
+                    if !allowed.contains(&v.as_str()) {
+                        p.push(
+                            file,
+                            format!("{at}.values"),
+                            format!(
+                                "'{k}' maps to '{v}', which is not one of {}",
+                                allowed.join(", ")
+                            ),
+                        );
+                    }
+                }
+                (k.trim().to_lowercase(), v)
+            })
+            .collect()
+    });
+    // A constant or default must itself be a valid value of the field.
+    for (key, v) in [
+        (
+            "constant",
+            if let Origin::Constant(c) = &origin {
+                Some(c.clone())
+            } else {
+                None
+            },
+        ),
+        ("default", spec.default.clone()),
+    ] {
+        if let Some(v) = v {
+            let mapped = values
+                .as_ref()
+                .and_then(|m: &HashMap<String, String>| m.get(&v.trim().to_lowercase()).cloned())
+                .unwrap_or(v);
+            if let Err(e) = value::check_literal(field, &mapped) {
+                p.push(file, format!("{at}.{key}"), e);
+            }
+        }
+    }
+    Some(FieldMapping {
+        field,
+        origin,
+        pattern,
+        template: spec.template,
+        values,
+        default: spec.default,
+        date_format: spec.date_format,
+    })
+}
+
+/// `A1` → (0, 0); `AB12` → (11, 27).
+pub fn parse_cell_ref(s: &str) -> Option<(usize, usize)> {
+    let s = s.trim().to_ascii_uppercase();
+    let split = s.find(|c: char| c.is_ascii_digit())?;
+    let (letters, digits) = s.split_at(split);
+    if letters.is_empty() || !letters.chars().all(|c| c.is_ascii_uppercase()) {
+        return None;
+    }
+    let col = letters
+        .bytes()
+        .fold(0usize, |acc, b| acc * 26 + usize::from(b - b'A' + 1))
+        - 1;
+    let row: usize = digits.parse().ok()?;
+    Some((row.checked_sub(1)?, col))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+target = "forsorjningsstod"
+[source]
+type = "file"
+path = "samples/x/*.csv"
+[format]
+type = "csv"
+encoding = "windows-1252"
+[fields]
+personnummer = "Personnr"
+kommun = { constant = "0880" }
+period = { file_name = 'fs_(\d{4})(\d{2})', template = "$1-$2" }
+orsak = { column = "Orsakskod", values = { "Arbetslöshet" = "arbetsloshet" } }
+"#;
+
+    #[test]
+    fn a_good_file_validates() {
+        let p = Pipeline::from_toml(Path::new("pipelines/kalmar_fs.toml"), GOOD).expect("valid");
+        assert_eq!(p.name, "kalmar_fs");
+        assert_eq!(p.target.name, "forsorjningsstod");
+        assert_eq!(p.fields.first().map(|f| f.field.name), Some("kommun"));
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let bad = GOOD
+            .replace("\"0880\"", "\"0999\"")
+            .replace("\"arbetsloshet\"", "\"unemployed\"")
+            .replace("encoding = \"windows-1252\"", "encoding = \"klingon\"")
+            .replace("orsak =", "orsk =");
+        let err = Pipeline::from_toml(Path::new("pipelines/bad.toml"), &bad).expect_err("invalid");
+        let text = err.to_string();
+        for needle in [
+            "fields.kommun.constant",
+            "format.encoding",
+            "fields.orsk",
+            "fields.orsak",
+        ] {
+            assert!(text.contains(needle), "missing {needle} in:\n{text}");
+        }
+        let bad2 = GOOD.replace("\"0880\"", "\"0880\", colum = 'x'");
+        let text = Pipeline::from_toml(Path::new("pipelines/bad2.toml"), &bad2)
+            .expect_err("typo")
+            .to_string();
+        assert!(text.contains("unknown field `colum`"), "{text}");
+    }
+
+    #[test]
+    fn credentials_must_come_from_the_environment() {
+        let http = GOOD.replace(
+            "type = \"file\"\npath = \"samples/x/*.csv\"",
+            "type = \"http\"\nurl = \"https://example.invalid/x.csv\"\nheaders = { Authorization = { value = \"Bearer abc\" } }",
+        );
+        let text = Pipeline::from_toml(Path::new("pipelines/h.toml"), &http)
+            .expect_err("literal secret")
+            .to_string();
+        assert!(text.contains("source.headers.Authorization"), "{text}");
+    }
+
+    #[test]
+    fn cell_refs() {
+        assert_eq!(parse_cell_ref("A1"), Some((0, 0)));
+        assert_eq!(parse_cell_ref("c12"), Some((11, 2)));
+        assert_eq!(parse_cell_ref("AA3"), Some((2, 26)));
+        assert_eq!(parse_cell_ref("A0"), None);
+        assert_eq!(parse_cell_ref("12"), None);
+    }
+}

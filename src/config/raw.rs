@@ -1,0 +1,150 @@
+//! Pipeline files as written by users (`pipelines/<name>.toml`), before validation.
+//!
+//! Unknown keys are errors everywhere. `pipelines/README.md` is the reference page for
+//! these fields; keep the two in step. Validation into [`super::pipeline::Pipeline`]
+//! collects every problem of a file instead of stopping at the first.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// One pipeline file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    /// Free text shown by `check` and in run summaries.
+    pub description: Option<String>,
+    /// Canonical table fed by this pipeline: `kaa`, `forsorjningsstod`, `timanstallda` or `aggregat`.
+    pub target: String,
+    /// Where the extract comes from.
+    pub source: RawSource,
+    /// How the bytes are decoded into rows.
+    pub format: RawFormat,
+    /// Optional: turn several value columns into rows (e.g. one column per kön).
+    pub unpivot: Option<RawUnpivot>,
+    /// Canonical field → how to get its value. A plain string names a source column.
+    pub fields: BTreeMap<String, toml::Value>,
+    /// Largest share (0–1) of rows that may be quarantined before the run fails and
+    /// nothing is published. Default 0.05.
+    pub max_quarantined_share: Option<f64>,
+}
+
+/// `[source]`
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum RawSource {
+    /// Local files.
+    File {
+        /// A path or glob (`*`, `?`, `[..]`), relative to the working directory.
+        path: String,
+    },
+    /// An http(s) URL fetched with the shared client.
+    Http {
+        /// The URL.
+        url: String,
+        /// Per-request timeout in seconds (default 60).
+        timeout_secs: Option<u64>,
+        /// Retries after a transient failure (timeout, 5xx, 429), with exponential backoff (default 3).
+        retries: Option<u32>,
+        /// Request headers. Secret values must come from environment variables.
+        #[serde(default)]
+        headers: BTreeMap<String, RawHeader>,
+    },
+}
+
+/// A request header value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    /// A literal value (refused for headers that carry credentials).
+    pub value: Option<String>,
+    /// Name of an environment variable holding the value.
+    pub env: Option<String>,
+    /// Text put before the environment value, e.g. `"Bearer "`.
+    pub prefix: Option<String>,
+}
+
+/// `[format]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFormat {
+    /// `csv` or `xlsx`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// CSV: field delimiter, one character (default `;`).
+    pub delimiter: Option<String>,
+    /// CSV: `utf-8` (default; a byte-order mark is skipped) or `windows-1252` (any WHATWG label).
+    pub encoding: Option<String>,
+    /// xlsx: sheet name (default: the first sheet).
+    pub sheet: Option<String>,
+    /// 1-based row number(s) of the header; several rows (merged header cells) are joined
+    /// with a space. Rows above the header are the preamble. Default 1.
+    pub header_rows: Option<HeaderRows>,
+    /// Rows to drop at the end of the data (e.g. a trailing total row). Default 0.
+    pub skip_trailing_rows: Option<usize>,
+    /// Drop data rows whose column matches a regular expression (e.g. notes, total rows).
+    #[serde(default)]
+    pub drop_rows_where: Vec<RawRowFilter>,
+    /// Decimal separator, `,` (default) or `.`.
+    pub decimal: Option<String>,
+    /// Thousands separators (default: space, non-breaking space, narrow non-breaking space).
+    pub thousands: Option<Vec<String>>,
+}
+
+/// One header row or several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderRows {
+    /// A single header row.
+    One(usize),
+    /// Several header rows, joined.
+    Many(Vec<usize>),
+}
+
+/// `[[format.drop_rows_where]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRowFilter {
+    /// Source column to test.
+    pub column: String,
+    /// Regular expression; a matching row is dropped (not quarantined).
+    pub matches: String,
+}
+
+/// `[unpivot]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUnpivot {
+    /// The value columns to turn into rows.
+    pub columns: Vec<String>,
+    /// Name of the new column holding the former column header.
+    pub name_column: String,
+    /// Name of the new column holding the cell value.
+    pub value_column: String,
+}
+
+/// `fields.<name> = { … }`: exactly one of `column`, `constant`, `file_name`, `cell`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFieldSpec {
+    /// Source column (header text after joining header rows).
+    pub column: Option<String>,
+    /// A fixed value for every row.
+    pub constant: Option<String>,
+    /// A regular expression applied to the extract's file name; use `template` to build the value.
+    pub file_name: Option<String>,
+    /// A cell of the preamble or sheet, e.g. `A1`.
+    pub cell: Option<String>,
+    /// Regular expression applied to the value; with `template` its captures build the value,
+    /// without it the first capture group (or the whole match) is the value.
+    pub pattern: Option<String>,
+    /// Template with `$1`, `${name}` references to the captures of `pattern`/`file_name`.
+    pub template: Option<String>,
+    /// Maps source values (trimmed, case-insensitive) to canonical values; an unmapped
+    /// non-empty value quarantines the row.
+    pub values: Option<BTreeMap<String, String>>,
+    /// Value used when the source cell is empty.
+    pub default: Option<String>,
+    /// chrono format for dates that are not ISO, e.g. `%d/%m/%Y`.
+    pub date_format: Option<String>,
+}

@@ -1,0 +1,221 @@
+//! Service settings (`malgrupp.toml`): where the lake, pipelines, views and key live.
+//!
+//! Every setting has a default, so the demo runs without a settings file. Relative
+//! paths are relative to the directory of the settings file (or the working directory
+//! when there is none).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Problems, Result};
+use crate::normalize::pseudonym::KeySource;
+
+/// `malgrupp.toml` as written by the user.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// Where the Parquet lake lives.
+    #[serde(default)]
+    pub lake: RawLake,
+    /// Where pipeline files and SQL views live.
+    #[serde(default)]
+    pub paths: RawPaths,
+    /// Where the pseudonymization key comes from.
+    #[serde(default)]
+    pub pseudonymization: RawPseudonymization,
+    /// Rules for published outputs.
+    #[serde(default)]
+    pub publish: RawPublish,
+}
+
+/// `[lake]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLake {
+    /// Root directory of the lake (default `data`).
+    pub root: Option<PathBuf>,
+}
+
+/// `[paths]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPaths {
+    /// Directory of pipeline files, one `*.toml` per pipeline (default `pipelines`).
+    pub pipelines: Option<PathBuf>,
+    /// Directory of SQL views, one `*.sql` per view (default `sql`).
+    pub sql: Option<PathBuf>,
+}
+
+/// `[pseudonymization]`: set at most one of the two.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPseudonymization {
+    /// File with the key as 64 hex digits. Must exist when set.
+    pub key_file: Option<PathBuf>,
+    /// Environment variable with the key as 64 hex digits. Must be set when named.
+    pub key_env: Option<String>,
+}
+
+/// `[publish]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPublish {
+    /// Counts from 1 up to this value minus one are suppressed in published views
+    /// (default 5, so 1–4 are suppressed; 0 disables suppression).
+    pub suppress_below: Option<u32>,
+}
+
+/// Validated settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The settings file, if one was read.
+    pub file: Option<PathBuf>,
+    /// Lake root.
+    pub lake_root: PathBuf,
+    /// Pipeline directory.
+    pub pipelines_dir: PathBuf,
+    /// SQL view directory.
+    pub sql_dir: PathBuf,
+    /// Pseudonymization key source.
+    pub key_source: KeySource,
+    /// Suppression threshold for published outputs.
+    pub suppress_below: u32,
+}
+
+/// Default key location: beside the lake, never inside it (nothing under it is published).
+pub const DEFAULT_KEY_FILE: &str = ".malgrupp/pseudonym.key";
+
+impl Settings {
+    /// Reads `path` if given (it must exist), else `./malgrupp.toml` if present, else defaults.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let (file, raw) = match path {
+            Some(p) => (Some(p.to_path_buf()), read(p)?),
+            None if Path::new("malgrupp.toml").exists() => (
+                Some(PathBuf::from("malgrupp.toml")),
+                read(Path::new("malgrupp.toml"))?,
+            ),
+            None => (None, RawSettings::default()),
+        };
+        let base = file
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        Self::validate(raw, file, &base)
+    }
+
+    /// Settings rooted at `base` with defaults (tests and the embedded demo).
+    pub fn defaults_at(base: &Path) -> Self {
+        // Defaults cannot fail validation.
+        Self::validate(RawSettings::default(), None, base)
+            .unwrap_or_else(|_| unreachable!("defaults are valid"))
+    }
+
+    fn validate(raw: RawSettings, file: Option<PathBuf>, base: &Path) -> Result<Self> {
+        let mut problems = Problems::default();
+        let name = file
+            .as_ref()
+            .map_or("malgrupp.toml (defaults)".to_string(), |f| {
+                f.display().to_string()
+            });
+        let at = |p: PathBuf| {
+            if p.is_absolute() || base.as_os_str().is_empty() {
+                p
+            } else {
+                base.join(p)
+            }
+        };
+        let key_source = match (raw.pseudonymization.key_file, raw.pseudonymization.key_env) {
+            (Some(_), Some(_)) => {
+                problems.push(
+                    &name,
+                    "pseudonymization",
+                    "set either key_file or key_env, not both",
+                );
+                KeySource::Env(String::new())
+            }
+            (Some(f), None) => KeySource::File {
+                path: at(f),
+                explicit: true,
+            },
+            (None, Some(v)) if v.trim().is_empty() => {
+                problems.push(
+                    &name,
+                    "pseudonymization.key_env",
+                    "must name an environment variable",
+                );
+                KeySource::Env(v)
+            }
+            (None, Some(v)) => KeySource::Env(v),
+            (None, None) => KeySource::File {
+                path: at(PathBuf::from(DEFAULT_KEY_FILE)),
+                explicit: false,
+            },
+        };
+        let settings = Settings {
+            file,
+            lake_root: at(raw.lake.root.unwrap_or_else(|| PathBuf::from("data"))),
+            pipelines_dir: at(raw
+                .paths
+                .pipelines
+                .unwrap_or_else(|| PathBuf::from("pipelines"))),
+            sql_dir: at(raw.paths.sql.unwrap_or_else(|| PathBuf::from("sql"))),
+            key_source,
+            suppress_below: raw.publish.suppress_below.unwrap_or(5),
+        };
+        problems.into_result(settings)
+    }
+}
+
+fn read(path: &Path) -> Result<RawSettings> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    toml::from_str(&text).map_err(|e| {
+        let mut p = Problems::default();
+        p.push(
+            path.display().to_string(),
+            "",
+            e.to_string().trim().to_string(),
+        );
+        Error::Config(p)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        let s = Settings::defaults_at(Path::new(""));
+        assert_eq!(s.lake_root, PathBuf::from("data"));
+        assert_eq!(s.suppress_below, 5);
+        assert!(matches!(
+            s.key_source,
+            KeySource::File {
+                explicit: false,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_conflicts_are_reported() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("malgrupp.toml");
+        std::fs::write(&p, "[lake]\nrot = 'x'\n").expect("write");
+        let e = Settings::load(Some(&p)).expect_err("unknown key");
+        assert!(e.to_string().contains("unknown field `rot`"), "{e}");
+        std::fs::write(&p, "[pseudonymization]\nkey_file = 'k'\nkey_env = 'K'\n").expect("write");
+        let e = Settings::load(Some(&p)).expect_err("both");
+        assert!(e.to_string().contains("not both"), "{e}");
+        std::fs::write(
+            &p,
+            "[lake]\nroot = 'lake'\n[pseudonymization]\nkey_env = 'K'\n",
+        )
+        .expect("write");
+        let s = Settings::load(Some(&p)).expect("valid");
+        assert_eq!(s.lake_root, dir.path().join("lake"));
+        assert_eq!(s.key_source, KeySource::Env("K".into()));
+    }
+}

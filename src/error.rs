@@ -1,0 +1,163 @@
+//! The library's error type and `Result` alias.
+//!
+//! Errors are split the way an operator needs them: problems in the configuration the
+//! user wrote (fix the file), problems with a source or its data (fix or wait for the
+//! extract), problems in a query, and plain I/O. Every message that could carry a raw
+//! value from an extract goes through [`crate::normalize::personnummer::scrub`] first,
+//! so no identity number can leak into a log line or an error.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result with the library's [`Error`] as the default error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// One configuration problem: which file, which field, what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The file the problem is in (pipeline file, settings file or SQL view).
+    pub file: String,
+    /// The field or key path inside the file, e.g. `fields.kon.values`; empty for the file as a whole.
+    pub field: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.field.is_empty() {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}: {}: {}", self.file, self.field, self.message)
+        }
+    }
+}
+
+/// All problems found in one validation pass (validation never stops at the first one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    /// Records a problem.
+    pub fn push(
+        &mut self,
+        file: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.0.push(Problem {
+            file: file.into(),
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `Ok(value)` when nothing was recorded, otherwise the collected problems as an error.
+    pub fn into_result<T>(self, value: T) -> Result<T> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::Config(self))
+        }
+    }
+}
+
+impl fmt::Display for Problems {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, p) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The library's error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The user's configuration is wrong; every problem found is listed.
+    #[error("configuration problems:\n{0}")]
+    Config(Problems),
+
+    /// A source could not be read (missing file, HTTP error, timeout).
+    #[error("pipeline {pipeline}: source {location}: {message}")]
+    Source {
+        /// Pipeline name.
+        pipeline: String,
+        /// Path or URL (URL without query string).
+        location: String,
+        /// What went wrong.
+        message: String,
+        /// Whether trying again later may succeed (timeouts, 5xx, 429).
+        transient: bool,
+    },
+
+    /// An extract could be read but its content does not fit the pipeline (a whole-file
+    /// problem such as a missing column, or too many rejected rows).
+    #[error("pipeline {pipeline}: file {file}: {message}")]
+    Data {
+        /// Pipeline name.
+        pipeline: String,
+        /// File name of the extract.
+        file: String,
+        /// What was expected and what was found.
+        message: String,
+    },
+
+    /// A SQL query or view failed.
+    #[error("query: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+
+    /// Reading or writing a local file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+
+    /// A bug: an invariant of the program did not hold.
+    #[error("internal error (please report): {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// True for errors a retry may cure (used by the HTTP source and the scheduler).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Error::Source {
+                transient: true,
+                ..
+            }
+        )
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for Error {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        Error::Query(e.into())
+    }
+}
+
+impl From<datafusion::parquet::errors::ParquetError> for Error {
+    fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
+        Error::Query(e.into())
+    }
+}

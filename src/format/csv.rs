@@ -1,0 +1,74 @@
+//! CSV: decode the text encoding, then split records with the `csv` crate.
+//!
+//! Municipal systems export semicolon-separated Windows-1252 or UTF-8 with or without a
+//! byte-order mark. A BOM always wins over the configured encoding (it cannot be an
+//! accident), and bytes that are not valid in the encoding are an error rather than
+//! replacement characters, so a wrongly configured encoding is noticed at once.
+
+use super::RawRow;
+
+/// Reads every record of `bytes` as text cells.
+pub fn read(
+    bytes: &[u8],
+    delimiter: u8,
+    encoding: &'static encoding_rs::Encoding,
+) -> Result<Vec<RawRow>, String> {
+    let (text, used, had_errors) = encoding.decode(bytes);
+    if had_errors {
+        let hint = if used == encoding_rs::UTF_8 {
+            " (is it windows-1252? set format.encoding)"
+        } else {
+            ""
+        };
+        return Err(format!("the file is not valid {}{hint}", used.name()));
+    }
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| format!("row {}: {e}", i + 1))?;
+        rows.push(RawRow {
+            row: i + 1,
+            cells: record.iter().map(str::to_string).collect(),
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_1252_without_bom() {
+        let (bytes, _, _) =
+            encoding_rs::WINDOWS_1252.encode("Födelseland;Belopp\r\nSverige;4\u{a0}312,50\r\n");
+        let rows = read(&bytes, b';', encoding_rs::WINDOWS_1252).expect("decoded");
+        assert_eq!(rows[0].cells, vec!["Födelseland", "Belopp"]);
+        assert_eq!(rows[1].cells[1], "4\u{a0}312,50");
+    }
+
+    #[test]
+    fn utf8_with_and_without_bom() {
+        let plain = "Förvaltning;Timmar\nÄldreomsorg;42,5\n";
+        let with_bom = [b"\xEF\xBB\xBF".as_slice(), plain.as_bytes()].concat();
+        for bytes in [plain.as_bytes().to_vec(), with_bom] {
+            let rows = read(&bytes, b';', encoding_rs::UTF_8).expect("decoded");
+            assert_eq!(
+                rows[0].cells[0], "Förvaltning",
+                "BOM must not stick to the first header"
+            );
+            assert_eq!(rows[1].cells, vec!["Äldreomsorg", "42,5"]);
+        }
+    }
+
+    #[test]
+    fn wrong_encoding_is_reported() {
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("Födelseland\n");
+        let e = read(&bytes, b';', encoding_rs::UTF_8).expect_err("not utf-8");
+        assert!(e.contains("windows-1252"), "{e}");
+    }
+}

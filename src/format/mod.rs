@@ -1,0 +1,216 @@
+//! Formats: bytes of one extract → a [`RawTable`] of text cells.
+//!
+//! Every format module has the same entry function, `read(bytes, options) -> rows`, and
+//! [`decode`] dispatches on the pipeline's [`Format`] in one `match`. What all formats
+//! share — picking the header rows, joining merged header cells, dropping empty,
+//! trailing and filtered rows — happens here, once. Typing and mapping are not a
+//! format's business (see `normalize`).
+
+pub mod csv;
+pub mod xlsx;
+
+use crate::config::pipeline::{Format, TableOptions};
+
+/// One row of the source, numbered as in the file (1-based record/row number).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawRow {
+    /// 1-based row number in the file.
+    pub row: usize,
+    /// Cells as text.
+    pub cells: Vec<String>,
+}
+
+/// A decoded extract: the rows above and including the header, the column names, the data rows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RawTable {
+    /// Rows from the top of the file down to the last header row (for `cell = "A1"` fields).
+    pub head: Vec<Vec<String>>,
+    /// Column names (header rows joined).
+    pub columns: Vec<String>,
+    /// Data rows.
+    pub rows: Vec<RawRow>,
+    /// Data rows dropped by `skip_trailing_rows` or `drop_rows_where` (reported, not quarantined).
+    pub dropped: usize,
+}
+
+impl RawTable {
+    /// Index of a column by name (exact, then case-insensitive and trimmed).
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c == name).or_else(|| {
+            let want = name.trim().to_lowercase();
+            self.columns
+                .iter()
+                .position(|c| c.trim().to_lowercase() == want)
+        })
+    }
+
+    /// A cell of the head by 0-based row and column.
+    pub fn head_cell(&self, row: usize, col: usize) -> Option<&str> {
+        self.head
+            .get(row)
+            .and_then(|r| r.get(col))
+            .map(String::as_str)
+    }
+}
+
+/// Decodes `bytes` with the pipeline's format. Errors are messages about the whole file.
+pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<RawTable, String> {
+    let rows = match format {
+        Format::Csv {
+            delimiter,
+            encoding,
+        } => csv::read(bytes, *delimiter, encoding)?,
+        Format::Xlsx { sheet } => xlsx::read(bytes, sheet.as_deref(), options.numbers.decimal)?,
+    };
+    shape(rows, options)
+}
+
+/// Turns all rows of a file into header + data according to the shared options.
+fn shape(mut rows: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String> {
+    let last_header = *options.header_rows.last().unwrap_or(&1);
+    let Some(split) = rows.iter().position(|r| r.row > last_header) else {
+        if rows.iter().any(|r| r.row == last_header) {
+            return finish(rows, Vec::new(), options);
+        }
+        return Err(format!(
+            "the file has no row {last_header}, where the header was expected"
+        ));
+    };
+    let data = rows.split_off(split);
+    finish(rows, data, options)
+}
+
+fn finish(
+    head: Vec<RawRow>,
+    mut data: Vec<RawRow>,
+    options: &TableOptions,
+) -> Result<RawTable, String> {
+    let width = head
+        .iter()
+        .chain(data.iter())
+        .map(|r| r.cells.len())
+        .max()
+        .unwrap_or(0);
+    let header_rows: Vec<&RawRow> = options
+        .header_rows
+        .iter()
+        .filter_map(|n| head.iter().find(|r| r.row == *n))
+        .collect();
+    if header_rows.len() != options.header_rows.len() {
+        return Err(format!(
+            "header row(s) {:?} not found in the file",
+            options.header_rows
+        ));
+    }
+    let mut columns = vec![String::new(); width];
+    for (i, hr) in header_rows.iter().enumerate() {
+        let is_last = i + 1 == header_rows.len();
+        let mut carry = String::new();
+        for (c, col) in columns.iter_mut().enumerate() {
+            let mut cell = hr
+                .cells
+                .get(c)
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default();
+            // Group headers merged over several columns are written once: carry them right.
+            if cell.is_empty() && !is_last {
+                cell.clone_from(&carry);
+            } else if !is_last {
+                carry.clone_from(&cell);
+            }
+            if !cell.is_empty() {
+                if !col.is_empty() {
+                    col.push(' ');
+                }
+                col.push_str(&cell);
+            }
+        }
+    }
+    // Make duplicate names addressable.
+    for i in 0..columns.len() {
+        let n = columns[..i].iter().filter(|c| **c == columns[i]).count();
+        if n > 0 && !columns[i].is_empty() {
+            columns[i] = format!("{} ({})", columns[i], n + 1);
+        }
+    }
+    data.retain(|r| r.cells.iter().any(|c| !c.trim().is_empty()));
+    let before = data.len();
+    data.truncate(data.len().saturating_sub(options.skip_trailing_rows));
+    let mut table = RawTable {
+        head: head.into_iter().map(|r| r.cells).collect(),
+        columns,
+        rows: Vec::new(),
+        dropped: 0,
+    };
+    let mut filters = Vec::new();
+    for (name, re) in &options.drop_rows_where {
+        let idx = table.column(name).ok_or_else(|| {
+            format!(
+                "drop_rows_where names column '{name}', which is not in the header ({})",
+                table.columns.join(", ")
+            )
+        })?;
+        filters.push((idx, re));
+    }
+    data.retain(|r| {
+        !filters
+            .iter()
+            .any(|(i, re)| r.cells.get(*i).is_some_and(|c| re.is_match(c.trim())))
+    });
+    table.dropped = before - data.len();
+    table.rows = data;
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::value::NumberFormat;
+    use regex::Regex;
+
+    fn row(n: usize, cells: &[&str]) -> RawRow {
+        RawRow {
+            row: n,
+            cells: cells.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn merged_group_headers_are_joined() {
+        let rows = vec![
+            row(1, &["Titel", "", "", ""]),
+            row(2, &["", "", "Antal", ""]),
+            row(3, &["Mått", "Ålder", "Kvinnor", "Män"]),
+            row(4, &["Inskrivna", "16-24", "297", "490"]),
+            row(5, &["", "", "", ""]),
+            row(6, &["Källa: AF", "", "", ""]),
+            row(7, &["Totalt", "", "1", "2"]),
+        ];
+        let options = TableOptions {
+            header_rows: vec![2, 3],
+            skip_trailing_rows: 1,
+            drop_rows_where: vec![("Mått".into(), Regex::new("^Källa").expect("re"))],
+            numbers: NumberFormat::default(),
+        };
+        let t = shape(rows, &options).expect("shaped");
+        assert_eq!(
+            t.columns,
+            vec!["Mått", "Ålder", "Antal Kvinnor", "Antal Män"]
+        );
+        assert_eq!(t.rows.len(), 1);
+        assert_eq!(t.rows[0].row, 4);
+        assert_eq!(t.dropped, 2);
+        assert_eq!(t.head_cell(0, 0), Some("Titel"));
+    }
+
+    #[test]
+    fn missing_header_row_is_an_error() {
+        let options = TableOptions {
+            header_rows: vec![3],
+            skip_trailing_rows: 0,
+            drop_rows_where: vec![],
+            numbers: NumberFormat::default(),
+        };
+        assert!(shape(vec![row(1, &["a"])], &options).is_err());
+    }
+}

@@ -1,0 +1,111 @@
+//! The lake's manifest: which extracts each pipeline has processed (so unchanged ones
+//! are skipped) and the lineage of every run (which run produced which partitions from
+//! which extract). Stored as JSON under `_meta/`, rewritten atomically after each run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::atomic;
+use crate::error::{Error, Result};
+
+/// The whole manifest.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Format version.
+    pub version: u32,
+    /// Per pipeline: what was last published.
+    pub pipelines: BTreeMap<String, PipelineState>,
+    /// Run history, oldest first.
+    pub runs: Vec<RunRecord>,
+}
+
+/// Last published state of a pipeline.
+#[derive(Debug, Default, Clone, Serialize, Deserialize)]
+pub struct PipelineState {
+    /// Fingerprint of the pipeline file and the pseudonymization key it was run with.
+    pub fingerprint: String,
+    /// Extracts by SHA-256.
+    pub extracts: BTreeMap<String, ExtractState>,
+}
+
+/// One processed extract.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ExtractState {
+    /// Original file name.
+    pub file: String,
+    /// Where the raw bytes are kept, relative to the lake root.
+    pub raw_path: String,
+    /// Partitions (kommun, period) it contributed to.
+    pub partitions: Vec<(String, String)>,
+    /// Run that last processed it.
+    pub run_id: String,
+}
+
+/// One run of one pipeline (the run ledger and lineage).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// Run id (UTC timestamp and pipeline).
+    pub run_id: String,
+    /// Pipeline name.
+    pub pipeline: String,
+    /// Start, RFC 3339 UTC.
+    pub started_at: String,
+    /// Duration in milliseconds.
+    pub duration_ms: u64,
+    /// `ok`, `unchanged` or `failed`.
+    pub status: String,
+    /// Error message of a failed run.
+    pub message: Option<String>,
+    /// Extracts read.
+    pub files_read: usize,
+    /// Records considered.
+    pub rows_in: usize,
+    /// Rows published.
+    pub rows_written: usize,
+    /// Rows quarantined.
+    pub rows_quarantined: usize,
+    /// Lineage: extract SHA-256 → file name and the partitions it fed in this run.
+    pub lineage: Vec<Lineage>,
+}
+
+/// One extract's contribution to a run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lineage {
+    /// SHA-256 of the extract.
+    pub extract_sha256: String,
+    /// File name.
+    pub file: String,
+    /// Target table.
+    pub table: String,
+    /// Partitions written from it.
+    pub partitions: Vec<(String, String)>,
+}
+
+/// Location of the manifest under a lake root.
+pub fn path(root: &Path) -> PathBuf {
+    root.join("_meta").join("manifest.json")
+}
+
+impl Manifest {
+    /// Reads the manifest (empty when the lake is new).
+    pub fn load(root: &Path) -> Result<Self> {
+        let p = path(root);
+        match std::fs::read(&p) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::Internal(format!("{} is damaged: {e}", p.display()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest {
+                version: 1,
+                ..Manifest::default()
+            }),
+            Err(e) => Err(Error::io(p, e)),
+        }
+    }
+
+    /// Writes the manifest atomically.
+    pub fn save(&self, root: &Path) -> Result<()> {
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
+        atomic::write(&path(root), &bytes)
+    }
+}

@@ -1,0 +1,92 @@
+//! The Parquet lake on local disk: layout, the atomic writer, Parquet encoding, the
+//! raw-extract store and the manifest.
+//!
+//! ```text
+//! <root>/<table>/kommun=<code>/period=<period>/<pipeline>.parquet   canonical tables
+//! <root>/quarantine/pipeline=<name>/<extract_id>.parquet           rejected rows
+//! <root>/raw/<sha256[..2]>/<sha256>.<ext>                          every extract, as received
+//! <root>/_meta/manifest.json                                       extracts, runs, lineage
+//! ```
+//! Each pipeline owns its own file inside a partition, so two pipelines feeding one
+//! table never overwrite each other, and replacing one kommun-month is one rename.
+
+pub mod atomic;
+pub mod manifest;
+pub mod parquet;
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+
+/// Paths of one lake.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    root: PathBuf,
+}
+
+impl Lake {
+    /// The lake at `root` (created lazily on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Lake { root: root.into() }
+    }
+
+    /// Root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Directory of a canonical table.
+    pub fn table_dir(&self, table: &str) -> PathBuf {
+        self.root.join(table)
+    }
+
+    /// The file a pipeline owns in one partition.
+    pub fn partition_file(
+        &self,
+        table: &str,
+        kommun: &str,
+        period: &str,
+        pipeline: &str,
+    ) -> PathBuf {
+        self.table_dir(table)
+            .join(format!("kommun={kommun}"))
+            .join(format!("period={period}"))
+            .join(format!("{pipeline}.parquet"))
+    }
+
+    /// Quarantine directory.
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.root.join("quarantine")
+    }
+
+    /// Quarantine file of one extract.
+    pub fn quarantine_file(&self, pipeline: &str, extract_id: &str) -> PathBuf {
+        self.quarantine_dir()
+            .join(format!("pipeline={pipeline}"))
+            .join(format!("{extract_id}.parquet"))
+    }
+
+    /// Where a raw extract is kept (relative to the root, for the manifest).
+    pub fn raw_relative(&self, sha256: &str, file_name: &str) -> String {
+        let ext = Path::new(file_name)
+            .extension()
+            .map(|e| format!(".{}", e.to_string_lossy()))
+            .unwrap_or_default();
+        format!("raw/{}/{sha256}{ext}", &sha256[..2])
+    }
+
+    /// Keeps a raw extract (content-addressed: the same bytes are stored once).
+    pub fn keep_raw(&self, relative: &str, bytes: &[u8]) -> Result<()> {
+        let path = self.root.join(relative);
+        if path.exists() {
+            return Ok(());
+        }
+        atomic::write(&path, bytes)
+    }
+
+    /// Reads a kept raw extract.
+    pub fn read_raw(&self, relative: &str) -> Result<Vec<u8>> {
+        let path = self.root.join(relative);
+        std::fs::read(&path).map_err(|e| crate::error::Error::io(path, e))
+    }
+}

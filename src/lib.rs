@@ -1,0 +1,27 @@
+//! malgrupp: nightly pipelines that turn municipal and agency extracts into one shared
+//! Parquet schema and DataFusion views for the *kartläggning* of young people (16–24)
+//! who neither work nor study, per kommun and month.
+//!
+//! Data flow of one pipeline run:
+//!
+//! ```text
+//! source (file | http) ──bytes──▶ format (csv | xlsx) ──RawTable──▶ normalize::mapping
+//!        │                                                          │  personnummer → HMAC pseudonym
+//!        └─▶ lake/raw (content-addressed)                           ▼
+//!                            lake: stage + fsync + rename ◀── Arrow batches ── quarantine
+//!                                        │
+//!                            query: SessionContext (tables + sql/*.sql views)
+//! ```
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod format;
+pub mod lake;
+pub mod normalize;
+pub mod pipeline;
+pub mod query;
+pub mod sample;
+pub mod source;
+
+pub use error::{Error, Result};

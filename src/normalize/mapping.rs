@@ -1,0 +1,450 @@
+//! Mapping a decoded extract onto its canonical table, row by row.
+//!
+//! For every row each mapped field gets its raw text (column, constant, file name or
+//! cell), optionally through a regex and template, then the value map, then the typed
+//! parser of its canonical type. The identity number is validated and replaced by the
+//! keyed pseudonym here, so the raw number goes no further than this function. A row
+//! with any problem goes to quarantine with file, row, column and reason (values shown
+//! masked); a problem that concerns the whole file (a missing column, a constant that
+//! does not parse) fails the extract instead.
+
+use std::collections::BTreeMap;
+
+use chrono::NaiveDate;
+
+use super::personnummer::{self, Personnummer};
+use super::pseudonym::PseudonymKey;
+use super::schema::{FieldType, TableKind};
+use super::{kommun, value};
+use crate::config::pipeline::{FieldMapping, Origin, Pipeline};
+use crate::format::RawTable;
+
+/// A typed cell of a canonical row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// No value.
+    Null,
+    /// Text.
+    Text(String),
+    /// Float.
+    Float(f64),
+    /// Integer.
+    Int(i32),
+    /// Boolean.
+    Bool(bool),
+    /// Date.
+    Date(NaiveDate),
+}
+
+/// One canonical row, in the order of [`super::schema::TableDef::file_schema`].
+pub type Row = Vec<Cell>;
+
+/// A rejected row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    /// 1-based row number in the file.
+    pub row: usize,
+    /// Source column (or field) at fault.
+    pub column: Option<String>,
+    /// The offending value, masked and shortened.
+    pub value: Option<String>,
+    /// What was expected.
+    pub reason: String,
+}
+
+/// The result of mapping one extract.
+#[derive(Debug, Default)]
+pub struct Mapped {
+    /// Rows by (kommun, period) partition.
+    pub partitions: BTreeMap<(String, String), Vec<Row>>,
+    /// Rejected rows.
+    pub rejected: Vec<Rejected>,
+    /// Input records considered (after unpivot).
+    pub records: usize,
+}
+
+struct RowError {
+    column: Option<String>,
+    value: Option<String>,
+    reason: String,
+}
+
+/// Maps `table` (decoded from the file `file_name`, content id `extract_id`).
+pub fn map_extract(
+    pipeline: &Pipeline,
+    table: &RawTable,
+    file_name: &str,
+    extract_id: &str,
+    key: &PseudonymKey,
+) -> Result<Mapped, String> {
+    let table = unpivot(pipeline, table)?;
+    // Resolve columns and file-level values once: a problem here concerns the whole file.
+    let mut sources = Vec::with_capacity(pipeline.fields.len());
+    for m in &pipeline.fields {
+        let at = format!("fields.{}", m.field.name);
+        let src = match &m.origin {
+            Origin::Column(name) => Source::Column(
+                table.column(name).ok_or_else(|| {
+                    format!(
+                        "{at}: column '{name}' is not in the header (found: {})",
+                        table.columns.join(", ")
+                    )
+                })?,
+                name.clone(),
+            ),
+            Origin::Constant(c) => Source::Fixed(c.clone()),
+            Origin::FileName(re) => {
+                let caps = re.captures(file_name).ok_or_else(|| {
+                    format!(
+                        "{at}: the file name does not match the pattern {}",
+                        re.as_str()
+                    )
+                })?;
+                Source::Fixed(expand(&caps, m.template.as_deref()))
+            }
+            Origin::Cell(r, c) => {
+                Source::Fixed(table.head_cell(*r, *c).map(str::to_string).ok_or_else(|| {
+                    format!(
+                        "{at}: cell {} is empty or below the header",
+                        cell_name(*r, *c)
+                    )
+                })?)
+            }
+        };
+        if let Source::Fixed(v) = &src {
+            // Fixed values must be valid, or every row would be rejected for the same reason.
+            if let Err(e) = raw_value(m, v).and_then(|v| v.map_or(Ok(()), |v| check_fixed(m, &v))) {
+                return Err(format!("{at}: {}", e.reason));
+            }
+        }
+        sources.push(src);
+    }
+    let record = pipeline.target.kind == TableKind::Record;
+    let mut out = Mapped {
+        records: table.rows.len(),
+        ..Mapped::default()
+    };
+    for raw in &table.rows {
+        match map_row(pipeline, &sources, &raw.cells, extract_id, key, record) {
+            Ok((part, row)) => out.partitions.entry(part).or_default().push(row),
+            Err(e) => out.rejected.push(Rejected {
+                row: raw.row,
+                column: e.column,
+                value: e.value,
+                reason: e.reason,
+            }),
+        }
+    }
+    Ok(out)
+}
+
+enum Source {
+    Column(usize, String),
+    Fixed(String),
+}
+
+fn map_row(
+    pipeline: &Pipeline,
+    sources: &[Source],
+    cells: &[String],
+    extract_id: &str,
+    key: &PseudonymKey,
+    record: bool,
+) -> Result<((String, String), Row), RowError> {
+    let mut kommun_code = String::new();
+    let mut period = String::new();
+    let mut reference: Option<NaiveDate> = None;
+    let mut pnr_text: Option<(String, Option<String>)> = None;
+    let mut values: BTreeMap<&str, Vec<Cell>> = BTreeMap::new();
+    for (m, src) in pipeline.fields.iter().zip(sources) {
+        let (text, column) = match src {
+            Source::Column(i, name) => (
+                cells.get(*i).map(String::as_str).unwrap_or(""),
+                Some(name.clone()),
+            ),
+            Source::Fixed(v) => (v.as_str(), None),
+        };
+        let fail = |reason: String, shown: Option<String>| RowError {
+            column: column.clone().or_else(|| Some(m.field.name.to_string())),
+            value: shown,
+            reason: format!("fields.{}: {reason}", m.field.name),
+        };
+        let v = raw_value(m, text).map_err(|e| fail(e.reason, e.value))?;
+        let Some(v) = v else {
+            if m.field.required {
+                return Err(fail("a value is required".into(), None));
+            }
+            values.insert(m.field.name, null_cells(m.field.ty));
+            continue;
+        };
+        let shown = Some(show(&v, m.field.ty));
+        match m.field.ty {
+            FieldType::Kommun => {
+                kommun_code = kommun::normalize(&v)
+                    .ok_or_else(|| {
+                        fail("expected one of the 290 kommun codes".into(), shown.clone())
+                    })?
+                    .to_string()
+            }
+            FieldType::Period => {
+                period = value::parse_period(&v).map_err(|e| fail(e, shown.clone()))?
+            }
+            FieldType::Personnummer => pnr_text = Some((v, column.clone())),
+            _ if m.field.name == "reference_date" => {
+                reference = Some(
+                    value::parse_date(&v, m.date_format.as_deref())
+                        .map_err(|e| fail(e, shown.clone()))?,
+                )
+            }
+            ty => {
+                let cells = typed(ty, &v, m, pipeline).map_err(|e| fail(e, shown.clone()))?;
+                values.insert(m.field.name, cells);
+            }
+        }
+    }
+    let mut row = Vec::with_capacity(pipeline.target.fields.len() + 6);
+    if record {
+        let reference = reference
+            .or_else(|| value::period_end(&period))
+            .ok_or_else(|| RowError {
+                column: None,
+                value: None,
+                reason: "no reference date".into(),
+            })?;
+        let (text, column) = pnr_text.ok_or_else(|| RowError {
+            column: None,
+            value: None,
+            reason: "fields.personnummer: a value is required".into(),
+        })?;
+        let pnr = Personnummer::parse(&text, reference).map_err(|e| RowError {
+            column: column.or(Some("personnummer".into())),
+            value: Some(personnummer::mask(&text)),
+            reason: format!("fields.personnummer: {e}"),
+        })?;
+        row.push(Cell::Text(key.pseudonymize(&pnr)));
+        row.push(Cell::Date(reference));
+        row.push(Cell::Int(pnr.age_at(reference)));
+        row.push(Cell::Text(pnr.kon().to_string()));
+    }
+    for fd in pipeline.target.fields {
+        match fd.ty {
+            FieldType::Personnummer => {}
+            ty => {
+                let default = match fd.name {
+                    "dimension" | "kategori" => Some(Cell::Text("total".into())),
+                    "enhet" => Some(Cell::Text("antal".into())),
+                    _ => None,
+                };
+                match (values.remove(fd.name), default) {
+                    (Some(cells), Some(d)) if cells == [Cell::Null] => row.push(d),
+                    (Some(cells), _) => row.extend(cells),
+                    (None, Some(d)) => row.push(d),
+                    (None, None) => row.extend(null_cells(ty)),
+                }
+            }
+        }
+    }
+    if !record {
+        check_total_consistency(pipeline, &row)?;
+    }
+    row.push(Cell::Text(extract_id.to_string()));
+    Ok(((kommun_code, period), row))
+}
+
+/// Totals must never be ambiguous with breakdowns: `dimension` and `kategori` are both
+/// `total` or neither is.
+fn check_total_consistency(pipeline: &Pipeline, row: &Row) -> Result<(), RowError> {
+    let pos = |name: &str| pipeline.target.file_schema().index_of(name).ok();
+    let (Some(d), Some(k)) = (pos("dimension"), pos("kategori")) else {
+        return Ok(());
+    };
+    let is_total = |c: &Cell| matches!(c, Cell::Text(t) if t == "total");
+    if is_total(&row[d]) != is_total(&row[k]) {
+        return Err(RowError {
+            column: Some("kategori".into()),
+            value: None,
+            reason:
+                "dimension and kategori must both be 'total' (a total) or neither (a breakdown)"
+                    .into(),
+        });
+    }
+    Ok(())
+}
+
+fn null_cells(ty: FieldType) -> Vec<Cell> {
+    if ty == FieldType::Value {
+        vec![
+            Cell::Null,
+            Cell::Null,
+            Cell::Text("missing".into()),
+            Cell::Null,
+        ]
+    } else {
+        vec![Cell::Null]
+    }
+}
+
+/// Raw text → optional string after pattern, default and value map.
+fn raw_value(m: &FieldMapping, text: &str) -> Result<Option<String>, RowError> {
+    let err = |reason: String, v: &str| RowError {
+        column: None,
+        value: Some(show(v, m.field.ty)),
+        reason,
+    };
+    let mut v = text.trim().to_string();
+    if let Some(re) = &m.pattern {
+        if !v.is_empty() {
+            let caps = re.captures(&v).ok_or_else(|| {
+                err(
+                    format!("the value does not match the pattern {}", re.as_str()),
+                    &v,
+                )
+            })?;
+            v = expand(&caps, m.template.as_deref());
+        }
+    }
+    if v.is_empty() {
+        match &m.default {
+            Some(d) => v.clone_from(d),
+            None => return Ok(None),
+        }
+    }
+    if let Some(map) = &m.values {
+        match map.get(&v.trim().to_lowercase()) {
+            Some(mapped) => v.clone_from(mapped),
+            None if matches!(m.field.ty, FieldType::Category(allowed) if allowed.contains(&v.as_str())) =>
+                {}
+            None => {
+                let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
+                keys.sort_unstable();
+                return Err(err(
+                    format!(
+                        "the value is not in the value map (expected one of: {})",
+                        keys.join(", ")
+                    ),
+                    &v,
+                ));
+            }
+        }
+    }
+    Ok(Some(v))
+}
+
+fn check_fixed(m: &FieldMapping, v: &str) -> Result<(), RowError> {
+    value::check_literal(m.field, v).map_err(|reason| RowError {
+        column: None,
+        value: None,
+        reason,
+    })
+}
+
+fn typed(
+    ty: FieldType,
+    v: &str,
+    m: &FieldMapping,
+    pipeline: &Pipeline,
+) -> Result<Vec<Cell>, String> {
+    let nf = &pipeline.table.numbers;
+    Ok(match ty {
+        FieldType::Text => vec![Cell::Text(personnummer::scrub(v))],
+        FieldType::Category(allowed) => {
+            let code = allowed
+                .iter()
+                .find(|a| a.eq_ignore_ascii_case(v))
+                .ok_or_else(|| {
+                    format!("expected one of {} (add a value map)", allowed.join(", "))
+                })?;
+            vec![Cell::Text((*code).to_string())]
+        }
+        FieldType::Number => vec![Cell::Float(value::parse_number(v, nf)?)],
+        FieldType::Bool => vec![Cell::Bool(value::parse_bool(v)?)],
+        FieldType::Date => vec![Cell::Date(value::parse_date(v, m.date_format.as_deref())?)],
+        FieldType::Value => {
+            let c = value::parse_value_cell(v, nf)?;
+            let opt = |x: Option<f64>| x.map_or(Cell::Null, Cell::Float);
+            vec![
+                opt(c.varde),
+                c.token.map_or(Cell::Null, Cell::Text),
+                Cell::Text(c.status.to_string()),
+                opt(c.upper),
+            ]
+        }
+        FieldType::Kommun | FieldType::Period | FieldType::Personnummer => {
+            return Err("internal: handled by the caller".into());
+        }
+    })
+}
+
+/// How much of a value may be shown in quarantine and errors.
+fn show(v: &str, ty: FieldType) -> String {
+    if ty == FieldType::Personnummer {
+        return personnummer::mask(v);
+    }
+    let s = personnummer::scrub(v);
+    if s.chars().count() > 60 {
+        format!("{}…", s.chars().take(60).collect::<String>())
+    } else {
+        s
+    }
+}
+
+fn expand(caps: &regex::Captures<'_>, template: Option<&str>) -> String {
+    match template {
+        Some(t) => {
+            let mut out = String::new();
+            caps.expand(t, &mut out);
+            out
+        }
+        None => caps
+            .get(1)
+            .or_else(|| caps.get(0))
+            .map_or(String::new(), |m| m.as_str().to_string()),
+    }
+}
+
+fn cell_name(row: usize, col: usize) -> String {
+    let mut letters = String::new();
+    let mut c = col + 1;
+    while c > 0 {
+        letters.insert(0, char::from(b'A' + ((c - 1) % 26) as u8));
+        c = (c - 1) / 26;
+    }
+    format!("{letters}{}", row + 1)
+}
+
+/// Applies `[unpivot]`: each listed column becomes a row with two new columns.
+fn unpivot(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, String> {
+    let Some(u) = &pipeline.unpivot else {
+        return Ok(table.clone());
+    };
+    let idx: Vec<(usize, &String)> = u
+        .columns
+        .iter()
+        .map(|c| {
+            table.column(c).map(|i| (i, c)).ok_or_else(|| {
+                format!(
+                    "unpivot.columns: column '{c}' is not in the header (found: {})",
+                    table.columns.join(", ")
+                )
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut out = RawTable {
+        head: table.head.clone(),
+        columns: table.columns.clone(),
+        rows: Vec::new(),
+        dropped: table.dropped,
+    };
+    out.columns.push(u.name_column.clone());
+    out.columns.push(u.value_column.clone());
+    for r in &table.rows {
+        for (i, name) in &idx {
+            let mut cells = r.cells.clone();
+            cells.resize(table.columns.len(), String::new());
+            cells.push((*name).clone());
+            cells.push(r.cells.get(*i).cloned().unwrap_or_default());
+            out.rows.push(crate::format::RawRow { row: r.row, cells });
+        }
+    }
+    Ok(out)
+}

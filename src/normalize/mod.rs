@@ -1,0 +1,14 @@
+//! Normalization: raw cells → the shared schema.
+//!
+//! `schema` is THE schema; `mapping` applies a pipeline's field mappings row by row;
+//! `personnummer` and `pseudonym` are the only code that sees identity numbers;
+//! `value` parses Swedish numbers, periods and suppression tokens; `kommun` knows the
+//! 290 kommun codes; `batch` builds Arrow batches.
+
+pub mod batch;
+pub mod kommun;
+pub mod mapping;
+pub mod personnummer;
+pub mod pseudonym;
+pub mod schema;
+pub mod value;

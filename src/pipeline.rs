@@ -1,0 +1,349 @@
+//! One run of one pipeline: fetch → keep raw → decode → map → stage → publish → manifest.
+//!
+//! Nothing is published until every extract of the run has been decoded and mapped and
+//! the share of rejected rows is within the pipeline's limit; then all partition files
+//! are staged (written and fsynced under temporary names) and renamed into place. A
+//! failure at any point leaves the previous version of every partition untouched.
+//!
+//! Unchanged extracts (same bytes, same pipeline file, same key) are skipped, unless a
+//! partition they fed is rebuilt because another extract for it changed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::config::pipeline::Pipeline;
+use crate::error::{Error, Result};
+use crate::format;
+use crate::lake::manifest::{ExtractState, Lineage, Manifest, PipelineState, RunRecord};
+use crate::lake::{Lake, atomic, parquet};
+use crate::normalize::batch;
+use crate::normalize::mapping::{self, Mapped, Row};
+use crate::normalize::pseudonym::PseudonymKey;
+use crate::source::{self, Extract};
+
+/// What a run needs besides the pipeline.
+pub struct RunContext<'a> {
+    /// The lake.
+    pub lake: &'a Lake,
+    /// Pseudonymization key.
+    pub key: &'a PseudonymKey,
+    /// The shared HTTP client.
+    pub client: &'a reqwest::Client,
+}
+
+/// Outcome of one pipeline run, as printed by `malgrupp run`.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    /// Pipeline name.
+    pub pipeline: String,
+    /// `ok`, `unchanged` or `failed`.
+    pub status: &'static str,
+    /// Error of a failed run (already scrubbed of identity numbers).
+    pub error: Option<String>,
+    /// Extracts fetched.
+    pub files_read: usize,
+    /// Extracts skipped because unchanged.
+    pub files_unchanged: usize,
+    /// Records considered.
+    pub rows_in: usize,
+    /// Rows published.
+    pub rows_written: usize,
+    /// Rows quarantined.
+    pub rows_quarantined: usize,
+    /// Rows dropped by `skip_trailing_rows` / `drop_rows_where`.
+    pub rows_dropped: usize,
+    /// Partitions published.
+    pub partitions: usize,
+    /// Wall time.
+    pub duration: std::time::Duration,
+}
+
+struct Decoded {
+    extract: Extract,
+    sha: String,
+    mapped: Mapped,
+    /// Partitions this extract feeds (kept after the rows are moved out of `mapped`).
+    parts: Vec<(String, String)>,
+    dropped: usize,
+}
+
+/// Runs `pipeline` once. Never panics on input; errors end up in the report.
+pub async fn run(ctx: &RunContext<'_>, pipeline: &Pipeline, manifest: &mut Manifest) -> RunReport {
+    let started = Instant::now();
+    let started_at = chrono::Utc::now();
+    let run_id = format!(
+        "{}-{}",
+        started_at.format("%Y%m%dT%H%M%S%.3fZ"),
+        pipeline.name
+    );
+    let span = tracing::info_span!("run", pipeline = %pipeline.name, run_id = %run_id);
+    let _guard = span.enter();
+    let mut report = RunReport {
+        pipeline: pipeline.name.clone(),
+        status: "ok",
+        error: None,
+        files_read: 0,
+        files_unchanged: 0,
+        rows_in: 0,
+        rows_written: 0,
+        rows_quarantined: 0,
+        rows_dropped: 0,
+        partitions: 0,
+        duration: Default::default(),
+    };
+    let result = run_inner(ctx, pipeline, manifest, &run_id, &mut report).await;
+    let (lineage, message) = match result {
+        Ok(lineage) => (lineage, None),
+        Err(e) => {
+            report.status = "failed";
+            let msg = crate::normalize::personnummer::scrub(&e.to_string());
+            tracing::error!(error = %msg, "pipeline failed; previous data left in place");
+            report.error = Some(msg.clone());
+            (Vec::new(), Some(msg))
+        }
+    };
+    report.duration = started.elapsed();
+    manifest.runs.push(RunRecord {
+        run_id,
+        pipeline: pipeline.name.clone(),
+        started_at: started_at.to_rfc3339(),
+        duration_ms: report.duration.as_millis() as u64,
+        status: report.status.to_string(),
+        message,
+        files_read: report.files_read,
+        rows_in: report.rows_in,
+        rows_written: report.rows_written,
+        rows_quarantined: report.rows_quarantined,
+        lineage,
+    });
+    tracing::info!(
+        status = report.status,
+        files = report.files_read,
+        rows_in = report.rows_in,
+        rows_written = report.rows_written,
+        quarantined = report.rows_quarantined,
+        "run finished"
+    );
+    report
+}
+
+async fn run_inner(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    manifest: &mut Manifest,
+    run_id: &str,
+    report: &mut RunReport,
+) -> Result<Vec<Lineage>> {
+    let extracts = source::fetch(pipeline, ctx.client).await?;
+    report.files_read = extracts.len();
+    let fingerprint = format!("{}:{}", pipeline.fingerprint, ctx.key.fingerprint());
+    let previous = manifest
+        .pipelines
+        .get(&pipeline.name)
+        .filter(|s| s.fingerprint == fingerprint)
+        .cloned()
+        .unwrap_or_default();
+    let table = pipeline.target.name;
+
+    // Split into changed and unchanged extracts.
+    let mut todo: Vec<(Extract, String)> = Vec::new();
+    let mut unchanged: BTreeMap<String, ExtractState> = BTreeMap::new();
+    for e in extracts {
+        let sha = hex::encode(Sha256::digest(&e.bytes));
+        match previous.extracts.get(&sha) {
+            Some(state)
+                if state.partitions.iter().all(|(k, p)| {
+                    ctx.lake
+                        .partition_file(table, k, p, &pipeline.name)
+                        .exists()
+                }) =>
+            {
+                unchanged.insert(sha, state.clone());
+            }
+            _ => todo.push((e, sha)),
+        }
+    }
+    report.files_unchanged = unchanged.len();
+    if todo.is_empty() {
+        report.status = "unchanged";
+        return Ok(Vec::new());
+    }
+
+    // Decode and map the changed extracts (keeping each raw extract first).
+    let mut decoded = Vec::new();
+    for (e, sha) in todo {
+        decoded.push(decode_one(ctx, pipeline, e, sha)?);
+    }
+    // Partitions to rebuild, and unchanged extracts that also feed them.
+    let mut rebuild: BTreeSet<(String, String)> = decoded
+        .iter()
+        .flat_map(|d| d.mapped.partitions.keys().cloned())
+        .collect();
+    loop {
+        let extra: Vec<String> = unchanged
+            .iter()
+            .filter(|(_, s)| s.partitions.iter().any(|p| rebuild.contains(p)))
+            .map(|(sha, _)| sha.clone())
+            .collect();
+        if extra.is_empty() {
+            break;
+        }
+        for sha in extra {
+            let Some(state) = unchanged.remove(&sha) else {
+                continue;
+            };
+            let bytes = ctx.lake.read_raw(&state.raw_path)?;
+            let e = Extract {
+                name: state.file.clone(),
+                location: state.raw_path.clone(),
+                bytes,
+            };
+            let d = decode_one(ctx, pipeline, e, sha)?;
+            rebuild.extend(d.mapped.partitions.keys().cloned());
+            decoded.push(d);
+        }
+    }
+    decoded.sort_by(|a, b| (&a.extract.name, &a.sha).cmp(&(&b.extract.name, &b.sha)));
+
+    // The quarantine limit: too many bad rows means the extract (or the mapping) is wrong.
+    let records: usize = decoded.iter().map(|d| d.mapped.records).sum();
+    let rejected: usize = decoded.iter().map(|d| d.mapped.rejected.len()).sum();
+    report.rows_in = records;
+    report.rows_quarantined = rejected;
+    report.rows_dropped = decoded.iter().map(|d| d.dropped).sum();
+    write_quarantine(ctx.lake, pipeline, &decoded)?;
+    if records > 0 && rejected as f64 / records as f64 > pipeline.max_quarantined_share {
+        let first = decoded
+            .iter()
+            .flat_map(|d| d.mapped.rejected.iter().map(move |r| (d, r)))
+            .next();
+        let example = first
+            .map(|(d, r)| {
+                format!(
+                    "; first: file {}, row {}, column {}: {}",
+                    d.extract.name,
+                    r.row,
+                    r.column.as_deref().unwrap_or("-"),
+                    r.reason
+                )
+            })
+            .unwrap_or_default();
+        return Err(Error::Data {
+            pipeline: pipeline.name.clone(),
+            file: decoded
+                .iter()
+                .map(|d| d.extract.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            message: format!(
+                "{rejected} of {records} rows rejected, above max_quarantined_share {}{example}; nothing published (see `malgrupp sql \"select * from quarantine\"`)",
+                pipeline.max_quarantined_share
+            ),
+        });
+    }
+
+    // Stage every partition file, then publish them together.
+    let schema = pipeline.target.file_schema();
+    let mut by_partition: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
+    for d in &mut decoded {
+        for (part, rows) in std::mem::take(&mut d.mapped.partitions) {
+            by_partition.entry(part).or_default().extend(rows);
+        }
+    }
+    let mut staged = Vec::new();
+    for ((kommun, period), rows) in &by_partition {
+        let bytes = parquet::encode(&[batch::rows_to_batch(&schema, rows)?])?;
+        report.rows_written += rows.len();
+        match atomic::stage(
+            &ctx.lake
+                .partition_file(table, kommun, period, &pipeline.name),
+            &bytes,
+        ) {
+            Ok(s) => staged.push(s),
+            Err(e) => {
+                staged.into_iter().for_each(atomic::Staged::discard);
+                return Err(e);
+            }
+        }
+    }
+    report.partitions = staged.len();
+    atomic::publish_all(staged)?;
+
+    // Record what was published.
+    let mut state = PipelineState {
+        fingerprint,
+        extracts: unchanged,
+    };
+    let mut lineage = Vec::new();
+    for d in &decoded {
+        let parts = d.parts.clone();
+        state.extracts.insert(
+            d.sha.clone(),
+            ExtractState {
+                file: d.extract.name.clone(),
+                raw_path: ctx.lake.raw_relative(&d.sha, &d.extract.name),
+                partitions: parts.clone(),
+                run_id: run_id.to_string(),
+            },
+        );
+        lineage.push(Lineage {
+            extract_sha256: d.sha.clone(),
+            file: d.extract.name.clone(),
+            table: table.to_string(),
+            partitions: parts,
+        });
+    }
+    manifest.pipelines.insert(pipeline.name.clone(), state);
+    Ok(lineage)
+}
+
+fn decode_one(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    extract: Extract,
+    sha: String,
+) -> Result<Decoded> {
+    let data_err = |message: String| Error::Data {
+        pipeline: pipeline.name.clone(),
+        file: extract.name.clone(),
+        message: crate::normalize::personnummer::scrub(&message),
+    };
+    ctx.lake
+        .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
+    let table =
+        format::decode(&pipeline.format, &pipeline.table, &extract.bytes).map_err(data_err)?;
+    let extract_id = sha[..16].to_string();
+    let mapped = mapping::map_extract(pipeline, &table, &extract.name, &extract_id, ctx.key)
+        .map_err(data_err)?;
+    for r in &mapped.rejected {
+        tracing::warn!(file = %extract.name, row = r.row, column = r.column.as_deref().unwrap_or("-"), reason = %r.reason, "row quarantined");
+    }
+    let parts = mapped.partitions.keys().cloned().collect();
+    Ok(Decoded {
+        dropped: table.dropped,
+        parts,
+        mapped,
+        extract,
+        sha,
+    })
+}
+
+/// One quarantine file per extract, replaced on every reprocessing (an extract that is
+/// now clean loses its old quarantine file).
+fn write_quarantine(lake: &Lake, pipeline: &Pipeline, decoded: &[Decoded]) -> Result<()> {
+    for d in decoded {
+        let id = &d.sha[..16];
+        let path = lake.quarantine_file(&pipeline.name, id);
+        if d.mapped.rejected.is_empty() {
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            }
+            continue;
+        }
+        let batch = batch::rejected_to_batch(&d.extract.name, id, &d.mapped.rejected)?;
+        atomic::write(&path, &parquet::encode(&[batch])?)?;
+    }
+    Ok(())
+}

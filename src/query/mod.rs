@@ -1,0 +1,208 @@
+//! The query layer: one DataFusion `SessionContext` with every canonical table, the
+//! quarantine, the run ledger and lineage, and every view of `sql/`.
+//!
+//! Tables are Parquet listing tables over the lake with Hive partitions, so a filter on
+//! `kommun` or `period` prunes directories before any file is opened. `check` builds the
+//! same context over empty in-memory tables, so views are planned without touching data.
+
+pub mod output;
+pub mod views;
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::{ArrayRef, Int64Builder, StringBuilder};
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::error::{Error, Problems, Result};
+use crate::lake::Lake;
+use crate::lake::atomic::create_dir_all_durable;
+use crate::lake::manifest::Manifest;
+use crate::normalize::schema::{self, TABLES};
+
+/// A fresh session with the settings the product relies on.
+pub fn new_session() -> SessionContext {
+    let config = SessionConfig::new()
+        .with_information_schema(true)
+        .with_target_partitions(2);
+    SessionContext::new_with_config(config)
+}
+
+/// Registers the lake's tables and the run ledger, then creates the views. View
+/// problems are returned, not raised, so one broken view does not hide the rest.
+pub async fn open(lake: &Lake, sql_dir: &std::path::Path) -> Result<(SessionContext, Problems)> {
+    let ctx = new_session();
+    for t in TABLES {
+        register_listing(
+            &ctx,
+            lake,
+            t.name,
+            &lake.table_dir(t.name),
+            t.file_schema(),
+            schema::partition_columns(),
+        )
+        .await?;
+    }
+    register_listing(
+        &ctx,
+        lake,
+        "quarantine",
+        &lake.quarantine_dir(),
+        schema::quarantine_schema(),
+        vec![Field::new("pipeline", DataType::Utf8, false)],
+    )
+    .await?;
+    register_ledger(&ctx, &Manifest::load(lake.root())?)?;
+    let (files, mut problems) = views::load(sql_dir)?;
+    views::create_all(&ctx, &files, &mut problems).await;
+    Ok((ctx, problems))
+}
+
+/// The same tables, empty and in memory, with the views: what `check` plans against.
+pub async fn open_empty(sql_dir: &std::path::Path) -> Result<(SessionContext, Problems)> {
+    let ctx = new_session();
+    for t in TABLES {
+        ctx.register_table(
+            t.name,
+            Arc::new(MemTable::try_new(t.table_schema(), vec![vec![]])?),
+        )?;
+    }
+    let mut q: Vec<Field> = schema::quarantine_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    q.push(Field::new("pipeline", DataType::Utf8, false));
+    ctx.register_table(
+        "quarantine",
+        Arc::new(MemTable::try_new(Arc::new(Schema::new(q)), vec![vec![]])?),
+    )?;
+    register_ledger(&ctx, &Manifest::default())?;
+    let (files, mut problems) = views::load(sql_dir)?;
+    views::create_all(&ctx, &files, &mut problems).await;
+    Ok((ctx, problems))
+}
+
+async fn register_listing(
+    ctx: &SessionContext,
+    _lake: &Lake,
+    name: &str,
+    dir: &std::path::Path,
+    file_schema: datafusion::arrow::datatypes::SchemaRef,
+    partitions: Vec<Field>,
+) -> Result<()> {
+    create_dir_all_durable(dir)?;
+    let abs = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+    let url = ListingTableUrl::parse(format!("{}/", abs.display()))?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(
+            partitions
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().clone()))
+                .collect(),
+        );
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(file_schema);
+    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    Ok(())
+}
+
+/// `runs` (one row per pipeline run) and `lineage` (one row per extract and partition).
+fn register_ledger(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
+    let s = |n: &str| Field::new(n, DataType::Utf8, true);
+    let i = |n: &str| Field::new(n, DataType::Int64, true);
+    let runs_schema = Arc::new(Schema::new(vec![
+        s("run_id"),
+        s("pipeline"),
+        s("started_at"),
+        i("duration_ms"),
+        s("status"),
+        s("message"),
+        i("files_read"),
+        i("rows_in"),
+        i("rows_written"),
+        i("rows_quarantined"),
+    ]));
+    let mut c: Vec<StringBuilder> = (0..6).map(|_| StringBuilder::new()).collect();
+    let mut n: Vec<Int64Builder> = (0..5).map(|_| Int64Builder::new()).collect();
+    for r in &manifest.runs {
+        c[0].append_value(&r.run_id);
+        c[1].append_value(&r.pipeline);
+        c[2].append_value(&r.started_at);
+        n[0].append_value(r.duration_ms as i64);
+        c[3].append_value(&r.status);
+        c[4].append_option(r.message.as_deref());
+        n[1].append_value(r.files_read as i64);
+        n[2].append_value(r.rows_in as i64);
+        n[3].append_value(r.rows_written as i64);
+        n[4].append_value(r.rows_quarantined as i64);
+    }
+    let f = |b: &mut StringBuilder| -> ArrayRef { Arc::new(b.finish()) };
+    let g = |b: &mut Int64Builder| -> ArrayRef { Arc::new(b.finish()) };
+    let cols = vec![
+        f(&mut c[0]),
+        f(&mut c[1]),
+        f(&mut c[2]),
+        g(&mut n[0]),
+        f(&mut c[3]),
+        f(&mut c[4]),
+        g(&mut n[1]),
+        g(&mut n[2]),
+        g(&mut n[3]),
+        g(&mut n[4]),
+    ];
+    let runs = RecordBatch::try_new(runs_schema.clone(), cols)?;
+    ctx.register_table(
+        "runs",
+        Arc::new(MemTable::try_new(runs_schema, vec![vec![runs]])?),
+    )?;
+
+    let lineage_schema = Arc::new(Schema::new(vec![
+        s("run_id"),
+        s("pipeline"),
+        s("extract_sha256"),
+        s("file"),
+        s("table_name"),
+        s("kommun"),
+        s("period"),
+    ]));
+    let mut b: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
+    for r in &manifest.runs {
+        for l in &r.lineage {
+            for (k, p) in &l.partitions {
+                for (i, v) in [
+                    &r.run_id,
+                    &r.pipeline,
+                    &l.extract_sha256,
+                    &l.file,
+                    &l.table,
+                    k,
+                    p,
+                ]
+                .into_iter()
+                .enumerate()
+                {
+                    b[i].append_value(v);
+                }
+            }
+        }
+    }
+    let cols: Vec<ArrayRef> = b
+        .iter_mut()
+        .map(|x| Arc::new(x.finish()) as ArrayRef)
+        .collect();
+    let lineage = RecordBatch::try_new(lineage_schema.clone(), cols)?;
+    ctx.register_table(
+        "lineage",
+        Arc::new(MemTable::try_new(lineage_schema, vec![vec![lineage]])?),
+    )?;
+    Ok(())
+}

@@ -22,7 +22,7 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<Problem
     problems.0.extend(ps.0);
     let (ctx, vs) = crate::query::open_empty(&settings.sql_dir).await?;
     problems.0.extend(vs.0);
-    let views = ctx.sql("select table_name from information_schema.views where table_schema = 'public' order by 1").await?.collect().await.map_err(Error::Query)?;
+    let views = ctx.sql("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'VIEW'").await?.collect().await.map_err(Error::Query)?;
     let view_count: usize = views.iter().map(|b| b.num_rows()).sum();
     let io = |e| Error::io("<stdout>", e);
     for p in &pipelines {

@@ -1,2 +1,15 @@
-#[test]
-fn t() {}
+//! The one integration-test binary (every extra binary would link DataFusion again).
+//!
+//! Modules: `common` (a lake in a temp dir with the shipped pipelines and views),
+//! `kalmar` (the acceptance figures of Kalmar's Bilaga 1), `lake` (determinism, skipping,
+//! a killed run), `privacy` (no identity number in anything a run writes), `config`
+//! (check reports every problem), `http` (the HTTP source against a mock server) and
+//! `slt` (sqllogictest files for the views).
+
+mod common;
+mod config;
+mod http;
+mod kalmar;
+mod lake;
+mod privacy;
+mod slt;

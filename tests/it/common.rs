@@ -1,0 +1,95 @@
+//! Shared helpers: a settings object rooted in a temporary directory that uses the
+//! repository's shipped pipelines, views and sample extracts.
+
+use std::path::PathBuf;
+
+use datafusion::arrow::array::{Array, Int64Array};
+use datafusion::arrow::record_batch::RecordBatch;
+use malgrupp::cli::run::RunOutcome;
+use malgrupp::config::Settings;
+use malgrupp::lake::Lake;
+use malgrupp::normalize::pseudonym::KeySource;
+
+/// A lake in a temp dir; pipelines and views from the repository.
+pub struct TestLake {
+    /// Keeps the directory alive.
+    pub dir: tempfile::TempDir,
+    /// Settings pointing into it.
+    pub settings: Settings,
+}
+
+impl TestLake {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut settings = Settings::defaults_at(std::path::Path::new(""));
+        settings.lake_root = dir.path().join("data");
+        settings.key_source = KeySource::File {
+            path: dir.path().join("key/pseudonym.key"),
+            explicit: false,
+        };
+        settings.pipelines_dir = PathBuf::from("pipelines");
+        settings.sql_dir = PathBuf::from("sql");
+        TestLake { dir, settings }
+    }
+
+    pub fn lake(&self) -> Lake {
+        Lake::new(&self.settings.lake_root)
+    }
+
+    pub async fn run(&self, names: &[&str]) -> (RunOutcome, String) {
+        let mut out = Vec::new();
+        let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+        let outcome = malgrupp::cli::run::execute(&self.settings, &names, &mut out)
+            .await
+            .expect("run executes");
+        (outcome, String::from_utf8(out).expect("utf-8 output"))
+    }
+
+    pub async fn query(&self, sql: &str) -> Vec<RecordBatch> {
+        let (ctx, problems) = malgrupp::query::open(&self.lake(), &self.settings.sql_dir)
+            .await
+            .expect("open");
+        assert!(problems.is_empty(), "view problems: {problems}");
+        ctx.sql(sql)
+            .await
+            .expect("plan")
+            .collect()
+            .await
+            .expect("execute")
+    }
+
+    /// A single BIGINT (or NULL) from a query returning one row and one column.
+    pub async fn scalar(&self, sql: &str) -> Option<i64> {
+        let batches = self.query(sql).await;
+        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+        assert_eq!(rows, 1, "expected exactly one row from {sql}");
+        let b = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
+        let col = b
+            .column(0)
+            .as_any()
+            .downcast_ref::<Int64Array>()
+            .expect("BIGINT column");
+        if col.is_null(0) {
+            None
+        } else {
+            Some(col.value(0))
+        }
+    }
+}
+
+/// Every file under `dir`, recursively.
+pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}

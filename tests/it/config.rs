@@ -1,0 +1,73 @@
+//! `malgrupp check` reports every problem of every pipeline file and view at once, with
+//! file and field, and exits non-zero; valid files are still listed.
+
+use std::process::Command;
+
+#[test]
+fn check_reports_all_problems_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pipelines = dir.path().join("pipelines");
+    let sql = dir.path().join("sql");
+    std::fs::create_dir_all(&pipelines).expect("mkdir");
+    std::fs::create_dir_all(&sql).expect("mkdir");
+    std::fs::copy("pipelines/kalmar_kaa.toml", pipelines.join("good.toml")).expect("copy");
+    let good = std::fs::read_to_string("pipelines/kalmar_fs.toml").expect("read");
+    std::fs::write(
+        pipelines.join("typo.toml"),
+        good.replace("orsak = {", "orsk = {")
+            .replace("\"0880\"", "\"0999\""),
+    )
+    .expect("write");
+    std::fs::write(pipelines.join("syntax.toml"), "target = \n").expect("write");
+    std::fs::write(
+        sql.join("broken_view.sql"),
+        "select no_such_column from kaa",
+    )
+    .expect("write");
+    std::fs::write(sql.join("depends.sql"), "select * from broken_view").expect("write");
+    let cfg = dir.path().join("malgrupp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[paths]\npipelines = '{}'\nsql = '{}'\n",
+            pipelines.display(),
+            sql.display()
+        ),
+    )
+    .expect("config");
+    let out = Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+        .args(["--config", cfg.to_str().expect("utf-8"), "check"])
+        .output()
+        .expect("spawn");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for needle in [
+        "pipeline good",
+        "typo.toml: fields.orsk",
+        "typo.toml: fields.kommun.constant",
+        "typo.toml: fields.orsak: required",
+        "syntax.toml",
+        "broken_view.sql",
+        "depends.sql: depends on view broken_view",
+    ] {
+        assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
+    }
+}
+
+#[test]
+fn the_shipped_configuration_is_valid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+        .arg("check")
+        .output()
+        .expect("spawn");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("ok  4 pipeline") || text.matches("ok  pipeline").count() == 4,
+        "{text}"
+    );
+}

@@ -1,0 +1,190 @@
+//! The lake's promises: reruns are byte-for-byte identical without duplicates, unchanged
+//! extracts are skipped, and a failed or killed run leaves the last good data in place.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::common::{TestLake, files_under};
+
+/// A copy of the Kalmar FS pipeline reading from `extracts/` under the test dir.
+fn private_fs_pipeline(t: &mut TestLake) -> PathBuf {
+    let extracts = t.dir.path().join("extracts");
+    std::fs::create_dir_all(&extracts).expect("mkdir");
+    std::fs::copy(
+        "samples/kalmar/fs_201505.csv",
+        extracts.join("fs_201505.csv"),
+    )
+    .expect("copy extract");
+    let pipelines = t.dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).expect("mkdir");
+    let text = std::fs::read_to_string("pipelines/kalmar_fs.toml").expect("shipped pipeline");
+    let text = text.replace(
+        "samples/kalmar/fs_*.csv",
+        &format!("{}/fs_*.csv", extracts.display()),
+    );
+    std::fs::write(pipelines.join("fs.toml"), text).expect("write pipeline");
+    t.settings.pipelines_dir = pipelines;
+    extracts.join("fs_201505.csv")
+}
+
+fn partition(t: &TestLake) -> PathBuf {
+    t.lake()
+        .partition_file("forsorjningsstod", "0880", "2015-05", "fs")
+}
+
+#[tokio::test]
+async fn rerun_is_identical_and_unchanged_extracts_are_skipped() {
+    let mut t = TestLake::new();
+    private_fs_pipeline(&mut t);
+    let (first, out) = t.run(&["fs"]).await;
+    assert_eq!(first.reports[0].status, "ok", "{out}");
+    let bytes = std::fs::read(partition(&t)).expect("partition written");
+    let (second, out) = t.run(&["fs"]).await;
+    assert_eq!(second.reports[0].status, "unchanged", "{out}");
+    assert_eq!(second.reports[0].files_unchanged, 1);
+    assert_eq!(
+        t.scalar("select count(*) from runs where pipeline = 'fs' and status = 'unchanged'")
+            .await,
+        Some(1)
+    );
+    // Forget what was processed: the same extract is processed again, to the same bytes.
+    std::fs::remove_file(malgrupp::lake::manifest::path(t.lake().root())).expect("rm manifest");
+    let (third, out) = t.run(&["fs"]).await;
+    assert_eq!(third.reports[0].status, "ok", "{out}");
+    assert_eq!(
+        std::fs::read(partition(&t)).expect("partition"),
+        bytes,
+        "rerun must be byte-for-byte identical"
+    );
+    assert_eq!(
+        t.scalar("select count(*) from forsorjningsstod").await,
+        Some(115),
+        "no duplicate rows"
+    );
+    // The raw extract is kept once, content-addressed, and lineage names it.
+    let raw: Vec<_> = files_under(&t.lake().root().join("raw"));
+    assert_eq!(raw.len(), 1);
+    assert_eq!(t.scalar("select count(*) from lineage where pipeline = 'fs' and file = 'fs_201505.csv' and kommun = '0880' and period = '2015-05'").await, Some(1));
+}
+
+#[tokio::test]
+async fn too_many_bad_rows_fail_the_run_and_keep_the_last_good_data() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    let good = std::fs::read(partition(&t)).expect("partition");
+    // Every identity number broken: far above the 5 % quarantine limit.
+    let original = std::fs::read(&extract).expect("read");
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&original);
+    let broken: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("19") {
+                format!("X{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n");
+    std::fs::write(&extract, encoding_rs::WINDOWS_1252.encode(&broken).0).expect("write");
+    let (failed, out) = t.run(&["fs"]).await;
+    assert!(!failed.success());
+    let err = failed.reports[0].error.clone().expect("an error");
+    assert!(
+        err.contains("pipeline fs")
+            && err.contains("fs_201505.csv")
+            && err.contains("max_quarantined_share"),
+        "{err}"
+    );
+    assert!(out.contains("failed"), "{out}");
+    assert_eq!(
+        std::fs::read(partition(&t)).expect("partition"),
+        good,
+        "the previous version must stay"
+    );
+    assert!(
+        t.scalar("select count(*) from quarantine where pipeline = 'fs'")
+            .await
+            .unwrap_or(0)
+            > 100,
+        "the rejected rows are kept for inspection"
+    );
+}
+
+fn write_config(dir: &Path, pipelines: &Path) -> PathBuf {
+    let key = dir.join("pseudonym.key");
+    std::fs::write(&key, "11".repeat(32)).expect("key");
+    let sql = std::fs::canonicalize("sql").expect("sql dir");
+    let cfg = dir.join("malgrupp.toml");
+    let text = format!(
+        "[lake]\nroot = '{}'\n[paths]\npipelines = '{}'\nsql = '{}'\n[pseudonymization]\nkey_file = '{}'\n",
+        dir.join("data").display(),
+        pipelines.display(),
+        sql.display(),
+        key.display()
+    );
+    std::fs::write(&cfg, text).expect("config");
+    cfg
+}
+
+#[tokio::test]
+async fn a_run_killed_before_publishing_leaves_the_previous_partition() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let bin = env!("CARGO_BIN_EXE_malgrupp");
+    let status = Command::new(bin)
+        .args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"])
+        .status()
+        .expect("spawn");
+    assert!(status.success());
+    let part = t
+        .dir
+        .path()
+        .join("data/forsorjningsstod/kommun=0880/period=2015-05/fs.parquet");
+    let before = std::fs::read(&part).expect("published");
+    // A changed extract, and a process that dies with everything staged.
+    let mut bytes = std::fs::read(&extract).expect("read");
+    // Cut the trailing total line and a byte of the last row: the last row is then taken
+    // as the trailing total, so the new version has one row less.
+    bytes.truncate(bytes.len() - 20);
+    std::fs::write(&extract, &bytes).expect("write");
+    let killed = Command::new(bin)
+        .args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"])
+        .env("MALGRUPP_FAILPOINT", "before-publish")
+        .output()
+        .expect("spawn");
+    assert!(!killed.status.success(), "the failpoint aborts the process");
+    assert!(String::from_utf8_lossy(&killed.stderr).contains("failpoint before-publish"));
+    assert_eq!(
+        std::fs::read(&part).expect("still there"),
+        before,
+        "the previous partition is unchanged"
+    );
+    let leftovers: Vec<_> = files_under(&t.dir.path().join("data"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(!leftovers.is_empty(), "the killed run had staged files");
+    // Readers still see the old version.
+    t.settings.lake_root = t.dir.path().join("data");
+    assert_eq!(
+        t.scalar("select count(distinct person_id) from forsorjningsstod")
+            .await,
+        Some(111)
+    );
+    // The next run cleans up and publishes.
+    let status = Command::new(bin)
+        .args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"])
+        .status()
+        .expect("spawn");
+    assert!(status.success());
+    assert!(
+        files_under(&t.dir.path().join("data"))
+            .iter()
+            .all(|p| !p.to_string_lossy().contains(".tmp-"))
+    );
+    assert_ne!(std::fs::read(&part).expect("published"), before);
+}

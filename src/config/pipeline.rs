@@ -528,17 +528,17 @@ fn validate_field(
     let values = spec.values.map(|m| {
         m.into_iter()
             .map(|(k, v)| {
-                if let FieldType::Category(allowed) = field.ty {
-                    if !allowed.contains(&v.as_str()) {
-                        p.push(
-                            file,
-                            format!("{at}.values"),
-                            format!(
-                                "'{k}' maps to '{v}', which is not one of {}",
-                                allowed.join(", ")
-                            ),
-                        );
-                    }
+                if let FieldType::Category(allowed) = field.ty
+                    && !allowed.contains(&v.as_str())
+                {
+                    p.push(
+                        file,
+                        format!("{at}.values"),
+                        format!(
+                            "'{k}' maps to '{v}', which is not one of {}",
+                            allowed.join(", ")
+                        ),
+                    );
                 }
                 (k.trim().to_lowercase(), v)
             })

@@ -292,16 +292,16 @@ fn raw_value(m: &FieldMapping, text: &str) -> Result<Option<String>, RowError> {
         reason,
     };
     let mut v = text.trim().to_string();
-    if let Some(re) = &m.pattern {
-        if !v.is_empty() {
-            let caps = re.captures(&v).ok_or_else(|| {
-                err(
-                    format!("the value does not match the pattern {}", re.as_str()),
-                    &v,
-                )
-            })?;
-            v = expand(&caps, m.template.as_deref());
-        }
+    if let Some(re) = &m.pattern
+        && !v.is_empty()
+    {
+        let caps = re.captures(&v).ok_or_else(|| {
+            err(
+                format!("the value does not match the pattern {}", re.as_str()),
+                &v,
+            )
+        })?;
+        v = expand(&caps, m.template.as_deref());
     }
     if v.is_empty() {
         match &m.default {

@@ -85,7 +85,7 @@ impl Personnummer {
             return Err(PnrError::Future);
         }
         let twelve = format!("{:02}{}", birth_date.year() / 100, ten);
-        let woman = (ten.as_bytes()[8] - b'0') % 2 == 0;
+        let woman = (ten.as_bytes()[8] - b'0').is_multiple_of(2);
         Ok(Personnummer {
             twelve,
             birth_date,

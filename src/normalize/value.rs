@@ -191,10 +191,10 @@ pub fn parse_period(s: &str) -> Result<String, String> {
         return ym(parts[0], parts[1]);
     }
     let words: Vec<&str> = t.split_whitespace().collect();
-    if let [month, year] = words.as_slice() {
-        if let Some((_, m)) = MONTHS.iter().find(|(name, _)| name == month) {
-            return ym(year, &m.to_string());
-        }
+    if let [month, year] = words.as_slice()
+        && let Some((_, m)) = MONTHS.iter().find(|(name, _)| name == month)
+    {
+        return ym(year, &m.to_string());
     }
     Err(EXPECTED.into())
 }

@@ -288,7 +288,10 @@ const TOTALS: &[(&str, &str, &str, &str, &str, i64)] = &[
 /// Per reason group (and sub-reason): ages 16..=24, education (ingen gymnasial,
 /// gymnasial, eftergymnasial, saknas), disability (fysisk, psykisk, nej, saknas, both),
 /// country of birth (inrikes, utrikes). From pages 8–13 of the seed.
-const TABLES: &[(&str, [i64; 9], [i64; 4], [i64; 5], [i64; 2])] = &[
+/// (matt, ages 16..=24, education, disability, country of birth)
+type GroupTable = (&'static str, [i64; 9], [i64; 4], [i64; 5], [i64; 2]);
+
+const TABLES: &[GroupTable] = &[
     // Seed: gymnasial 29 and saknas 5; both 2 (sub-tables sum to 28, 6 and 3; see docs/figures.md).
     (
         "fs_arbetsloshet",

@@ -51,6 +51,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Check => cli::check::execute(&settings, &mut out).await?.is_empty(),
         Command::Demo => cli::demo::execute(&settings, &mut out).await?,
+        Command::Bench { rows, kommuner } => {
+            cli::bench::execute(&settings, rows, kommuner, &mut out).await?;
+            true
+        }
         Command::Sample { .. } => true,
     })
 }

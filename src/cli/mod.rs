@@ -3,6 +3,7 @@
 //! Commands are library functions that write to a `Write` and return a result, so the
 //! integration tests drive exactly what the binary runs.
 
+pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod run;
@@ -58,6 +59,15 @@ pub enum Command {
     Check,
     /// Run every pipeline and print the kartläggning of each kommun and period.
     Demo,
+    /// Measure pipeline throughput and view latency on a synthetic extract (prints figures).
+    Bench {
+        /// Rows in the synthetic försörjningsstöd extract.
+        #[arg(long, default_value_t = 200_000)]
+        rows: usize,
+        /// Number of kommuner the rows are spread over (1–290).
+        #[arg(long, default_value_t = 290)]
+        kommuner: usize,
+    },
     /// Write the synthetic sample extracts (Kalmar, May 2015) that the demo pipelines read.
     Sample {
         /// Output directory.

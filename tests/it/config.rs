@@ -71,3 +71,18 @@ fn the_shipped_configuration_is_valid() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn bench_prints_its_figures() {
+    let settings = malgrupp::config::Settings::defaults_at(std::path::Path::new(""));
+    let mut out = Vec::new();
+    malgrupp::cli::bench::execute(&settings, 600, 3, &mut out)
+        .await
+        .expect("bench runs");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        text.contains("600 rows") && text.contains("rows/s") && text.contains("3 partitions"),
+        "{text}"
+    );
+    assert!(text.matches("best of 3").count() == 4, "{text}");
+}

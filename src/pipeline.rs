@@ -168,6 +168,12 @@ async fn run_inner(
     report.files_unchanged = unchanged.len();
     if todo.is_empty() {
         report.status = "unchanged";
+        // A failed run may have left the quarantine of an extract that is gone again.
+        let current = PipelineState {
+            fingerprint: String::new(),
+            extracts: unchanged,
+        };
+        remove_superseded_quarantine(ctx.lake, &pipeline.name, &current)?;
         return Ok(Vec::new());
     }
 
@@ -295,6 +301,7 @@ async fn run_inner(
             partitions: parts,
         });
     }
+    remove_superseded_quarantine(ctx.lake, &pipeline.name, &state)?;
     manifest.pipelines.insert(pipeline.name.clone(), state);
     Ok(lineage)
 }
@@ -317,9 +324,16 @@ fn decode_one(
     let extract_id = sha[..16].to_string();
     let mapped = mapping::map_extract(pipeline, &table, &extract.name, &extract_id, ctx.key)
         .map_err(data_err)?;
-    for r in &mapped.rejected {
+    // The first rejections are logged one by one; the rest only counted (the
+    // quarantine table has them all), so a bad national extract cannot flood the log.
+    const LOGGED: usize = 10;
+    for r in mapped.rejected.iter().take(LOGGED) {
         tracing::warn!(file = %extract.name, row = r.row, column = r.column.as_deref().unwrap_or("-"), reason = %r.reason, "row quarantined");
     }
+    if mapped.rejected.len() > LOGGED {
+        tracing::warn!(file = %extract.name, more = mapped.rejected.len() - LOGGED, "further rows quarantined");
+    }
+
     let parts = mapped.partitions.keys().cloned().collect();
     Ok(Decoded {
         dropped: table.dropped,
@@ -344,6 +358,27 @@ fn write_quarantine(lake: &Lake, pipeline: &Pipeline, decoded: &[Decoded]) -> Re
         }
         let batch = batch::rejected_to_batch(&d.extract.name, id, &d.mapped.rejected)?;
         atomic::write(&path, &parquet::encode(&[batch])?)?;
+    }
+    Ok(())
+}
+
+/// After a successful run only the extracts in `state` are current: quarantine files of
+/// extracts that were replaced would otherwise keep showing rows that no longer matter.
+fn remove_superseded_quarantine(lake: &Lake, pipeline: &str, state: &PipelineState) -> Result<()> {
+    let dir = lake.quarantine_dir().join(format!("pipeline={pipeline}"));
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    let current: BTreeSet<&str> = state.extracts.keys().map(|sha| &sha[..16]).collect();
+    for e in entries.flatten() {
+        let path = e.path();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if path.extension().is_some_and(|x| x == "parquet") && !current.contains(stem.as_str()) {
+            std::fs::remove_file(&path).map_err(|e| Error::io(&path, e))?;
+        }
     }
     Ok(())
 }

@@ -88,6 +88,9 @@ pub enum Format {
         /// Text encoding.
         encoding: &'static encoding_rs::Encoding,
     },
+    /// A JSON-stat 2.0 dataset (SCB PxWeb `json-stat2`): one row per cube cell, columns
+    /// `<dimension>`, `<dimension>_label`, `value`, `status`.
+    JsonStat,
     /// Excel workbook.
     Xlsx {
         /// Sheet name; the first sheet when `None`.
@@ -389,11 +392,23 @@ fn validate_format(raw: RawFormat, file: &str, p: &mut Problems) -> (Format, Tab
             }
             Format::Xlsx { sheet: raw.sheet }
         }
+        "jsonstat" => {
+            for (set, key) in [
+                (raw.delimiter.is_some(), "delimiter"),
+                (raw.encoding.is_some(), "encoding"),
+                (raw.sheet.is_some(), "sheet"),
+            ] {
+                if set {
+                    p.push(file, format!("format.{key}"), "not used by jsonstat");
+                }
+            }
+            Format::JsonStat
+        }
         other => {
             p.push(
                 file,
                 "format.type",
-                format!("unknown format '{other}'; expected csv or xlsx"),
+                format!("unknown format '{other}'; expected csv, xlsx or jsonstat"),
             );
             Format::Xlsx { sheet: None }
         }

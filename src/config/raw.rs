@@ -68,7 +68,7 @@ pub struct RawHeader {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawFormat {
-    /// `csv` or `xlsx`.
+    /// `csv`, `xlsx` or `jsonstat` (JSON-stat 2.0, e.g. SCB PxWeb `json-stat2`).
     #[serde(rename = "type")]
     pub kind: String,
     /// CSV: field delimiter, one character (default `;`).

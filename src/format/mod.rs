@@ -7,6 +7,7 @@
 //! format's business (see `normalize`).
 
 pub mod csv;
+pub mod jsonstat;
 pub mod xlsx;
 
 use crate::config::pipeline::{Format, TableOptions};
@@ -61,6 +62,7 @@ pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<R
             encoding,
         } => csv::read(bytes, *delimiter, encoding)?,
         Format::Xlsx { sheet } => xlsx::read(bytes, sheet.as_deref(), options.numbers.decimal)?,
+        Format::JsonStat => jsonstat::read(bytes, options.numbers.decimal)?,
     };
     shape(rows, options)
 }

@@ -120,12 +120,20 @@ pub fn map_extract(
         sources.push(src);
     }
     let record = pipeline.target.kind == TableKind::Record;
+    // Positions of dimension/kategori, looked up once rather than per row.
+    let schema = pipeline.target.file_schema();
+    let total_pair = match (schema.index_of("dimension"), schema.index_of("kategori")) {
+        (Ok(d), Ok(k)) if !record => Some((d, k)),
+        _ => None,
+    };
     let mut out = Mapped {
         records: table.rows.len(),
         ..Mapped::default()
     };
     for raw in &table.rows {
-        match map_row(pipeline, &sources, &raw.cells, extract_id, key, record) {
+        match map_row(
+            pipeline, &sources, &raw.cells, extract_id, key, record, total_pair,
+        ) {
             Ok((part, row)) => out.partitions.entry(part).or_default().push(row),
             Err(e) => out.rejected.push(Rejected {
                 row: raw.row,
@@ -150,6 +158,7 @@ fn map_row(
     extract_id: &str,
     key: &PseudonymKey,
     record: bool,
+    total_pair: Option<(usize, usize)>,
 ) -> Result<((String, String), Row), RowError> {
     let mut kommun_code = String::new();
     let mut period = String::new();
@@ -244,8 +253,8 @@ fn map_row(
             }
         }
     }
-    if !record {
-        check_total_consistency(pipeline, &row)?;
+    if let Some((d, k)) = total_pair {
+        check_total_consistency(&row, d, k)?;
     }
     row.push(Cell::Text(extract_id.to_string()));
     Ok(((kommun_code, period), row))
@@ -253,11 +262,7 @@ fn map_row(
 
 /// Totals must never be ambiguous with breakdowns: `dimension` and `kategori` are both
 /// `total` or neither is.
-fn check_total_consistency(pipeline: &Pipeline, row: &Row) -> Result<(), RowError> {
-    let pos = |name: &str| pipeline.target.file_schema().index_of(name).ok();
-    let (Some(d), Some(k)) = (pos("dimension"), pos("kategori")) else {
-        return Ok(());
-    };
+fn check_total_consistency(row: &Row, d: usize, k: usize) -> Result<(), RowError> {
     let is_total = |c: &Cell| matches!(c, Cell::Text(t) if t == "total");
     if is_total(&row[d]) != is_total(&row[k]) {
         return Err(RowError {

@@ -111,6 +111,15 @@ async fn too_many_bad_rows_fail_the_run_and_keep_the_last_good_data() {
             > 100,
         "the rejected rows are kept for inspection"
     );
+    // The corrected extract runs again; the quarantine of the superseded one is gone.
+    std::fs::write(&extract, &original).expect("restore");
+    let (fixed, out) = t.run(&["fs"]).await;
+    assert!(fixed.success(), "{out}");
+    assert_eq!(
+        t.scalar("select count(*) from quarantine where pipeline = 'fs'")
+            .await,
+        Some(2)
+    );
 }
 
 fn write_config(dir: &Path, pipelines: &Path) -> PathBuf {

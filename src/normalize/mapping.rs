@@ -211,6 +211,17 @@ fn map_row(
             }
         }
     }
+    // A participation cannot end before it starts.
+    if let (Some(Cell::Date(start)), Some(Cell::Date(end))) =
+        (first(&values, "startdatum"), first(&values, "slutdatum"))
+        && end < start
+    {
+        return Err(RowError {
+            column: Some("slutdatum".into()),
+            value: Some(end.to_string()),
+            reason: "fields.slutdatum: the end lies before startdatum".into(),
+        });
+    }
     let mut row = Vec::with_capacity(pipeline.target.fields.len() + 6);
     if record {
         let reference = reference
@@ -452,4 +463,8 @@ fn unpivot(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, String> {
         }
     }
     Ok(out)
+}
+
+fn first<'a>(values: &'a BTreeMap<&str, Vec<Cell>>, name: &str) -> Option<&'a Cell> {
+    values.get(name).and_then(|cells| cells.first())
 }

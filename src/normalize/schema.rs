@@ -131,6 +131,30 @@ pub const KAA_ORSAK: &[&str] = &[
     "aldrig_studerat",
     "saknas",
 ];
+/// Exit codes of a programme participation (`annan_insats`: moved on to another insats).
+pub const AVSLUTSKOD: &[&str] = &[
+    "klar",
+    "avbruten",
+    "arbete",
+    "subventionerat_arbete",
+    "studier",
+    "sjukdom",
+    "annan_insats",
+    "eget_foretag",
+];
+/// Status at the six-month follow-up (`ej_nadd`: could not be reached).
+pub const UPPFOLJNING: &[&str] = &[
+    "arbete",
+    "program_inom_kommunen",
+    "program_utanfor_kommunen",
+    "sjukskriven",
+    "studier_ej_kommunala",
+    "vuxenutbildning",
+    "pension",
+    "annat",
+    "arbetslos",
+    "ej_nadd",
+];
 /// Kön in aggregate tables (T = both).
 pub const KON: &[&str] = &["K", "M", "T"];
 
@@ -263,6 +287,50 @@ pub static TABLES: &[TableDef] = &[
                 FieldType::Number,
                 false,
                 "hours worked in the month",
+            ),
+        ],
+    },
+    TableDef {
+        name: "deltagare",
+        kind: TableKind::Record,
+        doc: "Participants in labour-market programmes (insatser): one row per person and participation",
+        fields: &[
+            f(
+                "personnummer",
+                FieldType::Personnummer,
+                true,
+                "identity number; replaced by person_id, alder, kon",
+            ),
+            f(
+                "insats",
+                FieldType::Text,
+                true,
+                "the programme (insats), e.g. Praktik",
+            ),
+            f("anordnare", FieldType::Text, false, "provider (anordnare)"),
+            f(
+                "startdatum",
+                FieldType::Date,
+                true,
+                "first day of the participation",
+            ),
+            f(
+                "slutdatum",
+                FieldType::Date,
+                false,
+                "last day; empty while ongoing",
+            ),
+            f(
+                "avslutskod",
+                FieldType::Category(AVSLUTSKOD),
+                false,
+                "exit code (annan_insats = moved on to another insats)",
+            ),
+            f(
+                "uppfoljning",
+                FieldType::Category(UPPFOLJNING),
+                false,
+                "status at the six-month follow-up; empty when not followed up",
             ),
         ],
     },

@@ -66,21 +66,28 @@ pub fn load(dir: &Path) -> Result<(Vec<ViewFile>, Problems)> {
 
 static COMMENT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?s)--[^\n]*|/\*.*?\*/").expect("static regex"));
-static IDENT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"[A-Za-z_][A-Za-z0-9_]*").expect("static regex"));
+/// A table reference: the name after FROM or JOIN (column names may equal view names,
+/// so bare identifiers are not dependencies).
+static TABLE_REF: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:from|join)\s+([A-Za-z_][A-Za-z0-9_]*)").expect("static regex")
+});
+
+/// The lower-cased names a view's SQL reads from.
+fn references(sql: &str) -> Vec<String> {
+    let code = COMMENT.replace_all(sql, " ");
+    TABLE_REF
+        .captures_iter(&code)
+        .map(|c| c[1].to_lowercase())
+        .collect()
+}
 
 fn topological(files: &BTreeMap<String, ViewFile>, problems: &mut Problems) -> Vec<String> {
     let deps: BTreeMap<&str, BTreeSet<&str>> = files
         .iter()
         .map(|(name, f)| {
-            let code = COMMENT.replace_all(&f.sql, " ");
-            let used: BTreeSet<&str> = IDENT
-                .find_iter(&code)
-                .filter_map(|m| {
-                    files
-                        .get_key_value(&m.as_str().to_lowercase())
-                        .map(|(k, _)| k.as_str())
-                })
+            let used: BTreeSet<&str> = references(&f.sql)
+                .iter()
+                .filter_map(|r| files.get_key_value(r).map(|(k, _)| k.as_str()))
                 .filter(|d| d != name)
                 .collect();
             (name.as_str(), used)
@@ -117,12 +124,7 @@ fn topological(files: &BTreeMap<String, ViewFile>, problems: &mut Problems) -> V
 pub async fn create_all(ctx: &SessionContext, views: &[ViewFile], problems: &mut Problems) {
     let mut failed: BTreeSet<String> = BTreeSet::new();
     for v in views {
-        let code = COMMENT.replace_all(&v.sql, " ");
-        if let Some(dep) = IDENT
-            .find_iter(&code)
-            .map(|m| m.as_str().to_lowercase())
-            .find(|i| failed.contains(i))
-        {
+        if let Some(dep) = references(&v.sql).into_iter().find(|r| failed.contains(r)) {
             problems.push(
                 v.path.display().to_string(),
                 "",

@@ -1,0 +1,31 @@
+-- Helper for the follow-up views: one row per participation and calendar year it
+-- overlaps (a participation from 2011-10 to 2012-03 counts in both years). A
+-- participation seen in several yearly extracts is taken from the newest one.
+-- `alder` is the age at the end of that year; `aldersklass` is 18-24 or 25+.
+WITH senaste AS (
+    SELECT kommun, period, person_id, kon, alder, insats, COALESCE(anordnare, 'okänd') AS anordnare,
+           startdatum, slutdatum, avslutskod, uppfoljning,
+           CAST(substr(period, 1, 4) AS INT) AS uttagsar,
+           ROW_NUMBER() OVER (PARTITION BY kommun, person_id, insats, startdatum ORDER BY period DESC) AS nr
+    FROM deltagare
+),
+p AS (SELECT * FROM senaste WHERE nr = 1),
+ar AS (
+    SELECT DISTINCT CAST(date_part('year', startdatum) AS INT) AS ar FROM p
+    UNION SELECT DISTINCT CAST(date_part('year', slutdatum) AS INT) FROM p WHERE slutdatum IS NOT NULL
+    UNION SELECT DISTINCT uttagsar FROM p
+)
+SELECT p.kommun, a.ar, p.person_id, p.kon,
+       p.alder - (p.uttagsar - a.ar) AS alder,
+       CASE WHEN p.alder - (p.uttagsar - a.ar) < 18 THEN 'under 18'
+            WHEN p.alder - (p.uttagsar - a.ar) <= 24 THEN '18-24'
+            ELSE '25+' END AS aldersklass,
+       p.insats, p.anordnare, p.startdatum, p.slutdatum, p.avslutskod, p.uppfoljning,
+       CAST(date_part('year', p.startdatum) AS INT) = a.ar AS startade,
+       p.slutdatum IS NOT NULL AND CAST(date_part('year', p.slutdatum) AS INT) = a.ar AS avslutade,
+       CASE WHEN p.slutdatum IS NULL THEN NULL WHEN date_part('month', p.slutdatum) <= 6 THEN 'H1' ELSE 'H2' END AS halvar,
+       CASE WHEN p.slutdatum IS NULL THEN NULL ELSE p.slutdatum - p.startdatum + 1 END AS programdagar
+FROM p
+JOIN ar a
+  ON a.ar >= CAST(date_part('year', p.startdatum) AS INT)
+ AND a.ar <= COALESCE(CAST(date_part('year', p.slutdatum) AS INT), p.uttagsar)

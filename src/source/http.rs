@@ -1,9 +1,11 @@
-//! HTTP(S) sources: the shared client, retries with exponential backoff and jitter.
+//! HTTP(S) transport: the one shared client and the one retry loop every HTTP source
+//! (plain files, PxWeb, Kolada) goes through.
 //!
-//! Transient failures (timeouts, connection errors, 5xx, 429) are retried; `Retry-After`
-//! on a 429 or 503 is honoured (capped). Other 4xx fail at once. Header secrets are read
-//! from the environment at request time and never logged; URLs are logged without their
-//! query string, which may carry tokens.
+//! Transient failures (timeouts, connection errors, 5xx, 429) are retried with
+//! exponential backoff and jitter; `Retry-After` on a 429 or 503 is honoured (capped).
+//! Other 4xx fail at once, with the title and detail of an RFC 7807 problem+json body
+//! when the server sends one. Header secrets are read from the environment at request
+//! time and never logged; URLs are logged without their query string.
 
 use std::time::Duration;
 
@@ -22,55 +24,36 @@ pub fn client() -> Result<reqwest::Client> {
         .map_err(|e| Error::Internal(format!("cannot build the HTTP client: {e}")))
 }
 
-/// GETs `url`, retrying transient failures up to `retries` times.
-pub async fn get(
-    client: &reqwest::Client,
+/// A URL as it may be shown: without the query string, which may carry tokens.
+pub fn shown(url: &str) -> String {
+    url.split('?').next().unwrap_or(url).to_string()
+}
+
+/// Sends the request that `build` makes (called anew for every attempt), retrying
+/// transient failures up to `retries` times, and returns the body.
+pub async fn send(
     pipeline: &str,
     url: &str,
     timeout: Duration,
     retries: u32,
-    headers: &[(String, HeaderValue)],
-) -> Result<Extract> {
-    let shown = url.split('?').next().unwrap_or(url).to_string();
+    build: impl Fn() -> reqwest::RequestBuilder,
+) -> Result<Vec<u8>> {
+    let location = shown(url);
     let fail = |message: String, transient: bool| Error::Source {
         pipeline: pipeline.into(),
-        location: shown.clone(),
+        location: location.clone(),
         message,
         transient,
     };
     let mut attempt = 0;
     loop {
-        let mut req = client.get(url).timeout(timeout);
-        for (name, value) in headers {
-            let v = match value {
-                HeaderValue::Literal(v) => v.clone(),
-                HeaderValue::Env { var, prefix } => format!(
-                    "{prefix}{}",
-                    std::env::var(var).map_err(|_| fail(
-                        format!("header {name}: environment variable {var} is not set"),
-                        false
-                    ))?
-                ),
-            };
-            req = req.header(name, v);
-        }
-        let (error, wait) = match req.send().await {
+        let (error, wait) = match build().timeout(timeout).send().await {
             Ok(resp) if resp.status().is_success() => {
-                let bytes = resp
+                return resp
                     .bytes()
                     .await
-                    .map_err(|e| fail(format!("reading the body: {e}"), true))?;
-                let name = shown
-                    .rsplit('/')
-                    .next()
-                    .filter(|s| !s.is_empty())
-                    .unwrap_or("download")
-                    .to_string();
-                return Ok(Extract {
-                    name,
-                    location: shown,
-                    bytes: bytes.to_vec(),
-                });
+                    .map(|b| b.to_vec())
+                    .map_err(|e| fail(format!("reading the body: {e}"), true));
             }
             Ok(resp) => {
                 let status = resp.status();
@@ -80,8 +63,12 @@ pub async fn get(
                     .and_then(|v| v.to_str().ok())
                     .and_then(|s| s.trim().parse::<u64>().ok())
                     .map(Duration::from_secs);
+                let body = resp.bytes().await.unwrap_or_default();
                 let transient = status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS;
-                let err = fail(format!("HTTP {status}"), transient);
+                let err = fail(
+                    format!("HTTP {status}{}", problem_details(&body)),
+                    transient,
+                );
                 if !transient {
                     return Err(err);
                 }
@@ -104,9 +91,79 @@ pub async fn get(
         }
         attempt += 1;
         let delay = wait.map_or_else(|| backoff(attempt), |w| w.min(Duration::from_secs(300)));
-        tracing::warn!(pipeline, url = %shown, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
+        tracing::warn!(pipeline, url = %location, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
         tokio::time::sleep(delay).await;
     }
+}
+
+/// `: title — detail` from an RFC 7807 problem+json body, or nothing.
+fn problem_details(body: &[u8]) -> String {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return String::new();
+    };
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_string)
+    };
+    match (text("title"), text("detail")) {
+        (Some(t), Some(d)) => format!(": {t} — {d}"),
+        (Some(t), None) => format!(": {t}"),
+        (None, Some(d)) => format!(": {d}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// Resolves configured headers (secrets from the environment) for a request.
+pub fn resolve_headers(
+    pipeline: &str,
+    url: &str,
+    headers: &[(String, HeaderValue)],
+) -> Result<Vec<(String, String)>> {
+    headers
+        .iter()
+        .map(|(name, value)| match value {
+            HeaderValue::Literal(v) => Ok((name.clone(), v.clone())),
+            HeaderValue::Env { var, prefix } => std::env::var(var)
+                .map(|v| (name.clone(), format!("{prefix}{v}")))
+                .map_err(|_| Error::Source {
+                    pipeline: pipeline.into(),
+                    location: shown(url),
+                    message: format!("header {name}: environment variable {var} is not set"),
+                    transient: false,
+                }),
+        })
+        .collect()
+}
+
+/// GETs a file over HTTP(S).
+pub async fn get(
+    client: &reqwest::Client,
+    pipeline: &str,
+    url: &str,
+    timeout: Duration,
+    retries: u32,
+    headers: &[(String, HeaderValue)],
+) -> Result<Extract> {
+    let headers = resolve_headers(pipeline, url, headers)?;
+    let bytes = send(pipeline, url, timeout, retries, || {
+        headers
+            .iter()
+            .fold(client.get(url), |req, (n, v)| req.header(n, v))
+    })
+    .await?;
+    let location = shown(url);
+    let name = location
+        .rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("download")
+        .to_string();
+    Ok(Extract {
+        name,
+        location,
+        bytes,
+    })
 }
 
 /// Exponential backoff (0.5 s, 1 s, 2 s … capped at 60 s) with ±25 % jitter so that
@@ -134,5 +191,15 @@ mod tests {
         assert!((375..=625).contains(&ms(1)));
         assert!((750..=1250).contains(&ms(2)));
         assert!(ms(30) <= 75_000);
+    }
+
+    #[test]
+    fn problem_json_is_summarized() {
+        let body = br#"{"type":"about:blank","title":"Too many requests","status":429,"detail":"30 calls per 10 s"}"#;
+        assert_eq!(
+            problem_details(body),
+            ": Too many requests — 30 calls per 10 s"
+        );
+        assert_eq!(problem_details(b"<html>"), "");
     }
 }

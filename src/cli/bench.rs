@@ -112,7 +112,7 @@ async fn run(
         return Err(Error::Internal(format!("benchmark pipeline failed: {e}")));
     }
     writeln!(out, "pipeline  {rows} rows ({:.1} MB Windows-1252 CSV), {kommuner} kommuner: {secs:.2} s, {:.0} rows/s, {} partitions, {} rows quarantined", bytes.len() as f64 / 1e6, rows as f64 / secs, report.partitions, report.rows_quarantined).map_err(io)?;
-    let (qctx, _) = crate::query::open(&lake, &settings.sql_dir).await?;
+    let (qctx, _) = crate::query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
     for (name, sql) in [
         (
             "count(*) forsorjningsstod",

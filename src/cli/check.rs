@@ -22,6 +22,8 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<Problem
     problems.0.extend(ps.0);
     let (ctx, vs) = crate::query::open_empty(&settings.sql_dir).await?;
     problems.0.extend(vs.0);
+    let (goals, gs) = crate::config::agreement::load(&settings.agreements_dir)?;
+    problems.0.extend(gs.0);
     let views = ctx.sql("select table_name from information_schema.tables where table_schema = 'public' and table_type = 'VIEW'").await?.collect().await.map_err(Error::Query)?;
     let view_count: usize = views.iter().map(|b| b.num_rows()).sum();
     let io = |e| Error::io("<stdout>", e);
@@ -40,6 +42,7 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<Problem
         .map_err(io)?;
     }
     writeln!(out, "ok  {view_count} views").map_err(io)?;
+    writeln!(out, "ok  {} goals in agreements", goals.len()).map_err(io)?;
     if !problems.is_empty() {
         writeln!(out, "{} problem(s):\n{problems}", problems.0.len()).map_err(io)?;
     }

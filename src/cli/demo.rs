@@ -12,7 +12,7 @@ use crate::query::{self, output};
 pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<bool> {
     let outcome = super::run::execute(settings, &[], out).await?;
     let lake = Lake::new(&settings.lake_root);
-    let (ctx, _) = query::open(&lake, &settings.sql_dir).await?;
+    let (ctx, _) = query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
     let io = |e| Error::io("<stdout>", e);
     let sections = [
         (

@@ -16,7 +16,7 @@ pub async fn execute(
     out: &mut dyn Write,
 ) -> Result<()> {
     let lake = Lake::new(&settings.lake_root);
-    let (ctx, problems) = query::open(&lake, &settings.sql_dir).await?;
+    let (ctx, problems) = query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
     for p in &problems.0 {
         tracing::warn!(problem = %p, "view not available");
     }

@@ -1,5 +1,6 @@
 //! Configuration: service settings and pipeline files, raw and validated.
 
+pub mod agreement;
 pub mod pipeline;
 pub mod raw;
 pub mod settings;

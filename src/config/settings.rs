@@ -45,6 +45,8 @@ pub struct RawPaths {
     pub pipelines: Option<PathBuf>,
     /// Directory of SQL views, one `*.sql` per view (default `sql`).
     pub sql: Option<PathBuf>,
+    /// Directory of local agreements, one `*.toml` per agreement (default `agreements`).
+    pub agreements: Option<PathBuf>,
 }
 
 /// `[pseudonymization]`: set at most one of the two.
@@ -77,6 +79,8 @@ pub struct Settings {
     pub pipelines_dir: PathBuf,
     /// SQL view directory.
     pub sql_dir: PathBuf,
+    /// Agreement directory.
+    pub agreements_dir: PathBuf,
     /// Pseudonymization key source.
     pub key_source: KeySource,
     /// Suppression threshold for published outputs.
@@ -161,6 +165,7 @@ impl Settings {
                 .pipelines
                 .unwrap_or_else(|| PathBuf::from("pipelines"))),
             sql_dir: at(raw.paths.sql.unwrap_or_else(|| PathBuf::from("sql"))),
+            agreements_dir: at(raw.paths.agreements.unwrap_or_else(|| PathBuf::from("agreements"))),
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
         };

@@ -36,7 +36,7 @@ pub fn new_session() -> SessionContext {
 
 /// Registers the lake's tables and the run ledger, then creates the views. View
 /// problems are returned, not raised, so one broken view does not hide the rest.
-pub async fn open(lake: &Lake, sql_dir: &std::path::Path) -> Result<(SessionContext, Problems)> {
+pub async fn open(lake: &Lake, sql_dir: &std::path::Path, agreements_dir: &std::path::Path) -> Result<(SessionContext, Problems)> {
     let ctx = new_session();
     for t in TABLES {
         register_listing(
@@ -59,7 +59,10 @@ pub async fn open(lake: &Lake, sql_dir: &std::path::Path) -> Result<(SessionCont
     )
     .await?;
     register_ledger(&ctx, &Manifest::load(lake.root())?)?;
-    let (files, mut problems) = views::load(sql_dir)?;
+    let (goals, mut problems) = crate::config::agreement::load(agreements_dir)?;
+    register_goals(&ctx, &goals)?;
+    let (files, view_problems) = views::load(sql_dir)?;
+    problems.0.extend(view_problems.0);
     views::create_all(&ctx, &files, &mut problems).await;
     Ok((ctx, problems))
 }
@@ -84,6 +87,7 @@ pub async fn open_empty(sql_dir: &std::path::Path) -> Result<(SessionContext, Pr
         Arc::new(MemTable::try_new(Arc::new(Schema::new(q)), vec![vec![]])?),
     )?;
     register_ledger(&ctx, &Manifest::default())?;
+    register_goals(&ctx, &[])?;
     let (files, mut problems) = views::load(sql_dir)?;
     views::create_all(&ctx, &files, &mut problems).await;
     Ok((ctx, problems))
@@ -204,5 +208,40 @@ fn register_ledger(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
         "lineage",
         Arc::new(MemTable::try_new(lineage_schema, vec![vec![lineage]])?),
     )?;
+    Ok(())
+}
+
+/// `mal`: the goals of the local agreements (`agreements/*.toml`), one row per goal.
+fn register_goals(ctx: &SessionContext, goals: &[crate::config::agreement::Goal]) -> Result<()> {
+    let s = |n: &str| Field::new(n, DataType::Utf8, false);
+    let schema = Arc::new(Schema::new(vec![
+        s("kommun"),
+        s("avtal"),
+        s("mal_id"),
+        s("beskrivning"),
+        s("matt"),
+        s("kon"),
+        s("alder"),
+        s("baslinje"),
+        s("malperiod"),
+        Field::new("faktor", DataType::Float64, false),
+    ]));
+    let text = |f: &dyn Fn(&crate::config::agreement::Goal) -> &str| -> ArrayRef {
+        Arc::new(goals.iter().map(|g| Some(f(g))).collect::<datafusion::arrow::array::StringArray>())
+    };
+    let cols: Vec<ArrayRef> = vec![
+        text(&|g| &g.kommun),
+        text(&|g| &g.avtal),
+        text(&|g| &g.id),
+        text(&|g| &g.beskrivning),
+        text(&|g| &g.matt),
+        text(&|g| &g.kon),
+        text(&|g| &g.alder),
+        text(&|g| &g.baslinje),
+        text(&|g| &g.malperiod),
+        Arc::new(goals.iter().map(|g| Some(g.faktor)).collect::<datafusion::arrow::array::Float64Array>()),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), cols)?;
+    ctx.register_table("mal", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
     Ok(())
 }

@@ -46,7 +46,7 @@ impl TestLake {
     }
 
     pub async fn query(&self, sql: &str) -> Vec<RecordBatch> {
-        let (ctx, problems) = malgrupp::query::open(&self.lake(), &self.settings.sql_dir)
+        let (ctx, problems) = malgrupp::query::open(&self.lake(), &self.settings.sql_dir, &self.settings.agreements_dir)
             .await
             .expect("open");
         assert!(problems.is_empty(), "view problems: {problems}");

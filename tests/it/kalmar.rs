@@ -343,7 +343,9 @@ async fn demo_reproduces_kalmars_bilaga_1() {
     let t = TestLake::new();
     let (outcome, printed) = t.run(&[]).await;
     assert!(outcome.success(), "run failed:\n{printed}");
-    assert_eq!(outcome.reports.len(), 4, "{printed}");
+    for name in ["kalmar_af", "kalmar_fs", "kalmar_kaa", "kalmar_timanstallda", "scb_befolkning"] {
+        assert!(outcome.reports.iter().any(|r| r.pipeline == name && r.status == "ok"), "{name} did not run:\n{printed}");
+    }
     let m = figures(&t).await;
     for (matt, kon, alder, dim, kat, want) in TOTALS {
         assert_eq!(
@@ -407,6 +409,12 @@ async fn demo_reproduces_kalmars_bilaga_1() {
     // The two bad rows of the FS extract are quarantined with file, row, column and reason.
     let q = t.scalar("select count(*) from quarantine where pipeline = 'kalmar_fs' and file = 'fs_201505.csv' and \"column\" is not null and reason like 'fields.%'").await;
     assert_eq!(q, Some(2));
+    // Shares of the population of 31 December 2014 (the shipped SCB recording).
+    let share = t.scalar("select cast(round(andel * 10000) as bigint) from kartlaggning where kommun = '0880' and period = '2015-05' and matt = 'malgrupp_summa' and kon = 'T' and alder = '16-24'").await;
+    assert_eq!(share, Some(962), "902 of 9 373");
+    assert_eq!(t.scalar("select befolkning from kartlaggning where matt = 'malgrupp_summa' and kon = 'T' and alder = '16-19'").await, Some(3218));
+    // The agreement's goal: the baseline month is May 2015, target 451.
+    assert_eq!(t.scalar("select cast(malvarde as bigint) from malfoljning where mal_id = 'halvera_malgruppen' and period = '2015-05'").await, Some(451));
 }
 
 #[tokio::test]

@@ -2,7 +2,7 @@
 -- the single ages 16…24 as delivered and the bands 16-24, 16-19, 20-24 and 16-20 (KAA's
 -- span). A band with a suppressed or missing single age is NULL, never an undercount.
 WITH s AS (
-    SELECT kommun, CAST(period AS INT) AS ar, kon, CAST(alder AS INT) AS alder, varde
+    SELECT kommun, TRY_CAST(period AS INT) AS ar, kon, TRY_CAST(alder AS INT) AS alder, varde
     FROM aggregat
     WHERE kalla = 'scb' AND matt = 'befolkning' AND dimension = 'total' AND kon IN ('K', 'M')
       AND length(period) = 4 AND alder IN ('16', '17', '18', '19', '20', '21', '22', '23', '24')

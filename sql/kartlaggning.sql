@@ -16,7 +16,7 @@ ref AS (
 )
 SELECT k.kommun, k.period, k.matt, k.kon, k.alder, k.dimension, k.kategori, k.antal, k.status, k.kalla,
        b.befolkning,
-       CASE WHEN b.befolkning > 0 THEN CAST(k.antal AS DOUBLE) / b.befolkning END AS andel
+       COALESCE(k.andel, CASE WHEN b.befolkning > 0 THEN CAST(k.antal AS DOUBLE) / b.befolkning END) AS andel
 FROM kartlaggning_antal k
 LEFT JOIN ref r ON r.kommun = k.kommun AND r.period = k.period
 LEFT JOIN befolkning b ON b.kommun = k.kommun AND b.ar = r.ar AND b.kon = k.kon AND b.alder = k.alder

@@ -82,7 +82,8 @@ pub async fn execute(
         outcome.reports.push(report);
     }
     // Refresh the views against the new data: a view broken by new data is reported now.
-    let (_ctx, view_problems) = crate::query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
+    let (_ctx, view_problems) =
+        crate::query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
     outcome
         .problems
         .extend(view_problems.0.iter().map(ToString::to_string));

@@ -79,7 +79,11 @@ pub fn load(dir: &Path) -> Result<(Vec<Goal>, Problems)> {
     let mut goals = Vec::new();
     let mut p = Problems::default();
     let mut paths: Vec<_> = match std::fs::read_dir(dir) {
-        Ok(e) => e.flatten().map(|e| e.path()).filter(|x| x.extension().is_some_and(|e| e == "toml")).collect(),
+        Ok(e) => e
+            .flatten()
+            .map(|e| e.path())
+            .filter(|x| x.extension().is_some_and(|e| e == "toml"))
+            .collect(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((goals, p)),
         Err(e) => return Err(Error::io(dir, e)),
     };
@@ -96,9 +100,16 @@ pub fn load(dir: &Path) -> Result<(Vec<Goal>, Problems)> {
         };
         let code = kommun::normalize(&raw.kommun).map(str::to_string);
         if code.is_none() {
-            p.push(&file, "kommun", format!("'{}' is not one of the 290 kommun codes", raw.kommun));
+            p.push(
+                &file,
+                "kommun",
+                format!("'{}' is not one of the 290 kommun codes", raw.kommun),
+            );
         }
-        for (key, v) in [("giltig_fran", &raw.giltig_fran), ("giltig_till", &raw.giltig_till)] {
+        for (key, v) in [
+            ("giltig_fran", &raw.giltig_fran),
+            ("giltig_till", &raw.giltig_till),
+        ] {
             if let Some(v) = v {
                 check_month(&mut p, &file, key, v);
             }
@@ -115,7 +126,11 @@ pub fn load(dir: &Path) -> Result<(Vec<Goal>, Problems)> {
                 p.push(&file, at("malperiod"), "must come after baslinje");
             }
             if !(g.faktor > 0.0 && g.faktor.is_finite()) {
-                p.push(&file, at("faktor"), "must be a positive number (0.5 = halved)");
+                p.push(
+                    &file,
+                    at("faktor"),
+                    "must be a positive number (0.5 = halved)",
+                );
             }
             let kon = g.kon.unwrap_or_else(|| "T".into());
             if !["K", "M", "T"].contains(&kon.as_str()) {
@@ -146,7 +161,11 @@ pub fn load(dir: &Path) -> Result<(Vec<Goal>, Problems)> {
 fn check_month(p: &mut Problems, file: &str, field: &str, v: &str) {
     match value::parse_period(v) {
         Ok(norm) if norm == v && v.len() == 7 => {}
-        _ => p.push(file, field, format!("'{v}' must be a month written YYYY-MM")),
+        _ => p.push(
+            file,
+            field,
+            format!("'{v}' must be a month written YYYY-MM"),
+        ),
     }
 }
 
@@ -159,7 +178,15 @@ mod tests {
         let (goals, problems) = load(Path::new("agreements")).expect("load");
         assert!(problems.is_empty(), "{problems}");
         let g = goals.iter().find(|g| g.kommun == "0880").expect("Kalmar");
-        assert_eq!((g.matt.as_str(), g.baslinje.as_str(), g.malperiod.as_str(), g.faktor), ("malgrupp_summa", "2015-05", "2018-12", 0.5));
+        assert_eq!(
+            (
+                g.matt.as_str(),
+                g.baslinje.as_str(),
+                g.malperiod.as_str(),
+                g.faktor
+            ),
+            ("malgrupp_summa", "2015-05", "2018-12", 0.5)
+        );
     }
 
     #[test]
@@ -170,10 +197,20 @@ mod tests {
             "kommun = '0999'\nnamn = 'x'\n[[mal]]\nid = 'a'\nbeskrivning = ''\nmatt = 'm'\nbaslinje = '2015-13'\nmalperiod = '2014-01'\nfaktor = 0\n",
         )
         .expect("write");
-        std::fs::write(dir.path().join("y.toml"), "kommun = '0880'\nnamn = 'y'\nextra = 1\n").expect("write");
+        std::fs::write(
+            dir.path().join("y.toml"),
+            "kommun = '0880'\nnamn = 'y'\nextra = 1\n",
+        )
+        .expect("write");
         let (_, p) = load(dir.path()).expect("load");
         let text = p.to_string();
-        for needle in ["x.toml: kommun", "mal[0].baslinje", "mal[0].malperiod", "mal[0].faktor", "unknown field `extra`"] {
+        for needle in [
+            "x.toml: kommun",
+            "mal[0].baslinje",
+            "mal[0].malperiod",
+            "mal[0].faktor",
+            "unknown field `extra`",
+        ] {
             assert!(text.contains(needle), "missing {needle} in {text}");
         }
     }

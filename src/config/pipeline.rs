@@ -62,6 +62,10 @@ pub enum Source {
         /// Headers.
         headers: Vec<(String, HeaderValue)>,
     },
+    /// Kolada's KPI API.
+    Kolada(crate::source::kolada::KoladaSource),
+    /// SCB's PxWeb API (v1 or v2), JSON-stat 2.0 responses.
+    Pxweb(crate::source::pxweb::PxwebSource),
 }
 
 /// A header value, resolved at fetch time so secrets never sit in memory longer than needed.
@@ -88,6 +92,9 @@ pub enum Format {
         /// Text encoding.
         encoding: &'static encoding_rs::Encoding,
     },
+    /// A Kolada data page: one row per KPI, kommun, year and kön with columns `kpi`,
+    /// `municipality`, `period`, `gender`, `value` (`..` when null), `status`, `count`.
+    Kolada,
     /// A JSON-stat 2.0 dataset (SCB PxWeb `json-stat2`): one row per cube cell, columns
     /// `<dimension>`, `<dimension>_label`, `value`, `status`.
     JsonStat,
@@ -345,6 +352,153 @@ fn validate_source(raw: RawSource, file: &str, p: &mut Problems) -> Source {
                 headers: hs,
             }
         }
+        RawSource::Pxweb {
+            api,
+            url,
+            table,
+            lang,
+            selection,
+            max_cells,
+            timeout_secs,
+            retries,
+        } => {
+            use crate::source::pxweb::{PxApi, PxwebSource};
+            let api = match api.as_str() {
+                "v1" => PxApi::V1,
+                "v2" => PxApi::V2,
+                other => {
+                    p.push(file, "source.api", format!("'{other}' is not v1 or v2"));
+                    PxApi::V2
+                }
+            };
+            if !matches!(reqwest::Url::parse(&url), Ok(u) if matches!(u.scheme(), "http" | "https"))
+            {
+                p.push(file, "source.url", format!("'{url}' is not an http(s) URL"));
+            }
+            match (api, &table) {
+                (PxApi::V2, None) => {
+                    p.push(file, "source.table", "v2 needs the table id, e.g. TAB638")
+                }
+                (PxApi::V1, Some(_)) => p.push(
+                    file,
+                    "source.table",
+                    "v1 names the table in the URL; leave table out",
+                ),
+                _ => {}
+            }
+            if selection.is_empty() {
+                p.push(
+                    file,
+                    "source.selection",
+                    "select at least one variable, e.g. Region = [\"0880\"]",
+                );
+            }
+            for (var, values) in &selection {
+                if values.is_empty() {
+                    p.push(
+                        file,
+                        format!("source.selection.{var}"),
+                        "list at least one value code",
+                    );
+                }
+            }
+            if max_cells == Some(0) {
+                p.push(file, "source.max_cells", "must be positive");
+            }
+            Source::Pxweb(PxwebSource {
+                api,
+                url,
+                table,
+                lang: lang.unwrap_or_else(|| "sv".into()),
+                selection: selection.into_iter().collect(),
+                timeout: Duration::from_secs(timeout_secs.unwrap_or(60)),
+                retries: retries.unwrap_or(3),
+                max_cells,
+            })
+        }
+        RawSource::Kolada {
+            url,
+            kpis,
+            municipalities,
+            years,
+            verify_titles,
+            timeout_secs,
+            retries,
+        } => {
+            let url = url.unwrap_or_else(|| "https://api.kolada.se/v3".to_string());
+            if !matches!(reqwest::Url::parse(&url), Ok(u) if matches!(u.scheme(), "http" | "https"))
+            {
+                p.push(file, "source.url", format!("'{url}' is not an http(s) URL"));
+            }
+            if kpis.is_empty() {
+                p.push(
+                    file,
+                    "source.kpis",
+                    "list at least one KPI with its id and title",
+                );
+            }
+            for (i, k) in kpis.iter().enumerate() {
+                if k.id.trim().is_empty()
+                    || !k
+                        .id
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                {
+                    p.push(
+                        file,
+                        format!("source.kpis[{i}].id"),
+                        format!("'{}' is not a Kolada KPI id such as N15428", k.id),
+                    );
+                }
+                if k.title.trim().is_empty() {
+                    p.push(
+                        file,
+                        format!("source.kpis[{i}].title"),
+                        "give the KPI's title (it is checked against Kolada)",
+                    );
+                }
+            }
+            if municipalities.is_empty() && years.is_empty() {
+                p.push(
+                    file,
+                    "source",
+                    "name municipalities or years (Kolada has no route for a KPI alone)",
+                );
+            }
+            for (i, m) in municipalities.iter().enumerate() {
+                if crate::normalize::kommun::normalize(m).is_none() {
+                    p.push(
+                        file,
+                        format!("source.municipalities[{i}]"),
+                        format!("'{m}' is not one of the 290 kommun codes"),
+                    );
+                }
+            }
+            for (i, y) in years.iter().enumerate() {
+                if y.len() != 4 || !y.chars().all(|c| c.is_ascii_digit()) {
+                    p.push(
+                        file,
+                        format!("source.years[{i}]"),
+                        format!("'{y}' is not a year such as 2015"),
+                    );
+                }
+            }
+            Source::Kolada(crate::source::kolada::KoladaSource {
+                url,
+                kpis: kpis
+                    .into_iter()
+                    .map(|k| crate::source::kolada::KoladaKpi {
+                        id: k.id,
+                        title: k.title,
+                    })
+                    .collect(),
+                municipalities,
+                years,
+                verify_titles: verify_titles.unwrap_or(true),
+                timeout: Duration::from_secs(timeout_secs.unwrap_or(60)),
+                retries: retries.unwrap_or(3),
+            })
+        }
     }
 }
 
@@ -392,23 +546,31 @@ fn validate_format(raw: RawFormat, file: &str, p: &mut Problems) -> (Format, Tab
             }
             Format::Xlsx { sheet: raw.sheet }
         }
-        "jsonstat" => {
+        "kolada" | "jsonstat" => {
             for (set, key) in [
                 (raw.delimiter.is_some(), "delimiter"),
                 (raw.encoding.is_some(), "encoding"),
                 (raw.sheet.is_some(), "sheet"),
             ] {
                 if set {
-                    p.push(file, format!("format.{key}"), "not used by jsonstat");
+                    p.push(
+                        file,
+                        format!("format.{key}"),
+                        format!("not used by {}", raw.kind),
+                    );
                 }
             }
-            Format::JsonStat
+            if raw.kind == "kolada" {
+                Format::Kolada
+            } else {
+                Format::JsonStat
+            }
         }
         other => {
             p.push(
                 file,
                 "format.type",
-                format!("unknown format '{other}'; expected csv, xlsx or jsonstat"),
+                format!("unknown format '{other}'; expected csv, xlsx, jsonstat or kolada"),
             );
             Format::Xlsx { sheet: None }
         }

@@ -50,6 +50,55 @@ pub enum RawSource {
         #[serde(default)]
         headers: BTreeMap<String, RawHeader>,
     },
+    /// SCB's PxWeb API returning JSON-stat 2.0 (use with `format.type = "jsonstat"`).
+    Pxweb {
+        /// `v1` (POST a query to the table URL) or `v2` (PxWebApi 2.0).
+        api: String,
+        /// v1: the table URL (`…/OV0104/v1/doris/sv/ssd/BE/BE0101/BE0101A/BefolkningNy`);
+        /// v2: the API base (`https://statistikdatabasen.scb.se/api/v2`).
+        url: String,
+        /// v2: the table id, e.g. `TAB638`.
+        table: Option<String>,
+        /// v2: language, default `sv`.
+        lang: Option<String>,
+        /// Variable code → value codes, e.g. `Region = ["0880"]`. Large selections are split
+        /// into requests under the server's cell limit (read from its config endpoint).
+        selection: BTreeMap<String, Vec<String>>,
+        /// Overrides the server's cell limit per request.
+        max_cells: Option<usize>,
+        /// Per-request timeout in seconds (default 60).
+        timeout_secs: Option<u64>,
+        /// Retries after transient failures (default 3).
+        retries: Option<u32>,
+    },
+    /// Kolada's KPI API (v3, or v2 by its base URL), paged, ids chunked by 25.
+    Kolada {
+        /// API base (default `https://api.kolada.se/v3`).
+        url: Option<String>,
+        /// KPIs with their expected titles.
+        kpis: Vec<RawKpi>,
+        /// Kommun codes.
+        municipalities: Vec<String>,
+        /// Years.
+        years: Vec<String>,
+        /// Check every KPI's title against Kolada before fetching (default true).
+        verify_titles: Option<bool>,
+        /// Per-request timeout in seconds (default 60).
+        timeout_secs: Option<u64>,
+        /// Retries after transient failures (default 3).
+        retries: Option<u32>,
+    },
+}
+
+/// `kpis = [{ id = "N15428", title = "…" }]` of a Kolada source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKpi {
+    /// Kolada's KPI id.
+    pub id: String,
+    /// The KPI's title as Kolada states it; checked at run time so that a reused or
+    /// mistyped id fails instead of loading another KPI.
+    pub title: String,
 }
 
 /// A request header value.

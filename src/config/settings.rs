@@ -165,7 +165,10 @@ impl Settings {
                 .pipelines
                 .unwrap_or_else(|| PathBuf::from("pipelines"))),
             sql_dir: at(raw.paths.sql.unwrap_or_else(|| PathBuf::from("sql"))),
-            agreements_dir: at(raw.paths.agreements.unwrap_or_else(|| PathBuf::from("agreements"))),
+            agreements_dir: at(raw
+                .paths
+                .agreements
+                .unwrap_or_else(|| PathBuf::from("agreements"))),
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
         };

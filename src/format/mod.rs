@@ -8,6 +8,7 @@
 
 pub mod csv;
 pub mod jsonstat;
+pub mod kolada;
 pub mod xlsx;
 
 use crate::config::pipeline::{Format, TableOptions};
@@ -63,6 +64,7 @@ pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<R
         } => csv::read(bytes, *delimiter, encoding)?,
         Format::Xlsx { sheet } => xlsx::read(bytes, sheet.as_deref(), options.numbers.decimal)?,
         Format::JsonStat => jsonstat::read(bytes, options.numbers.decimal)?,
+        Format::Kolada => kolada::read(bytes, options.numbers.decimal)?,
     };
     shape(rows, options)
 }

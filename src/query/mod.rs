@@ -36,7 +36,11 @@ pub fn new_session() -> SessionContext {
 
 /// Registers the lake's tables and the run ledger, then creates the views. View
 /// problems are returned, not raised, so one broken view does not hide the rest.
-pub async fn open(lake: &Lake, sql_dir: &std::path::Path, agreements_dir: &std::path::Path) -> Result<(SessionContext, Problems)> {
+pub async fn open(
+    lake: &Lake,
+    sql_dir: &std::path::Path,
+    agreements_dir: &std::path::Path,
+) -> Result<(SessionContext, Problems)> {
     let ctx = new_session();
     for t in TABLES {
         register_listing(
@@ -227,7 +231,12 @@ fn register_goals(ctx: &SessionContext, goals: &[crate::config::agreement::Goal]
         Field::new("faktor", DataType::Float64, false),
     ]));
     let text = |f: &dyn Fn(&crate::config::agreement::Goal) -> &str| -> ArrayRef {
-        Arc::new(goals.iter().map(|g| Some(f(g))).collect::<datafusion::arrow::array::StringArray>())
+        Arc::new(
+            goals
+                .iter()
+                .map(|g| Some(f(g)))
+                .collect::<datafusion::arrow::array::StringArray>(),
+        )
     };
     let cols: Vec<ArrayRef> = vec![
         text(&|g| &g.kommun),
@@ -239,9 +248,17 @@ fn register_goals(ctx: &SessionContext, goals: &[crate::config::agreement::Goal]
         text(&|g| &g.alder),
         text(&|g| &g.baslinje),
         text(&|g| &g.malperiod),
-        Arc::new(goals.iter().map(|g| Some(g.faktor)).collect::<datafusion::arrow::array::Float64Array>()),
+        Arc::new(
+            goals
+                .iter()
+                .map(|g| Some(g.faktor))
+                .collect::<datafusion::arrow::array::Float64Array>(),
+        ),
     ];
     let batch = RecordBatch::try_new(schema.clone(), cols)?;
-    ctx.register_table("mal", Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))?;
+    ctx.register_table(
+        "mal",
+        Arc::new(MemTable::try_new(schema, vec![vec![batch]])?),
+    )?;
     Ok(())
 }

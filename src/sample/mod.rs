@@ -21,12 +21,15 @@
 //! be compared with [`kalmar_files`] in a test.
 
 mod af;
+pub mod deltagare;
 mod fs;
 mod kalmar;
 mod pool;
 mod rng;
 pub mod testpnr;
 
+#[cfg(test)]
+mod deltagare_check;
 #[cfg(test)]
 mod selfcheck;
 #[cfg(test)]

@@ -45,35 +45,26 @@ impl TestLake {
         (outcome, String::from_utf8(out).expect("utf-8 output"))
     }
 
-    pub async fn query(&self, sql: &str) -> Vec<RecordBatch> {
-        let (ctx, problems) = malgrupp::query::open(&self.lake(), &self.settings.sql_dir, &self.settings.agreements_dir)
-            .await
-            .expect("open");
+    /// A session over the lake with every view; reuse it for many queries.
+    pub async fn session(&self) -> datafusion::prelude::SessionContext {
+        let (ctx, problems) = malgrupp::query::open(
+            &self.lake(),
+            &self.settings.sql_dir,
+            &self.settings.agreements_dir,
+        )
+        .await
+        .expect("open");
         assert!(problems.is_empty(), "view problems: {problems}");
-        ctx.sql(sql)
-            .await
-            .expect("plan")
-            .collect()
-            .await
-            .expect("execute")
+        ctx
+    }
+
+    pub async fn query(&self, sql: &str) -> Vec<RecordBatch> {
+        query_in(&self.session().await, sql).await
     }
 
     /// A single BIGINT (or NULL) from a query returning one row and one column.
     pub async fn scalar(&self, sql: &str) -> Option<i64> {
-        let batches = self.query(sql).await;
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        assert_eq!(rows, 1, "expected exactly one row from {sql}");
-        let b = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
-        let col = b
-            .column(0)
-            .as_any()
-            .downcast_ref::<Int64Array>()
-            .expect("BIGINT column");
-        if col.is_null(0) {
-            None
-        } else {
-            Some(col.value(0))
-        }
+        scalar_in(&self.session().await, sql).await
     }
 }
 
@@ -92,4 +83,32 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     }
     out.sort();
     out
+}
+
+/// Runs `sql` in an open session.
+pub async fn query_in(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Vec<RecordBatch> {
+    ctx.sql(sql)
+        .await
+        .expect("plan")
+        .collect()
+        .await
+        .expect("execute")
+}
+
+/// A single BIGINT (or NULL) from a query returning one row and one column.
+pub async fn scalar_in(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Option<i64> {
+    let batches = query_in(ctx, sql).await;
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    assert_eq!(rows, 1, "expected exactly one row from {sql}");
+    let b = batches.iter().find(|b| b.num_rows() > 0).expect("a row");
+    let col = b
+        .column(0)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .expect("BIGINT column");
+    if col.is_null(0) {
+        None
+    } else {
+        Some(col.value(0))
+    }
 }

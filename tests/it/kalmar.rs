@@ -343,8 +343,20 @@ async fn demo_reproduces_kalmars_bilaga_1() {
     let t = TestLake::new();
     let (outcome, printed) = t.run(&[]).await;
     assert!(outcome.success(), "run failed:\n{printed}");
-    for name in ["kalmar_af", "kalmar_fs", "kalmar_kaa", "kalmar_timanstallda", "scb_befolkning"] {
-        assert!(outcome.reports.iter().any(|r| r.pipeline == name && r.status == "ok"), "{name} did not run:\n{printed}");
+    for name in [
+        "kalmar_af",
+        "kalmar_fs",
+        "kalmar_kaa",
+        "kalmar_timanstallda",
+        "scb_befolkning",
+    ] {
+        assert!(
+            outcome
+                .reports
+                .iter()
+                .any(|r| r.pipeline == name && r.status == "ok"),
+            "{name} did not run:\n{printed}"
+        );
     }
     let m = figures(&t).await;
     for (matt, kon, alder, dim, kat, want) in TOTALS {

@@ -1,11 +1,12 @@
 //! The one integration-test binary (every extra binary would link DataFusion again).
 //!
-//! Modules: `common` (a lake in a temp dir with the shipped pipelines and views),
+//! Modules: `agency` (agency formats end to end), `common` (a lake in a temp dir with the shipped pipelines and views),
 //! `kalmar` (the acceptance figures of Kalmar's Bilaga 1), `lake` (determinism, skipping,
 //! a killed run), `privacy` (no identity number in anything a run writes), `config`
 //! (check reports every problem), `http` (the HTTP source against a mock server) and
-//! `slt` (sqllogictest files for the views).
+//! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance).
 
+mod agency;
 mod common;
 mod config;
 mod http;
@@ -13,3 +14,4 @@ mod kalmar;
 mod lake;
 mod privacy;
 mod slt;
+mod uppfoljning;

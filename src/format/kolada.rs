@@ -1,0 +1,269 @@
+//! Kolada data pages (`{base}/data/…` of api.kolada.se v2 and v3) → rows of text cells.
+//!
+//! This module owns reading one page — `{"count": n, "values": [...], "next_url": …}` — and
+//! flattening it to one row per entry of `values[].values[]`: KPI, municipality, period,
+//! gender, value, status and count. Paging is the transport's business
+//! (`source::kolada`); typing and mapping are `normalize`'s.
+//!
+//! Like the JSON-stat reader, numbers are written with the pipeline's decimal separator
+//! so that the shared number parser reads them like any other extract, and a null value
+//! is written as `..` so that it is read as suppressed — never as 0. Entries Kolada marks
+//! `isdeleted` are dropped. The page is walked as a `serde_json::Value` rather than
+//! derived, so that each wrong shape gets a message saying where it is.
+
+use serde_json::{Map, Number, Value};
+
+use super::RawRow;
+
+/// Column names of row 1.
+pub const HEADER: [&str; 7] = [
+    "kpi",
+    "municipality",
+    "period",
+    "gender",
+    "value",
+    "status",
+    "count",
+];
+
+/// One decoded page: its rows and how many entries were dropped as deleted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Row 1 is [`HEADER`]; data rows follow, numbered from 2.
+    pub rows: Vec<RawRow>,
+    /// Entries of `values[].values[]` dropped because Kolada marks them `isdeleted`.
+    pub deleted: usize,
+}
+
+/// Decodes one Kolada data page into rows: header `kpi, municipality, period, gender, value, status, count`, one row per entry of `values[].values[]`.
+///
+/// The number of deleted entries dropped is logged; [`read_page`] returns it.
+pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, String> {
+    let page = read_page(bytes, decimal)?;
+    if page.deleted > 0 {
+        tracing::debug!(
+            deleted = page.deleted,
+            "kolada: entries marked deleted dropped"
+        );
+    }
+    Ok(page.rows)
+}
+
+/// Like [`read`], and also says how many deleted entries were dropped.
+pub fn read_page(bytes: &[u8], decimal: char) -> Result<Page, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let root: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(top) = &root else {
+        return Err(format!(
+            "not a Kolada data page: the top level is {}, not an object",
+            kind(&root)
+        ));
+    };
+    let entries = match top.get("values") {
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            return Err(format!(
+                "not a Kolada data page: 'values' is {}, expected an array",
+                kind(other)
+            ));
+        }
+        None => {
+            let keys: Vec<&str> = top.keys().map(String::as_str).take(10).collect();
+            return Err(format!(
+                "not a Kolada data page: missing 'values' (keys found: {})",
+                if keys.is_empty() {
+                    "none".to_string()
+                } else {
+                    keys.join(", ")
+                }
+            ));
+        }
+    };
+    let mut rows = Vec::with_capacity(3 * entries.len() + 1);
+    rows.push(RawRow {
+        row: 1,
+        cells: HEADER.iter().map(|s| (*s).to_string()).collect(),
+    });
+    let mut deleted = 0;
+    for (i, entry) in entries.iter().enumerate() {
+        let at = format!("values[{i}]");
+        let Value::Object(entry) = entry else {
+            return Err(format!("{at} is {}, expected an object", kind(entry)));
+        };
+        let inner = entry.get("values");
+        if is_deleted(entry, &at)? {
+            // The whole data point is gone: every breakdown under it counts as dropped.
+            deleted += match inner {
+                Some(Value::Array(list)) => list.len(),
+                _ => 1,
+            };
+            continue;
+        }
+        let kpi = id_text(entry, "kpi", &at)?;
+        let municipality = id_text(entry, "municipality", &at)?;
+        let period = period(entry, &at)?;
+        let at = format!("{at} (KPI {kpi}, municipality {municipality}, period {period})");
+        let inner = match inner {
+            Some(Value::Array(list)) => list,
+            Some(other) => {
+                return Err(format!(
+                    "{at}: 'values' is {}, expected an array",
+                    kind(other)
+                ));
+            }
+            None => return Err(format!("{at} has no 'values'")),
+        };
+        for (j, cell) in inner.iter().enumerate() {
+            let at = format!("{at}: values[{j}]");
+            let Value::Object(cell) = cell else {
+                return Err(format!("{at} is {}, expected an object", kind(cell)));
+            };
+            if is_deleted(cell, &at)? {
+                deleted += 1;
+                continue;
+            }
+            let cells = vec![
+                kpi.clone(),
+                municipality.clone(),
+                period.clone(),
+                gender(cell, &at)?,
+                value(cell, decimal, &at)?,
+                optional_text(cell, "status", &at)?,
+                count(cell, decimal, &at)?,
+            ];
+            rows.push(RawRow {
+                row: rows.len() + 1,
+                cells,
+            });
+        }
+    }
+    Ok(Page { rows, deleted })
+}
+
+/// Names the JSON type of `v` for error messages.
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Whether Kolada marks this object `isdeleted` (a boolean; 0/1 taken as well).
+fn is_deleted(obj: &Map<String, Value>, at: &str) -> Result<bool, String> {
+    match obj.get("isdeleted") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n <= 1) => Ok(n.as_u64() == Some(1)),
+        Some(other) => Err(format!(
+            "{at}: 'isdeleted' is {other}, expected true or false"
+        )),
+    }
+}
+
+/// A required, non-empty string such as the KPI or municipality id. Numbers are refused:
+/// municipality ids have leading zeros (`0880`) that a number would have lost.
+fn id_text(obj: &Map<String, Value>, key: &str, at: &str) -> Result<String, String> {
+    match obj.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(Value::String(_)) => Err(format!("{at}: '{key}' is empty")),
+        Some(other) => Err(format!(
+            "{at}: '{key}' is {}, expected a string",
+            kind(other)
+        )),
+        None => Err(format!("{at} has no '{key}'")),
+    }
+}
+
+/// The period (year): Kolada sends an integer; a string is taken as written.
+fn period(obj: &Map<String, Value>, at: &str) -> Result<String, String> {
+    match obj.get("period") {
+        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(n.to_string()),
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim().to_string()),
+        Some(other) => Err(format!(
+            "{at}: 'period' is {other}, expected a year such as 2015"
+        )),
+        None => Err(format!("{at} has no 'period'")),
+    }
+}
+
+/// Gender as K (women), M (men) or T (total). Kolada writes K/M/T; F (female) is taken as K.
+fn gender(obj: &Map<String, Value>, at: &str) -> Result<String, String> {
+    let code = match obj.get("gender") {
+        Some(Value::String(s)) => s.trim().to_ascii_uppercase(),
+        Some(other) => {
+            return Err(format!(
+                "{at}: 'gender' is {}, expected K, M or T",
+                kind(other)
+            ));
+        }
+        None => return Err(format!("{at} has no 'gender'")),
+    };
+    match code.as_str() {
+        "K" | "F" => Ok("K".into()),
+        "M" | "T" => Ok(code),
+        _ => Err(format!(
+            "{at}: unknown gender '{code}' (expected K, M or T)"
+        )),
+    }
+}
+
+/// The value as text; `..` when null or absent, so it is read as suppressed, never as 0.
+fn value(obj: &Map<String, Value>, decimal: char, at: &str) -> Result<String, String> {
+    match obj.get("value") {
+        None | Some(Value::Null) => Ok("..".into()),
+        Some(Value::Number(n)) => Ok(number_text(n, decimal)),
+        Some(other) => Err(format!(
+            "{at}: 'value' is {}, expected a number or null",
+            kind(other)
+        )),
+    }
+}
+
+/// The number of units behind the value, as text; empty when absent.
+fn count(obj: &Map<String, Value>, decimal: char, at: &str) -> Result<String, String> {
+    match obj.get("count") {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::Number(n)) => Ok(number_text(n, decimal)),
+        Some(other) => Err(format!(
+            "{at}: 'count' is {}, expected a number",
+            kind(other)
+        )),
+    }
+}
+
+/// An optional string field such as `status`; empty when absent or null.
+fn optional_text(obj: &Map<String, Value>, key: &str, at: &str) -> Result<String, String> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(String::new()),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(format!(
+            "{at}: '{key}' is {}, expected a string",
+            kind(other)
+        )),
+    }
+}
+
+/// A number with `decimal` as separator. Integers stay integers (`787`); floats use Rust's
+/// shortest round-trip form, which never has an exponent (the value parser reads none).
+fn number_text(x: &Number, decimal: char) -> String {
+    if let Some(i) = x.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = x.as_u64() {
+        return u.to_string();
+    }
+    let text = x.as_f64().map_or_else(|| x.to_string(), |f| f.to_string());
+    if decimal == '.' {
+        text
+    } else {
+        text.replace('.', &decimal.to_string())
+    }
+}
+
+#[cfg(test)]
+#[path = "kolada_tests.rs"]
+mod tests;

@@ -1,0 +1,398 @@
+//! Kolada transport: the KPI title check and every page of every data request, as
+//! extracts (decoding a page is `format::kolada`'s business).
+//!
+//! Kolada's data route is `{base}/data/kpi/{ids}/municipality/{ids}/year/{years}`, the same
+//! in v2 and v3, with at most [`MAX_IDS`] ids per parameter; longer lists are chunked and
+//! every combination of chunks is one request. A request's result comes in pages linked by
+//! `next_url` (v3) or `next_page` (v2); each page is kept as one extract, so a run's raw
+//! files are exactly what Kolada served.
+//!
+//! Kolada redefines KPIs now and then while keeping their ids, so before any data is
+//! fetched each KPI's title is compared with the one the pipeline was written for: a
+//! silently changed measure must stop the run, not flow into the figures.
+//!
+//! Every request goes through [`http::send`](super::http::send), which owns timeouts,
+//! retries, backoff and `Retry-After`; nothing here retries.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use reqwest::Url;
+use serde_json::Value;
+
+use super::Extract;
+use super::http::{send, shown};
+use crate::error::{Error, Result};
+
+/// Most ids Kolada accepts in one path parameter of one request.
+pub const MAX_IDS: usize = 25;
+
+/// Largest page Kolada serves; fewer, larger pages mean fewer requests against its rate limit.
+const PER_PAGE: &str = "5000";
+
+/// Pages followed for one request before the server is taken to page forever. One request
+/// asks for at most 25 × 25 × 25 KPI/municipality/year combinations, about four pages of
+/// 5000, so this is far above anything real.
+const MAX_PAGES: usize = 1000;
+
+/// A KPI the pipeline asks for, with the title it expects (checked against Kolada at run time).
+#[derive(Debug, Clone)]
+pub struct KoladaKpi {
+    /// Kolada's KPI id, e.g. `N15428`.
+    pub id: String,
+    /// The title the pipeline was written for.
+    pub title: String,
+}
+
+/// A validated Kolada source (built by the config layer).
+#[derive(Debug, Clone)]
+pub struct KoladaSource {
+    /// API base, e.g. https://api.kolada.se/v3 (v2 bases work too).
+    pub url: String,
+    /// KPIs to fetch.
+    pub kpis: Vec<KoladaKpi>,
+    /// Municipality ids (`0880`); empty means every municipality (then `years` is required).
+    pub municipalities: Vec<String>,
+    /// Years (`2015`); empty means every year (then `municipalities` is required).
+    pub years: Vec<String>,
+    /// Check each KPI's title against the metadata endpoint before fetching data (default true).
+    pub verify_titles: bool,
+    /// Timeout of one HTTP request.
+    pub timeout: Duration,
+    /// Retries of a transient failure, per request.
+    pub retries: u32,
+}
+
+/// Verifies titles, then fetches every page of every request (ids chunked by 25) as one Extract per page.
+///
+/// Extracts are named `kolada-001.json`, `kolada-002.json` … in request and page order;
+/// their location is the page's URL without its query string.
+pub async fn fetch(
+    client: &reqwest::Client,
+    pipeline: &str,
+    source: &KoladaSource,
+) -> Result<Vec<Extract>> {
+    let ctx = Ctx {
+        client,
+        pipeline,
+        timeout: source.timeout,
+        retries: source.retries,
+    };
+    let base = base_url(&ctx, &source.url)?;
+    let kpis = ids(
+        &ctx,
+        &source.url,
+        "KPI",
+        source.kpis.iter().map(|k| k.id.as_str()),
+    )?;
+    let municipalities = ids(
+        &ctx,
+        &source.url,
+        "municipality",
+        source.municipalities.iter().map(String::as_str),
+    )?;
+    let years = ids(
+        &ctx,
+        &source.url,
+        "year",
+        source.years.iter().map(String::as_str),
+    )?;
+    if kpis.is_empty() {
+        return Err(ctx.fail(&source.url, "no KPIs to fetch".into()));
+    }
+    if municipalities.is_empty() && years.is_empty() {
+        // Kolada has no route for a KPI alone: it wants municipalities, years or both.
+        return Err(ctx.fail(
+            &source.url,
+            "neither municipalities nor years are given; Kolada needs at least one of them".into(),
+        ));
+    }
+    if source.verify_titles {
+        verify_titles(&ctx, &base, &source.kpis).await?;
+    }
+    let requests = data_urls(&base, &kpis, &municipalities, &years)?;
+    let extracts = fetch_pages(&ctx, &requests, MAX_PAGES).await?;
+    tracing::info!(
+        pipeline,
+        url = %shown(&source.url),
+        requests = requests.len(),
+        pages = extracts.len(),
+        "kolada: fetched"
+    );
+    Ok(extracts)
+}
+
+/// What every request of one fetch shares.
+struct Ctx<'a> {
+    client: &'a reqwest::Client,
+    pipeline: &'a str,
+    timeout: Duration,
+    retries: u32,
+}
+
+impl Ctx<'_> {
+    /// GETs `url` through the shared retry loop.
+    async fn get(&self, url: &Url) -> Result<Vec<u8>> {
+        send(
+            self.pipeline,
+            url.as_str(),
+            self.timeout,
+            self.retries,
+            || {
+                self.client
+                    .get(url.clone())
+                    .header(reqwest::header::ACCEPT, "application/json")
+            },
+        )
+        .await
+    }
+
+    /// A problem that waiting will not cure (wrong configuration or a misbehaving server).
+    fn fail(&self, location: &str, message: String) -> Error {
+        Error::Source {
+            pipeline: self.pipeline.into(),
+            location: shown(location),
+            message,
+            transient: false,
+        }
+    }
+}
+
+/// Parses the configured base. It must be an http(s) URL that paths can be appended to.
+fn base_url(ctx: &Ctx<'_>, url: &str) -> Result<Url> {
+    let parsed = Url::parse(url.trim())
+        .map_err(|e| ctx.fail(url, format!("the Kolada base URL is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.cannot_be_a_base() {
+        return Err(ctx.fail(
+            url,
+            "the Kolada base URL must be an http(s) URL such as https://api.kolada.se/v3".into(),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Trims, checks and de-duplicates (keeping order) one kind of id. Ids go into the URL
+/// path comma-joined, so a comma, slash or space in one would silently change the request.
+fn ids<'a>(
+    ctx: &Ctx<'_>,
+    url: &str,
+    what: &str,
+    list: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for id in list {
+        let id = id.trim();
+        let plain = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !plain {
+            return Err(ctx.fail(
+                url,
+                format!("{what} id '{id}' is not a Kolada id (letters, digits, '-' and '_' only)"),
+            ));
+        }
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// `base` with `segments` appended to its path (a trailing slash of the base is dropped).
+fn with_path(base: &Url, segments: &[&str]) -> Result<Url> {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .map_err(|()| Error::Internal(format!("Kolada base URL {base} cannot take a path")))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
+}
+
+/// One data URL per combination of id chunks, KPI chunks outermost.
+fn data_urls(
+    base: &Url,
+    kpis: &[String],
+    municipalities: &[String],
+    years: &[String],
+) -> Result<Vec<Url>> {
+    // An empty list is one "chunk" that leaves its parameter out of the path.
+    let chunks = |list: &[String]| -> Vec<String> {
+        if list.is_empty() {
+            vec![String::new()]
+        } else {
+            list.chunks(MAX_IDS).map(|c| c.join(",")).collect()
+        }
+    };
+    let (municipality_chunks, year_chunks) = (chunks(municipalities), chunks(years));
+    let mut urls = Vec::new();
+    for k in chunks(kpis) {
+        for m in &municipality_chunks {
+            for y in &year_chunks {
+                let mut segments = vec!["data", "kpi", k.as_str()];
+                if !m.is_empty() {
+                    segments.extend(["municipality", m.as_str()]);
+                }
+                if !y.is_empty() {
+                    segments.extend(["year", y.as_str()]);
+                }
+                let mut url = with_path(base, &segments)?;
+                url.query_pairs_mut().append_pair("per_page", PER_PAGE);
+                urls.push(url);
+            }
+        }
+    }
+    Ok(urls)
+}
+
+/// Fetches every page of every request. A next link to a page already fetched, or more
+/// than `max_pages` pages for one request, is an error: such a server would otherwise
+/// keep the nightly run busy forever or duplicate rows.
+async fn fetch_pages(ctx: &Ctx<'_>, requests: &[Url], max_pages: usize) -> Result<Vec<Extract>> {
+    let mut extracts: Vec<Extract> = Vec::new();
+    let mut seen: HashSet<Url> = HashSet::new();
+    for first in requests {
+        let mut next = Some(first.clone());
+        let mut pages = 0;
+        while let Some(url) = next.take() {
+            let bytes = ctx.get(&url).await?;
+            pages += 1;
+            seen.insert(url.clone());
+            next = next_link(&bytes, &url).map_err(|m| ctx.fail(url.as_str(), m))?;
+            if let Some(link) = &next {
+                if seen.contains(link) {
+                    return Err(ctx.fail(
+                        url.as_str(),
+                        format!(
+                            "the next page link points back to {}, a page already fetched; stopping instead of looping",
+                            // Without the query, as every URL in a message (it may carry tokens).
+                            shown(link.as_str())
+                        ),
+                    ));
+                }
+                if pages >= max_pages {
+                    return Err(ctx.fail(
+                        first.as_str(),
+                        format!(
+                            "the server is still paging after {max_pages} pages for one request; stopping"
+                        ),
+                    ));
+                }
+            }
+            tracing::debug!(pipeline = ctx.pipeline, url = %shown(url.as_str()), page = pages, "kolada: page");
+            extracts.push(Extract {
+                name: format!("kolada-{:03}.json", extracts.len() + 1),
+                location: shown(url.as_str()),
+                bytes,
+            });
+        }
+    }
+    Ok(extracts)
+}
+
+/// The next page of a page: `next_url` (v3) or `next_page` (v2), absent or `""` at the end.
+/// A relative link is resolved against the page's URL.
+fn next_link(bytes: &[u8], current: &Url) -> Result<Option<Url>, String> {
+    let top = page_object(bytes)?;
+    for key in ["next_url", "next_page"] {
+        let link = match top.get(key) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(s)) if s.trim().is_empty() => continue,
+            Some(Value::String(s)) => s.trim(),
+            Some(other) => return Err(format!("'{key}' is {other}, expected a URL string")),
+        };
+        let mut url = current
+            .join(link)
+            .map_err(|e| format!("'{key}' is '{link}', which is not a URL: {e}"))?;
+        match (current.scheme(), url.scheme()) {
+            // A server behind a TLS proxy may write its own links as http; never downgrade.
+            ("https", "http") if url.host_str() == current.host_str() => {
+                // Switching between the two special schemes cannot fail.
+                let _ = url.set_scheme("https");
+            }
+            (_, "http" | "https") => {}
+            (_, other) => return Err(format!("'{key}' has scheme '{other}', expected https")),
+        }
+        return Ok(Some(url));
+    }
+    Ok(None)
+}
+
+/// The top-level object of a Kolada response (a UTF-8 BOM is allowed).
+fn page_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, String> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    match serde_json::from_slice(bytes) {
+        Ok(Value::Object(top)) => Ok(top),
+        Ok(_) => Err("not a Kolada response: the top level is not a JSON object".into()),
+        Err(e) => Err(format!("not a Kolada response: not JSON: {e}")),
+    }
+}
+
+/// Title as compared: trimmed, runs of whitespace as one space.
+fn normalized(title: &str) -> String {
+    title.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Compares every KPI's title with Kolada's metadata; all mismatches and unknown KPIs are
+/// reported together so that one run shows everything to fix.
+async fn verify_titles(ctx: &Ctx<'_>, base: &Url, kpis: &[KoladaKpi]) -> Result<()> {
+    let mut actual: HashMap<String, Option<String>> = HashMap::new();
+    let mut problems = Vec::new();
+    let mut failing: Vec<&str> = Vec::new();
+    for kpi in kpis {
+        let id = kpi.id.trim();
+        if !actual.contains_key(id) {
+            let url = with_path(base, &["kpi", id])?;
+            let body = ctx.get(&url).await?;
+            let title = kpi_title(&body, id).map_err(|m| ctx.fail(url.as_str(), m))?;
+            actual.insert(id.to_string(), title);
+        }
+        let problem = match actual.get(id).and_then(Option::as_deref) {
+            None => format!("KPI {id} is unknown to Kolada (expected '{}')", kpi.title),
+            Some(title) if normalized(title) != normalized(&kpi.title) => format!(
+                "KPI {id}: Kolada's title is '{title}' but the pipeline expects '{}'",
+                kpi.title
+            ),
+            Some(_) => continue,
+        };
+        problems.push(problem);
+        if !failing.contains(&id) {
+            failing.push(id);
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let location = with_path(base, &["kpi", &failing.join(",")])?;
+    Err(ctx.fail(
+        location.as_str(),
+        format!(
+            "KPI title check failed: {}. Kolada may have redefined the KPI: check its definition, then update the pipeline's title (or its KPI id)",
+            problems.join("; ")
+        ),
+    ))
+}
+
+/// The title of KPI `id` from a metadata response; `None` when Kolada does not know it.
+fn kpi_title(bytes: &[u8], id: &str) -> Result<Option<String>, String> {
+    let top = page_object(bytes)?;
+    let Some(Value::Array(values)) = top.get("values") else {
+        return Err("not a Kolada KPI response: no 'values' array".into());
+    };
+    let Some(entry) = values
+        .iter()
+        .find(|v| v.get("id").and_then(Value::as_str) == Some(id))
+    else {
+        return Ok(None);
+    };
+    match entry.get("title") {
+        Some(Value::String(t)) => Ok(Some(t.clone())),
+        _ => Err(format!(
+            "Kolada's metadata for KPI {id} has no title string"
+        )),
+    }
+}
+
+#[cfg(test)]
+#[path = "kolada_tests.rs"]
+mod tests;

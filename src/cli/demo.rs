@@ -35,6 +35,26 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<bool> {
             "Timanställda 16–24 år",
             "select kommun, period, dimension, kategori, kvinnor, man, totalt from kartlaggning_kon where matt = 'timanstallda' and alder = '16-24' order by kommun, period, dimension, kategori",
         ),
+        (
+            "Andel av befolkningen 16–24 år (31 december året före)",
+            "select kommun, period, matt, kon, antal, befolkning, round(andel * 100, 1) as procent from kartlaggning where alder = '16-24' and dimension = 'total' and kon = 'T' and befolkning is not null and matt in ('malgrupp_summa', 'malgrupp_unik', 'af_inskrivna', 'fs_mottagare', 'timanstallda') order by kommun, period, matt",
+        ),
+        (
+            "Kolada",
+            "select kommun, period, matt, kon, round(andel * 100, 1) as procent, status from kartlaggning where kalla = 'kolada' order by kommun, matt, period, kon",
+        ),
+        (
+            "Målföljning",
+            "select kommun, mal_id, period, varde, baslinje_varde, malvarde, kvar_till_mal, malperiod from malfoljning order by kommun, mal_id, period",
+        ),
+        (
+            "Uppföljning: deltagare per insats",
+            "select kommun, ar, insats, kon, deltagare from uppfoljning_deltagare where aldersklass = 'alla' and kon = 'T' order by kommun, ar, insats",
+        ),
+        (
+            "Uppföljning: projektets faktaruta",
+            "select * from uppfoljning_faktaruta order by kommun, insats, kon",
+        ),
     ];
     for (title, sql) in sections {
         writeln!(out, "\n## {title}").map_err(io)?;

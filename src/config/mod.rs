@@ -4,6 +4,7 @@ pub mod agreement;
 pub mod pipeline;
 pub mod raw;
 pub mod settings;
+pub mod source;
 
 use std::path::Path;
 

@@ -1,0 +1,70 @@
+//! Tests of pipeline validation.
+use super::*;
+
+const GOOD: &str = r#"
+target = "forsorjningsstod"
+[source]
+type = "file"
+path = "samples/x/*.csv"
+[format]
+type = "csv"
+encoding = "windows-1252"
+[fields]
+personnummer = "Personnr"
+kommun = { constant = "0880" }
+period = { file_name = 'fs_(\d{4})(\d{2})', template = "$1-$2" }
+orsak = { column = "Orsakskod", values = { "Arbetslöshet" = "arbetsloshet" } }
+"#;
+
+#[test]
+fn a_good_file_validates() {
+    let p = Pipeline::from_toml(Path::new("pipelines/kalmar_fs.toml"), GOOD).expect("valid");
+    assert_eq!(p.name, "kalmar_fs");
+    assert_eq!(p.target.name, "forsorjningsstod");
+    assert_eq!(p.fields.first().map(|f| f.field.name), Some("kommun"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let bad = GOOD
+        .replace("\"0880\"", "\"0999\"")
+        .replace("\"arbetsloshet\"", "\"unemployed\"")
+        .replace("encoding = \"windows-1252\"", "encoding = \"klingon\"")
+        .replace("orsak =", "orsk =");
+    let err = Pipeline::from_toml(Path::new("pipelines/bad.toml"), &bad).expect_err("invalid");
+    let text = err.to_string();
+    for needle in [
+        "fields.kommun.constant",
+        "format.encoding",
+        "fields.orsk",
+        "fields.orsak",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in:\n{text}");
+    }
+    let bad2 = GOOD.replace("\"0880\"", "\"0880\", colum = 'x'");
+    let text = Pipeline::from_toml(Path::new("pipelines/bad2.toml"), &bad2)
+        .expect_err("typo")
+        .to_string();
+    assert!(text.contains("unknown field `colum`"), "{text}");
+}
+
+#[test]
+fn credentials_must_come_from_the_environment() {
+    let http = GOOD.replace(
+        "type = \"file\"\npath = \"samples/x/*.csv\"",
+        "type = \"http\"\nurl = \"https://example.invalid/x.csv\"\nheaders = { Authorization = { value = \"Bearer abc\" } }",
+    );
+    let text = Pipeline::from_toml(Path::new("pipelines/h.toml"), &http)
+        .expect_err("literal secret")
+        .to_string();
+    assert!(text.contains("source.headers.Authorization"), "{text}");
+}
+
+#[test]
+fn cell_refs() {
+    assert_eq!(parse_cell_ref("A1"), Some((0, 0)));
+    assert_eq!(parse_cell_ref("c12"), Some((11, 2)));
+    assert_eq!(parse_cell_ref("AA3"), Some((2, 26)));
+    assert_eq!(parse_cell_ref("A0"), None);
+    assert_eq!(parse_cell_ref("12"), None);
+}

@@ -20,8 +20,10 @@ pub mod format;
 pub mod lake;
 pub mod normalize;
 pub mod pipeline;
+pub mod publish;
 pub mod query;
 pub mod sample;
+pub mod serve;
 pub mod source;
 
 pub use error::{Error, Result};

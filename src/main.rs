@@ -49,6 +49,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             cli::sql::execute(&settings, &query, format, &mut out).await?;
             true
         }
+        Command::Serve { listen } => {
+            cli::serve::execute(&settings, listen).await?;
+            true
+        }
         Command::Check => cli::check::execute(&settings, &mut out).await?.is_empty(),
         Command::Demo => cli::demo::execute(&settings, &mut out).await?,
         Command::Bench { rows, kommuner } => {

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod run;
+pub mod serve;
 pub mod sql;
 
 use std::path::PathBuf;
@@ -46,6 +47,12 @@ pub enum Command {
     Run {
         /// Pipeline names (file stems in the pipelines directory).
         pipelines: Vec<String>,
+    },
+    /// Serve the published views over HTTP (bearer tokens from the environment).
+    Serve {
+        /// Address to listen on (default from `[serve] listen`, else 127.0.0.1:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
     },
     /// Run a SQL query over the lake's tables and views.
     Sql {

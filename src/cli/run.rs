@@ -17,6 +17,8 @@ pub struct RunOutcome {
     pub reports: Vec<RunReport>,
     /// Problems outside the runs.
     pub problems: Vec<String>,
+    /// Published views: (view, rows, suppressed cells).
+    pub published: Vec<(String, usize, usize)>,
 }
 
 impl RunOutcome {
@@ -87,6 +89,20 @@ pub async fn execute(
     outcome
         .problems
         .extend(view_problems.0.iter().map(ToString::to_string));
+    // Publish what changed: the suppressed views are the only data meant to leave the lake.
+    if outcome.reports.iter().any(|r| r.status == "ok") || !crate::publish::dir(&lake).exists() {
+        match crate::publish::publish(settings).await {
+            Ok(p) => {
+                for (view, rows, suppressed) in &p.views {
+                    tracing::info!(view = %view, rows, suppressed, "published");
+                }
+                outcome.published = p.views;
+            }
+            Err(e) => outcome.problems.push(format!(
+                "publishing failed (the previous published version stays): {e}"
+            )),
+        }
+    }
     print_summary(&outcome, out).map_err(|e| Error::io("<stdout>", e))?;
     Ok(outcome)
 }
@@ -122,6 +138,12 @@ pub fn print_summary(outcome: &RunOutcome, out: &mut dyn Write) -> std::io::Resu
     }
     for p in &outcome.problems {
         writeln!(out, "problem: {p}")?;
+    }
+    for (view, rows, suppressed) in &outcome.published {
+        writeln!(
+            out,
+            "published {view}: {rows} rows, {suppressed} counts suppressed"
+        )?;
     }
     if outcome.reports.iter().any(|r| r.rows_quarantined > 0) {
         writeln!(

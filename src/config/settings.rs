@@ -27,6 +27,29 @@ pub struct RawSettings {
     /// Rules for published outputs.
     #[serde(default)]
     pub publish: RawPublish,
+    /// The HTTP API of `malgrupp serve`.
+    #[serde(default)]
+    pub serve: RawServe,
+}
+
+/// `[serve]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServe {
+    /// Address to listen on (default `127.0.0.1:8080`).
+    pub listen: Option<std::net::SocketAddr>,
+    /// Environment variable holding the accepted bearer tokens, comma-separated (default
+    /// `MALGRUPP_API_TOKENS`). Tokens never go in this file.
+    pub tokens_env: Option<String>,
+    /// Origins allowed by CORS (e.g. `https://dashboard.kommun.se`); default none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
+    /// Memory for all API queries together, MiB (default 256).
+    pub memory_mb: Option<usize>,
+    /// Per-query timeout in seconds (default 30).
+    pub timeout_secs: Option<u64>,
+    /// Largest result a query may return, rows (default 100 000).
+    pub max_rows: Option<usize>,
 }
 
 /// `[lake]`
@@ -85,6 +108,25 @@ pub struct Settings {
     pub key_source: KeySource,
     /// Suppression threshold for published outputs.
     pub suppress_below: u32,
+    /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
+    pub serve: ServeSettings,
+}
+
+/// Validated `[serve]` settings.
+#[derive(Debug, Clone)]
+pub struct ServeSettings {
+    /// Listen address.
+    pub listen: std::net::SocketAddr,
+    /// Environment variable with the tokens.
+    pub tokens_env: String,
+    /// CORS origins.
+    pub cors_origins: Vec<String>,
+    /// Memory limit in bytes.
+    pub memory_bytes: usize,
+    /// Query timeout.
+    pub timeout: std::time::Duration,
+    /// Row limit.
+    pub max_rows: usize,
 }
 
 /// Default key location: beside the lake, never inside it (nothing under it is published).
@@ -171,6 +213,20 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("agreements"))),
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
+            serve: ServeSettings {
+                listen: raw
+                    .serve
+                    .listen
+                    .unwrap_or_else(|| std::net::SocketAddr::from(([127, 0, 0, 1], 8080))),
+                tokens_env: raw
+                    .serve
+                    .tokens_env
+                    .unwrap_or_else(|| "MALGRUPP_API_TOKENS".into()),
+                cors_origins: raw.serve.cors_origins,
+                memory_bytes: raw.serve.memory_mb.unwrap_or(256) * 1024 * 1024,
+                timeout: std::time::Duration::from_secs(raw.serve.timeout_secs.unwrap_or(30)),
+                max_rows: raw.serve.max_rows.unwrap_or(100_000),
+            },
         };
         problems.into_result(settings)
     }

@@ -7,11 +7,13 @@
 //! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance).
 
 mod agency;
+mod api;
 mod common;
 mod config;
 mod http;
 mod kalmar;
 mod lake;
 mod privacy;
+mod publish;
 mod slt;
 mod uppfoljning;

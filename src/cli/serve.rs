@@ -1,0 +1,64 @@
+//! `malgrupp serve`: the HTTP API over the published views, until SIGTERM or Ctrl-C.
+
+use crate::config::Settings;
+use crate::error::{Error, Problems, Result};
+use crate::lake::Lake;
+use crate::serve::{QueryLimits, ServeConfig};
+
+/// Builds the API's configuration from the settings and the environment.
+pub fn config(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Result<ServeConfig> {
+    let s = &settings.serve;
+    let tokens: Vec<String> = std::env::var(&s.tokens_env)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect();
+    if tokens.is_empty() {
+        let mut p = Problems::default();
+        p.push("malgrupp.toml", "serve.tokens_env", format!("environment variable {} must hold at least one bearer token (comma-separated); the API never runs open", s.tokens_env));
+        return Err(Error::Config(p));
+    }
+    Ok(ServeConfig {
+        listen: listen.unwrap_or(s.listen),
+        published_dir: crate::publish::dir(&Lake::new(&settings.lake_root)),
+        tokens,
+        cors_origins: s.cors_origins.clone(),
+        limits: QueryLimits {
+            memory_bytes: s.memory_bytes,
+            timeout: s.timeout,
+            max_rows: s.max_rows,
+        },
+    })
+}
+
+/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
+pub async fn execute(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Result<()> {
+    let cfg = config(settings, listen)?;
+    tracing::info!(listen = %cfg.listen, published = %cfg.published_dir.display(), "serving the published views");
+    crate::serve::serve(cfg, shutdown_signal()).await
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutting down");
+}

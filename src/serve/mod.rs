@@ -1,0 +1,236 @@
+//! `malgrupp serve`: a read-only HTTP API over the *published* views.
+//!
+//! Only the Parquet files of `<lake root>/published/` are reachable, each as a table named
+//! by its file stem; record-level tables are never registered, so no query can reach them.
+//!
+//! ```text
+//! GET  /healthz, /readyz                       no auth
+//! GET  /api/v1/views                           list: name, columns, rows
+//! GET  /api/v1/views/{name}?col=v&format=…     rows (equality / IN filters, paging)
+//! POST /api/v1/sql {"sql": …, "format": …}     read-only SQL over the published views
+//! GET  /api/v1/openapi.json                    the OpenAPI 3.0 description
+//! ```
+//!
+//! Every route except health needs `Authorization: Bearer <token>`; starting without a
+//! token is an error, so the API is never open by accident. Each request builds a fresh
+//! `SessionContext` from the files on disk (the publish step replaces them atomically, so
+//! a request sees the old or the new file, never a mix, and no cache can go stale); all
+//! requests share one memory pool, so the limit bounds the process, not one query.
+//! Queries run under a timeout and a row limit ([`QueryLimits`]).
+
+mod api;
+mod auth;
+mod encode;
+pub mod openapi;
+mod safety;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::routing::{get, post};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::error::{Error, Problems, Result};
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Address to listen on (default `127.0.0.1:8080`: local only until deliberately opened).
+    pub listen: SocketAddr,
+    /// The published folder, `<lake root>/published`.
+    pub published_dir: PathBuf,
+    /// Accepted bearer tokens; at least one is required.
+    pub tokens: Vec<String>,
+    /// Origins allowed by CORS (`https://example.se`, or `*` alone for any); empty: no CORS headers.
+    pub cors_origins: Vec<String>,
+    /// Limits for the data endpoints.
+    pub limits: QueryLimits,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            published_dir: PathBuf::from("data/published"),
+            tokens: Vec::new(),
+            cors_origins: Vec::new(),
+            limits: QueryLimits::default(),
+        }
+    }
+}
+
+/// Limits that keep one query from taking the server down.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryLimits {
+    /// Memory pool shared by all running queries, in bytes (default 256 MiB). Queries
+    /// never spill to disk, so a query that needs more fails instead.
+    pub memory_bytes: usize,
+    /// Longest a request may run, planning, execution and encoding (default 30 s).
+    pub timeout: Duration,
+    /// Most rows one response may carry: larger `limit` values and SQL results are
+    /// refused (default 100 000).
+    pub max_rows: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            memory_bytes: 256 * 1024 * 1024,
+            timeout: Duration::from_secs(30),
+            max_rows: 100_000,
+        }
+    }
+}
+
+/// The shared state of all handlers.
+pub(crate) struct App {
+    pub(crate) published_dir: PathBuf,
+    pub(crate) tokens: auth::Tokens,
+    pub(crate) limits: QueryLimits,
+    pub(crate) runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+}
+
+/// The whole API as a router (no listener): validates `cfg` first.
+///
+/// Fails when no token is configured, a token cannot be sent in a header, a limit is
+/// zero or a CORS origin is not a valid origin.
+pub fn router(cfg: ServeConfig) -> Result<Router> {
+    validate(&cfg)?;
+    let cors = cors_layer(&cfg.cors_origins)?;
+    let app = Arc::new(App {
+        runtime: safety::runtime(&cfg.limits)?,
+        published_dir: cfg.published_dir,
+        tokens: auth::Tokens::new(&cfg.tokens),
+        limits: cfg.limits,
+    });
+    // The fallback sits behind the token check too, so without a token nobody can even
+    // learn which paths exist.
+    let protected = Router::new()
+        .route("/api/v1/views", get(api::list_views))
+        .route("/api/v1/views/{name}", get(api::view_rows))
+        .route("/api/v1/sql", post(api::sql))
+        .route("/api/v1/openapi.json", get(api::openapi))
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::require_token,
+        ));
+    let mut router = Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .merge(protected)
+        .with_state(app);
+    // Outermost, so browser preflights (which carry no token) are answered before auth.
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
+    Ok(router)
+}
+
+/// Listens on `cfg.listen` and serves until `shutdown` completes, then lets running
+/// requests finish.
+pub async fn serve(
+    cfg: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    // A configuration error is reported as such, not hidden behind a bind error.
+    validate(&cfg)?;
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .map_err(|e| Error::io(format!("listen address {}", cfg.listen), e))?;
+    serve_on(listener, cfg, shutdown).await
+}
+
+/// [`serve`] on a listener the caller bound (tests bind port 0 and read the address).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    cfg: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("listen socket", e))?;
+    let dir = cfg.published_dir.clone();
+    let tokens = cfg.tokens.len();
+    let app = router(cfg)?;
+    tracing::info!(%addr, published = %dir.display(), tokens, "serving the published views");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| Error::io(format!("http server on {addr}"), e))
+}
+
+fn validate(cfg: &ServeConfig) -> Result<()> {
+    let mut p = Problems::default();
+    if cfg.tokens.is_empty() {
+        p.push(
+            "serve",
+            "tokens",
+            "at least one bearer token is required; the API is never served without authentication",
+        );
+    }
+    for (i, t) in cfg.tokens.iter().enumerate() {
+        // A header value can only carry visible ASCII; an empty token would let
+        // `Bearer ` through.
+        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
+            p.push(
+                "serve",
+                format!("tokens[{i}]"),
+                "must be non-empty and consist of visible ASCII characters only",
+            );
+        }
+    }
+    if cfg.limits.memory_bytes == 0 {
+        p.push("serve", "limits.memory_bytes", "must be greater than 0");
+    }
+    if cfg.limits.timeout.is_zero() {
+        p.push("serve", "limits.timeout", "must be greater than 0");
+    }
+    if cfg.limits.max_rows == 0 {
+        p.push("serve", "limits.max_rows", "must be greater than 0");
+    }
+    p.into_result(())
+}
+
+fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let allow = if origins.len() == 1 && origins[0] == "*" {
+        AllowOrigin::any()
+    } else {
+        let mut p = Problems::default();
+        let mut values = Vec::new();
+        for (i, o) in origins.iter().enumerate() {
+            // `*` inside a list would make tower-http panic; an origin has no path.
+            let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                && !o
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .contains('/');
+            match HeaderValue::from_str(o) {
+                Ok(v) if ok => values.push(v),
+                _ => p.push(
+                    "serve",
+                    format!("cors_origins[{i}]"),
+                    format!("{o:?} is not an origin like https://example.se (or `*` alone)"),
+                ),
+            }
+        }
+        p.into_result(())?;
+        AllowOrigin::list(values)
+    };
+    Ok(Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .expose_headers([HeaderName::from_static("x-total-count"), header::LINK])
+            .max_age(Duration::from_secs(3600)),
+    ))
+}

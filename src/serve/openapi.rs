@@ -1,0 +1,116 @@
+//! The OpenAPI 3.0 description of the API, written by hand (the API is small and a
+//! generator crate would be one more dependency to build on CI).
+
+use serde_json::{Value, json};
+
+use super::QueryLimits;
+
+/// The OpenAPI document; `limits` fill in the documented maxima.
+pub fn document(limits: &QueryLimits) -> Value {
+    let max = limits.max_rows;
+    let default_page = 1000.min(max);
+    let error = json!({ "$ref": "#/components/responses/Error" });
+    let rows = json!({
+        "description": "The rows",
+        "content": {
+            "application/json": { "schema": { "type": "array", "items": { "type": "object" } } },
+            "text/csv": { "schema": { "type": "string" } },
+            "application/vnd.apache.arrow.stream": { "schema": { "type": "string", "format": "binary" } },
+            "application/vnd.apache.parquet": { "schema": { "type": "string", "format": "binary" } }
+        }
+    });
+    let format = json!({
+        "name": "format", "in": "query", "required": false,
+        "schema": { "type": "string", "enum": ["json", "csv", "arrow", "parquet"], "default": "json" }
+    });
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "malgrupp published views",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Read-only access to the published views of the kartläggning (small counts already suppressed; `<col>_skyddad` flags mark suppressed cells). Record-level tables are not reachable."
+        },
+        "security": [{ "bearer": [] }],
+        "paths": {
+            "/healthz": { "get": {
+                "summary": "Liveness", "security": [],
+                "responses": { "200": { "description": "ok", "content": { "text/plain": { "schema": { "type": "string" } } } } }
+            }},
+            "/readyz": { "get": {
+                "summary": "Readiness: the published folder is readable", "security": [],
+                "responses": {
+                    "200": { "description": "ready", "content": { "text/plain": { "schema": { "type": "string" } } } },
+                    "503": error
+                }
+            }},
+            "/api/v1/views": { "get": {
+                "summary": "The published views with their columns and row counts",
+                "responses": {
+                    "200": { "description": "The views", "content": { "application/json": { "schema": {
+                        "type": "array", "items": { "$ref": "#/components/schemas/View" } } } } },
+                    "401": error, "503": error
+                }
+            }},
+            "/api/v1/views/{name}": { "get": {
+                "summary": "Rows of one view",
+                "description": format!("Every other query parameter is an equality filter on the column of that name; a repeated parameter means any of the values (IN). Rows come in the order of the published file. At most {max} rows per page."),
+                "parameters": [
+                    { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
+                    format,
+                    { "name": "limit", "in": "query", "required": false,
+                      "schema": { "type": "integer", "minimum": 0, "maximum": max, "default": default_page } },
+                    { "name": "offset", "in": "query", "required": false,
+                      "schema": { "type": "integer", "minimum": 0, "default": 0 } },
+                    { "name": "filters", "in": "query", "required": false, "style": "form", "explode": true,
+                      "description": "column=value, e.g. kommun=0880&period=2015-05&period=2015-06",
+                      "schema": { "type": "object", "additionalProperties": { "type": "string" } } }
+                ],
+                "responses": {
+                    "200": {
+                        "description": "The rows of the page",
+                        "headers": {
+                            "X-Total-Count": { "description": "Rows matching the filters, all pages", "schema": { "type": "integer" } },
+                            "Link": { "description": "`<…&offset=n>; rel=\"next\"` when more rows exist", "schema": { "type": "string" } }
+                        },
+                        "content": rows["content"].clone()
+                    },
+                    "400": error, "401": error, "404": error, "413": error, "503": error
+                }
+            }},
+            "/api/v1/sql": { "post": {
+                "summary": "One read-only SQL query over the published views",
+                "description": format!("SELECT, WITH, VALUES and EXPLAIN only; DDL, DML and statements such as SET are refused. Results over {max} rows are refused (413), so are queries over the memory limit of {} bytes (413) or running longer than {} ms (503).", limits.memory_bytes, limits.timeout.as_millis()),
+                "requestBody": { "required": true, "content": { "application/json": { "schema": {
+                    "type": "object", "required": ["sql"], "additionalProperties": false,
+                    "properties": {
+                        "sql": { "type": "string", "example": "select * from kartlaggning where kommun = '0880'" },
+                        "format": { "type": "string", "enum": ["json", "csv", "arrow", "parquet"], "default": "json" }
+                    }
+                } } } },
+                "responses": { "200": rows, "400": error, "401": error, "413": error, "503": error }
+            }},
+            "/api/v1/openapi.json": { "get": {
+                "summary": "This document",
+                "responses": { "200": { "description": "OpenAPI 3.0", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error }
+            }}
+        },
+        "components": {
+            "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
+            "responses": { "Error": {
+                "description": "An error",
+                "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
+            }},
+            "schemas": {
+                "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "string" } } },
+                "View": { "type": "object", "required": ["name", "columns", "rows"], "properties": {
+                    "name": { "type": "string" },
+                    "rows": { "type": "integer" },
+                    "columns": { "type": "array", "items": { "type": "object", "properties": {
+                        "name": { "type": "string" },
+                        "type": { "type": "string", "description": "Arrow data type, e.g. Utf8, Int64, Boolean" }
+                    } } }
+                } }
+            }
+        }
+    })
+}

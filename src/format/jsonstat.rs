@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::RawRow;
 
@@ -384,29 +384,12 @@ fn values(v: Option<&Value>, n: usize, decimal: char) -> Result<Vec<Option<Strin
 fn cell_value(v: &Value, decimal: char) -> Result<Option<String>, &'static str> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(x) => Ok(Some(number_text(x, decimal))),
+        Value::Number(x) => Ok(Some(super::json_number_text(x, decimal))),
         // JSON-stat 2.0 allows string values; kept as written for the value parser to
         // judge. An empty one is just a missing value.
         Value::String(s) if s.is_empty() => Ok(None),
         Value::String(s) => Ok(Some(s.clone())),
         other => Err(kind(other)),
-    }
-}
-
-/// A number with `decimal` as separator. Integers stay integers (`787`); floats use Rust's
-/// shortest round-trip form, which never has an exponent (the value parser reads none).
-fn number_text(x: &Number, decimal: char) -> String {
-    if let Some(i) = x.as_i64() {
-        return i.to_string();
-    }
-    if let Some(u) = x.as_u64() {
-        return u.to_string();
-    }
-    let text = x.as_f64().map_or_else(|| x.to_string(), |f| f.to_string());
-    if decimal == '.' {
-        text
-    } else {
-        text.replace('.', &decimal.to_string())
     }
 }
 

@@ -11,7 +11,7 @@
 //! `isdeleted` are dropped. The page is walked as a `serde_json::Value` rather than
 //! derived, so that each wrong shape gets a message saying where it is.
 
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::RawRow;
 
@@ -215,7 +215,7 @@ fn gender(obj: &Map<String, Value>, at: &str) -> Result<String, String> {
 fn value(obj: &Map<String, Value>, decimal: char, at: &str) -> Result<String, String> {
     match obj.get("value") {
         None | Some(Value::Null) => Ok("..".into()),
-        Some(Value::Number(n)) => Ok(number_text(n, decimal)),
+        Some(Value::Number(n)) => Ok(super::json_number_text(n, decimal)),
         Some(other) => Err(format!(
             "{at}: 'value' is {}, expected a number or null",
             kind(other)
@@ -227,7 +227,7 @@ fn value(obj: &Map<String, Value>, decimal: char, at: &str) -> Result<String, St
 fn count(obj: &Map<String, Value>, decimal: char, at: &str) -> Result<String, String> {
     match obj.get("count") {
         None | Some(Value::Null) => Ok(String::new()),
-        Some(Value::Number(n)) => Ok(number_text(n, decimal)),
+        Some(Value::Number(n)) => Ok(super::json_number_text(n, decimal)),
         Some(other) => Err(format!(
             "{at}: 'count' is {}, expected a number",
             kind(other)
@@ -244,23 +244,6 @@ fn optional_text(obj: &Map<String, Value>, key: &str, at: &str) -> Result<String
             "{at}: '{key}' is {}, expected a string",
             kind(other)
         )),
-    }
-}
-
-/// A number with `decimal` as separator. Integers stay integers (`787`); floats use Rust's
-/// shortest round-trip form, which never has an exponent (the value parser reads none).
-fn number_text(x: &Number, decimal: char) -> String {
-    if let Some(i) = x.as_i64() {
-        return i.to_string();
-    }
-    if let Some(u) = x.as_u64() {
-        return u.to_string();
-    }
-    let text = x.as_f64().map_or_else(|| x.to_string(), |f| f.to_string());
-    if decimal == '.' {
-        text
-    } else {
-        text.replace('.', &decimal.to_string())
     }
 }
 

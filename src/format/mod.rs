@@ -55,6 +55,24 @@ impl RawTable {
     }
 }
 
+/// A JSON number as cell text with `decimal` as separator (shared by the JSON formats).
+/// Integers stay integers (`787`); floats use Rust's shortest round-trip form, which never
+/// has an exponent (the value parser reads none).
+pub(crate) fn json_number_text(x: &serde_json::Number, decimal: char) -> String {
+    if let Some(i) = x.as_i64() {
+        return i.to_string();
+    }
+    if let Some(u) = x.as_u64() {
+        return u.to_string();
+    }
+    let text = x.as_f64().map_or_else(|| x.to_string(), |f| f.to_string());
+    if decimal == '.' {
+        text
+    } else {
+        text.replace('.', &decimal.to_string())
+    }
+}
+
 /// Decodes `bytes` with the pipeline's format. Errors are messages about the whole file.
 pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<RawTable, String> {
     let rows = match format {

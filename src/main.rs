@@ -49,6 +49,25 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             cli::sql::execute(&settings, &query, format, &mut out).await?;
             true
         }
+        Command::Export {
+            view,
+            kommun,
+            period,
+            format,
+            out: file,
+        } => {
+            let rows = cli::export::execute(
+                &settings,
+                &view,
+                kommun.as_deref(),
+                period.as_deref(),
+                format,
+                &file,
+            )
+            .await?;
+            writeln!(out, "wrote {rows} rows to {}", file.display())?;
+            true
+        }
         Command::Serve { listen } => {
             cli::serve::execute(&settings, listen).await?;
             true

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod export;
 pub mod run;
 pub mod serve;
 pub mod sql;
@@ -61,6 +62,23 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
         format: OutputFormat,
+    },
+    /// Export a published (suppressed) view to a file.
+    Export {
+        /// View name: kartlaggning, kartlaggning_kon or bilaga1_fs_orsak.
+        view: String,
+        /// Only this kommun (4-digit code).
+        #[arg(long)]
+        kommun: Option<String>,
+        /// Only this period.
+        #[arg(long)]
+        period: Option<String>,
+        /// File format.
+        #[arg(long, value_enum)]
+        format: export::ExportFormat,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Validate settings, every pipeline file and every SQL view without running anything.
     Check,

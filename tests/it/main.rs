@@ -10,6 +10,7 @@ mod agency;
 mod api;
 mod common;
 mod config;
+mod export;
 mod http;
 mod kalmar;
 mod lake;

@@ -90,6 +90,20 @@ async fn nothing_written_by_a_run_contains_a_personnummer() {
         scanned > 5_000,
         "the scan must actually cover the lake ({scanned} cells)"
     );
+    // What leaves the lake: the published CSV copies hold the same cells as the Parquet.
+    let published: Vec<_> = files_under(&malgrupp::publish::dir(&t.lake()))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .collect();
+    assert!(published.len() >= 3, "the demo publishes");
+    for p in published {
+        let text = std::fs::read_to_string(&p).expect("published csv");
+        assert!(
+            !contains_valid_personnummer(&text),
+            "{} carries an identity number",
+            p.display()
+        );
+    }
     // And the check itself would catch one: the raw extracts do contain them.
     let raw = files_under(&t.lake().root().join("raw"));
     let kept = raw.iter().any(|p| {

@@ -9,23 +9,21 @@
 //! 1. **Primary**: counts with `1 ≤ c < threshold` ([`is_primary`]); zeros are published.
 //!    Unknown cells are not published either, but need no protection.
 //! 2. **Group heuristic**, until stable: a constraint (total and parts as one group)
-//!    whose only hidden cell is a suppressed one gives it away, so one more cell of the
-//!    group is hidden: a non-zero part, else the total, a zero only if nothing else is
-//!    left (a hidden zero is a weak partner); among those, the cell leaving the fewest
-//!    other constraints with a lone hidden cell (closing rectangles rather than growing
-//!    chains: 10–70 % fewer secondary cells on kön × age × category test tables, the
-//!    more the rarer small counts are), then the smallest, then the lowest index.
+//!    whose only hidden cell is a suppressed one gives it away, so one more cell of it
+//!    is hidden: a non-zero part, else the total, a zero only if nothing else is left
+//!    (a weak partner); among those, the one leaving the fewest other constraints with a
+//!    lone hidden cell (it closes rectangles instead of growing chains: 10–70 % fewer
+//!    secondary cells on test tables), then the smallest, then the lowest index.
 //! 3. **Audit** ([`attacker_bounds`]): an attacker combines all constraints, so each
-//!    primary cell's interval is computed by linear programming. In each connected group
-//!    of hidden cells with an exposed primary cell, one visible cell of a constraint
-//!    touching that cell (if none, of the group) is hidden, chosen in the order of 2.
-//!    Back to 2 until every primary cell passes.
+//!    primary cell's interval is computed by linear programming. For every exposed one,
+//!    a visible cell of a constraint touching it (if none, of its connected group) is
+//!    hidden, chosen as in 2. Back to 2 until every primary cell passes.
 //!
 //! Hiding a cell turns a constant into a variable, so the attacker's feasible set only
-//! grows: an interval wide enough stays so, and only exposed cells are audited again.
-//! Each round of 3 hides a cell, so the loop ends (at worst with a whole connected part
-//! hidden, whose counts are then anywhere in `[0, ∞)`). Like τ-Argus' modular method or
-//! SSBtools' GaussSuppression this is a deterministic heuristic, not an optimum.
+//! grows: a cell once protected stays so. Each round of 3 hides a cell, so the loop
+//! ends, at worst with a connected part all hidden (its counts anywhere in `[0, ∞)`).
+//! Like τ-Argus' modular method or SSBtools' GaussSuppression, a deterministic
+//! heuristic, not an optimum.
 //!
 //! # Attacker and protection criterion ([`is_protected`])
 //! The attacker knows the published cells, the constraints, and that counts are
@@ -33,18 +31,16 @@
 //! A primary cell is protected when `H − L ≥ 1` (not determined) and `H ≥ threshold`
 //! or `L = 0 ∧ H ≥ 2` (not confined to the suppressed range `[1, threshold − 1]`: it may
 //! be a publishable count, or empty while spanning more than "nobody or one person").
-//! This is an interval requirement like τ-Argus/sdcTable protection levels or SSBtools'
-//! `rangeMin`, whose width for frequency tables follows here from the threshold rule.
-//! Not modelled: contributors' knowledge of their own membership ("singletons"), or of
-//! which hidden cells are primary.
+//! An interval requirement like τ-Argus/sdcTable protection levels or SSBtools'
+//! `rangeMin`, its width here following from the threshold rule. Not modelled:
+//! contributors' knowledge of their own membership, or of which cells are primary.
 //!
 //! # Limits
-//! The LP is a dense two-phase simplex with Bland's rule in `f64`, one per connected
-//! group of hidden cells (within one kommun-month in practice), so cost follows the
-//! largest group: a few hundred hidden cells per group are fine; 29 000 cells in 160
-//! kommun-month measures take 0.01–0.13 s (release; ~10× in debug). Inconsistent input (published cells contradicting a
-//! constraint with a hidden cell) makes an LP infeasible: NaN bounds count as exposed,
-//! so such a group gets more suppression, never less.
+//! One LP system per connected group of hidden cells (within a kommun-month in
+//! practice): cost follows the largest group. 29 000 cells in 160 measure blocks take
+//! 0.01–0.13 s, one group of 800 hidden cells ~1.5 s (release; debug 5–10×).
+//! Inconsistent input (published cells contradicting a constraint) makes an LP
+//! infeasible: NaN bounds count as exposed, so such a group gets more suppression.
 
 /// One additivity constraint: `cells[total] = Σ cells[parts]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,17 +87,14 @@ pub fn suppress(values: &[Option<i64>], constraints: &[Constraint], threshold: i
         if pending.is_empty() {
             return hidden;
         }
-        // One cell per connected group and round: groups are independent (other
-        // kommun-months), and within one a single cell may cure several exposures.
-        let mut marks = Marks::new(&table);
+        // A partner for every exposed cell: one per group and round instead hides more
+        // in the end (a partner that helps one cell rarely helps the next) and needs
+        // many more rounds.
         let mut added = false;
         for &cell in &pending {
-            if !marks.cell[cell] {
-                let (_, group) = table.component(cell, &hidden, &mut marks);
-                if let Some(c) = table.partner(cell, &group, &hidden) {
-                    hidden[c] = true;
-                    added = true;
-                }
+            if let Some(c) = table.partner(cell, &hidden) {
+                hidden[c] = true;
+                added = true;
             }
         }
         if !added {
@@ -193,22 +186,6 @@ struct Table<'a> {
 /// Hidden cells and the constraints linking them.
 type Group = (Vec<usize>, Vec<usize>);
 
-/// Visited flags for graph walks over cells and constraints.
-struct Marks {
-    cell: Vec<bool>,
-    eq: Vec<bool>,
-}
-
-impl Marks {
-    fn new(table: &Table) -> Self {
-        let cell = vec![false; table.values.len()];
-        Marks {
-            cell,
-            eq: vec![false; table.eqs.len()],
-        }
-    }
-}
-
 impl<'a> Table<'a> {
     fn new(values: &'a [Option<i64>], constraints: &[Constraint]) -> Self {
         let n = values.len();
@@ -289,10 +266,10 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// The visible cell to hide for exposed `cell` in its connected `group` of
-    /// constraints: non-zero before zero, then fewest [`Table::opens`], smallest, lowest
-    /// index; from the constraints touching `cell` if they have one, else from `group`.
-    fn partner(&self, cell: usize, group: &[usize], hidden: &[bool]) -> Option<usize> {
+    /// The visible cell to hide for exposed `cell`: non-zero before zero, then fewest
+    /// [`Table::opens`], smallest, lowest index; from the constraints touching `cell` if
+    /// they have one, else from all constraints of its connected group.
+    fn partner(&self, cell: usize, hidden: &[bool]) -> Option<usize> {
         let pick = |eqs: &[usize]| {
             let terms = eqs.iter().flat_map(|&e| &self.eqs[e].terms);
             let visible =
@@ -300,25 +277,35 @@ impl<'a> Table<'a> {
             let key = |(v, c)| (v == 0, self.opens(c, hidden), v, c);
             visible.map(key).min().map(|k| k.3)
         };
-        pick(&self.by_cell[cell]).or_else(|| pick(group))
+        pick(&self.by_cell[cell]).or_else(|| {
+            pick(
+                &self
+                    .component(cell, hidden, &mut vec![false; hidden.len()])
+                    .1,
+            )
+        })
     }
 
     /// The hidden cells connected to `start` through constraints, and those constraints
-    /// (the attacker's LP for any of these cells needs exactly these). Marks them.
-    fn component(&self, start: usize, hidden: &[bool], marks: &mut Marks) -> Group {
-        let (mut cells, mut group) = (Vec::new(), Vec::new());
-        let mut stack = vec![start];
+    /// (the attacker's LP for any of these cells needs exactly these). Marks the cells.
+    fn component(&self, start: usize, hidden: &[bool], seen: &mut [bool]) -> Group {
+        let (mut cells, mut group, mut stack) = (Vec::new(), Vec::new(), vec![start]);
         while let Some(c) = stack.pop() {
-            if std::mem::replace(&mut marks.cell[c], true) {
+            if std::mem::replace(&mut seen[c], true) {
                 continue;
             }
             cells.push(c);
             for &e in &self.by_cell[c] {
-                if !std::mem::replace(&mut marks.eq[e], true) {
+                let linked = self.eqs[e]
+                    .terms
+                    .iter()
+                    .map(|&(t, _)| t)
+                    .filter(|&t| hidden[t]);
+                // Each constraint joins once: from its first hidden cell.
+                if linked.clone().next() == Some(c) {
                     group.push(e);
-                    let more = self.eqs[e].terms.iter().map(|&(t, _)| t);
-                    stack.extend(more.filter(|&t| hidden[t] && !marks.cell[t]));
                 }
+                stack.extend(linked.filter(|&t| !seen[t]));
             }
         }
         (cells, group)
@@ -330,30 +317,31 @@ impl<'a> Table<'a> {
     fn bounds(&self, hidden: &[bool], targets: &[usize]) -> Vec<(usize, f64, f64)> {
         let mut is_target = vec![false; self.values.len()];
         targets.iter().for_each(|&t| is_target[t] = true);
-        let mut marks = Marks::new(self);
+        let mut seen = vec![false; self.values.len()];
         let mut out = Vec::with_capacity(targets.len());
         for &t in targets.iter().filter(|&&t| hidden[t]) {
-            if marks.cell[t] {
+            if seen[t] {
                 continue;
             }
-            let (mut cells, group) = self.component(t, hidden, &mut marks);
+            let (mut cells, group) = self.component(t, hidden, &mut seen);
             cells.sort_unstable();
             let var = |c: usize| cells.binary_search(&c).ok();
             let mut rows = Vec::with_capacity(group.len());
+            // A group holds its constraints' hidden cells; were one missing, the bounds
+            // would be unknown (NaN: exposed), never wrong.
+            let mut complete = true;
             for &e in &group {
                 let (mut coefs, mut rhs) = (Vec::new(), 0.0);
                 for &(c, coef) in &self.eqs[e].terms {
                     match (self.values[c], var(c)) {
                         (Some(v), _) if !hidden[c] => rhs -= coef as f64 * v as f64,
                         (_, Some(j)) => coefs.push((j, coef as f64)),
-                        // Cannot happen (a group holds its constraints' hidden cells);
-                        // NaN bounds (exposed) would follow, never wrong ones.
-                        (_, None) => rhs = f64::NAN,
+                        (_, None) => complete = false,
                     }
                 }
                 rows.push((coefs, rhs));
             }
-            let mut lp = lp::Tableau::feasible(cells.len(), &rows);
+            let mut lp = lp::Tableau::feasible(cells.len(), &rows).filter(|_| complete);
             for (j, &c) in cells.iter().enumerate().filter(|&(_, &c)| is_target[c]) {
                 let (lo, hi) = lp.as_mut().map_or((f64::NAN, f64::NAN), |tab| tab.range(j));
                 out.push((c, lo, hi));
@@ -365,92 +353,139 @@ impl<'a> Table<'a> {
 }
 
 /// A small dense simplex for `A x = b`, `x ≥ 0`, optimizing one variable at a time.
+///
+/// Count tables give highly degenerate LPs (many zeros, many redundant constraints), on
+/// which textbook pivoting stalls for thousands of pivots. So Gauss–Jordan elimination
+/// drops redundant rows and gives the starting basis, and pivoting (Dantzig's rule) runs
+/// on perturbed bounds `x ≥ −δ` (tiny distinct `δ_j`, i.e. right-hand side `b + Aδ`),
+/// which leaves practically no ties. Values are read from the exact right-hand side,
+/// carried along: the final basis is optimal for the exact problem when feasible for it
+/// (checked; count-table vertices have small denominators, which δ does not cross).
 mod lp {
     /// Pivot and reduced-cost tolerance (coefficients are ±1, values are counts).
     const EPS: f64 = 1e-9;
 
+    /// One equation: sparse `(variable, coefficient)` list and right-hand side.
+    pub(super) type Row = (Vec<(usize, f64)>, f64);
+
     /// A tableau in canonical form for a feasible basis.
     pub(super) struct Tableau {
-        n: usize,
         a: Vec<Vec<f64>>,
+        /// Perturbed right-hand side: drives the pivoting.
         b: Vec<f64>,
+        /// Exact right-hand side: gives the values.
+        exact: Vec<f64>,
         basis: Vec<usize>,
     }
 
+    /// Perturbation of variable `j`'s bound: distinct, deterministic, ~1e-6.
+    fn delta(j: usize) -> f64 {
+        1e-6 * (1.0 + (j as f64 * 0.618_033_988_749_895).fract())
+    }
+
+    /// The cost vector `c · x_j` over `n` variables.
+    fn unit(n: usize, j: usize, c: f64) -> Vec<f64> {
+        let mut cost = vec![0.0; n];
+        cost[j] = c;
+        cost
+    }
+
     impl Tableau {
-        /// Phase 1 for `rows` (sparse `(variable, coefficient)` lists, right-hand side)
-        /// over `n` variables. `None` when infeasible (or when the solver gave up).
-        pub(super) fn feasible(n: usize, rows: &[(Vec<(usize, f64)>, f64)]) -> Option<Tableau> {
-            let m = rows.len();
-            let mut tab = Tableau {
-                n: n + m,
-                a: vec![vec![0.0; n + m]; m],
-                b: vec![0.0; m],
-                basis: (n..n + m).collect(),
-            };
-            for (i, (coefs, rhs)) in rows.iter().enumerate() {
-                // One artificial per row; they need b ≥ 0.
-                let sign = if *rhs < 0.0 { -1.0 } else { 1.0 };
-                for &(j, c) in coefs {
-                    tab.a[i][j] += sign * c;
-                }
-                tab.a[i][n + i] = 1.0;
-                tab.b[i] = sign * rhs;
-            }
-            let tolerance = 1e-6 * (1.0 + tab.b.iter().sum::<f64>());
-            let cost: Vec<f64> = (0..n + m).map(|j| if j < n { 0.0 } else { 1.0 }).collect();
-            let residual = tab.optimize(&cost);
-            if residual.is_nan() || residual > tolerance {
-                return None;
-            }
-            // Drive the artificials (all at 0) out of the basis; a row where no real
-            // variable can replace one is a combination of the others and goes.
-            let kept: Vec<usize> = (0..m)
-                .filter(|&r| {
-                    if tab.basis[r] < n {
-                        return true;
+        /// A feasible basis for `rows` over `n` variables; `None` when infeasible (or
+        /// when the solver gave up).
+        pub(super) fn feasible(n: usize, rows: &[Row]) -> Option<Tableau> {
+            // Column n is the phase-1 artificial.
+            let (a, b, exact, basis) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            let mut tab = Tableau { a, b, exact, basis };
+            for (coefs, rhs) in rows {
+                let mut row = vec![0.0; n + 1];
+                coefs.iter().for_each(|&(j, c)| row[j] += c);
+                let mut b = rhs + coefs.iter().map(|&(j, c)| c * delta(j)).sum::<f64>();
+                let mut exact = *rhs;
+                // Reduce by the rows so far, whose basic columns are unit columns.
+                for (k, row_k) in tab.a.iter().enumerate() {
+                    let f = row[tab.basis[k]];
+                    if f != 0.0 {
+                        row.iter_mut().zip(row_k).for_each(|(x, &y)| *x -= f * y);
+                        (b, exact) = (b - f * tab.b[k], exact - f * tab.exact[k]);
                     }
-                    let Some(j) = (0..n).find(|&j| tab.a[r][j].abs() > EPS) else {
-                        return false;
-                    };
+                }
+                let largest = (0..n).max_by(|&x, &y| row[x].abs().total_cmp(&row[y].abs()));
+                match largest.filter(|&p| row[p].abs() > 1e-6) {
+                    Some(p) => {
+                        tab.a.push(row);
+                        tab.b.push(b);
+                        tab.exact.push(exact);
+                        tab.basis.push(p);
+                        tab.pivot(tab.a.len() - 1, p);
+                    }
+                    // A combination of earlier rows: redundant, or contradicting them.
+                    None if exact.abs() > 1e-6 * (1.0 + rhs.abs()) => return None,
+                    None => {}
+                }
+            }
+            // Phase 1 with one artificial: −1 in every row with a negative value, pivoted
+            // in at the most negative one, makes every value ≥ 0; then minimize it.
+            let worst = (0..tab.b.len()).min_by(|&x, &y| tab.b[x].total_cmp(&tab.b[y]));
+            if let Some(r0) = worst.filter(|&r| tab.b[r] < 0.0) {
+                for r in 0..tab.b.len() {
+                    tab.a[r][n] = if tab.b[r] < 0.0 { -1.0 } else { 0.0 };
+                }
+                tab.pivot(r0, n);
+                let residual = tab.optimize(&unit(n + 1, n, 1.0));
+                let tolerance = 1e-6 * (1.0 + tab.b.iter().map(|x| x.abs()).sum::<f64>());
+                if residual.is_nan() || residual > tolerance {
+                    return None;
+                }
+                // Still basic (at 0): swap it for any real variable of its row.
+                if let Some(r) = tab.basis.iter().position(|&bv| bv == n) {
+                    let j = (0..n).find(|&j| tab.a[r][j].abs() > EPS)?;
                     tab.pivot(r, j);
-                    true
-                })
-                .collect();
-            tab.a = kept
-                .iter()
-                .map(|&r| std::mem::take(&mut tab.a[r]))
-                .collect();
-            // Within phase 1's tolerance a right-hand side may sit a hair below 0.
-            tab.b = kept.iter().map(|&r| tab.b[r].max(0.0)).collect();
-            tab.basis = kept.iter().map(|&r| tab.basis[r]).collect();
+                }
+            }
             tab.a.iter_mut().for_each(|row| row.truncate(n));
-            tab.n = n;
+            // Within phase 1's tolerance a value may sit a hair below 0.
+            tab.b.iter_mut().for_each(|x| *x = x.max(0.0));
             Some(tab)
         }
 
         /// Smallest and largest feasible value of variable `j` (largest infinite when
         /// unbounded, NaN when the solver gave up).
         pub(super) fn range(&mut self, j: usize) -> (f64, f64) {
-            let hi = -self.optimize(&self.unit(j, -1.0));
-            // At 0 in the current feasible point, and 0 is its floor.
-            let lo = match self.basis.iter().position(|&bv| bv == j) {
-                Some(r) if self.b[r] > EPS => self.optimize(&self.unit(j, 1.0)),
-                _ => 0.0,
+            let n = self.a.first().map_or(j + 1, Vec::len);
+            let hi = match self.optimize(&unit(n, j, -1.0)) {
+                f64::NEG_INFINITY => f64::INFINITY,
+                v if v.is_nan() => v,
+                _ => self.value(j),
             };
-            (snap(lo), snap(hi))
+            let lo = match self.optimize(&unit(n, j, 1.0)) {
+                v if v.is_nan() => v,
+                _ => self.value(j),
+            };
+            (lo, hi)
         }
 
-        fn unit(&self, j: usize, c: f64) -> Vec<f64> {
-            let mut cost = vec![0.0; self.n];
-            cost[j] = c;
-            cost
+        /// Exact value of variable `j` in the current basis; NaN when that basis is not
+        /// feasible for the exact problem.
+        fn value(&self, j: usize) -> f64 {
+            if self.exact.iter().any(|&x| x < -1e-6) {
+                return f64::NAN;
+            }
+            let row = self.basis.iter().position(|&bv| bv == j);
+            // Snap near-integers (the usual vertex) and turn -0 into 0.
+            let x = row.map_or(0.0, |r| self.exact[r]);
+            if (x - x.round()).abs() < 1e-7 {
+                x.round() + 0.0
+            } else {
+                x
+            }
         }
 
-        /// Minimizes `cost · x` from the current basis with Bland's rule (lowest entering
-        /// index; ratio ties to the lowest basic index), which cannot cycle. Returns the
-        /// minimum, -∞ when unbounded, NaN when out of its pivot budget (which only
-        /// guards against floating-point surprises).
+        /// Minimizes `cost · x` (perturbed) from the current basis with Dantzig's rule;
+        /// Bland's rule (lowest index in, ratio ties to the lowest basic index), which
+        /// cannot cycle, takes over on a run of degenerate pivots. Returns the minimum,
+        /// -∞ when unbounded, NaN when out of the pivot budget (a guard against
+        /// floating-point surprises only).
         fn optimize(&mut self, cost: &[f64]) -> f64 {
             let mut d = cost.to_vec();
             for (row, &bv) in self.a.iter().zip(&self.basis) {
@@ -460,8 +495,15 @@ mod lp {
                         .for_each(|(dj, &aij)| *dj -= cost[bv] * aij);
                 }
             }
-            for _ in 0..50 * (self.n + self.a.len()) + 1000 {
-                let Some(col) = d.iter().position(|&dj| dj < -EPS) else {
+            let mut degenerate = 0;
+            for _ in 0..50 * (d.len() + self.a.len()) + 1000 {
+                let candidates = d.iter().enumerate().filter(|&(_, &dj)| dj < -EPS);
+                let entering = if degenerate < 20 {
+                    candidates.min_by(|x, y| x.1.total_cmp(y.1))
+                } else {
+                    candidates.min_by_key(|&(j, _)| j)
+                };
+                let Some((col, _)) = entering else {
                     let value = self
                         .basis
                         .iter()
@@ -482,9 +524,10 @@ mod lp {
                         }
                     }
                 }
-                let Some((_, r)) = leave else {
+                let Some((ratio, r)) = leave else {
                     return f64::NEG_INFINITY;
                 };
+                degenerate = if ratio <= EPS { degenerate + 1 } else { 0 };
                 self.pivot(r, col);
                 let f = d[col];
                 d.iter_mut()
@@ -498,8 +541,8 @@ mod lp {
         fn pivot(&mut self, r: usize, col: usize) {
             let p = self.a[r][col];
             self.a[r].iter_mut().for_each(|v| *v /= p);
-            self.b[r] /= p;
-            let (pivot_row, pivot_b) = (self.a[r].clone(), self.b[r]);
+            (self.b[r], self.exact[r]) = (self.b[r] / p, self.exact[r] / p);
+            let (pivot_row, pb, pe) = (self.a[r].clone(), self.b[r], self.exact[r]);
             // Constraint rows are sparse: only the pivot row's non-zeros change others.
             let nz: Vec<usize> = (0..pivot_row.len())
                 .filter(|&k| pivot_row[k] != 0.0)
@@ -513,18 +556,12 @@ mod lp {
                         row[k] = flush(row[k] - f * pivot_row[k]);
                     }
                     row[col] = 0.0;
-                    self.b[i] = flush(self.b[i] - f * pivot_b);
+                    self.b[i] -= f * pb;
+                    self.exact[i] = flush(self.exact[i] - f * pe);
                 }
             }
             self.basis[r] = col;
         }
-    }
-
-    /// Snaps near-integers (the usual result: such tables are mostly totally
-    /// unimodular) and turns -0 into 0.
-    fn snap(x: f64) -> f64 {
-        let r = x.round();
-        if (x - r).abs() < 1e-7 { r + 0.0 } else { x }
     }
 }
 

@@ -15,6 +15,8 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use super::json_kind as kind;
+
 use super::RawRow;
 
 /// Largest cube read. A sparse `value` object can describe a cube far larger than the
@@ -95,18 +97,6 @@ pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, String> {
         });
     }
     Ok(rows)
-}
-
-/// Names the JSON type of `v` for error messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Rejects collections, bare dimensions and other JSON-stat versions. Both fields are

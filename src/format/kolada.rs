@@ -13,6 +13,8 @@
 
 use serde_json::{Map, Value};
 
+use super::json_kind as kind;
+
 use super::RawRow;
 
 /// Column names of row 1.
@@ -138,18 +140,6 @@ pub fn read_page(bytes: &[u8], decimal: char) -> Result<Page, String> {
         }
     }
     Ok(Page { rows, deleted })
-}
-
-/// Names the JSON type of `v` for error messages.
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// Whether Kolada marks this object `isdeleted` (a boolean; 0/1 taken as well).

@@ -73,6 +73,18 @@ pub(crate) fn json_number_text(x: &serde_json::Number, decimal: char) -> String 
     }
 }
 
+/// Names the JSON type of `v` for error messages (shared by the JSON formats).
+pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// Decodes `bytes` with the pipeline's format. Errors are messages about the whole file.
 pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<RawTable, String> {
     let rows = match format {

@@ -84,14 +84,14 @@ pub async fn execute(
         outcome.reports.push(report);
     }
     // Refresh the views against the new data: a view broken by new data is reported now.
-    let (_ctx, view_problems) =
+    let (ctx, view_problems) =
         crate::query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
     outcome
         .problems
         .extend(view_problems.0.iter().map(ToString::to_string));
     // Publish what changed: the suppressed views are the only data meant to leave the lake.
     if outcome.reports.iter().any(|r| r.status == "ok") || !crate::publish::dir(&lake).exists() {
-        match crate::publish::publish(settings).await {
+        match crate::publish::publish(settings, &ctx).await {
             Ok(p) => {
                 for (view, rows, suppressed) in &p.views {
                     tracing::info!(view = %view, rows, suppressed, "published");

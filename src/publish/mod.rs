@@ -54,15 +54,19 @@ pub fn dir(lake: &Lake) -> std::path::PathBuf {
     lake.root().join("published")
 }
 
-/// Materializes the published views with suppression (`settings.suppress_below`).
-pub async fn publish(settings: &Settings) -> Result<PublishReport> {
+/// The rows of `kartlaggning` that publishing reads, in a stable order: the nine keys,
+/// the count, the population, and the share of measures delivered as shares.
+pub const CELLS_SQL: &str = "select kommun, period, matt, kon, alder, dimension, kategori, status, kalla, antal, befolkning, case when kalla = 'kolada' then andel end as andel_kalla from kartlaggning order by kommun, period, matt, kon, alder, dimension, kategori";
+
+/// Materializes the published views with suppression (`settings.suppress_below`), reading
+/// `kartlaggning` through `ctx`, a session over the lake (`query::open`) the caller has
+/// already opened, so the views are not planned twice.
+pub async fn publish(
+    settings: &Settings,
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<PublishReport> {
     let lake = Lake::new(&settings.lake_root);
-    let (ctx, _) = crate::query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
-    let batches = ctx
-        .sql("select kommun, period, matt, kon, alder, dimension, kategori, status, kalla, antal, befolkning, case when kalla = 'kolada' then andel end as andel_kalla from kartlaggning order by kommun, period, matt, kon, alder, dimension, kategori")
-        .await?
-        .collect()
-        .await?;
+    let batches = ctx.sql(CELLS_SQL).await?.collect().await?;
     let cells = read_cells(&batches)?;
     let constraints = constraints(&cells);
     let flags = suppression::suppress(
@@ -212,8 +216,8 @@ pub fn constraints(cells: &[Cell]) -> Vec<Constraint> {
                 .collect::<Option<Vec<i64>>>(),
         ) {
             (Some(t), Some(ps)) => !ps.is_empty() && ps.iter().sum::<i64>() == t,
-            // With unknown cells the equation cannot be checked; keep it when all three kön
-            // cells exist (kön additivity holds by construction of every source).
+            // With an unknown cell the equation cannot be checked against the data, so it is
+            // not used (kön additivity is added separately, without this check).
             _ => false,
         }
     };

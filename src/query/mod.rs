@@ -45,7 +45,6 @@ pub async fn open(
     for t in TABLES {
         register_listing(
             &ctx,
-            lake,
             t.name,
             &lake.table_dir(t.name),
             t.file_schema(),
@@ -55,7 +54,6 @@ pub async fn open(
     }
     register_listing(
         &ctx,
-        lake,
         "quarantine",
         &lake.quarantine_dir(),
         schema::quarantine_schema(),
@@ -99,7 +97,6 @@ pub async fn open_empty(sql_dir: &std::path::Path) -> Result<(SessionContext, Pr
 
 async fn register_listing(
     ctx: &SessionContext,
-    _lake: &Lake,
     name: &str,
     dir: &std::path::Path,
     file_schema: datafusion::arrow::datatypes::SchemaRef,

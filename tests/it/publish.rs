@@ -121,7 +121,7 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
             .await
             .expect("open");
     let batches = ctx
-        .sql("select kommun, period, matt, kon, alder, dimension, kategori, status, kalla, antal, befolkning, case when kalla = 'kolada' then andel end as andel_kalla from kartlaggning order by kommun, period, matt, kon, alder, dimension, kategori")
+        .sql(publish::CELLS_SQL)
         .await
         .expect("plan")
         .collect()

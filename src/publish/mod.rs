@@ -108,9 +108,29 @@ pub async fn publish(
             )?;
         }
         write_view(&out, name, &batch)?;
-        report.views.push((name.into(), batch.num_rows(), 0));
+        report
+            .views
+            .push((name.into(), batch.num_rows(), flagged(&batch)));
     }
     Ok(report)
+}
+
+/// Cells flagged as suppressed in a derived view (its `*_skyddad` columns).
+fn flagged(batch: &RecordBatch) -> usize {
+    let schema = batch.schema();
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.name().ends_with("_skyddad"))
+        .filter_map(|(i, _)| {
+            batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<BooleanArray>()
+                .map(BooleanArray::true_count)
+        })
+        .sum()
 }
 
 /// Runs `sql` into one batch; an empty result keeps the plan's schema.

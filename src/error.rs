@@ -111,6 +111,16 @@ pub enum Error {
         message: String,
     },
 
+    /// A quality gate of the pipeline failed, so nothing was published: the previous
+    /// version stays (stale beats wrong).
+    #[error("pipeline {pipeline}: quality gate failed, nothing published: {}", failures.join("; "))]
+    Gate {
+        /// Pipeline name.
+        pipeline: String,
+        /// Each failed check, with the partition and the figures.
+        failures: Vec<String>,
+    },
+
     /// A SQL query or view failed.
     #[error("query: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
@@ -159,5 +169,12 @@ impl From<datafusion::arrow::error::ArrowError> for Error {
 impl From<datafusion::parquet::errors::ParquetError> for Error {
     fn from(e: datafusion::parquet::errors::ParquetError) -> Self {
         Error::Query(e.into())
+    }
+}
+
+impl From<crate::schedule::ScheduleError> for Error {
+    fn from(e: crate::schedule::ScheduleError) -> Self {
+        // Expressions are validated with the pipeline file; what is left is the runner.
+        Error::Internal(format!("scheduler: {e}"))
     }
 }

@@ -13,6 +13,7 @@
 //!                            query: SessionContext (tables + sql/*.sql views)
 //! ```
 
+pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -23,7 +24,9 @@ pub mod pipeline;
 pub mod publish;
 pub mod query;
 pub mod sample;
+pub mod schedule;
 pub mod serve;
+pub mod service;
 pub mod source;
 
 pub use error::{Error, Result};

@@ -40,11 +40,40 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         }
         return Ok(true);
     }
+    if let Command::Health { url } = &cli.command {
+        // Needs no settings and no token: a container HEALTHCHECK runs it bare.
+        let status = reqwest::Client::new()
+            .get(url)
+            .timeout(std::time::Duration::from_secs(4))
+            .send()
+            .await
+            .map(|r| r.status());
+        return Ok(match status {
+            Ok(s) if s.is_success() => true,
+            Ok(s) => {
+                writeln!(out, "{url}: HTTP {s}")?;
+                false
+            }
+            Err(e) => {
+                writeln!(out, "{url}: {}", e.without_url())?;
+                false
+            }
+        });
+    }
     let settings = Settings::load(cli.config.as_deref())?;
     Ok(match cli.command {
         Command::Run { pipelines } => cli::run::execute(&settings, &pipelines, &mut out)
             .await?
             .success(),
+        Command::Backfill {
+            pipeline,
+            from,
+            to,
+            dry_run,
+        } => cli::backfill::execute(&settings, &pipeline, &from, &to, dry_run, &mut out)
+            .await?
+            .success(),
+        Command::Status { format } => cli::status::execute(&settings, format, &mut out)?,
         Command::Sql { query, format } => {
             cli::sql::execute(&settings, &query, format, &mut out).await?;
             true
@@ -68,8 +97,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             writeln!(out, "wrote {rows} rows to {}", file.display())?;
             true
         }
-        Command::Serve { listen } => {
-            cli::serve::execute(&settings, listen).await?;
+        Command::Serve {
+            listen,
+            no_scheduler,
+        } => {
+            cli::serve::execute(&settings, listen, no_scheduler).await?;
             true
         }
         Command::Check => cli::check::execute(&settings, &mut out).await?.is_empty(),
@@ -78,7 +110,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             cli::bench::execute(&settings, rows, kommuner, &mut out).await?;
             true
         }
-        Command::Sample { .. } => true,
+        Command::Sample { .. } | Command::Health { .. } => true,
     })
 }
 
@@ -88,7 +120,8 @@ fn init_logging(format: LogFormat) {
         EnvFilter::try_from_env("MALGRUPP_LOG").unwrap_or_else(|_| EnvFilter::new("malgrupp=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        // Log lines pause the progress bars of an interactive run instead of tearing them.
+        .with_writer(malgrupp::service::progress::LogWriter);
     match format {
         LogFormat::Text => builder.with_target(false).init(),
         LogFormat::Json => builder.json().init(),

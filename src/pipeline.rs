@@ -33,15 +33,29 @@ pub struct RunContext<'a> {
     pub client: &'a reqwest::Client,
 }
 
+/// How a run is asked to behave (the defaults are a normal nightly run).
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Reprocess every extract, even unchanged ones (backfill).
+    pub force: bool,
+    /// Only partitions whose period overlaps `from..=to` (`YYYY-MM` or `YYYY`) are written.
+    pub periods: Option<(String, String)>,
+    /// Fetch, decode and map, but write nothing: the report lists what would be written.
+    pub dry_run: bool,
+}
+
 /// Outcome of one pipeline run, as printed by `malgrupp run`.
 #[derive(Debug, Clone)]
 pub struct RunReport {
     /// Pipeline name.
     pub pipeline: String,
-    /// `ok`, `unchanged` or `failed`.
+    /// `ok`, `unchanged`, `failed`, `blocked` (a quality gate failed) or `skipped`
+    /// (another run of the pipeline held its lock).
     pub status: &'static str,
     /// Error of a failed run (already scrubbed of identity numbers).
     pub error: Option<String>,
+    /// Whether the failure may pass if retried (a source's timeout, 5xx, 429…).
+    pub transient: bool,
     /// Extracts fetched.
     pub files_read: usize,
     /// Extracts skipped because unchanged.
@@ -56,8 +70,60 @@ pub struct RunReport {
     pub rows_dropped: usize,
     /// Partitions published.
     pub partitions: usize,
+    /// Partitions (kommun, period) written — or, in a dry run, that would be written.
+    pub partition_list: Vec<(String, String)>,
     /// Wall time.
     pub duration: std::time::Duration,
+}
+
+impl RunReport {
+    /// An empty report in state `status`.
+    pub fn new(pipeline: &str, status: &'static str) -> Self {
+        RunReport {
+            pipeline: pipeline.to_string(),
+            status,
+            error: None,
+            transient: false,
+            files_read: 0,
+            files_unchanged: 0,
+            rows_in: 0,
+            rows_written: 0,
+            rows_quarantined: 0,
+            rows_dropped: 0,
+            partitions: 0,
+            partition_list: Vec::new(),
+            duration: Default::default(),
+        }
+    }
+
+    /// True for `ok` and `unchanged`.
+    pub fn succeeded(&self) -> bool {
+        matches!(self.status, "ok" | "unchanged")
+    }
+}
+
+/// A finished run: its report, its ledger record, and the pipeline's new published state
+/// (None when nothing was published). Applied to the manifest on disk by [`Finished::apply`].
+#[derive(Debug)]
+pub struct Finished {
+    /// What the run did.
+    pub report: RunReport,
+    /// The ledger entry.
+    pub record: RunRecord,
+    /// The pipeline's state after the run, when it published.
+    pub state: Option<PipelineState>,
+}
+
+impl Finished {
+    /// Records the run in `manifest` (called under the manifest lock on a fresh copy).
+    pub fn apply(&self, manifest: &mut Manifest) {
+        if let Some(state) = &self.state {
+            manifest
+                .pipelines
+                .insert(self.report.pipeline.clone(), state.clone());
+        }
+        manifest.runs.push(self.record.clone());
+    }
 }
 
 struct Decoded {
@@ -69,8 +135,15 @@ struct Decoded {
     dropped: usize,
 }
 
-/// Runs `pipeline` once. Never panics on input; errors end up in the report.
-pub async fn run(ctx: &RunContext<'_>, pipeline: &Pipeline, manifest: &mut Manifest) -> RunReport {
+/// Runs `pipeline` once against the published state in `manifest` (read only: the caller
+/// records the result with [`Finished::apply`] under the manifest lock). Never panics on
+/// input; errors end up in the report.
+pub async fn run(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    manifest: &Manifest,
+    opts: &RunOptions,
+) -> Finished {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
     let run_id = format!(
@@ -80,32 +153,25 @@ pub async fn run(ctx: &RunContext<'_>, pipeline: &Pipeline, manifest: &mut Manif
     );
     let span = tracing::info_span!("run", pipeline = %pipeline.name, run_id = %run_id);
     let _guard = span.enter();
-    let mut report = RunReport {
-        pipeline: pipeline.name.clone(),
-        status: "ok",
-        error: None,
-        files_read: 0,
-        files_unchanged: 0,
-        rows_in: 0,
-        rows_written: 0,
-        rows_quarantined: 0,
-        rows_dropped: 0,
-        partitions: 0,
-        duration: Default::default(),
-    };
-    let result = run_inner(ctx, pipeline, manifest, &run_id, &mut report).await;
-    let (lineage, message) = match result {
-        Ok(lineage) => (lineage, None),
+    let mut report = RunReport::new(&pipeline.name, "ok");
+    let result = run_inner(ctx, pipeline, manifest, opts, &run_id, &mut report).await;
+    let (lineage, state, message) = match result {
+        Ok((lineage, state)) => (lineage, state, None),
         Err(e) => {
-            report.status = "failed";
+            report.status = if matches!(e, Error::Gate { .. }) {
+                "blocked"
+            } else {
+                "failed"
+            };
             let msg = crate::normalize::personnummer::scrub(&e.to_string());
-            tracing::error!(error = %msg, "pipeline failed; previous data left in place");
+            tracing::error!(error = %msg, transient = e.is_transient(), "pipeline {}; previous data left in place", report.status);
             report.error = Some(msg.clone());
-            (Vec::new(), Some(msg))
+            report.transient = e.is_transient();
+            (Vec::new(), None, Some(msg))
         }
     };
     report.duration = started.elapsed();
-    manifest.runs.push(RunRecord {
+    let record = RunRecord {
         run_id,
         pipeline: pipeline.name.clone(),
         started_at: started_at.to_rfc3339(),
@@ -117,7 +183,10 @@ pub async fn run(ctx: &RunContext<'_>, pipeline: &Pipeline, manifest: &mut Manif
         rows_written: report.rows_written,
         rows_quarantined: report.rows_quarantined,
         lineage,
-    });
+        trigger: String::new(),
+        scheduled_for: None,
+        attempt: 1,
+    };
     tracing::info!(
         status = report.status,
         files = report.files_read,
@@ -126,16 +195,21 @@ pub async fn run(ctx: &RunContext<'_>, pipeline: &Pipeline, manifest: &mut Manif
         quarantined = report.rows_quarantined,
         "run finished"
     );
-    report
+    Finished {
+        report,
+        record,
+        state,
+    }
 }
 
 async fn run_inner(
     ctx: &RunContext<'_>,
     pipeline: &Pipeline,
-    manifest: &mut Manifest,
+    manifest: &Manifest,
+    opts: &RunOptions,
     run_id: &str,
     report: &mut RunReport,
-) -> Result<Vec<Lineage>> {
+) -> Result<(Vec<Lineage>, Option<PipelineState>)> {
     let extracts = source::fetch(pipeline, ctx.client).await?;
     report.files_read = extracts.len();
     let fingerprint = format!("{}:{}", pipeline.fingerprint, ctx.key.fingerprint());
@@ -154,11 +228,12 @@ async fn run_inner(
         let sha = hex::encode(Sha256::digest(&e.bytes));
         match previous.extracts.get(&sha) {
             Some(state)
-                if state.partitions.iter().all(|(k, p)| {
-                    ctx.lake
-                        .partition_file(table, k, p, &pipeline.name)
-                        .exists()
-                }) =>
+                if !opts.force
+                    && state.partitions.iter().all(|(k, p)| {
+                        ctx.lake
+                            .partition_file(table, k, p, &pipeline.name)
+                            .exists()
+                    }) =>
             {
                 unchanged.insert(sha, state.clone());
             }
@@ -173,14 +248,16 @@ async fn run_inner(
             fingerprint: String::new(),
             extracts: unchanged,
         };
-        remove_superseded_quarantine(ctx.lake, &pipeline.name, &current)?;
-        return Ok(Vec::new());
+        if !opts.dry_run {
+            remove_superseded_quarantine(ctx.lake, &pipeline.name, &current)?;
+        }
+        return Ok((Vec::new(), None));
     }
 
     // Decode and map the changed extracts (keeping each raw extract first).
     let mut decoded = Vec::new();
     for (e, sha) in todo {
-        decoded.push(decode_one(ctx, pipeline, e, sha)?);
+        decoded.push(decode_one(ctx, pipeline, e, sha, opts.dry_run)?);
     }
     // Partitions to rebuild, and unchanged extracts that also feed them.
     let mut rebuild: BTreeSet<(String, String)> = decoded
@@ -206,7 +283,7 @@ async fn run_inner(
                 location: state.raw_path.clone(),
                 bytes,
             };
-            let d = decode_one(ctx, pipeline, e, sha)?;
+            let d = decode_one(ctx, pipeline, e, sha, opts.dry_run)?;
             rebuild.extend(d.mapped.partitions.keys().cloned());
             decoded.push(d);
         }
@@ -219,7 +296,9 @@ async fn run_inner(
     report.rows_in = records;
     report.rows_quarantined = rejected;
     report.rows_dropped = decoded.iter().map(|d| d.dropped).sum();
-    write_quarantine(ctx.lake, pipeline, &decoded)?;
+    if !opts.dry_run {
+        write_quarantine(ctx.lake, pipeline, &decoded)?;
+    }
     if records > 0 && rejected as f64 / records as f64 > pipeline.max_quarantined_share {
         let first = decoded
             .iter()
@@ -258,10 +337,25 @@ async fn run_inner(
             by_partition.entry(part).or_default().extend(rows);
         }
     }
+    if let Some((from, to)) = &opts.periods {
+        by_partition.retain(|(_, period), _| period_overlaps(period, from, to));
+    }
+    let mut batches = BTreeMap::new();
+    for (part, rows) in &by_partition {
+        batches.insert(part.clone(), batch::rows_to_batch(&schema, rows)?);
+    }
+    report.partition_list = batches.keys().cloned().collect();
+    // Quality gates: stale beats wrong, so a failed check publishes nothing.
+    crate::checks::evaluate(pipeline, ctx.lake, &batches)?;
+    if opts.dry_run {
+        report.rows_written = batches.values().map(|b| b.num_rows()).sum();
+        report.partitions = batches.len();
+        return Ok((Vec::new(), None));
+    }
     let mut staged = Vec::new();
-    for ((kommun, period), rows) in &by_partition {
-        let bytes = parquet::encode(&[batch::rows_to_batch(&schema, rows)?])?;
-        report.rows_written += rows.len();
+    for ((kommun, period), batch) in &batches {
+        let bytes = parquet::encode(std::slice::from_ref(batch))?;
+        report.rows_written += batch.num_rows();
         match atomic::stage(
             &ctx.lake
                 .partition_file(table, kommun, period, &pipeline.name),
@@ -302,8 +396,27 @@ async fn run_inner(
         });
     }
     remove_superseded_quarantine(ctx.lake, &pipeline.name, &state)?;
-    manifest.pipelines.insert(pipeline.name.clone(), state);
-    Ok(lineage)
+    Ok((lineage, Some(state)))
+}
+
+/// Whether a partition's period (`YYYY-MM`, or `YYYY` for a whole year) overlaps the
+/// inclusive range `from..=to` (each `YYYY-MM` or `YYYY`).
+pub fn period_overlaps(period: &str, from: &str, to: &str) -> bool {
+    let first = |p: &str| {
+        if p.len() == 4 {
+            format!("{p}-01")
+        } else {
+            p.to_string()
+        }
+    };
+    let last = |p: &str| {
+        if p.len() == 4 {
+            format!("{p}-12")
+        } else {
+            p.to_string()
+        }
+    };
+    last(period) >= first(from) && first(period) <= last(to)
 }
 
 fn decode_one(
@@ -311,14 +424,17 @@ fn decode_one(
     pipeline: &Pipeline,
     extract: Extract,
     sha: String,
+    dry_run: bool,
 ) -> Result<Decoded> {
     let data_err = |message: String| Error::Data {
         pipeline: pipeline.name.clone(),
         file: extract.name.clone(),
         message: crate::normalize::personnummer::scrub(&message),
     };
-    ctx.lake
-        .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
+    if !dry_run {
+        ctx.lake
+            .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
+    }
     let table =
         format::decode(&pipeline.format, &pipeline.table, &extract.bytes).map_err(data_err)?;
     let extract_id = sha[..16].to_string();

@@ -104,9 +104,11 @@ async fn run(
         key: &key,
         client: &client,
     };
-    let mut manifest = Manifest::default();
+    let manifest = Manifest::default();
     let t = Instant::now();
-    let report = pipeline::run(&ctx, &p, &mut manifest).await;
+    let report = pipeline::run(&ctx, &p, &manifest, &pipeline::RunOptions::default())
+        .await
+        .report;
     let secs = t.elapsed().as_secs_f64();
     if let Some(e) = report.error {
         return Err(Error::Internal(format!("benchmark pipeline failed: {e}")));

@@ -3,6 +3,7 @@
 //! Commands are library functions that write to a `Write` and return a result, so the
 //! integration tests drive exactly what the binary runs.
 
+pub mod backfill;
 pub mod bench;
 pub mod check;
 pub mod demo;
@@ -10,6 +11,7 @@ pub mod export;
 pub mod run;
 pub mod serve;
 pub mod sql;
+pub mod status;
 
 use std::path::PathBuf;
 
@@ -49,11 +51,34 @@ pub enum Command {
         /// Pipeline names (file stems in the pipelines directory).
         pipelines: Vec<String>,
     },
-    /// Serve the published views over HTTP (bearer tokens from the environment).
+    /// The service: scheduled pipeline runs plus the HTTP API over the published views.
     Serve {
         /// Address to listen on (default from `[serve] listen`, else 127.0.0.1:8080).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Serve the API only; run no pipelines (for extra read-only replicas).
+        #[arg(long)]
+        no_scheduler: bool,
+    },
+    /// Reprocess a pipeline's extracts for a range of periods (idempotent).
+    Backfill {
+        /// Pipeline name.
+        pipeline: String,
+        /// First period, YYYY-MM (or YYYY).
+        #[arg(long)]
+        from: String,
+        /// Last period, YYYY-MM (or YYYY), inclusive.
+        #[arg(long)]
+        to: String,
+        /// Fetch, decode and map, and list what would be written, without writing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Show every pipeline's last run, next run and freshness (exit 1 if any is stale or failing).
+    Status {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = status::StatusFormat::Table)]
+        format: status::StatusFormat,
     },
     /// Run a SQL query over the lake's tables and views.
     Sql {
@@ -92,6 +117,12 @@ pub enum Command {
         /// Number of kommuner the rows are spread over (1–290).
         #[arg(long, default_value_t = 290)]
         kommuner: usize,
+    },
+    /// Probe a health endpoint (for container HEALTHCHECKs: no curl in the image). Exit 0 on 2xx.
+    Health {
+        /// URL to GET.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
     },
     /// Write the synthetic sample extracts (Kalmar, May 2015) that the demo pipelines read.
     Sample {

@@ -4,10 +4,11 @@ use std::io::Write;
 
 use crate::config::{self, Settings};
 use crate::error::{Error, Result};
-use crate::lake::manifest::Manifest;
-use crate::lake::{Lake, atomic};
-use crate::normalize::pseudonym::PseudonymKey;
-use crate::pipeline::{self, RunContext, RunReport};
+use crate::lake::Lake;
+use crate::pipeline::{RunOptions, RunReport};
+use crate::service::metrics::Metrics;
+use crate::service::progress::Progress;
+use crate::service::runner::{self, Runner, Trigger};
 
 /// The result of `run`: one report per pipeline attempted, and problems that kept
 /// pipelines from starting (invalid files, unknown names, broken views).
@@ -24,7 +25,7 @@ pub struct RunOutcome {
 impl RunOutcome {
     /// True when every pipeline succeeded (or was unchanged) and nothing else went wrong.
     pub fn success(&self) -> bool {
-        self.problems.is_empty() && self.reports.iter().all(|r| r.status != "failed")
+        self.problems.is_empty() && self.reports.iter().all(RunReport::succeeded)
     }
 }
 
@@ -57,54 +58,34 @@ pub async fn execute(
             .filter(|p| names.contains(&p.name))
             .collect()
     };
-    let (key, notice) = PseudonymKey::load(&settings.key_source)?;
+    let metrics = std::sync::Arc::new(Metrics::default());
+    let (runner, notice) = Runner::new(settings, metrics, runner::no_shutdown())?;
     if let Some(n) = notice {
         tracing::warn!("{n}");
         writeln!(out, "note: {n}").map_err(|e| Error::io("<stdout>", e))?;
     }
-    let lake = Lake::new(&settings.lake_root);
-    let stale = atomic::remove_stale_temp_files(lake.root());
-    if stale > 0 {
-        tracing::warn!(
-            files = stale,
-            "removed temporary files left by an interrupted run"
-        );
-    }
-    let client = crate::source::http::client()?;
-    let ctx = RunContext {
-        lake: &lake,
-        key: &key,
-        client: &client,
-    };
-    let mut manifest = Manifest::load(lake.root())?;
+    let progress = Progress::new(selected.len());
     for p in selected {
-        let report = pipeline::run(&ctx, p, &mut manifest).await;
-        // Saved after every pipeline: a crash later must not forget what was published.
-        manifest.save(lake.root())?;
+        let bar = progress.pipeline(&p.name);
+        let report = runner
+            .run(p, &RunOptions::default(), Trigger::Manual, None)
+            .await?;
+        bar.finish(&report);
         outcome.reports.push(report);
     }
-    // Refresh the views against the new data: a view broken by new data is reported now.
-    let (ctx, view_problems) =
-        crate::query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
-    outcome
-        .problems
-        .extend(view_problems.0.iter().map(ToString::to_string));
-    // Publish what changed: the suppressed views are the only data meant to leave the lake.
-    if outcome.reports.iter().any(|r| r.status == "ok") || !crate::publish::dir(&lake).exists() {
-        match crate::publish::publish(settings, &ctx).await {
-            Ok(p) => {
-                for (view, rows, suppressed) in &p.views {
-                    tracing::info!(view = %view, rows, suppressed, "published");
-                }
-                outcome.published = p.views;
-            }
-            Err(e) => outcome.problems.push(format!(
-                "publishing failed (the previous published version stays): {e}"
-            )),
-        }
-    }
+    refresh(settings, runner.lake(), &mut outcome).await?;
     print_summary(&outcome, out).map_err(|e| Error::io("<stdout>", e))?;
     Ok(outcome)
+}
+
+/// After runs: the views re-planned and the published views refreshed
+/// ([`crate::service::refresh`]), problems and publications added to `outcome`.
+pub async fn refresh(settings: &Settings, lake: &Lake, outcome: &mut RunOutcome) -> Result<()> {
+    let changed = outcome.reports.iter().any(|r| r.status == "ok");
+    let (problems, published) = crate::service::refresh(settings, lake, changed).await;
+    outcome.problems.extend(problems);
+    outcome.published = published;
+    Ok(())
 }
 
 /// Prints one line per pipeline and every problem.

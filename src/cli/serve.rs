@@ -4,6 +4,9 @@ use crate::config::Settings;
 use crate::error::{Error, Problems, Result};
 use crate::lake::Lake;
 use crate::serve::{QueryLimits, ServeConfig};
+use crate::service::daemon::{Daemon, Ops};
+
+use std::sync::Arc;
 
 /// Builds the API's configuration from the settings and the environment.
 pub fn config(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Result<ServeConfig> {
@@ -30,14 +33,34 @@ pub fn config(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Resu
             timeout: s.timeout,
             max_rows: s.max_rows,
         },
+        operations: None,
+        metrics_public: s.metrics_public,
     })
 }
 
-/// Serves until SIGTERM or Ctrl-C, then finishes the requests in flight.
-pub async fn execute(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Result<()> {
-    let cfg = config(settings, listen)?;
-    tracing::info!(listen = %cfg.listen, published = %cfg.published_dir.display(), "serving the published views");
-    crate::serve::serve(cfg, shutdown_signal()).await
+/// Serves until SIGTERM or Ctrl-C: the API, and unless `no_scheduler`, the scheduled
+/// pipelines. On the signal the listener stops accepting, requests in flight finish,
+/// running pipelines get the grace period, and the process exits 0.
+pub async fn execute(
+    settings: &Settings,
+    listen: Option<std::net::SocketAddr>,
+    no_scheduler: bool,
+) -> Result<()> {
+    let mut cfg = config(settings, listen)?;
+    let daemon = Daemon::start(settings.clone(), !no_scheduler).await?;
+    cfg.operations = Some(Arc::new(Ops(daemon.clone())));
+    let (tx, mut rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    tracing::info!(listen = %cfg.listen, published = %cfg.published_dir.display(), scheduler = !no_scheduler, "serving");
+    let served = crate::serve::serve(cfg, async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    })
+    .await;
+    daemon.shutdown(settings.serve.shutdown_grace).await;
+    served
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
+use super::operations;
 use super::raw::{HeaderRows, RawFieldSpec, RawFormat, RawPipeline};
 use super::source::validate_source;
 pub use super::source::{HeaderValue, Source};
@@ -42,6 +43,14 @@ pub struct Pipeline {
     pub max_quarantined_share: f64,
     /// SHA-256 of the pipeline file (a changed mapping reprocesses unchanged extracts).
     pub fingerprint: String,
+    /// When the service runs it; None: only on demand.
+    pub schedule: Option<operations::ScheduleSpec>,
+    /// Whole-run retries after transient failures.
+    pub retry: operations::RetryPolicy,
+    /// When its data is due.
+    pub freshness: Option<operations::Freshness>,
+    /// Quality gates.
+    pub checks: operations::Checks,
 }
 
 /// Decoder and its format-specific options.
@@ -236,6 +245,10 @@ impl Pipeline {
         if target.kind == TableKind::Record && unpivot.is_some() {
             p.push(&file, "unpivot", "only aggregate tables can be unpivoted");
         }
+        let schedule = operations::schedule(raw.schedule, &file, &mut p);
+        let retry = operations::retry(raw.retry, &file, &mut p);
+        let freshness = operations::freshness(raw.freshness, &file, &mut p);
+        let checks = operations::checks(raw.checks, target, &file, &mut p);
         let fingerprint = hex::encode(Sha256::digest(text.as_bytes()));
         let description = raw.description.unwrap_or_default();
         p.into_result(Pipeline {
@@ -250,6 +263,10 @@ impl Pipeline {
             fields,
             max_quarantined_share: share,
             fingerprint,
+            schedule,
+            retry,
+            freshness,
+            checks,
         })
     }
 }

@@ -27,6 +27,14 @@ pub struct RawPipeline {
     /// Largest share (0–1) of rows that may be quarantined before the run fails and
     /// nothing is published. Default 0.05.
     pub max_quarantined_share: Option<f64>,
+    /// When `malgrupp serve` runs it (cron + time zone); without it, only on demand.
+    pub schedule: Option<super::operations::RawSchedule>,
+    /// Whole-run retries after transient failures.
+    pub retry: Option<super::operations::RawRetry>,
+    /// When each period's data is due, for `malgrupp status`.
+    pub freshness: Option<super::operations::RawFreshness>,
+    /// Quality gates checked before publishing.
+    pub checks: Option<super::operations::RawChecks>,
 }
 
 /// `[source]`

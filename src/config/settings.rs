@@ -50,6 +50,14 @@ pub struct RawServe {
     pub timeout_secs: Option<u64>,
     /// Largest result a query may return, rows (default 100 000).
     pub max_rows: Option<usize>,
+    /// Environment variable holding a webhook URL called when a run fails and when a
+    /// pipeline recovers (default `MALGRUPP_WEBHOOK_URL`; unset: no webhook).
+    pub webhook_env: Option<String>,
+    /// Serve `/metrics` without a token (default false: Prometheus sends the bearer token).
+    pub metrics_public: Option<bool>,
+    /// How long shutdown waits for running pipelines to finish, seconds (default 120);
+    /// a run still going after that is abandoned before it publishes.
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 /// `[lake]`
@@ -127,6 +135,12 @@ pub struct ServeSettings {
     pub timeout: std::time::Duration,
     /// Row limit.
     pub max_rows: usize,
+    /// Environment variable with the webhook URL.
+    pub webhook_env: String,
+    /// `/metrics` without a token.
+    pub metrics_public: bool,
+    /// Grace period for running pipelines at shutdown.
+    pub shutdown_grace: std::time::Duration,
 }
 
 /// Default key location: beside the lake, never inside it (nothing under it is published).
@@ -226,6 +240,14 @@ impl Settings {
                 memory_bytes: raw.serve.memory_mb.unwrap_or(256) * 1024 * 1024,
                 timeout: std::time::Duration::from_secs(raw.serve.timeout_secs.unwrap_or(30)),
                 max_rows: raw.serve.max_rows.unwrap_or(100_000),
+                webhook_env: raw
+                    .serve
+                    .webhook_env
+                    .unwrap_or_else(|| "MALGRUPP_WEBHOOK_URL".into()),
+                metrics_public: raw.serve.metrics_public.unwrap_or(false),
+                shutdown_grace: std::time::Duration::from_secs(
+                    raw.serve.shutdown_grace_secs.unwrap_or(120),
+                ),
             },
         };
         problems.into_result(settings)

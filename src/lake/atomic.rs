@@ -113,7 +113,30 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io(dir, e))
 }
 
-/// Removes temporary files left by a killed run anywhere under `root`.
+/// Whether a temporary file was left by a process that is gone. Its name carries the
+/// writer's pid; a file of a live process (a run of another pipeline in a second
+/// `malgrupp` process on the same lake) is that process's work in progress. Where `/proc`
+/// does not exist, only files older than a day count as left behind.
+fn is_abandoned(path: &Path, name: &str) -> bool {
+    let pid = name
+        .strip_prefix(TEMP_PREFIX)
+        .and_then(|rest| rest.split('-').next())
+        .and_then(|p| p.parse::<u32>().ok());
+    let proc = Path::new("/proc");
+    match pid {
+        Some(pid) if proc.is_dir() => {
+            pid != std::process::id() && !proc.join(pid.to_string()).exists()
+        }
+        _ => fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(86_400)),
+    }
+}
+
+/// Removes temporary files left by killed runs anywhere under `root` (never those of a
+/// live process, see [`is_abandoned`]).
 pub fn remove_stale_temp_files(root: &Path) -> usize {
     let mut removed = 0;
     let Ok(entries) = fs::read_dir(root) else {
@@ -123,7 +146,9 @@ pub fn remove_stale_temp_files(root: &Path) -> usize {
         let path = e.path();
         if path.is_dir() {
             removed += remove_stale_temp_files(&path);
-        } else if e.file_name().to_string_lossy().starts_with(TEMP_PREFIX)
+        } else if let Some(name) = e.file_name().to_str()
+            && name.starts_with(TEMP_PREFIX)
+            && is_abandoned(&path, name)
             && fs::remove_file(&path).is_ok()
         {
             removed += 1;
@@ -151,8 +176,15 @@ mod tests {
         assert!(names.iter().any(|n| n.starts_with(TEMP_PREFIX)));
         staged.publish().expect("publish");
         assert_eq!(fs::read(&target).expect("read"), b"new");
-        stage(&target, b"abandoned").expect("stage");
+        // This process's own staged file is work in progress, never removed.
+        let own = stage(&target, b"in progress").expect("stage");
+        assert_eq!(remove_stale_temp_files(dir.path()), 0);
+        own.discard();
+        // A file named for a pid that no longer exists was left by a killed run.
+        let dead = target.with_file_name(format!("{TEMP_PREFIX}4194304999-x.parquet.partial"));
+        fs::write(&dead, b"abandoned").expect("write");
         assert_eq!(remove_stale_temp_files(dir.path()), 1);
+        assert!(!dead.exists());
         assert_eq!(fs::read(&target).expect("read"), b"new");
     }
 }

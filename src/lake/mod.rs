@@ -11,6 +11,7 @@
 //! table never overwrite each other, and replacing one kommun-month is one rename.
 
 pub mod atomic;
+pub mod lock;
 pub mod manifest;
 pub mod parquet;
 

@@ -130,7 +130,10 @@ pub fn map_extract(
         records: table.rows.len(),
         ..Mapped::default()
     };
-    for raw in &table.rows {
+    for (i, raw) in table.rows.iter().enumerate() {
+        if i % 50_000 == 0 && i > 0 {
+            crate::service::progress::rows(&pipeline.name, i as u64);
+        }
         match map_row(
             pipeline, &sources, &raw.cells, extract_id, key, record, total_pair,
         ) {

@@ -135,9 +135,12 @@ fn register_ledger(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
         i("rows_in"),
         i("rows_written"),
         i("rows_quarantined"),
+        s("trigger"),
+        s("scheduled_for"),
+        i("attempt"),
     ]));
-    let mut c: Vec<StringBuilder> = (0..6).map(|_| StringBuilder::new()).collect();
-    let mut n: Vec<Int64Builder> = (0..5).map(|_| Int64Builder::new()).collect();
+    let mut c: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
+    let mut n: Vec<Int64Builder> = (0..6).map(|_| Int64Builder::new()).collect();
     for r in &manifest.runs {
         c[0].append_value(&r.run_id);
         c[1].append_value(&r.pipeline);
@@ -149,6 +152,9 @@ fn register_ledger(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
         n[2].append_value(r.rows_in as i64);
         n[3].append_value(r.rows_written as i64);
         n[4].append_value(r.rows_quarantined as i64);
+        c[5].append_value(&r.trigger);
+        c[6].append_option(r.scheduled_for.as_deref());
+        n[5].append_value(i64::from(r.attempt));
     }
     let f = |b: &mut StringBuilder| -> ArrayRef { Arc::new(b.finish()) };
     let g = |b: &mut Int64Builder| -> ArrayRef { Arc::new(b.finish()) };
@@ -163,6 +169,9 @@ fn register_ledger(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
         g(&mut n[2]),
         g(&mut n[3]),
         g(&mut n[4]),
+        f(&mut c[5]),
+        f(&mut c[6]),
+        g(&mut n[5]),
     ];
     let runs = RecordBatch::try_new(runs_schema.clone(), cols)?;
     ctx.register_table(

@@ -36,8 +36,16 @@ pub(crate) async fn healthz() -> &'static str {
     "ok"
 }
 
-/// `GET /readyz`: the published folder can be listed.
+/// `GET /readyz`: the published folder can be listed, and the service (if any) has
+/// finished its start-up catch-up.
 pub(crate) async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if app.operations.as_ref().is_some_and(|o| !o.ready()) {
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting: catching up on missed runs",
+        )
+        .into_response();
+    }
     match super::safety::published_files(&app.published_dir).await {
         Ok(_) => "ready".into_response(),
         Err(e) => {

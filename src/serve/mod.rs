@@ -9,7 +9,11 @@
 //! GET  /api/v1/views/{name}?col=v&format=…     rows (equality / IN filters, paging)
 //! POST /api/v1/sql {"sql": …, "format": …}     read-only SQL over the published views
 //! GET  /api/v1/openapi.json                    the OpenAPI 3.0 description
+//! GET  /metrics                                Prometheus (auth unless metrics_public)
+//! GET  /api/v1/status                          pipelines: last/next run, freshness
+//! POST /api/v1/runs/{pipeline}                 start a run now (202)
 //! ```
+//! The last three need the service (`ops::Operations`); without it they answer 404.
 //!
 //! Every route except health needs `Authorization: Bearer <token>`; starting without a
 //! token is an error, so the API is never open by accident. Each request builds a fresh
@@ -22,6 +26,7 @@ mod api;
 mod auth;
 mod encode;
 pub mod openapi;
+pub mod ops;
 mod safety;
 
 use std::future::Future;
@@ -50,6 +55,16 @@ pub struct ServeConfig {
     pub cors_origins: Vec<String>,
     /// Limits for the data endpoints.
     pub limits: QueryLimits,
+    /// The running service, when `serve` runs the pipelines too.
+    pub operations: Option<Arc<dyn ops::Operations>>,
+    /// Serve `/metrics` without a token.
+    pub metrics_public: bool,
+}
+
+impl std::fmt::Debug for dyn ops::Operations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Operations")
+    }
 }
 
 impl Default for ServeConfig {
@@ -60,6 +75,8 @@ impl Default for ServeConfig {
             tokens: Vec::new(),
             cors_origins: Vec::new(),
             limits: QueryLimits::default(),
+            operations: None,
+            metrics_public: false,
         }
     }
 }
@@ -93,6 +110,7 @@ pub(crate) struct App {
     pub(crate) tokens: auth::Tokens,
     pub(crate) limits: QueryLimits,
     pub(crate) runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
+    pub(crate) operations: Option<Arc<dyn ops::Operations>>,
 }
 
 /// The whole API as a router (no listener): validates `cfg` first.
@@ -107,6 +125,7 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
         published_dir: cfg.published_dir,
         tokens: auth::Tokens::new(&cfg.tokens),
         limits: cfg.limits,
+        operations: cfg.operations,
     });
     // The fallback sits behind the token check too, so without a token nobody can even
     // learn which paths exist.
@@ -115,16 +134,26 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
         .route("/api/v1/views/{name}", get(api::view_rows))
         .route("/api/v1/sql", post(api::sql))
         .route("/api/v1/openapi.json", get(api::openapi))
+        .route("/api/v1/status", get(ops::status))
+        .route("/api/v1/runs/{pipeline}", post(ops::trigger));
+    let protected = if cfg.metrics_public {
+        protected
+    } else {
+        protected.route("/metrics", get(ops::metrics))
+    };
+    let protected = protected
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
             auth::require_token,
         ));
-    let mut router = Router::new()
+    let mut open = Router::new()
         .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .merge(protected)
-        .with_state(app);
+        .route("/readyz", get(api::readyz));
+    if cfg.metrics_public {
+        open = open.route("/metrics", get(ops::metrics));
+    }
+    let mut router = open.merge(protected).with_state(app);
     // Outermost, so browser preflights (which carry no token) are answered before auth.
     if let Some(cors) = cors {
         router = router.layer(cors);

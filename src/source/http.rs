@@ -48,13 +48,14 @@ pub async fn send(
     let mut attempt = 0;
     loop {
         let (error, wait) = match build().timeout(timeout).send().await {
-            Ok(resp) if resp.status().is_success() => {
-                return resp
-                    .bytes()
-                    .await
-                    .map(|b| b.to_vec())
-                    .map_err(|e| fail(format!("reading the body: {e}"), true));
-            }
+            // A body cut off mid-transfer is as transient as a failed connection.
+            Ok(resp) if resp.status().is_success() => match read_body(pipeline, resp).await {
+                Ok(b) => return Ok(b),
+                Err(e) => (
+                    fail(format!("reading the body: {}", e.without_url()), true),
+                    None,
+                ),
+            },
             Ok(resp) => {
                 let status = resp.status();
                 let retry_after = resp
@@ -79,7 +80,9 @@ pub async fn send(
                     if e.is_timeout() {
                         format!("timed out after {}s", timeout.as_secs())
                     } else {
-                        format!("request failed: {e}")
+                        // The URL is already in the error's location, without its query
+                        // string; reqwest's own text would repeat it whole.
+                        format!("request failed: {}", e.without_url())
                     },
                     true,
                 ),
@@ -94,6 +97,18 @@ pub async fn send(
         tracing::warn!(pipeline, url = %location, attempt, delay_ms = delay.as_millis() as u64, error = %error, "retrying");
         tokio::time::sleep(delay).await;
     }
+}
+
+/// Reads a body chunk by chunk, reporting progress to the pipeline's bar.
+async fn read_body(pipeline: &str, mut resp: reqwest::Response) -> reqwest::Result<Vec<u8>> {
+    // Preallocate from Content-Length, but never trust it for more than 64 MiB.
+    let hint = resp.content_length().unwrap_or(0).min(64 << 20) as usize;
+    let mut body = Vec::with_capacity(hint);
+    while let Some(chunk) = resp.chunk().await? {
+        crate::service::progress::downloaded(pipeline, chunk.len() as u64);
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 /// `: title — detail` from an RFC 7807 problem+json body, or nothing.
@@ -166,12 +181,19 @@ pub async fn get(
     })
 }
 
-/// Exponential backoff (0.5 s, 1 s, 2 s … capped at 60 s) with ±25 % jitter so that
-/// many pipelines retrying together do not hit a server in step.
+/// Exponential backoff for HTTP requests (0.5 s, 1 s, 2 s … capped at 60 s).
 pub fn backoff(attempt: u32) -> Duration {
-    let base = 500u64
-        .saturating_mul(1 << attempt.min(7).saturating_sub(1))
-        .min(60_000);
+    jittered_backoff(Duration::from_millis(500), Duration::from_secs(60), attempt)
+}
+
+/// The one backoff rule (HTTP requests and whole-run retries): `first` doubled for each
+/// attempt after the first, capped at `max`, with ±25 % jitter so that many pipelines
+/// retrying together do not hit a server in step.
+pub fn jittered_backoff(first: Duration, max: Duration, attempt: u32) -> Duration {
+    let doublings = attempt.saturating_sub(1).min(20);
+    let base = (first.as_millis() as u64)
+        .saturating_mul(1u64 << doublings)
+        .min(max.as_millis() as u64);
     let mut r = [0u8; 2];
     let jitter = if getrandom::fill(&mut r).is_ok() {
         f64::from(u16::from_le_bytes(r)) / f64::from(u16::MAX)

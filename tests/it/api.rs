@@ -134,6 +134,7 @@ impl Server {
             tokens: vec!["other-token".into(), TOKEN.into()],
             cors_origins: cors,
             limits,
+            ..ServeConfig::default()
         };
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await

@@ -4,17 +4,20 @@
 //! `kalmar` (the acceptance figures of Kalmar's Bilaga 1), `lake` (determinism, skipping,
 //! a killed run), `privacy` (no identity number in anything a run writes), `config`
 //! (check reports every problem), `http` (the HTTP source against a mock server) and
-//! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance).
+//! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance),
+//! `deploy` (deploy/ files against systemd-analyze, kubernetes-validate, the Compose schema).
 
 mod agency;
 mod api;
 mod common;
 mod config;
+mod deploy;
 mod export;
 mod http;
 mod kalmar;
 mod lake;
 mod privacy;
 mod publish;
+mod service;
 mod slt;
 mod uppfoljning;

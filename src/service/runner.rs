@@ -1,0 +1,223 @@
+//! Running one pipeline the way every entry point does (`run`, `backfill`, the scheduler,
+//! the API's trigger): take the pipeline's lake lock (a second trigger is skipped and
+//! recorded), run, retry transient failures with backoff, record the run in the ledger
+//! under the manifest lock, update the metrics and call the webhook on failure and on
+//! recovery.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::watch;
+
+use super::metrics::Metrics;
+use super::webhook::Webhook;
+use crate::config::Settings;
+use crate::config::pipeline::Pipeline;
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::lake::lock::LakeLock;
+use crate::lake::manifest::{Manifest, RunRecord};
+use crate::normalize::pseudonym::PseudonymKey;
+use crate::pipeline::{self, RunContext, RunOptions, RunReport};
+use crate::source::http::jittered_backoff;
+
+/// What started a run (recorded in the ledger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// `malgrupp run`.
+    Manual,
+    /// The scheduler, at a scheduled time.
+    Schedule,
+    /// The scheduler, making up for a time missed while the service was down.
+    CatchUp,
+    /// `malgrupp backfill`.
+    Backfill,
+    /// `POST /api/v1/runs/{pipeline}`.
+    Api,
+}
+
+impl Trigger {
+    /// The ledger's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Manual => "manual",
+            Trigger::Schedule => "schedule",
+            Trigger::CatchUp => "catch-up",
+            Trigger::Backfill => "backfill",
+            Trigger::Api => "api",
+        }
+    }
+}
+
+/// Everything runs share: the lake, the key, the one HTTP client, metrics, the webhook,
+/// and the shutdown signal that cuts retry waits short.
+pub struct Runner {
+    lake: Lake,
+    key: PseudonymKey,
+    client: reqwest::Client,
+    metrics: Arc<Metrics>,
+    webhook: Option<Webhook>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Runner {
+    /// Builds the runner; the key notice (a key was created) is returned for the caller to show.
+    pub fn new(
+        settings: &Settings,
+        metrics: Arc<Metrics>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(Runner, Option<String>)> {
+        let (key, notice) = PseudonymKey::load(&settings.key_source)?;
+        let lake = Lake::new(&settings.lake_root);
+        let stale = crate::lake::atomic::remove_stale_temp_files(lake.root());
+        if stale > 0 {
+            tracing::warn!(
+                files = stale,
+                "removed temporary files left by an interrupted run"
+            );
+        }
+        let client = crate::source::http::client()?;
+        let webhook = Webhook::from_settings(settings, client.clone());
+        Ok((
+            Runner {
+                lake,
+                key,
+                client,
+                metrics,
+                webhook,
+                shutdown,
+            },
+            notice,
+        ))
+    }
+
+    /// The lake.
+    pub fn lake(&self) -> &Lake {
+        &self.lake
+    }
+
+    /// The metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// Runs `pipeline` with its retry policy. Returns the report of the last attempt.
+    pub async fn run(
+        &self,
+        pipeline: &Pipeline,
+        opts: &RunOptions,
+        trigger: Trigger,
+        scheduled_for: Option<DateTime<Utc>>,
+    ) -> Result<RunReport> {
+        let root = self.lake.root();
+        let lock = match LakeLock::try_acquire(root, &format!("pipeline-{}", pipeline.name))? {
+            Ok(lock) => lock,
+            Err(holder) => {
+                let mut report = RunReport::new(&pipeline.name, "skipped");
+                report.error = Some(format!(
+                    "another run of {} holds its lock ({}); this trigger was skipped",
+                    pipeline.name, holder.text
+                ));
+                tracing::warn!(pipeline = %pipeline.name, holder = %holder.text, trigger = trigger.as_str(), "run skipped: already running");
+                self.metrics.observe(&report);
+                if !opts.dry_run {
+                    let record = skipped_record(&report, trigger, scheduled_for);
+                    Manifest::update(root, |m| m.runs.push(record))?;
+                }
+                return Ok(report);
+            }
+        };
+        let ctx = RunContext {
+            lake: &self.lake,
+            key: &self.key,
+            client: &self.client,
+        };
+        let previous_failed = Manifest::load(root)?
+            .last_run(&pipeline.name)
+            .is_some_and(|r| matches!(r.status.as_str(), "failed" | "blocked"));
+        self.metrics.started(&pipeline.name);
+        let mut attempt = 1;
+        let report = loop {
+            let manifest = Manifest::load(root)?;
+            let mut finished = pipeline::run(&ctx, pipeline, &manifest, opts).await;
+            finished.record.trigger = trigger.as_str().to_string();
+            finished.record.scheduled_for = scheduled_for.map(|t| t.to_rfc3339());
+            finished.record.attempt = attempt;
+            if !opts.dry_run {
+                Manifest::update(root, |m| finished.apply(m))?;
+            }
+            let retry = finished.report.status == "failed"
+                && finished.report.transient
+                && attempt <= pipeline.retry.attempts
+                && !*self.shutdown.borrow();
+            if !retry {
+                break finished.report;
+            }
+            let wait =
+                jittered_backoff(pipeline.retry.backoff, pipeline.retry.max_backoff, attempt);
+            tracing::warn!(pipeline = %pipeline.name, attempt, wait_s = wait.as_secs_f64(), error = finished.report.error.as_deref().unwrap_or(""), "transient failure; the run will be retried");
+            let mut shutdown = self.shutdown.clone();
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                // A dropped sender (no shutdown signal at all) disables this branch.
+                Ok(_) = shutdown.wait_for(|stop| *stop) => {
+                    tracing::info!(pipeline = %pipeline.name, "shutting down: retry abandoned");
+                    break finished.report;
+                }
+            }
+            attempt += 1;
+        };
+        drop(lock);
+        self.metrics.observe(&report);
+        if let Some(hook) = &self.webhook
+            && !opts.dry_run
+        {
+            if !report.succeeded() {
+                hook.notify("failure", &report).await;
+            } else if previous_failed {
+                hook.notify("recovery", &report).await;
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn skipped_record(
+    report: &RunReport,
+    trigger: Trigger,
+    scheduled_for: Option<DateTime<Utc>>,
+) -> RunRecord {
+    let now = Utc::now();
+    RunRecord {
+        run_id: format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), report.pipeline),
+        pipeline: report.pipeline.clone(),
+        started_at: now.to_rfc3339(),
+        duration_ms: 0,
+        status: "skipped".into(),
+        message: report.error.clone(),
+        files_read: 0,
+        rows_in: 0,
+        rows_written: 0,
+        rows_quarantined: 0,
+        lineage: Vec::new(),
+        trigger: trigger.as_str().into(),
+        scheduled_for: scheduled_for.map(|t| t.to_rfc3339()),
+        attempt: 0,
+    }
+}
+
+/// A shutdown channel that never fires (one-shot commands end on their own).
+pub fn no_shutdown() -> watch::Receiver<bool> {
+    watch::channel(false).1
+}
+
+/// Error for a name that is not a valid pipeline.
+pub fn unknown_pipeline(settings: &Settings, name: &str) -> Error {
+    let mut p = crate::error::Problems::default();
+    p.push(
+        settings.pipelines_dir.display().to_string(),
+        "",
+        format!("no valid pipeline named '{name}'"),
+    );
+    Error::Config(p)
+}

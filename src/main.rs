@@ -25,7 +25,8 @@ fn main() -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // Our errors carry their causes in their own text; `{e:#}` would repeat them.
+            eprintln!("error: {e}");
             ExitCode::from(2)
         }
     }

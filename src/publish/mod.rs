@@ -14,7 +14,7 @@
 
 pub mod suppression;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -242,7 +242,9 @@ pub fn constraints(cells: &[Cell]) -> Vec<Constraint> {
         }
     };
     let mut out = Vec::new();
-    let mut groups: HashMap<Key6<'_>, Vec<usize>> = HashMap::new();
+    // Ordered, so the constraints — and with them the secondary suppression chosen — are
+    // the same on every run (a HashMap's order changes from process to process).
+    let mut groups: BTreeMap<Key6<'_>, Vec<usize>> = BTreeMap::new();
     for (i, c) in cells.iter().enumerate() {
         let k = &c.keys;
         if c.antal.is_none() && c.keys[8] == "kolada" {
@@ -420,4 +422,51 @@ fn write_view(dir: &std::path::Path, name: &str, batch: &RecordBatch) -> Result<
         w.write(batch)?;
     }
     atomic::write(&dir.join(format!("{name}.csv")), &csv)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(matt: &str, kon: &str, dim: &str, kat: &str, antal: i64) -> Cell {
+        let keys = ["0880", "2015-05", matt, kon, "16-24", dim, kat, "ok", "x"].map(String::from);
+        Cell {
+            keys,
+            antal: Some(antal),
+            befolkning: None,
+            andel_kalla: None,
+        }
+    }
+
+    #[test]
+    fn constraints_come_out_in_the_same_order_every_time() {
+        // Many breakdowns, so an unordered map would shuffle them between calls.
+        let mut cells = Vec::new();
+        for d in 0..12 {
+            for kon in ["K", "M", "T"] {
+                let n = if kon == "T" { 2 } else { 1 };
+                cells.push(cell("m", kon, &format!("d{d}"), "a", 3 * n));
+                cells.push(cell("m", kon, &format!("d{d}"), "b", 4 * n));
+            }
+        }
+        for (kon, n) in [("K", 7), ("M", 7), ("T", 14)] {
+            cells.push(cell("m", kon, "total", "total", n));
+        }
+        let first: Vec<(usize, Vec<usize>)> = constraints(&cells)
+            .into_iter()
+            .map(|c| (c.total, c.parts))
+            .collect();
+        assert!(
+            first.len() > 36,
+            "kön and breakdown constraints: {}",
+            first.len()
+        );
+        for _ in 0..5 {
+            let again: Vec<(usize, Vec<usize>)> = constraints(&cells)
+                .into_iter()
+                .map(|c| (c.total, c.parts))
+                .collect();
+            assert_eq!(again, first);
+        }
+    }
 }

@@ -23,6 +23,7 @@ pub mod normalize;
 pub mod pipeline;
 pub mod publish;
 pub mod query;
+pub mod report;
 pub mod sample;
 pub mod schedule;
 pub mod serve;

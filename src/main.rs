@@ -105,6 +105,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             cli::serve::execute(&settings, listen, no_scheduler).await?;
             true
         }
+        Command::Report {
+            kommun,
+            period,
+            format,
+            out: file,
+        } => {
+            let path =
+                cli::report::execute(&settings, &kommun, &period, &format, file.as_deref()).await?;
+            writeln!(out, "wrote {}", path.display())?;
+            true
+        }
         Command::Check => cli::check::execute(&settings, &mut out).await?.is_empty(),
         Command::Demo => cli::demo::execute(&settings, &mut out).await?,
         Command::Bench { rows, kommuner } => {

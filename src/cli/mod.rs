@@ -8,6 +8,7 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod export;
+pub mod report;
 pub mod run;
 pub mod serve;
 pub mod sql;
@@ -104,6 +105,21 @@ pub enum Command {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+    },
+    /// Render the Bilaga 1 report of one kommun and month from the published views.
+    Report {
+        /// Kommun code, e.g. 0880.
+        #[arg(long)]
+        kommun: String,
+        /// Period, YYYY-MM.
+        #[arg(long)]
+        period: String,
+        /// html (self-contained, with charts), xlsx (one sheet per section) or md.
+        #[arg(long, default_value = "html")]
+        format: String,
+        /// Output file (default bilaga1_<kommun>_<period>.<format>).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Validate settings, every pipeline file and every SQL view without running anything.
     Check,

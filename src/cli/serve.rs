@@ -35,6 +35,7 @@ pub fn config(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Resu
         },
         operations: None,
         metrics_public: s.metrics_public,
+        report_settings: Some(Arc::new(settings.clone())),
     })
 }
 

@@ -222,7 +222,10 @@ fn register_ledger(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
 }
 
 /// `mal`: the goals of the local agreements (`agreements/*.toml`), one row per goal.
-fn register_goals(ctx: &SessionContext, goals: &[crate::config::agreement::Goal]) -> Result<()> {
+pub(crate) fn register_goals(
+    ctx: &SessionContext,
+    goals: &[crate::config::agreement::Goal],
+) -> Result<()> {
     let s = |n: &str| Field::new(n, DataType::Utf8, false);
     let schema = Arc::new(Schema::new(vec![
         s("kommun"),

@@ -12,6 +12,7 @@
 //! GET  /metrics                                Prometheus (auth unless metrics_public)
 //! GET  /api/v1/status                          pipelines: last/next run, freshness
 //! POST /api/v1/runs/{pipeline}                 start a run now (202)
+//! GET  /api/v1/reports/{kommun}/{period}       Bilaga 1 report (html | md | xlsx)
 //! ```
 //! The last three need the service (`ops::Operations`); without it they answer 404.
 //!
@@ -59,6 +60,8 @@ pub struct ServeConfig {
     pub operations: Option<Arc<dyn ops::Operations>>,
     /// Serve `/metrics` without a token.
     pub metrics_public: bool,
+    /// Settings the report endpoint renders with (lake, views, agreements); None: no reports.
+    pub report_settings: Option<Arc<crate::config::Settings>>,
 }
 
 impl std::fmt::Debug for dyn ops::Operations {
@@ -77,6 +80,7 @@ impl Default for ServeConfig {
             limits: QueryLimits::default(),
             operations: None,
             metrics_public: false,
+            report_settings: None,
         }
     }
 }
@@ -111,6 +115,7 @@ pub(crate) struct App {
     pub(crate) limits: QueryLimits,
     pub(crate) runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     pub(crate) operations: Option<Arc<dyn ops::Operations>>,
+    pub(crate) report_settings: Option<Arc<crate::config::Settings>>,
 }
 
 /// The whole API as a router (no listener): validates `cfg` first.
@@ -126,6 +131,7 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
         tokens: auth::Tokens::new(&cfg.tokens),
         limits: cfg.limits,
         operations: cfg.operations,
+        report_settings: cfg.report_settings,
     });
     // The fallback sits behind the token check too, so without a token nobody can even
     // learn which paths exist.
@@ -135,6 +141,7 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
         .route("/api/v1/sql", post(api::sql))
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/v1/status", get(ops::status))
+        .route("/api/v1/reports/{kommun}/{period}", get(ops::report))
         .route("/api/v1/runs/{pipeline}", post(ops::trigger));
     let protected = if cfg.metrics_public {
         protected

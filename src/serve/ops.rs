@@ -90,3 +90,64 @@ pub(crate) async fn trigger(State(app): State<Arc<App>>, Path(pipeline): Path<St
         .into_response(),
     }
 }
+
+/// `GET /api/v1/reports/{kommun}/{period}?format=html|md|xlsx`: the Bilaga 1 report from
+/// the published views (HTML by default, self-contained, viewable offline).
+pub(crate) async fn report(
+    State(app): State<Arc<App>>,
+    Path((kommun, period)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let Some(settings) = &app.report_settings else {
+        return ApiError::new(
+            StatusCode::NOT_FOUND,
+            "reports are not configured on this server",
+        )
+        .into_response();
+    };
+    let format: crate::report::ReportFormat =
+        match q.get("format").map_or("html", String::as_str).parse() {
+            Ok(f) => f,
+            Err(e) => return ApiError::bad_request(e.to_string()).into_response(),
+        };
+    let rendered = tokio::time::timeout(
+        app.limits.timeout,
+        crate::cli::report::render(settings, &kommun, &period, format),
+    )
+    .await;
+    let (mime, name) = match format {
+        crate::report::ReportFormat::Html => ("text/html; charset=utf-8", None),
+        crate::report::ReportFormat::Md => ("text/markdown; charset=utf-8", None),
+        crate::report::ReportFormat::Xlsx => (
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Some(format!(
+                "attachment; filename=\"bilaga1_{kommun}_{period}.xlsx\""
+            )),
+        ),
+    };
+    match rendered {
+        Ok(Ok(bytes)) => {
+            let mut resp = ([(header::CONTENT_TYPE, mime)], bytes).into_response();
+            if let Some(v) = name.and_then(|n| header::HeaderValue::from_str(&n).ok()) {
+                resp.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            resp
+        }
+        Ok(Err(crate::error::Error::Config(p))) => {
+            ApiError::new(StatusCode::NOT_FOUND, p.to_string().trim()).into_response()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "report failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the report could not be rendered",
+            )
+            .into_response()
+        }
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the report took longer than the query timeout",
+        )
+        .into_response(),
+    }
+}

@@ -1,0 +1,48 @@
+//! `malgrupp report --kommun K --period P --format html|xlsx|md [--out FILE]`: the
+//! Bilaga 1 report of one kommun and month from the published (suppressed) views.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::Settings;
+use crate::error::{Error, Problems, Result};
+use crate::report::{self, ReportError, ReportFormat};
+
+/// Renders the report into `out` (default `bilaga1_<kommun>_<period>.<format>`) and
+/// returns the file written.
+pub async fn execute(
+    settings: &Settings,
+    kommun: &str,
+    period: &str,
+    format: &str,
+    out: Option<&Path>,
+) -> Result<PathBuf> {
+    let format: ReportFormat = format
+        .parse()
+        .map_err(|e: ReportError| usage("--format", e))?;
+    let bytes = render(settings, kommun, period, format).await?;
+    let path = out
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(format!("bilaga1_{kommun}_{period}.{format}")));
+    crate::lake::atomic::write(&path, &bytes)?;
+    Ok(path)
+}
+
+/// The report's bytes (shared with `serve`).
+pub async fn render(
+    settings: &Settings,
+    kommun: &str,
+    period: &str,
+    format: ReportFormat,
+) -> Result<Vec<u8>> {
+    let input = report::load::load(settings, kommun, period).await?;
+    report::render(&input, format).map_err(|e| match e {
+        ReportError::NoData { .. } | ReportError::UnknownFormat(_) => usage("--period", e),
+        other => Error::Internal(other.to_string()),
+    })
+}
+
+fn usage(field: &str, e: ReportError) -> Error {
+    let mut p = Problems::default();
+    p.push("command line", field, e.to_string());
+    Error::Config(p)
+}

@@ -22,7 +22,7 @@ mod api;
 mod auth;
 mod encode;
 pub mod openapi;
-mod safety;
+pub(crate) mod safety;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -14,6 +14,7 @@ mod export;
 mod http;
 mod kalmar;
 mod lake;
+mod pgwire;
 mod privacy;
 mod publish;
 mod slt;

@@ -20,6 +20,7 @@ pub mod error;
 pub mod format;
 pub mod lake;
 pub mod normalize;
+pub mod pgwire;
 pub mod pipeline;
 pub mod publish;
 pub mod query;

@@ -28,7 +28,7 @@ mod auth;
 mod encode;
 pub mod openapi;
 pub mod ops;
-mod safety;
+pub(crate) mod safety;
 
 use std::future::Future;
 use std::net::SocketAddr;

@@ -88,7 +88,7 @@ pub(crate) async fn published_session(
 /// that never yields can be neither timed out nor aborted: it would keep a worker thread
 /// forever. Wrapping each operator costs one budget check per batch.
 #[derive(Debug)]
-struct YieldEverywhere;
+pub(crate) struct YieldEverywhere;
 
 impl PhysicalOptimizerRule for YieldEverywhere {
     fn optimize(

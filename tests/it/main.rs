@@ -16,6 +16,7 @@ mod export;
 mod http;
 mod kalmar;
 mod lake;
+mod pgwire;
 mod privacy;
 mod publish;
 mod service;

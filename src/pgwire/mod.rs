@@ -1,0 +1,276 @@
+//! `serve` over the PostgreSQL wire protocol: BI tools (Grafana, Metabase, Superset,
+//! Power BI) and `psql` connect as to a PostgreSQL database and read the *published*
+//! views, and nothing else.
+//!
+//! - **Authentication**: SCRAM-SHA-256 with the users and passwords the caller gives
+//!   ([`PgConfig::users`]); starting without a user is an error. No TLS: put the port
+//!   behind a TLS-terminating proxy (or keep it on 127.0.0.1) when it leaves the host.
+//! - **Only published views**: each connection gets its own DataFusion session in which
+//!   the Parquet files of `<lake>/published/` are the tables of `malgrupp.public`, with
+//!   datafusion-postgres' `pg_catalog` emulation and `information_schema` for the
+//!   clients' catalog queries. Record-level tables are never registered. Before each
+//!   read the session re-registers the views whose files the publish step replaced.
+//! - **Read-only**: every statement passes the hooks of `hooks`: reads go on, the SET
+//!   of client session parameters and transaction commands are answered, and CREATE,
+//!   INSERT, DROP, COPY, cursors and the rest are refused (SQLSTATE 25006); each read
+//!   plan is checked with DataFusion's `SQLOptions` before it runs.
+//! - **Limits** ([`QueryLimits`]): one memory pool for all connections, without
+//!   spilling; the row limit and the timeout sit in every physical plan (`limits`), so
+//!   they hold in the simple and the extended protocol alike. A query over a limit fails
+//!   with a clear error, and the connection and the server stay up.
+
+mod auth;
+mod errors;
+mod hooks;
+mod limits;
+mod session;
+
+use std::fmt;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
+use datafusion_postgres::pgwire::api::auth::DefaultServerParameterProvider;
+use datafusion_postgres::pgwire::api::auth::StartupHandler;
+use datafusion_postgres::pgwire::api::auth::sasl::SASLAuthStartupHandler;
+use datafusion_postgres::pgwire::api::auth::sasl::scram::ScramAuth;
+use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryHandler};
+use datafusion_postgres::pgwire::api::{ErrorHandler, PgWireServerHandlers};
+use datafusion_postgres::{DfSessionService, QueryHook};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::error::{Error, Problems, Result};
+use crate::serve::QueryLimits;
+
+/// Connections served at once; more are closed at once (each holds a session).
+pub const MAX_CONNECTIONS: usize = 64;
+
+/// Settings of the PostgreSQL endpoint.
+#[derive(Clone)]
+pub struct PgConfig {
+    /// Address to listen on (default `127.0.0.1:5432`: local only until deliberately opened).
+    pub listen: SocketAddr,
+    /// The published folder, `<lake root>/published`.
+    pub published_dir: PathBuf,
+    /// Accepted `(user, password)` pairs; at least one is required. Read them from the
+    /// environment, never from a file in the repository.
+    pub users: Vec<(String, String)>,
+    /// Memory, time and row limits (one memory pool for all connections).
+    pub limits: QueryLimits,
+}
+
+impl Default for PgConfig {
+    fn default() -> Self {
+        PgConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5432)),
+            published_dir: PathBuf::from("data/published"),
+            users: Vec::new(),
+            limits: QueryLimits::default(),
+        }
+    }
+}
+
+// By hand: the passwords must never reach a log line.
+impl fmt::Debug for PgConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let users: Vec<&str> = self.users.iter().map(|(u, _)| u.as_str()).collect();
+        f.debug_struct("PgConfig")
+            .field("listen", &self.listen)
+            .field("published_dir", &self.published_dir)
+            .field("users", &users)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// Checks `config`: at least one user, no empty or repeated user name, no empty
+/// password, no zero limit.
+pub fn validate(config: &PgConfig) -> Result<()> {
+    let mut p = Problems::default();
+    if config.users.is_empty() {
+        p.push(
+            "serve",
+            "pg.users",
+            "at least one user with a password is required; the PostgreSQL endpoint is never served without authentication",
+        );
+    }
+    for (i, (user, password)) in config.users.iter().enumerate() {
+        if user.is_empty() || user.chars().any(char::is_control) {
+            p.push(
+                "serve",
+                format!("pg.users[{i}]"),
+                "the user name must be non-empty, without control characters",
+            );
+        } else if config.users[..i].iter().any(|(u, _)| u == user) {
+            p.push(
+                "serve",
+                format!("pg.users[{i}]"),
+                format!("user {user:?} is given twice"),
+            );
+        }
+        if password.is_empty() {
+            p.push(
+                "serve",
+                format!("pg.users[{i}]"),
+                format!("user {user:?} has an empty password"),
+            );
+        }
+    }
+    if config.limits.memory_bytes == 0 {
+        p.push("serve", "limits.memory_bytes", "must be greater than 0");
+    }
+    if config.limits.timeout.is_zero() {
+        p.push("serve", "limits.timeout", "must be greater than 0");
+    }
+    if config.limits.max_rows == 0 {
+        p.push("serve", "limits.max_rows", "must be greater than 0");
+    }
+    p.into_result(())
+}
+
+/// Binds `config.listen` and runs [`serve_pg`] on it.
+pub async fn serve(
+    config: PgConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    // A configuration error is reported as such, not hidden behind a bind error.
+    validate(&config)?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::io(format!("listen address {}", config.listen), e))?;
+    serve_pg(listener, config, shutdown).await
+}
+
+/// Serves the published views over the PostgreSQL protocol on `listener` (its address,
+/// not `config.listen`, is used) until `shutdown` completes; then stops accepting and
+/// closes the open connections.
+///
+/// Fails at once when `config` is invalid (see [`validate`]), e.g. without users.
+pub async fn serve_pg(
+    listener: TcpListener,
+    config: PgConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    validate(&config)?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::io("listen socket", e))?;
+    let shared = Arc::new(Shared {
+        runtime: crate::serve::safety::runtime(&config.limits)?,
+        users: Arc::new(auth::Users::new(&config.users)?),
+        parameters: Arc::new(server_parameters()),
+        config,
+    });
+    tracing::info!(
+        %addr,
+        published = %shared.config.published_dir.display(),
+        users = shared.config.users.len(),
+        "serving the published views over the PostgreSQL protocol"
+    );
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            // Reap finished connections so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (socket, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: keep serving the others.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, max = MAX_CONNECTIONS, "connection refused: too many connections");
+                    continue;
+                };
+                let shared = shared.clone();
+                connections.spawn(async move {
+                    let _slot = slot;
+                    if let Err(e) = connection(socket, &shared).await {
+                        tracing::info!(%peer, error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    tracing::info!(%addr, open = connections.len(), "PostgreSQL endpoint stopping");
+    connections.shutdown().await;
+    Ok(())
+}
+
+/// What all connections share: one memory pool, the users, the settings.
+struct Shared {
+    runtime: Arc<RuntimeEnv>,
+    users: Arc<auth::Users>,
+    parameters: Arc<DefaultServerParameterProvider>,
+    config: PgConfig,
+}
+
+/// What the server tells a client at startup: a read-only session of a non-superuser.
+fn server_parameters() -> DefaultServerParameterProvider {
+    let mut p = DefaultServerParameterProvider::default();
+    p.is_superuser = false;
+    p.default_transaction_read_only = true;
+    p
+}
+
+/// One connection: its own session, hooks and authentication state.
+async fn connection(socket: TcpStream, shared: &Shared) -> std::result::Result<(), std::io::Error> {
+    let ctx = session::context(shared.runtime.clone(), &shared.config.limits)
+        .map_err(std::io::Error::other)?;
+    let hooks: Vec<Arc<dyn QueryHook>> = vec![
+        Arc::new(hooks::ReadOnly),
+        Arc::new(SetShowHook),
+        Arc::new(TransactionStatementHook),
+        Arc::new(hooks::Reads::new(session::Published::new(
+            &shared.config.published_dir,
+        ))),
+    ];
+    let handlers = Connection {
+        service: Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)),
+        startup: Arc::new(
+            SASLAuthStartupHandler::new(shared.parameters.clone())
+                .with_scram(ScramAuth::new(shared.users.clone())),
+        ),
+        errors: Arc::new(errors::Errors {
+            memory_bytes: shared.config.limits.memory_bytes,
+        }),
+    };
+    datafusion_postgres::pgwire::tokio::process_socket(socket, None, handlers).await
+}
+
+struct Connection {
+    service: Arc<DfSessionService>,
+    startup: Arc<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+    errors: Arc<errors::Errors>,
+}
+
+impl PgWireServerHandlers for Connection {
+    fn simple_query_handler(&self) -> Arc<impl SimpleQueryHandler> {
+        self.service.clone()
+    }
+
+    fn extended_query_handler(&self) -> Arc<impl ExtendedQueryHandler> {
+        self.service.clone()
+    }
+
+    fn startup_handler(&self) -> Arc<impl StartupHandler> {
+        self.startup.clone()
+    }
+
+    fn error_handler(&self) -> Arc<impl ErrorHandler> {
+        self.errors.clone()
+    }
+}

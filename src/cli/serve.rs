@@ -48,6 +48,7 @@ pub async fn execute(
     no_scheduler: bool,
 ) -> Result<()> {
     let mut cfg = config(settings, listen)?;
+    let pg = pg_config(settings, &cfg)?;
     let daemon = Daemon::start(settings.clone(), !no_scheduler).await?;
     cfg.operations = Some(Arc::new(Ops(daemon.clone())));
     let (tx, mut rx) = tokio::sync::watch::channel(false);
@@ -56,12 +57,80 @@ pub async fn execute(
         let _ = tx.send(true);
     });
     tracing::info!(listen = %cfg.listen, published = %cfg.published_dir.display(), scheduler = !no_scheduler, "serving");
+    let pg = match pg {
+        Some(pg) => {
+            // Bound (and validated) before anything is served, so a taken port or a
+            // missing user stops the start-up instead of surfacing at shutdown.
+            crate::pgwire::validate(&pg)?;
+            let listener = tokio::net::TcpListener::bind(pg.listen)
+                .await
+                .map_err(|e| Error::io(format!("pg_listen address {}", pg.listen), e))?;
+            tracing::info!(listen = %pg.listen, users = pg.users.len(), "PostgreSQL endpoint");
+            let mut rx = rx.clone();
+            let task = tokio::spawn(crate::pgwire::serve_pg(listener, pg, async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            }));
+            Some(task)
+        }
+        None => None,
+    };
     let served = crate::serve::serve(cfg, async move {
         let _ = rx.wait_for(|stop| *stop).await;
     })
     .await;
     daemon.shutdown(settings.serve.shutdown_grace).await;
+    if let Some(task) = pg {
+        match task.await {
+            Ok(result) => result?,
+            Err(e) => {
+                return Err(Error::Internal(format!(
+                    "the PostgreSQL endpoint stopped: {e}"
+                )));
+            }
+        }
+    }
     served
+}
+
+/// The PostgreSQL endpoint's configuration, when `[serve] pg_listen` is set: users from
+/// the environment (`user:password`, comma-separated), the API's limits.
+pub fn pg_config(
+    settings: &Settings,
+    api: &ServeConfig,
+) -> Result<Option<crate::pgwire::PgConfig>> {
+    let Some(listen) = settings.serve.pg_listen else {
+        return Ok(None);
+    };
+    let var = &settings.serve.pg_users_env;
+    let mut users = Vec::new();
+    let mut p = Problems::default();
+    for entry in std::env::var(var)
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
+        match entry.split_once(':') {
+            Some((u, pw)) if !u.is_empty() && !pw.is_empty() => {
+                users.push((u.to_string(), pw.to_string()))
+            }
+            _ => p.push(
+                "malgrupp.toml",
+                "serve.pg_users_env",
+                format!("environment variable {var}: every entry must be user:password"),
+            ),
+        }
+    }
+    if users.is_empty() && p.is_empty() {
+        p.push("malgrupp.toml", "serve.pg_listen", format!("environment variable {var} must hold at least one user:password; the endpoint never runs open"));
+    }
+    p.into_result(())?;
+    Ok(Some(crate::pgwire::PgConfig {
+        listen,
+        published_dir: api.published_dir.clone(),
+        users,
+        limits: api.limits.clone(),
+    }))
 }
 
 async fn shutdown_signal() {

@@ -55,6 +55,12 @@ pub struct RawServe {
     pub webhook_env: Option<String>,
     /// Serve `/metrics` without a token (default false: Prometheus sends the bearer token).
     pub metrics_public: Option<bool>,
+    /// Address of the PostgreSQL wire-protocol endpoint for BI tools (e.g.
+    /// `127.0.0.1:5432`); unset: no such endpoint.
+    pub pg_listen: Option<std::net::SocketAddr>,
+    /// Environment variable with its users as `user:password`, comma-separated (default
+    /// `MALGRUPP_PG_USERS`). Passwords never go in this file.
+    pub pg_users_env: Option<String>,
     /// How long shutdown waits for running pipelines to finish, seconds (default 120);
     /// a run still going after that is abandoned before it publishes.
     pub shutdown_grace_secs: Option<u64>,
@@ -141,6 +147,10 @@ pub struct ServeSettings {
     pub metrics_public: bool,
     /// Grace period for running pipelines at shutdown.
     pub shutdown_grace: std::time::Duration,
+    /// PostgreSQL endpoint address, if enabled.
+    pub pg_listen: Option<std::net::SocketAddr>,
+    /// Environment variable with the PostgreSQL users.
+    pub pg_users_env: String,
 }
 
 /// Default key location: beside the lake, never inside it (nothing under it is published).
@@ -245,6 +255,11 @@ impl Settings {
                     .webhook_env
                     .unwrap_or_else(|| "MALGRUPP_WEBHOOK_URL".into()),
                 metrics_public: raw.serve.metrics_public.unwrap_or(false),
+                pg_listen: raw.serve.pg_listen,
+                pg_users_env: raw
+                    .serve
+                    .pg_users_env
+                    .unwrap_or_else(|| "MALGRUPP_PG_USERS".into()),
                 shutdown_grace: std::time::Duration::from_secs(
                     raw.serve.shutdown_grace_secs.unwrap_or(120),
                 ),

@@ -21,6 +21,7 @@ mod lake;
 mod pgwire;
 mod privacy;
 mod publish;
+mod report;
 mod service;
 mod slt;
 mod uppfoljning;

@@ -1,0 +1,239 @@
+//! The deploy files agree with each other and with the binary; the image's layout runs
+//! the shipped pipelines.
+
+use super::*;
+
+#[test]
+fn deploy_files_agree_with_each_other() {
+    let img = image();
+    let settings = container_settings();
+    let key_file = match &settings.key_source {
+        malgrupp::normalize::pseudonym::KeySource::File { path, .. } => path.clone(),
+        other => panic!("the container reads the key from a file, not {other:?}"),
+    };
+    let uid = img.user.split(':').next().expect("uid").to_string();
+    let gid = img.user.split(':').nth(1).unwrap_or(&uid).to_string();
+    let port = img.expose.clone();
+    assert_eq!(settings.serve.listen.port().to_string(), port);
+    assert!(settings.lake_root.starts_with(&img.volume));
+
+    // Kubernetes: the image's user, volume, key path and port; one PVC name.
+    let pvc = k8s_doc("deploy/kubernetes/pvc.yaml", "PersistentVolumeClaim");
+    let cron = k8s_doc("deploy/kubernetes/cronjob.yaml", "CronJob");
+    let deploy = k8s_doc("deploy/kubernetes/deployment.yaml", "Deployment");
+    let service = k8s_doc("deploy/kubernetes/deployment.yaml", "Service");
+    for doc in [&cron, &deploy] {
+        let p = pod(doc);
+        let c = format!("{p}.containers[0]");
+        assert_eq!(
+            doc.must(&format!("{p}.securityContext.runAsNonRoot")),
+            "true"
+        );
+        assert_eq!(doc.must(&format!("{p}.securityContext.runAsUser")), uid);
+        assert_eq!(doc.must(&format!("{p}.securityContext.runAsGroup")), gid);
+        assert_eq!(doc.must(&format!("{p}.securityContext.fsGroup")), gid);
+        assert_eq!(
+            doc.must(&format!("{c}.securityContext.readOnlyRootFilesystem")),
+            "true"
+        );
+        assert_eq!(
+            doc.must(&format!("{c}.securityContext.allowPrivilegeEscalation")),
+            "false"
+        );
+        for r in ["requests.cpu", "requests.memory", "limits.memory"] {
+            doc.must(&format!("{c}.resources.{r}"));
+        }
+        assert_eq!(mount(doc, "lake").0, img.volume);
+        assert_eq!(
+            volume(doc, "lake", "persistentVolumeClaim.claimName"),
+            pvc.must("metadata.name")
+        );
+        let (key_path, sub) = mount(doc, "pseudonym-key");
+        assert_eq!(Path::new(&key_path), key_file);
+        assert_eq!(sub.as_deref(), Some("pseudonym.key"));
+        assert_eq!(
+            volume(doc, "pseudonym-key", "secret.secretName"),
+            "malgrupp"
+        );
+        assert_eq!(mount(doc, "tmp").0, "/tmp");
+    }
+    assert_eq!(pvc.must("spec.accessModes[0]"), "ReadWriteOnce");
+    assert_eq!(cron.must("spec.timeZone"), "Europe/Stockholm");
+    assert_eq!(cron.must("spec.concurrencyPolicy"), "Forbid");
+    for f in [
+        "spec.startingDeadlineSeconds",
+        "spec.successfulJobsHistoryLimit",
+        "spec.failedJobsHistoryLimit",
+    ] {
+        cron.must(f);
+    }
+    assert_eq!(deploy.must("spec.replicas"), "1");
+    assert_eq!(deploy.must("spec.strategy.type"), "Recreate");
+    let c = "spec.template.spec.containers[0]";
+    assert_eq!(
+        deploy.must(&format!("{c}.livenessProbe.httpGet.path")),
+        "/healthz"
+    );
+    assert_eq!(
+        deploy.must(&format!("{c}.readinessProbe.httpGet.path")),
+        "/readyz"
+    );
+    assert_eq!(deploy.must(&format!("{c}.ports[0].containerPort")), port);
+    assert_eq!(
+        deploy.must(&format!("{c}.env[0].name")),
+        settings.serve.tokens_env
+    );
+    assert_eq!(
+        deploy
+            .must("spec.template.spec.terminationGracePeriodSeconds")
+            .parse::<u64>()
+            .expect("seconds"),
+        STOP_GRACE_SECS
+    );
+    assert_eq!(service.must("spec.ports[0].port"), port);
+
+    // Compose: the image's command, healthcheck, volume, key path and port.
+    let compose = &yaml_docs("deploy/docker/compose.yaml")[0];
+    let s = "services.malgrupp";
+    assert_eq!(compose.list(&format!("{s}.command")), img.cmd);
+    assert_eq!(
+        compose.list(&format!("{s}.healthcheck.test")),
+        [vec!["CMD".to_string()], img.healthcheck.clone()].concat()
+    );
+    assert_eq!(
+        compose.must(&format!("{s}.volumes[0]")),
+        format!("lake:{}", img.volume)
+    );
+    assert_eq!(
+        Path::new("/run/secrets").join(compose.must(&format!("{s}.secrets[0].target"))),
+        key_file
+    );
+    assert!(
+        compose
+            .must(&format!("{s}.ports[0]"))
+            .ends_with(&format!(":{port}:{port}"))
+    );
+    assert_eq!(
+        duration_secs(compose.must(&format!("{s}.stop_grace_period"))),
+        STOP_GRACE_SECS
+    );
+    assert_eq!(compose.must(&format!("{s}.stop_signal")), "SIGTERM");
+    compose.must(&format!("{s}.restart"));
+    let env_file = compose.must(&format!("{s}.env_file[0]"));
+    let example = read(&format!("deploy/docker/{env_file}.example"));
+    assert!(
+        example
+            .lines()
+            .any(|l| l == format!("{}=", settings.serve.tokens_env)),
+        "{env_file}.example names {} with an empty value",
+        settings.serve.tokens_env
+    );
+}
+
+// ---------------------------------------------------------------------------- compose
+
+#[test]
+fn container_settings_file_is_valid() {
+    let s = container_settings();
+    assert_eq!(s.lake_root, Path::new("/var/lib/malgrupp/data"));
+    assert_eq!(s.pipelines_dir, Path::new("/opt/malgrupp/pipelines"));
+    assert_eq!(s.sql_dir, Path::new("/opt/malgrupp/sql"));
+    assert_eq!(s.agreements_dir, Path::new("/opt/malgrupp/agreements"));
+    assert!(
+        matches!(
+            &s.key_source,
+            malgrupp::normalize::pseudonym::KeySource::File { explicit: true, .. }
+        ),
+        "the container must name its key file: {:?}",
+        s.key_source
+    );
+}
+
+#[test]
+fn every_command_line_in_deploy_is_accepted_by_the_binary() {
+    let mut rejected = Vec::new();
+    for (place, args) in command_lines() {
+        // `--help` parses everything before it (subcommand, flags, values) and then
+        // stops: nothing runs, no settings are read.
+        let out = Command::new(BIN)
+            .args(&args)
+            .arg("--help")
+            .output()
+            .expect("run the binary");
+        if !out.status.success() {
+            rejected.push(format!(
+                "{place}: `malgrupp {}` → {}",
+                args.join(" "),
+                text(&out.stderr).lines().next().unwrap_or("").trim()
+            ));
+        }
+    }
+    assert!(
+        rejected.is_empty(),
+        "the binary rejects command lines of the deploy files:\n{}",
+        rejected.join("\n")
+    );
+}
+
+/// The image's file layout without Docker: the COPYed folders under `<tmp>/opt/malgrupp`,
+/// the container settings with `/opt`, `/var/lib` and `/run/secrets` moved under `<tmp>`,
+/// `malgrupp run` from WORKDIR. Catches paths and working-directory assumptions that
+/// only the container would reveal.
+#[test]
+fn container_layout_runs_the_sample_pipelines() {
+    let (_, stages) = dockerfile();
+    let last = stages.last().expect("stages");
+    let workdir = last_instr(last, "WORKDIR").args.clone();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    let under = |p: &str| root.join(p.trim_start_matches('/'));
+    for c in instr(last, "COPY") {
+        let (flags, words) = flags_and_words(&c.args);
+        if flags.iter().any(|f| f.starts_with("--from=")) {
+            continue;
+        }
+        let (dest, srcs) = words.split_last().expect("COPY dest");
+        for src in srcs {
+            let from = repo().join(src);
+            if from.is_dir() {
+                copy_dir(&from, &under(dest));
+            } else {
+                std::fs::create_dir_all(under(dest).parent().expect("parent")).expect("mkdir");
+                std::fs::copy(&from, under(dest)).expect("copy");
+            }
+        }
+    }
+    let settings_path = under("/etc/malgrupp/malgrupp.toml");
+    let settings = std::fs::read_to_string(&settings_path).expect("settings copied by COPY");
+    let root_s = root.to_string_lossy();
+    let settings = settings
+        .replace("\"/opt/", &format!("\"{root_s}/opt/"))
+        .replace("\"/var/lib/", &format!("\"{root_s}/var/lib/"))
+        .replace("\"/run/secrets/", &format!("\"{root_s}/run/secrets/"));
+    std::fs::write(&settings_path, settings).expect("write settings");
+    // The image creates the lake directory (owned by the malgrupp user) before VOLUME.
+    std::fs::create_dir_all(under("/var/lib/malgrupp/data")).expect("mkdir lake");
+    let key = under("/run/secrets/malgrupp_pseudonym_key");
+    std::fs::create_dir_all(key.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).expect("key");
+
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&settings_path)
+        .arg("run")
+        .current_dir(under(&workdir))
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "`malgrupp run` in the image's layout failed ({}):\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let published = under("/var/lib/malgrupp/data/published");
+    let files = std::fs::read_dir(&published)
+        .unwrap_or_else(|e| panic!("nothing published at {}: {e}", published.display()))
+        .count();
+    assert!(files > 0, "the run published nothing");
+}

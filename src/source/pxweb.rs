@@ -2,14 +2,16 @@
 //!
 //! This module owns turning one PxWeb selection into requests: it reads the server's
 //! limits (cells per request, calls per time window), splits a selection that is too
-//! large into requests under the cell limit, paces them under the rate limit and returns
+//! large into requests under the cell limit, paces them under the rate limit (one budget
+//! per server, shared by every pipeline of the process) and returns
 //! each response body as one [`Extract`]. It does not parse the data (the `jsonstat`
 //! format does) and has no retry loop of its own: every request goes through
 //! [`http::send`], which owns retries, backoff, `Retry-After` and problem+json messages.
 
 use std::cmp::Reverse;
-use std::collections::VecDeque;
-use std::sync::{Mutex, PoisonError};
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -73,9 +75,9 @@ pub async fn fetch(
         PxApi::V2 => V2_FALLBACK,
     };
     // The /config call is paced and counted like the data calls: the server counts it too.
-    let mut pacer = Pacer::new(fallback);
+    let pacer = pacer_for(&endpoint.data, fallback);
     let limits = read_limits(client, pipeline, source, &endpoint, &pacer, fallback).await?;
-    pacer.limits = limits;
+    pacer.set_limits(limits);
     let max_cells = source.max_cells.unwrap_or(limits.max_cells);
     if max_cells > limits.max_cells {
         tracing::warn!(
@@ -101,13 +103,14 @@ pub async fn fetch(
     let total = parts.len();
     let mut extracts = Vec::with_capacity(total);
     for (i, part) in parts.iter().enumerate() {
-        pacer.ready().await;
         let (url, body) = match source.api {
             PxApi::V1 => (endpoint.data.clone(), Some(v1_body(part)?)),
             PxApi::V2 => (v2_url(&endpoint.data, &source.lang, part), None),
         };
+        pacer.ready().await;
+        let count = pacer.retries_counter();
         let bytes = http::send(pipeline, &url, source.timeout, source.retries, || {
-            pacer.record();
+            count();
             match &body {
                 Some(body) => client
                     .post(&url)
@@ -241,8 +244,9 @@ async fn read_limits(
         return Ok(fallback);
     };
     pacer.ready().await;
+    let count = pacer.retries_counter();
     let body = match http::send(pipeline, url, source.timeout, source.retries, || {
-        pacer.record();
+        count();
         client.get(url)
     })
     .await
@@ -301,57 +305,107 @@ fn parse_limits(api: PxApi, body: &[u8], fallback: Limits) -> (Limits, Vec<&'sta
 }
 
 /// Sliding-window pacing: at most `max_calls` calls start within any `window`.
+///
+/// One pacer per server (scheme, host and port), shared by every pipeline of the process:
+/// the server counts calls per client, not per pipeline, so two PxWeb pipelines running
+/// side by side in `serve` share one budget.
 #[derive(Debug)]
 struct Pacer {
-    limits: Limits,
+    limits: Mutex<Limits>,
     /// Starts of the calls of the last window, oldest first. Every attempt is recorded,
     /// the retries `http::send` makes included: the server counts those too.
     starts: Mutex<VecDeque<Instant>>,
 }
 
+/// The pacer of the server of `url`, created with `fallback` limits on first use.
+fn pacer_for(url: &str, fallback: Limits) -> Arc<Pacer> {
+    static PACERS: OnceLock<Mutex<HashMap<String, Arc<Pacer>>>> = OnceLock::new();
+    let key = reqwest::Url::parse(url)
+        .map(|u| {
+            format!(
+                "{}://{}:{}",
+                u.scheme(),
+                u.host_str().unwrap_or(""),
+                u.port_or_known_default().unwrap_or(0)
+            )
+        })
+        .unwrap_or_else(|_| url.to_string());
+    PACERS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .entry(key)
+        .or_insert_with(|| Arc::new(Pacer::new(fallback)))
+        .clone()
+}
+
 impl Pacer {
     fn new(limits: Limits) -> Self {
         Self {
-            limits,
+            limits: Mutex::new(limits),
             starts: Mutex::default(),
         }
+    }
+
+    fn limits(&self) -> Limits {
+        *self.limits.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The server's announced limits replace the assumed ones.
+    fn set_limits(&self, limits: Limits) {
+        *self.limits.lock().unwrap_or_else(PoisonError::into_inner) = limits;
     }
 
     /// The window with a 5 % margin: the server counts arrivals, and network jitter can
     /// bring two calls closer together there than they were when they left here.
     fn span(&self) -> Duration {
-        self.limits.window + self.limits.window / 20
+        let window = self.limits().window;
+        window + window / 20
     }
 
-    /// Waits until one more call may start.
+    /// Waits until one more call may start, and counts it as started: checking and
+    /// counting under one lock keeps two pipelines from taking the same last slot.
     async fn ready(&self) {
         loop {
             let wake = {
+                let span = self.span();
+                let max = self.limits().max_calls.max(1);
                 let mut starts = self.starts.lock().unwrap_or_else(PoisonError::into_inner);
                 let now = Instant::now();
                 while starts
                     .front()
-                    .is_some_and(|t| now.duration_since(*t) >= self.span())
+                    .is_some_and(|t| now.duration_since(*t) >= span)
                 {
                     starts.pop_front();
                 }
-                let max = self.limits.max_calls.max(1);
                 if starts.len() < max {
+                    starts.push_back(now);
                     return;
                 }
                 // The call that must leave the window before one more may start.
-                starts[starts.len() - max] + self.span()
+                starts[starts.len() - max] + span
             };
             tokio::time::sleep_until(wake).await;
         }
     }
 
-    /// Records that a call starts now.
+    /// Records that a call starts now without waiting (the retries of one request).
     fn record(&self) {
         self.starts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .push_back(Instant::now());
+    }
+
+    /// A request builder's hook: the first attempt was counted by `ready`, every further
+    /// attempt (a retry inside `http::send`) is counted here.
+    fn retries_counter(&self) -> impl Fn() + '_ {
+        let first = AtomicBool::new(true);
+        move || {
+            if !first.swap(false, Ordering::SeqCst) {
+                self.record();
+            }
+        }
     }
 }
 

@@ -247,6 +247,39 @@ async fn requests_are_paced_under_the_rate_limit() {
 }
 
 #[tokio::test]
+async fn pipelines_on_one_server_share_its_call_budget() {
+    // Two pipelines fetching from one server at once: 2 × (/config + 2 data calls) = 6
+    // calls under "2 per second" need two full extra windows together, where two
+    // separate budgets would let both finish after one.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/config"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "maxDataCells": 1, "maxCallsPerTimeWindow": 2, "timeWindow": 1
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/tables/TAB638/data"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(jsonstat("0880")))
+        .expect(4)
+        .mount(&server)
+        .await;
+    let a = v2_source(&server, sel(&[("Region", &["0880", "1480"])]));
+    let b = v2_source(&server, sel(&[("Region", &["0180", "1280"])]));
+    let started = StdInstant::now();
+    let c = client();
+    let (ra, rb) = tokio::join!(fetch(&c, "scb_a", &a), fetch(&c, "scb_b", &b));
+    assert_eq!(ra.expect("a").len() + rb.expect("b").len(), 4);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2),
+        "one budget for the server: {took:?}"
+    );
+}
+
+#[tokio::test]
 async fn v2_config_fallbacks() {
     // A non-transient failure: SCB's documented limits, with a warning.
     let server = MockServer::start().await;

@@ -44,6 +44,7 @@ const MEASURES: &[(&str, &str)] = &[
         "ak9_behoriga_yrkesprogram",
         "Elever i åk 9 behöriga till yrkesprogram",
     ),
+    ("gy_examen_3ar", "Gymnasieelever med examen inom 3 år"),
 ];
 
 /// Known breakdowns in report order.
@@ -170,6 +171,8 @@ pub fn age_label(alder: &str) -> String {
         format!("{alder} år")
     } else if let Some(grade) = alder.strip_prefix("ak") {
         format!("Åk {grade}")
+    } else if alder == "gy" {
+        "Gymnasieelever".to_string()
     } else {
         alder.to_string()
     }

@@ -31,7 +31,7 @@ const DEFS: &[SectionDef] = &[
     SectionDef { key: "fs", title: "Försörjningsstöd", sheet: "Försörjningsstöd", prefixes: &["fs_"], shares: false },
     SectionDef { key: "af", title: "Arbetsförmedlingen", sheet: "Arbetsförmedlingen", prefixes: &["af_"], shares: false },
     SectionDef { key: "timanstallda", title: "Undersysselsatta / timanställda", sheet: "Timanställda", prefixes: &["timanstallda"], shares: false },
-    SectionDef { key: "skola", title: "Skola och UVAS", sheet: "Skola och UVAS", prefixes: &["uvas", "ak9_"], shares: true },
+    SectionDef { key: "skola", title: "Skola och UVAS", sheet: "Skola och UVAS", prefixes: &["uvas", "ak9_", "gy_"], shares: true },
     SectionDef { key: "ovrigt", title: "Övriga mått", sheet: "Övriga mått", prefixes: &[], shares: false },
 ];
 

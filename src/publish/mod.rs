@@ -82,7 +82,29 @@ pub async fn publish(
         .count();
     let mut report = PublishReport::default();
     let out = dir(&lake);
-    write_view(&out, "kartlaggning", &long)?;
+    let mut staged = Vec::new();
+    let result = stage_all(&out, &long, &mut staged, &mut report, suppressed).await;
+    match result {
+        Ok(()) => {
+            atomic::publish_all(staged)?;
+            Ok(report)
+        }
+        Err(e) => {
+            staged.into_iter().for_each(atomic::Staged::discard);
+            Err(e)
+        }
+    }
+}
+
+/// Stages every published view (the long table and the forms derived from it).
+async fn stage_all(
+    out: &std::path::Path,
+    long: &RecordBatch,
+    staged: &mut Vec<atomic::Staged>,
+    report: &mut PublishReport,
+    suppressed: usize,
+) -> Result<()> {
+    stage_view(out, "kartlaggning", long, staged)?;
     report
         .views
         .push(("kartlaggning".into(), long.num_rows(), suppressed));
@@ -107,12 +129,12 @@ pub async fn publish(
                 )?),
             )?;
         }
-        write_view(&out, name, &batch)?;
+        stage_view(out, name, &batch, staged)?;
         report
             .views
             .push((name.into(), batch.num_rows(), flagged(&batch)));
     }
-    Ok(report)
+    Ok(())
 }
 
 /// Cells flagged as suppressed in a derived view (its `*_skyddad` columns).
@@ -409,11 +431,19 @@ fn long_batch(cells: &[Cell], flags: &[bool]) -> Result<RecordBatch> {
 }
 
 /// Writes `<dir>/<name>.parquet` and `<dir>/<name>.csv`, each atomically.
-fn write_view(dir: &std::path::Path, name: &str, batch: &RecordBatch) -> Result<()> {
-    atomic::write(
+/// Stages a view's Parquet and CSV files; [`publish`] renames all views' files into
+/// place together once every view was computed, so readers switch from the old set to the
+/// new one within a few renames instead of one view at a time.
+fn stage_view(
+    dir: &std::path::Path,
+    name: &str,
+    batch: &RecordBatch,
+    staged: &mut Vec<atomic::Staged>,
+) -> Result<()> {
+    staged.push(atomic::stage(
         &dir.join(format!("{name}.parquet")),
         &parquet::encode(std::slice::from_ref(batch))?,
-    )?;
+    )?);
     let mut csv = Vec::new();
     {
         let mut w = datafusion::arrow::csv::WriterBuilder::new()
@@ -421,7 +451,8 @@ fn write_view(dir: &std::path::Path, name: &str, batch: &RecordBatch) -> Result<
             .build(&mut csv);
         w.write(batch)?;
     }
-    atomic::write(&dir.join(format!("{name}.csv")), &csv)
+    staged.push(atomic::stage(&dir.join(format!("{name}.csv")), &csv)?);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -89,6 +89,32 @@ pub fn document(limits: &QueryLimits) -> Value {
                 } } } },
                 "responses": { "200": rows, "400": error, "401": error, "413": error, "503": error }
             }},
+            "/api/v1/reports/{kommun}/{period}": { "get": {
+                "summary": "The Bilaga 1 report of a kommun and month from the published views",
+                "parameters": [
+                    { "name": "kommun", "in": "path", "required": true, "schema": { "type": "string", "pattern": "^[0-9]{4}$" } },
+                    { "name": "period", "in": "path", "required": true, "schema": { "type": "string" } },
+                    { "name": "format", "in": "query", "schema": { "type": "string", "enum": ["html", "md", "xlsx"], "default": "html" } }
+                ],
+                "responses": { "200": { "description": "The report: self-contained HTML, Markdown or an xlsx workbook", "content": {
+                    "text/html": { "schema": { "type": "string" } },
+                    "text/markdown": { "schema": { "type": "string" } },
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": { "schema": { "type": "string", "format": "binary" } }
+                } }, "400": error, "401": error, "404": error, "503": error }
+            }},
+            "/api/v1/status": { "get": {
+                "summary": "Every pipeline's last run, next scheduled run and freshness (404 when this server runs no pipelines)",
+                "responses": { "200": { "description": "One object per pipeline", "content": { "application/json": { "schema": { "type": "array", "items": { "type": "object" } } } } }, "401": error, "404": error }
+            }},
+            "/api/v1/runs/{pipeline}": { "post": {
+                "summary": "Start a run of the pipeline now (in the background)",
+                "parameters": [ { "name": "pipeline", "in": "path", "required": true, "schema": { "type": "string" } } ],
+                "responses": { "202": { "description": "Started; see /api/v1/status and the runs table", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error, "404": error, "503": error }
+            }},
+            "/metrics": { "get": {
+                "summary": "Prometheus metrics (bearer token unless [serve] metrics_public)",
+                "responses": { "200": { "description": "Text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } }, "401": error, "404": error }
+            }},
             "/api/v1/openapi.json": { "get": {
                 "summary": "This document",
                 "responses": { "200": { "description": "OpenAPI 3.0", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error }

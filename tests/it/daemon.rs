@@ -213,6 +213,16 @@ async fn sigterm_mid_run_lets_the_run_finish_and_records_it() {
         401,
         "metrics need the token"
     );
+    // The container HEALTHCHECK's probe: no settings, no token.
+    let health = |url: String| {
+        Command::new(BIN)
+            .args(["health", "--url", &url])
+            .output()
+            .expect("health")
+    };
+    assert!(health(service.url("/healthz")).status.success());
+    let refused = health("http://127.0.0.1:9/healthz".into());
+    assert_eq!(refused.status.code(), Some(1), "{refused:?}");
     let before = service.metrics().await;
     assert!(
         before.contains("malgrupp_run_in_progress{pipeline=\"hr\"} 0"),

@@ -255,6 +255,10 @@ async fn run_inner(
     }
 
     // Decode and map the changed extracts (keeping each raw extract first).
+    crate::service::progress::stage(
+        &pipeline.name,
+        &format!("decoding {} extract(s)", todo.len()),
+    );
     let mut decoded = Vec::new();
     for (e, sha) in todo {
         decoded.push(decode_one(ctx, pipeline, e, sha, opts.dry_run)?);
@@ -352,6 +356,10 @@ async fn run_inner(
         report.partitions = batches.len();
         return Ok((Vec::new(), None));
     }
+    crate::service::progress::stage(
+        &pipeline.name,
+        &format!("writing {} partition(s)", batches.len()),
+    );
     let mut staged = Vec::new();
     for ((kommun, period), batch) in &batches {
         let bytes = parquet::encode(std::slice::from_ref(batch))?;

@@ -68,6 +68,11 @@ pub fn downloaded(pipeline: &str, bytes: u64) {
     });
 }
 
+/// `pipeline` entered a stage (`decoding 3 extracts`, `writing 12 partitions`).
+pub fn stage(pipeline: &str, message: &str) {
+    with_bar(pipeline, |b| b.set_message(message.to_string()));
+}
+
 /// `n` more rows of `pipeline` were mapped.
 pub fn rows(pipeline: &str, n: u64) {
     with_bar(pipeline, |b| {

@@ -214,6 +214,27 @@ async fn run_inner(
     report: &mut RunReport,
 ) -> Result<(Vec<Lineage>, Option<PipelineState>)> {
     let extracts = source::fetch(pipeline, ctx.client).await?;
+    // Everything after the fetch is CPU and disk work without an await: on a
+    // multi-threaded runtime (`serve`) the worker is handed over for it, so the API keeps
+    // answering while a large extract is mapped. It also means nothing between staging and
+    // publishing can be interrupted by a task being cancelled.
+    let work = || process(ctx, pipeline, manifest, opts, run_id, report, extracts);
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
+/// The part of a run after the fetch (see [`run_inner`]).
+fn process(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    manifest: &Manifest,
+    opts: &RunOptions,
+    run_id: &str,
+    report: &mut RunReport,
+    extracts: Vec<Extract>,
+) -> Result<(Vec<Lineage>, Option<PipelineState>)> {
     report.files_read = extracts.len();
     let fingerprint = format!("{}:{}", pipeline.fingerprint, ctx.key.fingerprint());
     let previous = manifest
@@ -470,4 +491,3 @@ fn decode_one(
         sha,
     })
 }
-

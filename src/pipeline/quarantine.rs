@@ -12,7 +12,11 @@ use crate::normalize::batch;
 
 /// One quarantine file per extract, replaced on every reprocessing (an extract that is
 /// now clean loses its old quarantine file).
-pub(super) fn write_quarantine(lake: &Lake, pipeline: &Pipeline, decoded: &[Decoded]) -> Result<()> {
+pub(super) fn write_quarantine(
+    lake: &Lake,
+    pipeline: &Pipeline,
+    decoded: &[Decoded],
+) -> Result<()> {
     for d in decoded {
         let id = &d.sha[..16];
         let path = lake.quarantine_file(&pipeline.name, id);
@@ -30,7 +34,11 @@ pub(super) fn write_quarantine(lake: &Lake, pipeline: &Pipeline, decoded: &[Deco
 
 /// After a successful run only the extracts in `state` are current: quarantine files of
 /// extracts that were replaced would otherwise keep showing rows that no longer matter.
-pub(super) fn remove_superseded_quarantine(lake: &Lake, pipeline: &str, state: &PipelineState) -> Result<()> {
+pub(super) fn remove_superseded_quarantine(
+    lake: &Lake,
+    pipeline: &str,
+    state: &PipelineState,
+) -> Result<()> {
     let dir = lake.quarantine_dir().join(format!("pipeline={pipeline}"));
     let Ok(entries) = std::fs::read_dir(&dir) else {
         return Ok(());

@@ -69,6 +69,17 @@ pub async fn publish(
     let batches = ctx.sql(CELLS_SQL).await?.collect().await?;
     let cells = read_cells(&batches)?;
     let constraints = constraints(&cells);
+    // `suppress` requires every constraint to name cells of the table; a constraint that
+    // does not is a bug here, reported as one instead of a panic.
+    if let Some(c) = constraints
+        .iter()
+        .find(|c| std::iter::once(&c.total).chain(&c.parts).any(|&i| i >= cells.len()))
+    {
+        return Err(Error::Internal(format!(
+            "suppression constraint {c:?} refers to a cell outside the table of {} cells",
+            cells.len()
+        )));
+    }
     let flags = suppression::suppress(
         &cells.iter().map(|c| c.antal).collect::<Vec<_>>(),
         &constraints,

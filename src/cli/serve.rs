@@ -36,6 +36,7 @@ pub fn config(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Resu
         operations: None,
         metrics_public: s.metrics_public,
         report_settings: Some(Arc::new(settings.clone())),
+        runtime: None,
     })
 }
 
@@ -48,6 +49,8 @@ pub async fn execute(
     no_scheduler: bool,
 ) -> Result<()> {
     let mut cfg = config(settings, listen)?;
+    // One memory pool for the HTTP API and the PostgreSQL endpoint together.
+    cfg.runtime = Some(crate::serve::shared_runtime(&cfg.limits)?);
     let pg = pg_config(settings, &cfg)?;
     let daemon = Daemon::start(settings.clone(), !no_scheduler).await?;
     cfg.operations = Some(Arc::new(Ops(daemon.clone())));
@@ -130,6 +133,7 @@ pub fn pg_config(
         published_dir: api.published_dir.clone(),
         users,
         limits: api.limits.clone(),
+        runtime: api.runtime.clone(),
     }))
 }
 

@@ -63,6 +63,9 @@ pub struct PgConfig {
     pub users: Vec<(String, String)>,
     /// Memory, time and row limits (one memory pool for all connections).
     pub limits: QueryLimits,
+    /// A runtime (memory pool) shared with the HTTP API, so both endpoints together stay
+    /// under one limit; None: a pool of its own of `limits.memory_bytes`.
+    pub runtime: Option<Arc<RuntimeEnv>>,
 }
 
 impl Default for PgConfig {
@@ -72,6 +75,7 @@ impl Default for PgConfig {
             published_dir: PathBuf::from("data/published"),
             users: Vec::new(),
             limits: QueryLimits::default(),
+            runtime: None,
         }
     }
 }
@@ -162,7 +166,10 @@ pub async fn serve_pg(
         .local_addr()
         .map_err(|e| Error::io("listen socket", e))?;
     let shared = Arc::new(Shared {
-        runtime: crate::serve::safety::runtime(&config.limits)?,
+        runtime: match &config.runtime {
+            Some(r) => r.clone(),
+            None => crate::serve::safety::runtime(&config.limits)?,
+        },
         users: Arc::new(auth::Users::new(&config.users)?),
         parameters: Arc::new(server_parameters()),
         config,

@@ -71,10 +71,11 @@ pub async fn publish(
     let constraints = constraints(&cells);
     // `suppress` requires every constraint to name cells of the table; a constraint that
     // does not is a bug here, reported as one instead of a panic.
-    if let Some(c) = constraints
-        .iter()
-        .find(|c| std::iter::once(&c.total).chain(&c.parts).any(|&i| i >= cells.len()))
-    {
+    if let Some(c) = constraints.iter().find(|c| {
+        std::iter::once(&c.total)
+            .chain(&c.parts)
+            .any(|&i| i >= cells.len())
+    }) {
         return Err(Error::Internal(format!(
             "suppression constraint {c:?} refers to a cell outside the table of {} cells",
             cells.len()

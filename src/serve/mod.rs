@@ -62,6 +62,16 @@ pub struct ServeConfig {
     pub metrics_public: bool,
     /// Settings the report endpoint renders with (lake, views, agreements); None: no reports.
     pub report_settings: Option<Arc<crate::config::Settings>>,
+    /// A runtime (memory pool) shared with the PostgreSQL endpoint; None: one of its own.
+    pub runtime: Option<Arc<datafusion::execution::runtime_env::RuntimeEnv>>,
+}
+
+/// The query runtime for `limits`: one memory pool, no spilling. Build it once and give
+/// it to both endpoints so their queries share one limit.
+pub fn shared_runtime(
+    limits: &QueryLimits,
+) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
+    safety::runtime(limits)
 }
 
 impl std::fmt::Debug for dyn ops::Operations {
@@ -81,6 +91,7 @@ impl Default for ServeConfig {
             operations: None,
             metrics_public: false,
             report_settings: None,
+            runtime: None,
         }
     }
 }
@@ -126,7 +137,10 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
     validate(&cfg)?;
     let cors = cors_layer(&cfg.cors_origins)?;
     let app = Arc::new(App {
-        runtime: safety::runtime(&cfg.limits)?,
+        runtime: match &cfg.runtime {
+            Some(r) => r.clone(),
+            None => safety::runtime(&cfg.limits)?,
+        },
         published_dir: cfg.published_dir,
         tokens: auth::Tokens::new(&cfg.tokens),
         limits: cfg.limits,

@@ -42,6 +42,7 @@ impl Server {
                 (USER.into(), PASSWORD.into()),
             ],
             limits,
+            runtime: None,
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(serve_pg(listener, config, async {

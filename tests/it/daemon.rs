@@ -409,3 +409,68 @@ fn a_second_process_is_refused_while_the_lock_is_held_and_a_dead_holder_is_taken
     assert!(stderr.contains("taking over a lock"), "{stderr}");
     assert_eq!(site.runs("kalmar_fs").pop().expect("run").status, "ok");
 }
+
+#[tokio::test]
+async fn scheduled_runs_of_one_pipeline_never_overlap() {
+    // Fired every second, each run waits two seconds for its source: the triggers that
+    // come while a run is going are skipped and recorded, and no two runs overlap.
+    let server = slow_source(Duration::from_secs(2)).await;
+    let pipelines = tempfile::tempdir().expect("tempdir");
+    http_pipeline(
+        pipelines.path(),
+        &format!("{}/hr.csv", server.uri()),
+        30,
+        0,
+        0,
+    );
+    let file = pipelines.path().join("hr.toml");
+    let text = std::fs::read_to_string(&file).expect("read");
+    std::fs::write(
+        &file,
+        format!("{text}\n[schedule]\ncron = \"* * * * * *\"\n"),
+    )
+    .expect("write");
+    let site = Site::new(pipelines.path(), "");
+    let service = Service::start(&site);
+    site.wait_for_run(
+        "hr",
+        |r| r.status == "skipped" && r.trigger == "schedule",
+        Duration::from_secs(30),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while site
+        .runs("hr")
+        .iter()
+        .filter(|r| r.status != "skipped")
+        .count()
+        < 2
+    {
+        assert!(Instant::now() < deadline, "{:?}", site.runs("hr"));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (status, _) =
+        tokio::task::spawn_blocking(move || service.terminate(Duration::from_secs(60)))
+            .await
+            .expect("join");
+    assert!(status.success());
+    let mut spans: Vec<(
+        chrono::DateTime<chrono::FixedOffset>,
+        chrono::DateTime<chrono::FixedOffset>,
+    )> = site
+        .runs("hr")
+        .iter()
+        .filter(|r| r.status != "skipped")
+        .map(|r| {
+            let start = chrono::DateTime::parse_from_rfc3339(&r.started_at).expect("time");
+            (
+                start,
+                start + chrono::Duration::milliseconds(r.duration_ms as i64),
+            )
+        })
+        .collect();
+    spans.sort();
+    assert!(spans.len() >= 2, "{spans:?}");
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "runs overlap: {:?} and {:?}", w[0], w[1]);
+    }
+}

@@ -102,10 +102,13 @@ impl Daemon {
         scheduler.start().await?;
         *daemon.scheduler.lock().await = Some(scheduler);
         let d = daemon.clone();
-        tokio::spawn(async move {
-            d.catch_up(clock.now()).await;
-            d.ready.store(true, Ordering::SeqCst);
-        });
+        // Tracked like every run, so shutdown waits for (or records abandoning) it too.
+        if let Ok(mut tasks) = daemon.tasks.lock() {
+            tasks.spawn(async move {
+                d.catch_up(clock.now()).await;
+                d.ready.store(true, Ordering::SeqCst);
+            });
+        }
         Ok(daemon)
     }
 

@@ -1,6 +1,7 @@
 //! Configuration: service settings and pipeline files, raw and validated.
 
 pub mod agreement;
+pub mod decoding;
 pub mod operations;
 pub mod pipeline;
 pub mod raw;

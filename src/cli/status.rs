@@ -44,12 +44,18 @@ pub fn execute(settings: &Settings, format: StatusFormat, out: &mut dyn Write) -
 fn print_table(rows: &[PipelineStatus], out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "  {:<22} {:<20} {:<9} {:>8} {:>22} {:<20} {:<8} {:<8} freshness",
+        "  {:<22} {:<21} {:<9} {:>8} {:>22} {:<21} {:<8} {:<8} freshness",
         "pipeline", "last run", "outcome", "time", "rows in/out/quar", "next run", "newest", "due",
     )?;
+    // Operators read wall-clock time: shown in Swedish time with its zone (CET/CEST).
     let short = |t: &Option<String>| {
         t.as_deref()
-            .map(|s| s.get(..16).unwrap_or(s).replace('T', " "))
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map(|t| {
+                t.with_timezone(&chrono_tz::Europe::Stockholm)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            })
             .unwrap_or_else(|| "–".into())
     };
     for r in rows {
@@ -59,7 +65,7 @@ fn print_table(rows: &[PipelineStatus], out: &mut dyn Write) -> std::io::Result<
             .unwrap_or_else(|| "–".into());
         writeln!(
             out,
-            "{} {:<22} {:<20} {:<9} {:>8} {:>22} {:<20} {:<8} {:<8} {}",
+            "{} {:<22} {:<21} {:<9} {:>8} {:>22} {:<21} {:<8} {:<8} {}",
             if r.flagged() { "!" } else { " " },
             r.pipeline,
             short(&r.last_run),

@@ -48,8 +48,10 @@ impl Webhook {
             .ok()
             .and_then(|u| u.host_str().map(str::to_string))
             .unwrap_or_default();
+        // `send` shows its second argument in errors and retry logs: the host only.
+        let shown = format!("webhook at {host}");
         let result =
-            crate::source::http::send("webhook", &self.url, Duration::from_secs(10), 2, || {
+            crate::source::http::send("webhook", &shown, Duration::from_secs(10), 2, || {
                 self.client
                     .post(&self.url)
                     .header(reqwest::header::CONTENT_TYPE, "application/json")

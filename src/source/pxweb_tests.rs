@@ -241,9 +241,10 @@ async fn requests_are_paced_under_the_rate_limit() {
     let got = fetch(&client(), "scb", &source).await.expect("fetch");
     assert_eq!(got.len(), 4);
     // /config + 4 data calls at 2 per second: the 3rd and 5th calls each wait a window.
+    // Only the lower bound is asserted: it is the rate limit. How much longer a loaded
+    // machine takes is not this test's business.
     let took = started.elapsed();
     assert!(took >= Duration::from_secs(2), "{took:?}");
-    assert!(took < Duration::from_secs(3), "{took:?}");
 }
 
 #[tokio::test]

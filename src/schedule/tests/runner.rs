@@ -63,7 +63,9 @@ async fn every_second_fires_repeatedly_and_stops_on_shutdown() {
     assert!(s.next_fire("tick").is_some_and(|t| t > started));
     assert_eq!(m.next_fire("late"), Some(t0 + chrono::Duration::seconds(1)));
     manual.advance(chrono::Duration::hours(1));
-    tokio::time::sleep(StdDuration::from_millis(3200)).await;
+    // Two every-second fires land within ~3.5 s (each up to ~1.5 s late by design); 5 s
+    // leaves room for a loaded machine.
+    tokio::time::sleep(StdDuration::from_millis(5000)).await;
     s.shutdown().await.expect("a value");
     m.shutdown().await.expect("a value");
 

@@ -294,7 +294,15 @@ async fn a_run_past_the_grace_period_is_abandoned_before_it_publishes() {
         .await
         .expect("trigger");
     assert_eq!(resp.status(), 202);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !service
+        .metrics()
+        .await
+        .contains("malgrupp_run_in_progress{pipeline=\"hr\"} 1")
+    {
+        assert!(Instant::now() < deadline, "the run never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let (status, log) =
         tokio::task::spawn_blocking(move || service.terminate(Duration::from_secs(20)))
             .await

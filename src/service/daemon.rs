@@ -106,6 +106,13 @@ impl Daemon {
         if let Ok(mut tasks) = daemon.tasks.lock() {
             tasks.spawn(async move {
                 d.catch_up(clock.now()).await;
+                // A publish cut short by an earlier shutdown (or a run by another process)
+                // may have left the published views behind the lake: republish once.
+                let _one_at_a_time = d.publishing.lock().await;
+                let (problems, _) = super::refresh(&d.settings, d.runner.lake(), true).await;
+                for problem in problems {
+                    tracing::error!(problem = %problem, "at start-up");
+                }
                 d.ready.store(true, Ordering::SeqCst);
             });
         }
@@ -177,6 +184,11 @@ impl Daemon {
             .runner
             .run(&p, &RunOptions::default(), trigger, at)
             .await;
+        // The run is recorded; what follows is republishing, which start-up repeats if
+        // shutdown cuts it short, so the run must not be recorded as abandoned for it.
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&p.name);
+        }
         match result {
             Ok(report) if report.status == "ok" => {
                 let _one_at_a_time = self.publishing.lock().await;
@@ -189,9 +201,6 @@ impl Daemon {
             }
             Ok(_) => {}
             Err(e) => tracing::error!(pipeline = %p.name, error = %e, "run could not be recorded"),
-        }
-        if let Ok(mut r) = self.running.lock() {
-            r.remove(&p.name);
         }
     }
 

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::error::Problems;
 use crate::normalize::schema::TableDef;
-use crate::schedule::{CatchUp, Schedule};
+use crate::schedule::{CatchUp, DEFAULT_TIME_ZONE, Schedule, ScheduleError};
 
 /// `[schedule]`: when `malgrupp serve` runs the pipeline.
 #[derive(Debug, Deserialize)]
@@ -134,11 +134,17 @@ pub struct Checks {
 /// Validates `[schedule]`.
 pub fn schedule(raw: Option<RawSchedule>, file: &str, p: &mut Problems) -> Option<ScheduleSpec> {
     let raw = raw?;
-    let tz = raw.timezone.as_deref().unwrap_or("Europe/Stockholm");
+    let tz = raw.timezone.as_deref().unwrap_or(DEFAULT_TIME_ZONE);
     let schedule = match Schedule::parse(&raw.cron, tz) {
         Ok(s) => Some(s),
         Err(e) => {
             p.push(file, "schedule", e.to_string());
+            // A wrong zone must not hide a wrong expression: check that one on its own.
+            if matches!(e, ScheduleError::UnknownTimeZone { .. })
+                && let Err(cron) = Schedule::parse(&raw.cron, DEFAULT_TIME_ZONE)
+            {
+                p.push(file, "schedule.cron", cron.to_string());
+            }
             None
         }
     };

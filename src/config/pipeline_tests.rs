@@ -68,3 +68,40 @@ fn cell_refs() {
     assert_eq!(parse_cell_ref("A0"), None);
     assert_eq!(parse_cell_ref("12"), None);
 }
+
+#[test]
+fn operational_sections_validate_and_report_every_problem() {
+    let good = format!(
+        "{GOOD}\n[schedule]\ncron = \"30 2 * * *\"\ncatch_up = \"all\"\ncatch_up_max = 3\n[retry]\nattempts = 1\nbackoff_secs = 5\n[freshness]\ncadence = \"monthly\"\ndue_after_days = 10\n[checks]\nmin_rows = 1\nrow_count_ratio = [0.5, 2.0]\nrequired_values = {{ orsak = [\"arbetsloshet\"] }}\n"
+    );
+    let p = Pipeline::from_toml(Path::new("pipelines/kalmar_fs.toml"), &good).expect("valid");
+    let spec = p.schedule.expect("scheduled");
+    assert_eq!(spec.catch_up, crate::schedule::CatchUp::All { cap: 3 });
+    assert_eq!(spec.schedule.tz(), chrono_tz::Europe::Stockholm);
+    assert_eq!(p.retry.attempts, 1);
+    assert_eq!(p.checks.row_count_ratio, Some((0.5, 2.0)));
+
+    let bad = good
+        .replace(
+            "cron = \"30 2 * * *\"",
+            "cron = \"61 2 * *\"\ntimezone = \"Europe/Stokholm\"",
+        )
+        .replace("catch_up = \"all\"", "catch_up = \"sometimes\"")
+        .replace("cadence = \"monthly\"", "cadence = \"weekly\"")
+        .replace("[0.5, 2.0]", "[2.0, 0.5]")
+        .replace("{ orsak =", "{ nope =")
+        .replace("backoff_secs = 5", "backoff_secs = 5\nmax_backoff_secs = 1");
+    let err = Pipeline::from_toml(Path::new("pipelines/bad.toml"), &bad).expect_err("invalid");
+    let text = err.to_string();
+    for needle in [
+        "unknown time zone \"Europe/Stokholm\"",
+        "schedule.cron: invalid cron expression \"61 2 * *\"",
+        "schedule.catch_up: 'sometimes'",
+        "freshness.cadence: 'weekly'",
+        "checks.row_count_ratio",
+        "checks.required_values.nope",
+        "retry.max_backoff_secs",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in {text}");
+    }
+}

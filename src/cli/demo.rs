@@ -1,5 +1,6 @@
 //! `malgrupp demo`: the embedded default end to end — run every pipeline into the lake,
-//! then print the kartläggning for every kommun and period found.
+//! then print the kartläggning for every kommun and period found and write each
+//! kommun-month's Bilaga 1 report (HTML) under `<lake>/reports/`.
 
 use std::io::Write;
 
@@ -65,6 +66,41 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<bool> {
                 out,
             )?,
             Err(e) => writeln!(out, "(not available: {e})").map_err(io)?,
+        }
+    }
+    // The Bilaga 1 report of every kommun-month, from the published (suppressed) views.
+    let months = ctx
+        .sql("select distinct kommun, period from kartlaggning where length(period) = 7 order by kommun, period")
+        .await?
+        .collect()
+        .await?;
+    let dir = settings.lake_root.join("reports");
+    for b in &months {
+        let text = |i: usize| {
+            datafusion::arrow::compute::cast(
+                b.column(i),
+                &datafusion::arrow::datatypes::DataType::Utf8,
+            )
+        };
+        let (kommun, period) = (text(0)?, text(1)?);
+        let (Some(kommun), Some(period)) = (
+            kommun
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>(),
+            period
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::StringArray>(),
+        ) else {
+            continue;
+        };
+        for (k, p) in kommun.iter().zip(period.iter()) {
+            let (Some(k), Some(p)) = (k, p) else { continue };
+            let file = dir.join(format!("bilaga1_{k}_{p}.html"));
+            match super::report::execute(settings, k, p, "html", Some(&file)).await {
+                Ok(path) => writeln!(out, "\nReport: {} (open it in a browser)", path.display())
+                    .map_err(io)?,
+                Err(e) => writeln!(out, "\nReport {k} {p} not written: {e}").map_err(io)?,
+            }
         }
     }
     writeln!(

@@ -3,7 +3,7 @@
 //! pipelines flagged. `--format json` for monitoring scripts. The run history behind it
 //! is the `runs` table of `malgrupp sql`.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::ValueEnum;
 
@@ -42,6 +42,7 @@ pub fn execute(settings: &Settings, format: StatusFormat, out: &mut dyn Write) -
 }
 
 fn print_table(rows: &[PipelineStatus], out: &mut dyn Write) -> std::io::Result<()> {
+    let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     writeln!(
         out,
         "  {:<22} {:<21} {:<9} {:>8} {:>22} {:<21} {:<8} {:<8} freshness",
@@ -63,8 +64,7 @@ fn print_table(rows: &[PipelineStatus], out: &mut dyn Write) -> std::io::Result<
             .last_rows
             .map(|[a, b, c]| format!("{a}/{b}/{c}"))
             .unwrap_or_else(|| "–".into());
-        writeln!(
-            out,
+        let line = format!(
             "{} {:<22} {:<21} {:<9} {:>8} {:>22} {:<21} {:<8} {:<8} {}",
             if r.flagged() { "!" } else { " " },
             r.pipeline,
@@ -82,7 +82,13 @@ fn print_table(rows: &[PipelineStatus], out: &mut dyn Write) -> std::io::Result<
             r.newest_period.as_deref().unwrap_or("–"),
             r.expected_period.as_deref().unwrap_or("–"),
             r.freshness,
-        )?;
+        );
+        // Failing in red, stale in yellow, on a terminal only.
+        match (color, r.failing, r.freshness == "stale") {
+            (true, true, _) => writeln!(out, "\x1b[31m{line}\x1b[0m")?,
+            (true, false, true) => writeln!(out, "\x1b[33m{line}\x1b[0m")?,
+            _ => writeln!(out, "{line}")?,
+        }
     }
     for r in rows.iter().filter(|r| r.failing) {
         writeln!(

@@ -112,3 +112,45 @@ pub async fn scalar_in(ctx: &datafusion::prelude::SessionContext, sql: &str) -> 
         Some(col.value(0))
     }
 }
+
+/// A copy of the shipped `kalmar_timanstallda` pipeline named `hr`, reading over HTTP from
+/// `url` (source retries `retries`, `[retry] attempts = run_retries` without backoff, no
+/// schedule), written to `dir`.
+pub fn http_pipeline(
+    dir: &std::path::Path,
+    url: &str,
+    timeout_secs: u64,
+    retries: u32,
+    run_retries: u32,
+) {
+    http_pipeline_with(dir, url, "", timeout_secs, retries, run_retries);
+}
+
+/// [`http_pipeline`] with `extra` lines in its `[source]` (e.g. headers).
+pub fn http_pipeline_with(
+    dir: &std::path::Path,
+    url: &str,
+    extra: &str,
+    timeout_secs: u64,
+    retries: u32,
+    run_retries: u32,
+) {
+    std::fs::create_dir_all(dir).expect("mkdir");
+    let text = std::fs::read_to_string("pipelines/kalmar_timanstallda.toml").expect("shipped");
+    let source = format!(
+        "type = \"http\"\nurl = \"{url}\"\ntimeout_secs = {timeout_secs}\nretries = {retries}\n{extra}"
+    );
+    let text = text
+        .replace(
+            "type = \"file\"\npath = \"samples/kalmar/timanstallda_*.csv\"",
+            source.trim_end(),
+        )
+        .replace(
+            "period = { file_name = 'timanstallda_(\\d{4}-\\d{2})\\.csv$' }",
+            "period = { constant = \"2015-05\" }",
+        )
+        .replace("[schedule]\ncron = \"50 2 * * *\"\n", "");
+    assert!(text.contains("type = \"http\"") && !text.contains("[schedule]"));
+    let text = format!("{text}\n[retry]\nattempts = {run_retries}\nbackoff_secs = 0\n");
+    std::fs::write(dir.join("hr.toml"), text).expect("write");
+}

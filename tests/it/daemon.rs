@@ -16,7 +16,7 @@ use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::files_under;
-use crate::service::http_pipeline;
+use crate::common::http_pipeline;
 
 const BIN: &str = env!("CARGO_BIN_EXE_malgrupp");
 const TOKEN: &str = "daemon-test-token";

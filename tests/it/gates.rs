@@ -8,7 +8,7 @@ use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::TestLake;
-use crate::service::http_pipeline;
+use crate::common::http_pipeline;
 use malgrupp::lake::manifest::Manifest;
 
 /// `kalmar_fs` reading extracts from `dir` (a copy of the shipped pipeline).

@@ -4,40 +4,17 @@
 //! the ledger; the lake lock across processes, with a stale lock taken over; quality
 //! gates; backfill and its dry run; status; the failure/recovery webhook.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::TestLake;
+use crate::common::{TestLake, http_pipeline};
 use malgrupp::lake::manifest::Manifest;
 
 const SAMPLE: &str = "samples/kalmar/timanstallda_2015-05.csv";
-
-/// A copy of the shipped `kalmar_timanstallda` pipeline reading over HTTP from `url`,
-/// named `hr`, with source retries `retries` and `[retry]` as given, no schedule.
-pub fn http_pipeline(dir: &Path, url: &str, timeout_secs: u64, retries: u32, run_retries: u32) {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    let text = std::fs::read_to_string("pipelines/kalmar_timanstallda.toml").expect("shipped");
-    let source = format!(
-        "type = \"http\"\nurl = \"{url}\"\ntimeout_secs = {timeout_secs}\nretries = {retries}"
-    );
-    let text = text
-        .replace(
-            "type = \"file\"\npath = \"samples/kalmar/timanstallda_*.csv\"",
-            &source,
-        )
-        .replace(
-            "period = { file_name = 'timanstallda_(\\d{4}-\\d{2})\\.csv$' }",
-            "period = { constant = \"2015-05\" }",
-        )
-        .replace("[schedule]\ncron = \"50 2 * * *\"\n", "");
-    assert!(text.contains("type = \"http\"") && !text.contains("[schedule]"));
-    let text = format!("{text}\n[retry]\nattempts = {run_retries}\nbackoff_secs = 0\n");
-    std::fs::write(dir.join("hr.toml"), text).expect("write");
-}
 
 fn partition(t: &TestLake) -> PathBuf {
     t.lake()

@@ -22,12 +22,12 @@ const BIN: &str = env!("CARGO_BIN_EXE_malgrupp");
 const TOKEN: &str = "daemon-test-token";
 
 /// A lake directory with a settings file; pipelines from `pipelines`.
-struct Site {
+pub(crate) struct Site {
     dir: tempfile::TempDir,
 }
 
 impl Site {
-    fn new(pipelines: &Path, extra: &str) -> Site {
+    pub(crate) fn new(pipelines: &Path, extra: &str) -> Site {
         let dir = tempfile::tempdir().expect("tempdir");
         let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
         std::fs::write(dir.path().join("key"), "7".repeat(64)).expect("key");
@@ -47,7 +47,7 @@ impl Site {
         self.dir.path().join("data")
     }
 
-    fn command(&self) -> Command {
+    pub(crate) fn command(&self) -> Command {
         let mut c = Command::new(BIN);
         c.current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("MALGRUPP_API_TOKENS", TOKEN)

@@ -24,4 +24,5 @@ mod publish;
 mod report;
 mod service;
 mod slt;
+mod terminal;
 mod uppfoljning;

@@ -56,7 +56,9 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
         cells,
         goals,
         sources: sources(&lake, kommun, period)?,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        generated_at: chrono::Utc::now()
+            .with_timezone(&chrono_tz::Europe::Stockholm)
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
     })
 }
 
@@ -196,7 +198,14 @@ fn sources(lake: &Lake, kommun: &str, period: &str) -> Result<Vec<SourceRow>> {
                 table_name: run
                     .and_then(|r| r.lineage.first().map(|l| l.table.clone()))
                     .unwrap_or_default(),
-                extracted_at: run.map(|r| r.started_at.clone()).unwrap_or_default(),
+                // Swedish time to the second: what a reader of the footer expects.
+                extracted_at: run
+                    .and_then(|r| chrono::DateTime::parse_from_rfc3339(&r.started_at).ok())
+                    .map(|t| {
+                        t.with_timezone(&chrono_tz::Europe::Stockholm)
+                            .to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+                    })
+                    .unwrap_or_default(),
             });
         }
     }

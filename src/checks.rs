@@ -47,6 +47,14 @@ pub fn evaluate(
     if failures.is_empty() {
         Ok(())
     } else {
+        // A national extract can fail in hundreds of partitions: the first ones say what
+        // is wrong, the count says how widely.
+        const SHOWN: usize = 20;
+        if failures.len() > SHOWN {
+            let more = failures.len() - SHOWN;
+            failures.truncate(SHOWN);
+            failures.push(format!("… and {more} more failed checks"));
+        }
         Err(Error::Gate {
             pipeline: pipeline.name.clone(),
             failures,

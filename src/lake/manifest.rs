@@ -80,6 +80,51 @@ pub struct RunRecord {
     pub attempt: u32,
 }
 
+impl RunRecord {
+    /// A record of a run that did no work: a `skipped` trigger or an `abandoned` run,
+    /// stamped now.
+    pub fn marker(
+        pipeline: &str,
+        status: &str,
+        message: String,
+        trigger: &str,
+        scheduled_for: Option<String>,
+    ) -> RunRecord {
+        let now = chrono::Utc::now();
+        RunRecord {
+            run_id: run_id(now, pipeline),
+            pipeline: pipeline.to_string(),
+            started_at: now.to_rfc3339(),
+            duration_ms: 0,
+            status: status.to_string(),
+            message: Some(message),
+            files_read: 0,
+            rows_in: 0,
+            rows_written: 0,
+            rows_quarantined: 0,
+            lineage: Vec::new(),
+            trigger: trigger.to_string(),
+            scheduled_for,
+            attempt: 0,
+        }
+    }
+
+    /// `ok` or `unchanged`.
+    pub fn succeeded(&self) -> bool {
+        matches!(self.status.as_str(), "ok" | "unchanged")
+    }
+
+    /// `failed` or `blocked` (a quality gate).
+    pub fn failed(&self) -> bool {
+        matches!(self.status.as_str(), "failed" | "blocked")
+    }
+}
+
+/// A run's id: its start (UTC, to the millisecond) and the pipeline.
+pub fn run_id(started: chrono::DateTime<chrono::Utc>, pipeline: &str) -> String {
+    format!("{}-{pipeline}", started.format("%Y%m%dT%H%M%S%.3fZ"))
+}
+
 /// One extract's contribution to a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lineage {
@@ -136,6 +181,14 @@ impl Manifest {
             .iter()
             .rev()
             .find(|r| r.pipeline == pipeline && r.status != "skipped")
+    }
+
+    /// The newest successful run of `pipeline`.
+    pub fn last_success(&self, pipeline: &str) -> Option<&RunRecord> {
+        self.runs
+            .iter()
+            .rev()
+            .find(|r| r.pipeline == pipeline && r.succeeded())
     }
 
     /// Writes the manifest atomically.

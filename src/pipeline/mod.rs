@@ -149,11 +149,7 @@ pub async fn run(
 ) -> Finished {
     let started = Instant::now();
     let started_at = chrono::Utc::now();
-    let run_id = format!(
-        "{}-{}",
-        started_at.format("%Y%m%dT%H%M%S%.3fZ"),
-        pipeline.name
-    );
+    let run_id = crate::lake::manifest::run_id(started_at, &pipeline.name);
     let span = tracing::info_span!("run", pipeline = %pipeline.name, run_id = %run_id);
     let _guard = span.enter();
     let mut report = RunReport::new(&pipeline.name, "ok");

@@ -237,7 +237,13 @@ impl Daemon {
                 .unwrap_or_default();
             for name in abandoned {
                 tracing::warn!(pipeline = %name, "run abandoned at shutdown; previous data left in place");
-                let record = abandoned_record(&name);
+                let record = RunRecord::marker(
+                    &name,
+                    "abandoned",
+                    "the service shut down before the run finished; nothing was published".into(),
+                    "shutdown",
+                    None,
+                );
                 if let Err(e) = Manifest::update(self.runner.lake().root(), |m| m.runs.push(record))
                 {
                     tracing::error!(error = %e, "could not record the abandoned run");
@@ -249,28 +255,6 @@ impl Daemon {
 
     fn pipeline_names(&self) -> Vec<String> {
         self.pipelines.iter().map(|p| p.name.clone()).collect()
-    }
-}
-
-fn abandoned_record(pipeline: &str) -> RunRecord {
-    let now = Utc::now();
-    RunRecord {
-        run_id: format!("{}-{pipeline}", now.format("%Y%m%dT%H%M%S%.3fZ")),
-        pipeline: pipeline.to_string(),
-        started_at: now.to_rfc3339(),
-        duration_ms: 0,
-        status: "abandoned".into(),
-        message: Some(
-            "the service shut down before the run finished; nothing was published".into(),
-        ),
-        files_read: 0,
-        rows_in: 0,
-        rows_written: 0,
-        rows_quarantined: 0,
-        lineage: Vec::new(),
-        trigger: "shutdown".into(),
-        scheduled_for: None,
-        attempt: 0,
     }
 }
 

@@ -148,16 +148,9 @@ impl Metrics {
                     }
                     "malgrupp_last_run_rows_quarantined" => last.map(|r| r.rows_quarantined as f64),
                     "malgrupp_last_run_rows_written" => last.map(|r| r.rows_written as f64),
-                    "malgrupp_last_run_success" => last.map(|r| {
-                        f64::from(u8::from(matches!(r.status.as_str(), "ok" | "unchanged")))
-                    }),
+                    "malgrupp_last_run_success" => last.map(|r| f64::from(u8::from(r.succeeded()))),
                     _ => manifest
-                        .runs
-                        .iter()
-                        .rev()
-                        .find(|r| {
-                            &r.pipeline == p && matches!(r.status.as_str(), "ok" | "unchanged")
-                        })
+                        .last_success(p)
                         .and_then(|r| chrono::DateTime::parse_from_rfc3339(&r.started_at).ok())
                         .map(|t| t.timestamp() as f64),
                 };

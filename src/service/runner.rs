@@ -121,7 +121,13 @@ impl Runner {
                 tracing::warn!(pipeline = %pipeline.name, holder = %holder.text, trigger = trigger.as_str(), "run skipped: already running");
                 self.metrics.observe(&report);
                 if !opts.dry_run {
-                    let record = skipped_record(&report, trigger, scheduled_for);
+                    let record = RunRecord::marker(
+                        &pipeline.name,
+                        "skipped",
+                        report.error.clone().unwrap_or_default(),
+                        trigger.as_str(),
+                        scheduled_for.map(|t| t.to_rfc3339()),
+                    );
                     Manifest::update(root, |m| m.runs.push(record))?;
                 }
                 return Ok(report);
@@ -134,7 +140,7 @@ impl Runner {
         };
         let previous_failed = Manifest::load(root)?
             .last_run(&pipeline.name)
-            .is_some_and(|r| matches!(r.status.as_str(), "failed" | "blocked"));
+            .is_some_and(RunRecord::failed);
         self.metrics.started(&pipeline.name);
         let mut attempt = 1;
         let report = loop {
@@ -179,30 +185,6 @@ impl Runner {
             }
         }
         Ok(report)
-    }
-}
-
-fn skipped_record(
-    report: &RunReport,
-    trigger: Trigger,
-    scheduled_for: Option<DateTime<Utc>>,
-) -> RunRecord {
-    let now = Utc::now();
-    RunRecord {
-        run_id: format!("{}-{}", now.format("%Y%m%dT%H%M%S%.3fZ"), report.pipeline),
-        pipeline: report.pipeline.clone(),
-        started_at: now.to_rfc3339(),
-        duration_ms: 0,
-        status: "skipped".into(),
-        message: report.error.clone(),
-        files_read: 0,
-        rows_in: 0,
-        rows_written: 0,
-        rows_quarantined: 0,
-        lineage: Vec::new(),
-        trigger: trigger.as_str().into(),
-        scheduled_for: scheduled_for.map(|t| t.to_rfc3339()),
-        attempt: 0,
     }
 }
 

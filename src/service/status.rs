@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::operations::{Cadence, Freshness};
 use crate::config::pipeline::Pipeline;
-use crate::lake::manifest::Manifest;
+use crate::lake::manifest::{Manifest, RunRecord};
 
 /// One pipeline's status.
 #[derive(Debug, Clone, Serialize)]
@@ -58,12 +58,7 @@ pub fn compute<'a>(
         .into_iter()
         .map(|p| {
             let last = manifest.last_run(&p.name);
-            let last_success = manifest
-                .runs
-                .iter()
-                .rev()
-                .find(|r| r.pipeline == p.name && matches!(r.status.as_str(), "ok" | "unchanged"))
-                .map(|r| r.started_at.clone());
+            let last_success = manifest.last_success(&p.name).map(|r| r.started_at.clone());
             let newest_period = manifest.pipelines.get(&p.name).and_then(|s| {
                 s.extracts
                     .values()
@@ -94,7 +89,7 @@ pub fn compute<'a>(
                 newest_period,
                 expected_period,
                 freshness,
-                failing: last.is_some_and(|r| matches!(r.status.as_str(), "failed" | "blocked")),
+                failing: last.is_some_and(RunRecord::failed),
             }
         })
         .collect()

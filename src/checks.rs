@@ -8,9 +8,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 
-use datafusion::arrow::array::{Array, Float64Array, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
@@ -74,10 +71,11 @@ fn check_partition(checks: &Checks, batch: &RecordBatch) -> Result<Vec<String>> 
         ));
     }
     for (column, required) in &checks.required_values {
-        let Some(values) = column_text(batch, column)? else {
+        let Some(array) = batch.column_by_name(column) else {
             out.push(format!("column {column} is missing"));
             continue;
         };
+        let values = crate::query::columns::texts(array)?;
         let present: BTreeSet<&str> = values.iter().flatten().map(String::as_str).collect();
         let missing: Vec<&str> = required
             .iter()
@@ -95,37 +93,21 @@ fn check_partition(checks: &Checks, batch: &RecordBatch) -> Result<Vec<String>> 
         let Some(array) = batch.column_by_name(column) else {
             continue;
         };
-        let as_f64 = cast(array, &DataType::Float64)?;
-        let Some(values) = as_f64.as_any().downcast_ref::<Float64Array>() else {
-            continue;
-        };
-        let negative: Vec<usize> = (0..values.len())
-            .filter(|&i| values.is_valid(i) && values.value(i) < 0.0)
+        let values = crate::query::columns::floats(array)?;
+        let negative: Vec<(usize, f64)> = values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.filter(|x| *x < 0.0).map(|x| (i, x)))
             .collect();
-        if let Some(&first) = negative.first() {
+        if let Some(&(first, value)) = negative.first() {
             out.push(format!(
-                "column {column} has {} negative value(s), the first {} in row {}",
+                "column {column} has {} negative value(s), the first {value} in row {}",
                 negative.len(),
-                values.value(first),
                 first + 1
             ));
         }
     }
     Ok(out)
-}
-
-/// A column as text (any type cast to Utf8), or None when the batch lacks it.
-fn column_text(batch: &RecordBatch, column: &str) -> Result<Option<Vec<Option<String>>>> {
-    let Some(array) = batch.column_by_name(column) else {
-        return Ok(None);
-    };
-    let text = cast(array, &DataType::Utf8)?;
-    let Some(strings) = text.as_any().downcast_ref::<StringArray>() else {
-        return Ok(None);
-    };
-    Ok(Some(
-        strings.iter().map(|v| v.map(str::to_string)).collect(),
-    ))
 }
 
 /// Rows of this pipeline's file in the same kommun's latest period before `period`.
@@ -162,8 +144,8 @@ fn previous_rows(
 mod tests {
     use std::sync::Arc;
 
-    use datafusion::arrow::array::Int64Array;
-    use datafusion::arrow::datatypes::{Field, Schema};
+    use datafusion::arrow::array::{Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
 
     use super::*;
 

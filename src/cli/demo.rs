@@ -76,24 +76,9 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<bool> {
         .await?;
     let dir = settings.lake_root.join("reports");
     for b in &months {
-        let text = |i: usize| {
-            datafusion::arrow::compute::cast(
-                b.column(i),
-                &datafusion::arrow::datatypes::DataType::Utf8,
-            )
-        };
-        let (kommun, period) = (text(0)?, text(1)?);
-        let (Some(kommun), Some(period)) = (
-            kommun
-                .as_any()
-                .downcast_ref::<datafusion::arrow::array::StringArray>(),
-            period
-                .as_any()
-                .downcast_ref::<datafusion::arrow::array::StringArray>(),
-        ) else {
-            continue;
-        };
-        for (k, p) in kommun.iter().zip(period.iter()) {
+        let kommun = crate::query::columns::texts(b.column(0))?;
+        let period = crate::query::columns::texts(b.column(1))?;
+        for (k, p) in kommun.iter().zip(&period) {
             let (Some(k), Some(p)) = (k, p) else { continue };
             let file = dir.join(format!("bilaga1_{k}_{p}.html"));
             match super::report::execute(settings, k, p, "html", Some(&file)).await {

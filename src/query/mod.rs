@@ -5,6 +5,7 @@
 //! `kommun` or `period` prunes directories before any file is opened. `check` builds the
 //! same context over empty in-memory tables, so views are planned without touching data.
 
+pub mod columns;
 pub mod output;
 pub mod views;
 

@@ -7,9 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray,
-};
+use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::{ParquetReadOptions, SessionContext, col, lit};
@@ -19,6 +17,7 @@ use crate::config::Settings;
 use crate::error::{Error, Problems, Result};
 use crate::lake::Lake;
 use crate::lake::manifest::Manifest;
+use crate::query::columns::{floats, ints, texts as text};
 
 /// The report input of `kommun` (4-digit code) and `period` from the published views.
 pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<ReportInput> {
@@ -210,31 +209,4 @@ fn sources(lake: &Lake, kommun: &str, period: &str) -> Result<Vec<SourceRow>> {
         }
     }
     Ok(out.into_iter().collect())
-}
-
-fn text(a: &ArrayRef) -> Result<Vec<Option<String>>> {
-    let a = cast(a, &DataType::Utf8)?;
-    let s = a
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .ok_or_else(|| Error::Internal("expected text".into()))?;
-    Ok(s.iter().map(|v| v.map(str::to_string)).collect())
-}
-
-fn ints(a: &ArrayRef) -> Result<Vec<Option<i64>>> {
-    let a = cast(a, &DataType::Int64)?;
-    let s = a
-        .as_any()
-        .downcast_ref::<Int64Array>()
-        .ok_or_else(|| Error::Internal("expected integers".into()))?;
-    Ok(s.iter().collect())
-}
-
-fn floats(a: &ArrayRef) -> Result<Vec<Option<f64>>> {
-    let a = cast(a, &DataType::Float64)?;
-    let s = a
-        .as_any()
-        .downcast_ref::<Float64Array>()
-        .ok_or_else(|| Error::Internal("expected numbers".into()))?;
-    Ok(s.iter().collect())
 }

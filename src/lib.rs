@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod publish;
 pub mod query;
 pub mod report;
+pub mod runtime;
 pub mod sample;
 pub mod schedule;
 pub mod serve;

@@ -128,7 +128,23 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         }
         Command::Check => cli::check::execute(&settings, &mut out).await?.is_empty(),
         Command::Demo => cli::demo::execute(&settings, &mut out).await?,
-        Command::Bench { rows, kommuner } => {
+        Command::Bench {
+            rows,
+            kommuner,
+            national: true,
+            months,
+            keep,
+        } => {
+            let n = cli::bench_national::National {
+                rows,
+                kommuner,
+                months,
+                keep,
+            };
+            cli::bench_national::execute(&settings, &n, &mut out).await?;
+            true
+        }
+        Command::Bench { rows, kommuner, .. } => {
             cli::bench::execute(&settings, rows, kommuner, &mut out).await?;
             true
         }

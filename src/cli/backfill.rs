@@ -60,6 +60,7 @@ pub async fn execute(
         force: true,
         periods: Some((from.to_string(), to.to_string())),
         dry_run,
+        ..RunOptions::default()
     };
     let report = runner.run(pipeline, &opts, Trigger::Backfill, None).await?;
     let mut outcome = RunOutcome::default();

@@ -19,6 +19,53 @@ use crate::normalize::pseudonym::PseudonymKey;
 use crate::pipeline::{self, RunContext};
 use crate::sample::testpnr;
 
+/// Skatteverket's test numbers (both genders) born in `first..=last`.
+pub(super) fn test_numbers(first: NaiveDate, last: NaiveDate) -> Result<Vec<String>> {
+    let numbers: Vec<String> = testpnr::numbers_between(first, last, true)
+        .chain(testpnr::numbers_between(first, last, false))
+        .map(|(_, n)| n)
+        .collect();
+    if numbers.is_empty() {
+        return Err(Error::Internal("no test numbers".into()));
+    }
+    Ok(numbers)
+}
+
+/// The fields of a försörjningsstöd row after Personnr and Månad, varied by `i`.
+pub(super) fn push_fs_fields(text: &mut String, i: usize) {
+    const REASONS: [(&str, &str); 5] = [
+        ("Arbetslöshet", "Endast FS som inkomstkälla"),
+        ("Arbetslöshet", "Otillräcklig ersättning"),
+        ("Sociala skäl", ""),
+        ("Ohälsa", ""),
+        ("Annan orsak", ""),
+    ];
+    let (orsak, del) = REASONS[i % REASONS.len()];
+    let amount = 800 + (i * 7919) % 9000;
+    text.push_str(&format!(
+        "{orsak};{del};{};Gymnasial utbildning;Nej;Sverige;{}\u{a0}{:03},50",
+        if i.is_multiple_of(3) { "J" } else { "N" },
+        amount / 1000,
+        amount % 1000
+    ));
+}
+
+/// The shipped `kalmar_fs.toml` reading `extract` (a path or a glob) with kommun from
+/// the `Kommun` column, no trailing row, and gates of the same cost that hold for any
+/// kommun (Kalmar's require reasons a small synthetic kommun need not have).
+pub(super) fn kalmar_fs_toml(settings: &Settings, extract: &std::path::Path) -> Result<String> {
+    let shipped = settings.pipelines_dir.join("kalmar_fs.toml");
+    let toml = std::fs::read_to_string(&shipped).map_err(|e| Error::io(&shipped, e))?;
+    let toml = toml
+        .replace("samples/kalmar/fs_*.csv", &extract.display().to_string())
+        .replace("kommun = { constant = \"0880\" }", "kommun = \"Kommun\"")
+        .replace("skip_trailing_rows = 1", "skip_trailing_rows = 0");
+    Ok(format!(
+        "{}\n[checks]\nmin_rows = 1\nrow_count_ratio = [0.5, 2.0]\nnon_negative = [\"belopp\"]\n",
+        toml.split("\n[checks]").next().unwrap_or(&toml)
+    ))
+}
+
 /// Runs the benchmark with `rows` extract rows spread over `kommuner` kommuner.
 pub async fn execute(
     settings: &Settings,
@@ -48,59 +95,30 @@ async fn run(
 ) -> Result<()> {
     let io = |e| Error::io("<stdout>", e);
     // Born so that everyone is 18–24 in May 2015 and counted by the views.
-    let (first, last) = (
+    let numbers = test_numbers(
         NaiveDate::from_ymd_opt(1991, 1, 14).unwrap_or_default(),
         NaiveDate::from_ymd_opt(1997, 5, 31).unwrap_or_default(),
-    );
-    let numbers: Vec<String> = testpnr::numbers_between(first, last, true)
-        .chain(testpnr::numbers_between(first, last, false))
-        .map(|(_, n)| n)
-        .collect();
-    if numbers.is_empty() {
-        return Err(Error::Internal("no test numbers".into()));
-    }
+    )?;
     let codes: Vec<&str> = crate::normalize::kommun::KOMMUNER
         .iter()
         .take(kommuner)
         .map(|(c, _)| *c)
         .collect();
-    let reasons = [
-        ("Arbetslöshet", "Endast FS som inkomstkälla"),
-        ("Arbetslöshet", "Otillräcklig ersättning"),
-        ("Sociala skäl", ""),
-        ("Ohälsa", ""),
-        ("Annan orsak", ""),
-    ];
     let mut text = String::with_capacity(rows * 120);
     text.push_str("Kommun;Personnr;Månad;Orsakskod;Delorsak;Inskriven AF;Utbildningsnivå;Funktionsnedsättning;Födelseland;Utbetalt belopp\r\n");
     for i in 0..rows {
-        let (orsak, del) = reasons[i % reasons.len()];
-        let amount = 800 + (i * 7919) % 9000;
-        text.push_str(&format!(
-            "{};{};201505;{orsak};{del};{};Gymnasial utbildning;Nej;Sverige;{}\u{a0}{:03},50\r\n",
-            codes[i % codes.len()],
-            numbers[i % numbers.len()],
-            if i % 3 == 0 { "J" } else { "N" },
-            amount / 1000,
-            amount % 1000
-        ));
+        text.push_str(codes[i % codes.len()]);
+        text.push(';');
+        text.push_str(&numbers[i % numbers.len()]);
+        text.push_str(";201505;");
+        push_fs_fields(&mut text, i);
+        text.push_str("\r\n");
     }
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     let extract = dir.join("fs_201505.csv");
     std::fs::write(&extract, &bytes).map_err(|e| Error::io(&extract, e))?;
-    let shipped = settings.pipelines_dir.join("kalmar_fs.toml");
-    let toml = std::fs::read_to_string(&shipped).map_err(|e| Error::io(&shipped, e))?;
-    let toml = toml
-        .replace("samples/kalmar/fs_*.csv", &extract.display().to_string())
-        .replace("kommun = { constant = \"0880\" }", "kommun = \"Kommun\"")
-        .replace("skip_trailing_rows = 1", "skip_trailing_rows = 0");
-    // Kalmar's gates require reasons every small synthetic kommun need not have; the
-    // benchmark keeps gates of the same cost that hold for any kommun.
-    let toml = format!(
-        "{}\n[checks]\nmin_rows = 1\nrow_count_ratio = [0.5, 2.0]\nnon_negative = [\"belopp\"]\n",
-        toml.split("\n[checks]").next().unwrap_or(&toml)
-    );
+    let toml = kalmar_fs_toml(settings, &extract)?;
     let p = Pipeline::from_toml(&dir.join("bench_fs.toml"), &toml)?;
     let lake = Lake::new(dir.join("data"));
     let key = PseudonymKey::from_bytes([7; 32]);

@@ -5,6 +5,7 @@
 
 pub mod backfill;
 pub mod bench;
+pub mod bench_national;
 pub mod check;
 pub mod demo;
 pub mod export;
@@ -133,6 +134,16 @@ pub enum Command {
         /// Number of kommuner the rows are spread over (1–290).
         #[arg(long, default_value_t = 290)]
         kommuner: usize,
+        /// The national case: monthly national extracts through `run` and publishing,
+        /// then one more month (see docs/performance.md).
+        #[arg(long)]
+        national: bool,
+        /// Months of the national full run.
+        #[arg(long, default_value_t = 12, requires = "national")]
+        months: usize,
+        /// Keep the national extracts in this folder (for bench/duckdb_compare.sh).
+        #[arg(long, requires = "national")]
+        keep: Option<PathBuf>,
     },
     /// Probe a health endpoint (for container HEALTHCHECKs: no curl in the image). Exit 0 on 2xx.
     Health {

@@ -18,8 +18,10 @@ pub struct RunOutcome {
     pub reports: Vec<RunReport>,
     /// Problems outside the runs.
     pub problems: Vec<String>,
-    /// Published views: (view, rows, suppressed cells).
+    /// Published views: (view, rows, suppressed cells); none when nothing changed.
     pub published: Vec<(String, usize, usize)>,
+    /// Kommun-months whose published rows were recomputed, and kept as they were.
+    pub kommun_months: (usize, usize),
 }
 
 impl RunOutcome {
@@ -81,10 +83,10 @@ pub async fn execute(
 /// After runs: the views re-planned and the published views refreshed
 /// ([`crate::service::refresh`]), problems and publications added to `outcome`.
 pub async fn refresh(settings: &Settings, lake: &Lake, outcome: &mut RunOutcome) -> Result<()> {
-    let changed = outcome.reports.iter().any(|r| r.status == "ok");
-    let (problems, published) = crate::service::refresh(settings, lake, changed).await;
+    let (problems, published) = crate::service::refresh(settings, lake).await;
     outcome.problems.extend(problems);
-    outcome.published = published;
+    outcome.published = published.views;
+    outcome.kommun_months = (published.recomputed, published.kept);
     Ok(())
 }
 

@@ -13,6 +13,15 @@ pub fn read(
     delimiter: u8,
     encoding: &'static encoding_rs::Encoding,
 ) -> Result<Vec<RawRow>, String> {
+    let text = text(bytes, encoding)?;
+    records(&text, delimiter).collect()
+}
+
+/// The file as text, in its encoding (a BOM wins).
+pub fn text<'b>(
+    bytes: &'b [u8],
+    encoding: &'static encoding_rs::Encoding,
+) -> Result<std::borrow::Cow<'b, str>, String> {
     let (text, used, had_errors) = encoding.decode(bytes);
     if had_errors {
         let hint = if used == encoding_rs::UTF_8 {
@@ -22,20 +31,25 @@ pub fn read(
         };
         return Err(format!("the file is not valid {}{hint}", used.name()));
     }
-    let mut reader = ::csv::ReaderBuilder::new()
+    Ok(text)
+}
+
+/// The records of `text`, one at a time, numbered from 1.
+pub fn records(text: &str, delimiter: u8) -> impl Iterator<Item = Result<RawRow, String>> + '_ {
+    ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("row {}: {e}", i + 1))?;
-        rows.push(RawRow {
-            row: i + 1,
-            cells: record.iter().map(str::to_string).collect(),
-        });
-    }
-    Ok(rows)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .enumerate()
+        .map(|(i, record)| {
+            let record = record.map_err(|e| format!("row {}: {e}", i + 1))?;
+            Ok(RawRow {
+                row: i + 1,
+                cells: record.iter().map(str::to_string).collect(),
+            })
+        })
 }
 
 #[cfg(test)]

@@ -85,46 +85,152 @@ pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Decodes `bytes` with the pipeline's format. Errors are messages about the whole file.
+/// Decodes `bytes` with the pipeline's format into one table. Errors are messages about
+/// the whole file.
 pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<RawTable, String> {
-    let rows = match format {
+    let mut whole: Option<RawTable> = None;
+    let dropped = decode_chunks(format, options, bytes, usize::MAX, &mut |chunk| {
+        match &mut whole {
+            Some(t) => t.rows.extend(chunk.rows),
+            None => whole = Some(chunk),
+        }
+        Ok(())
+    })?;
+    let mut table = whole.unwrap_or_default();
+    table.dropped = dropped;
+    Ok(table)
+}
+
+/// Decodes `bytes` and hands the data rows to `on_chunk` in tables of at most
+/// `chunk_rows` rows, in file order, each with the head and the columns; at least one
+/// (possibly empty) table is handed over. A CSV file is split into records as it is
+/// read, so a large extract never exists as one table of text cells. Returns the number
+/// of rows dropped by `skip_trailing_rows` and `drop_rows_where`.
+pub fn decode_chunks(
+    format: &Format,
+    options: &TableOptions,
+    bytes: &[u8],
+    chunk_rows: usize,
+    on_chunk: &mut dyn FnMut(RawTable) -> Result<(), String>,
+) -> Result<usize, String> {
+    match format {
         Format::Csv {
             delimiter,
             encoding,
-        } => csv::read(bytes, *delimiter, encoding)?,
-        Format::Xlsx { sheet } => xlsx::read(bytes, sheet.as_deref(), options.numbers.decimal)?,
-        Format::JsonStat => jsonstat::read(bytes, options.numbers.decimal)?,
-        Format::Kolada => kolada::read(bytes, options.numbers.decimal)?,
-    };
-    shape(rows, options)
-}
-
-/// Turns all rows of a file into header + data according to the shared options.
-fn shape(mut rows: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String> {
-    let last_header = *options.header_rows.last().unwrap_or(&1);
-    let Some(split) = rows.iter().position(|r| r.row > last_header) else {
-        if rows.iter().any(|r| r.row == last_header) {
-            return finish(rows, Vec::new(), options);
+        } => {
+            let text = csv::text(bytes, encoding)?;
+            shape(
+                csv::records(&text, *delimiter),
+                options,
+                chunk_rows,
+                on_chunk,
+            )
         }
-        return Err(format!(
-            "the file has no row {last_header}, where the header was expected"
-        ));
-    };
-    let data = rows.split_off(split);
-    finish(rows, data, options)
+        Format::Xlsx { sheet } => {
+            let rows = xlsx::read(bytes, sheet.as_deref(), options.numbers.decimal)?;
+            shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
+        }
+        Format::JsonStat => {
+            let rows = jsonstat::read(bytes, options.numbers.decimal)?;
+            shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
+        }
+        Format::Kolada => {
+            let rows = kolada::read(bytes, options.numbers.decimal)?;
+            shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
+        }
+    }
 }
 
-fn finish(
-    head: Vec<RawRow>,
-    mut data: Vec<RawRow>,
+/// Turns the rows of a file into header + data according to the shared options:
+/// the rows down to the last header row form the head; blank rows are skipped; the
+/// last `skip_trailing_rows` data rows and rows matching `drop_rows_where` are dropped.
+fn shape(
+    rows: impl Iterator<Item = Result<RawRow, String>>,
     options: &TableOptions,
-) -> Result<RawTable, String> {
-    let width = head
+    chunk_rows: usize,
+    on_chunk: &mut dyn FnMut(RawTable) -> Result<(), String>,
+) -> Result<usize, String> {
+    let last_header = *options.header_rows.last().unwrap_or(&1);
+    let mut head: Vec<RawRow> = Vec::new();
+    let mut table: Option<RawTable> = None;
+    let mut filters = Vec::new();
+    // Data rows held back until it is known they are not among the trailing rows.
+    let mut held: std::collections::VecDeque<RawRow> = Default::default();
+    let mut chunk: Vec<RawRow> = Vec::new();
+    let mut dropped = 0;
+    let mut flush = |chunk: &mut Vec<RawRow>, table: &RawTable| {
+        on_chunk(RawTable {
+            rows: std::mem::take(chunk),
+            ..table.clone()
+        })
+    };
+    for row in rows {
+        let row = row?;
+        if table.is_none() {
+            if row.row <= last_header {
+                head.push(row);
+                continue;
+            }
+            let t = header(std::mem::take(&mut head), options)?;
+            filters = row_filters(&t, options)?;
+            table = Some(t);
+        }
+        let Some(t) = &table else {
+            continue;
+        };
+        push_data(row, options, &filters, &mut held, &mut chunk, &mut dropped);
+        if chunk.len() >= chunk_rows {
+            flush(&mut chunk, t)?;
+        }
+    }
+    let table = match table {
+        Some(t) => t,
+        None if head.iter().any(|r| r.row == last_header) => header(head, options)?,
+        None => {
+            return Err(format!(
+                "the file has no row {last_header}, where the header was expected"
+            ));
+        }
+    };
+    // What is still held back is the trailer.
+    dropped += held.len();
+    flush(&mut chunk, &table)?;
+    Ok(dropped)
+}
+
+/// Takes one data row: blank rows are skipped, the newest `skip_trailing_rows` are held
+/// back, rows released from there go through `drop_rows_where` into `chunk`.
+fn push_data(
+    row: RawRow,
+    options: &TableOptions,
+    filters: &[(usize, &regex::Regex)],
+    held: &mut std::collections::VecDeque<RawRow>,
+    chunk: &mut Vec<RawRow>,
+    dropped: &mut usize,
+) {
+    if !row.cells.iter().any(|c| !c.trim().is_empty()) {
+        return;
+    }
+    held.push_back(row);
+    if held.len() <= options.skip_trailing_rows {
+        return;
+    }
+    let Some(r) = held.pop_front() else {
+        return;
+    };
+    if filters
         .iter()
-        .chain(data.iter())
-        .map(|r| r.cells.len())
-        .max()
-        .unwrap_or(0);
+        .any(|(i, re)| r.cells.get(*i).is_some_and(|c| re.is_match(c.trim())))
+    {
+        *dropped += 1;
+    } else {
+        chunk.push(r);
+    }
+}
+
+/// The head and the column names from the rows above the data.
+fn header(head: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String> {
+    let width = head.iter().map(|r| r.cells.len()).max().unwrap_or(0);
     let header_rows: Vec<&RawRow> = options
         .header_rows
         .iter()
@@ -167,33 +273,48 @@ fn finish(
             columns[i] = format!("{} ({})", columns[i], n + 1);
         }
     }
-    data.retain(|r| r.cells.iter().any(|c| !c.trim().is_empty()));
-    let before = data.len();
-    data.truncate(data.len().saturating_sub(options.skip_trailing_rows));
-    let mut table = RawTable {
+    Ok(RawTable {
         head: head.into_iter().map(|r| r.cells).collect(),
         columns,
         rows: Vec::new(),
         dropped: 0,
-    };
-    let mut filters = Vec::new();
-    for (name, re) in &options.drop_rows_where {
-        let idx = table.column(name).ok_or_else(|| {
-            format!(
-                "drop_rows_where names column '{name}', which is not in the header ({})",
-                table.columns.join(", ")
-            )
-        })?;
-        filters.push((idx, re));
-    }
-    data.retain(|r| {
-        !filters
-            .iter()
-            .any(|(i, re)| r.cells.get(*i).is_some_and(|c| re.is_match(c.trim())))
-    });
-    table.dropped = before - data.len();
-    table.rows = data;
-    Ok(table)
+    })
+}
+
+/// `drop_rows_where` as (column index, pattern).
+fn row_filters<'o>(
+    table: &RawTable,
+    options: &'o TableOptions,
+) -> Result<Vec<(usize, &'o regex::Regex)>, String> {
+    options
+        .drop_rows_where
+        .iter()
+        .map(|(name, re)| {
+            let idx = table.column(name).ok_or_else(|| {
+                format!(
+                    "drop_rows_where names column '{name}', which is not in the header ({})",
+                    table.columns.join(", ")
+                )
+            })?;
+            Ok((idx, re))
+        })
+        .collect()
+}
+
+/// [`shape`] collected into one table, in chunks of two rows (tests of the shaping).
+#[cfg(test)]
+pub(crate) fn shape_all(rows: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String> {
+    let mut whole: Option<RawTable> = None;
+    let dropped = shape(rows.into_iter().map(Ok), options, 2, &mut |c| {
+        match &mut whole {
+            Some(t) => t.rows.extend(c.rows),
+            None => whole = Some(c),
+        }
+        Ok(())
+    })?;
+    let mut t = whole.unwrap_or_default();
+    t.dropped = dropped;
+    Ok(t)
 }
 
 #[cfg(test)]
@@ -226,7 +347,7 @@ mod tests {
             drop_rows_where: vec![("Mått".into(), Regex::new("^Källa").expect("re"))],
             numbers: NumberFormat::default(),
         };
-        let t = shape(rows, &options).expect("shaped");
+        let t = shape_all(rows, &options).expect("shaped");
         assert_eq!(
             t.columns,
             vec!["Mått", "Ålder", "Antal Kvinnor", "Antal Män"]
@@ -245,6 +366,6 @@ mod tests {
             drop_rows_where: vec![],
             numbers: NumberFormat::default(),
         };
-        assert!(shape(vec![row(1, &["a"])], &options).is_err());
+        assert!(shape_all(vec![row(1, &["a"])], &options).is_err());
     }
 }

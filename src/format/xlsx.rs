@@ -108,7 +108,7 @@ mod tests {
             drop_rows_where: vec![],
             numbers: crate::normalize::value::NumberFormat::default(),
         };
-        let t = super::super::shape(rows, &options).expect("shape");
+        let t = super::super::shape_all(rows, &options).expect("shape");
         assert_eq!(
             t.columns,
             vec!["Mått", "Ålder", "Antal Kvinnor", "Antal Män"]

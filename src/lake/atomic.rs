@@ -25,27 +25,79 @@ pub struct Staged {
 
 /// Writes `bytes` to a temporary file beside `target` and fsyncs it.
 pub fn stage(target: &Path, bytes: &[u8]) -> Result<Staged> {
-    let dir = target
-        .parent()
-        .ok_or_else(|| Error::Internal(format!("{} has no parent directory", target.display())))?;
-    create_dir_all_durable(dir)?;
-    let name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    // Ends in `.partial`, not `.parquet`, so table listings never pick it up.
-    let temp = dir.join(format!(
-        "{TEMP_PREFIX}{}-{name}.partial",
-        std::process::id()
-    ));
-    let mut f = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
-    f.write_all(bytes)
-        .and_then(|()| f.sync_all())
-        .map_err(|e| Error::io(&temp, e))?;
-    Ok(Staged {
-        temp,
-        target: target.to_path_buf(),
-    })
+    let mut f = StagingFile::create(target)?;
+    f.write_all(bytes).map_err(|e| Error::io(&f.temp, e))?;
+    f.finish()
+}
+
+/// A temporary file beside its target, written piece by piece (outputs too large to
+/// hold in memory, such as a national published view); [`StagingFile::finish`] fsyncs it
+/// into a [`Staged`] file. Dropped unfinished, it is removed.
+#[derive(Debug)]
+pub struct StagingFile {
+    file: Option<File>,
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+impl StagingFile {
+    /// Creates the temporary file for `target` (and its directory).
+    pub fn create(target: &Path) -> Result<Self> {
+        let dir = target.parent().ok_or_else(|| {
+            Error::Internal(format!("{} has no parent directory", target.display()))
+        })?;
+        create_dir_all_durable(dir)?;
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Ends in `.partial`, not `.parquet`, so table listings never pick it up.
+        let temp = dir.join(format!(
+            "{TEMP_PREFIX}{}-{name}.partial",
+            std::process::id()
+        ));
+        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        Ok(StagingFile {
+            file: Some(file),
+            temp,
+            target: target.to_path_buf(),
+        })
+    }
+
+    /// Fsyncs the written content: the file is staged, ready to be published.
+    pub fn finish(mut self) -> Result<Staged> {
+        if let Some(f) = self.file.take() {
+            f.sync_all().map_err(|e| Error::io(&self.temp, e))?;
+        }
+        Ok(Staged {
+            temp: std::mem::take(&mut self.temp),
+            target: std::mem::take(&mut self.target),
+        })
+    }
+}
+
+impl Write for StagingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("staging file already finished")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for StagingFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
 }
 
 impl Staged {

@@ -1,5 +1,6 @@
 //! Parquet encoding of the lake: zstd, statistics on, deterministic bytes.
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
@@ -7,22 +8,31 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 
 use crate::error::Result;
 
-/// Encodes batches into one Parquet file in memory. The same batches always give the
-/// same bytes (no timestamps are written), so a rerun is byte-for-byte identical.
+/// The lake's writer settings. No timestamps are written, so the same batches always
+/// give the same bytes and a rerun is byte-for-byte identical.
+fn properties() -> Result<WriterProperties> {
+    Ok(WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_created_by("malgrupp".to_string())
+        .build())
+}
+
+/// A streaming writer with the lake's settings, for files written batch by batch.
+pub fn writer<W: std::io::Write + Send>(out: W, schema: SchemaRef) -> Result<ArrowWriter<W>> {
+    Ok(ArrowWriter::try_new(out, schema, Some(properties()?))?)
+}
+
+/// Encodes batches into one Parquet file in memory.
 pub fn encode(batches: &[RecordBatch]) -> Result<Vec<u8>> {
     let Some(first) = batches.first() else {
         return Ok(Vec::new());
     };
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-        .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by("malgrupp".to_string())
-        .build();
     let mut buf = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buf, first.schema(), Some(props))?;
+    let mut w = writer(&mut buf, first.schema())?;
     for b in batches {
-        writer.write(b)?;
+        w.write(b)?;
     }
-    writer.close()?;
+    w.close()?;
     Ok(buf)
 }

@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use datafusion::arrow::record_batch::RecordBatch;
 
 use super::personnummer::{self, Personnummer};
 use super::pseudonym::PseudonymKey;
@@ -52,15 +53,27 @@ pub struct Rejected {
     pub reason: String,
 }
 
-/// The result of mapping one extract.
+/// The result of mapping one extract (or one chunk of it).
 #[derive(Debug, Default)]
 pub struct Mapped {
-    /// Rows by (kommun, period) partition.
-    pub partitions: BTreeMap<(String, String), Vec<Row>>,
-    /// Rejected rows.
+    /// Rows by (kommun, period) partition, as batches in the table's file schema, in
+    /// file order.
+    pub partitions: BTreeMap<(String, String), Vec<RecordBatch>>,
+    /// Rejected rows, in file order.
     pub rejected: Vec<Rejected>,
     /// Input records considered (after unpivot).
     pub records: usize,
+}
+
+impl Mapped {
+    /// Appends the result of the next chunk of the same extract.
+    pub fn absorb(&mut self, next: Mapped) {
+        for (part, batches) in next.partitions {
+            self.partitions.entry(part).or_default().extend(batches);
+        }
+        self.rejected.extend(next.rejected);
+        self.records += next.records;
+    }
 }
 
 struct RowError {
@@ -126,28 +139,61 @@ pub fn map_extract(
         (Ok(d), Ok(k)) if !record => Some((d, k)),
         _ => None,
     };
-    let mut out = Mapped {
-        records: table.rows.len(),
-        ..Mapped::default()
+    // Rows are independent: the chunk is split into one contiguous slice per core, and
+    // the slices' results are joined in order, so the output is the sequential one.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(table.rows.len().div_ceil(MIN_ROWS_PER_WORKER).max(1));
+    let per_worker = table.rows.len().div_ceil(workers).max(1);
+    let map_slice = |rows: &[crate::format::RawRow]| -> Result<Mapped, String> {
+        let mut parts: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
+        let mut out = Mapped {
+            records: rows.len(),
+            ..Mapped::default()
+        };
+        for raw in rows {
+            match map_row(
+                pipeline, &sources, &raw.cells, extract_id, key, record, total_pair,
+            ) {
+                Ok((part, row)) => parts.entry(part).or_default().push(row),
+                Err(e) => out.rejected.push(Rejected {
+                    row: raw.row,
+                    column: e.column,
+                    value: e.value,
+                    reason: e.reason,
+                }),
+            }
+        }
+        for (part, rows) in parts {
+            let batch = super::batch::rows_to_batch(&schema, &rows).map_err(|e| e.to_string())?;
+            out.partitions.insert(part, vec![batch]);
+        }
+        Ok(out)
     };
-    for (i, raw) in table.rows.iter().enumerate() {
-        if i % 50_000 == 0 && i > 0 {
-            crate::service::progress::rows(&pipeline.name, i as u64);
-        }
-        match map_row(
-            pipeline, &sources, &raw.cells, extract_id, key, record, total_pair,
-        ) {
-            Ok((part, row)) => out.partitions.entry(part).or_default().push(row),
-            Err(e) => out.rejected.push(Rejected {
-                row: raw.row,
-                column: e.column,
-                value: e.value,
-                reason: e.reason,
-            }),
-        }
+    let results: Vec<Result<Mapped, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = table
+            .rows
+            .chunks(per_worker)
+            .map(|rows| s.spawn(|| map_slice(rows)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("internal: a mapping thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut out = Mapped::default();
+    for r in results {
+        out.absorb(r?);
     }
     Ok(out)
 }
+
+/// Below this many rows per core a chunk is mapped on fewer threads (starting a thread
+/// costs more than mapping a few rows).
+const MIN_ROWS_PER_WORKER: usize = 4_096;
 
 enum Source {
     Column(usize, String),

@@ -38,9 +38,10 @@ pub enum KeySource {
     Env(String),
 }
 
-/// A 32-byte secret key.
+/// A 32-byte secret key, held as the HMAC state after absorbing the key: each
+/// pseudonym clones that state instead of hashing the key's pads again.
 #[derive(Clone)]
-pub struct PseudonymKey([u8; 32]);
+pub struct PseudonymKey(HmacSha256);
 
 impl fmt::Debug for PseudonymKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -51,7 +52,10 @@ impl fmt::Debug for PseudonymKey {
 impl PseudonymKey {
     /// A key from raw bytes (tests and benchmarks).
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        PseudonymKey(bytes)
+        // HMAC accepts keys of any length, so a 32-byte key cannot be refused.
+        PseudonymKey(
+            <HmacSha256 as Mac>::new_from_slice(&bytes).expect("HMAC takes any key length"),
+        )
     }
 
     /// Loads (or, for the unconfigured default, creates) the key. The second value is a
@@ -111,9 +115,7 @@ impl PseudonymKey {
     }
 
     fn mac(&self, data: &[u8]) -> [u8; 32] {
-        // HMAC accepts keys of any length, so this cannot fail for a 32-byte key.
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = self.0.clone();
         mac.update(data);
         mac.finalize().into_bytes().into()
     }
@@ -127,7 +129,7 @@ fn config_error(field: &str, message: String) -> Error {
 
 fn parse_hex(text: &str) -> Option<PseudonymKey> {
     let bytes = hex::decode(text.trim()).ok()?;
-    Some(PseudonymKey(bytes.try_into().ok()?))
+    Some(PseudonymKey::from_bytes(bytes.try_into().ok()?))
 }
 
 fn create_key_file(path: &Path) -> Result<PseudonymKey> {
@@ -151,7 +153,7 @@ fn create_key_file(path: &Path) -> Result<PseudonymKey> {
     file.write_all(hex::encode(bytes).as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| Error::io(path, e))?;
-    Ok(PseudonymKey(bytes))
+    Ok(PseudonymKey::from_bytes(bytes))
 }
 
 #[cfg(test)]

@@ -11,6 +11,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::record_batch::RecordBatch;
 use sha2::{Digest, Sha256};
 
 use crate::config::pipeline::Pipeline;
@@ -18,12 +20,15 @@ use crate::error::{Error, Result};
 use crate::format;
 use crate::lake::manifest::{ExtractState, Lineage, Manifest, PipelineState, RunRecord};
 use crate::lake::{Lake, atomic, parquet};
-use crate::normalize::batch;
-use crate::normalize::mapping::{self, Mapped, Row};
+use crate::normalize::mapping::{self, Mapped};
 use crate::normalize::pseudonym::PseudonymKey;
 use crate::source::{self, Extract};
 
 mod quarantine;
+
+/// Rows decoded and mapped at a time: an extract is never held as text cells or typed
+/// rows in whole, only as Arrow batches.
+pub const CHUNK_ROWS: usize = 65_536;
 use quarantine::{remove_superseded_quarantine, write_quarantine};
 
 /// What a run needs besides the pipeline.
@@ -45,6 +50,9 @@ pub struct RunOptions {
     pub periods: Option<(String, String)>,
     /// Fetch, decode and map, but write nothing: the report lists what would be written.
     pub dry_run: bool,
+    /// Rows decoded and mapped at a time (0: [`CHUNK_ROWS`]); the output never depends on
+    /// it, which the tests show by varying it.
+    pub chunk_rows: usize,
 }
 
 /// Outcome of one pipeline run, as printed by `malgrupp run`.
@@ -214,11 +222,7 @@ async fn run_inner(
     // multi-threaded runtime (`serve`) the worker is handed over for it, so the API keeps
     // answering while a large extract is mapped. It also means nothing between staging and
     // publishing can be interrupted by a task being cancelled.
-    let work = || process(ctx, pipeline, manifest, opts, run_id, report, extracts);
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
-        _ => work(),
-    }
+    crate::runtime::cpu_bound(|| process(ctx, pipeline, manifest, opts, run_id, report, extracts))
 }
 
 /// The part of a run after the fetch (see [`run_inner`]).
@@ -281,7 +285,7 @@ fn process(
     );
     let mut decoded = Vec::new();
     for (e, sha) in todo {
-        decoded.push(decode_one(ctx, pipeline, e, sha, opts.dry_run)?);
+        decoded.push(decode_one(ctx, pipeline, e, sha, opts)?);
     }
     // Partitions to rebuild, and unchanged extracts that also feed them.
     let mut rebuild: BTreeSet<(String, String)> = decoded
@@ -307,7 +311,7 @@ fn process(
                 location: state.raw_path.clone(),
                 bytes,
             };
-            let d = decode_one(ctx, pipeline, e, sha, opts.dry_run)?;
+            let d = decode_one(ctx, pipeline, e, sha, opts)?;
             rebuild.extend(d.mapped.partitions.keys().cloned());
             decoded.push(d);
         }
@@ -355,24 +359,24 @@ fn process(
 
     // Stage every partition file, then publish them together.
     let schema = pipeline.target.file_schema();
-    let mut by_partition: BTreeMap<(String, String), Vec<Row>> = BTreeMap::new();
+    let mut by_partition: BTreeMap<(String, String), Vec<RecordBatch>> = BTreeMap::new();
     for d in &mut decoded {
-        for (part, rows) in std::mem::take(&mut d.mapped.partitions) {
-            by_partition.entry(part).or_default().extend(rows);
+        for (part, batches) in std::mem::take(&mut d.mapped.partitions) {
+            by_partition.entry(part).or_default().extend(batches);
         }
     }
     if let Some((from, to)) = &opts.periods {
         by_partition.retain(|(_, period), _| period_overlaps(period, from, to));
     }
     let mut batches = BTreeMap::new();
-    for (part, rows) in &by_partition {
-        batches.insert(part.clone(), batch::rows_to_batch(&schema, rows)?);
+    for (part, parts) in by_partition {
+        batches.insert(part, concat_batches(&schema, &parts)?);
     }
     report.partition_list = batches.keys().cloned().collect();
     // Quality gates: stale beats wrong, so a failed check publishes nothing.
     crate::checks::evaluate(pipeline, ctx.lake, &batches)?;
+    report.rows_written = batches.values().map(|b| b.num_rows()).sum();
     if opts.dry_run {
-        report.rows_written = batches.values().map(|b| b.num_rows()).sum();
         report.partitions = batches.len();
         return Ok((Vec::new(), None));
     }
@@ -380,22 +384,17 @@ fn process(
         &pipeline.name,
         &format!("writing {} partition(s)", batches.len()),
     );
-    let mut staged = Vec::new();
-    for ((kommun, period), batch) in &batches {
-        let bytes = parquet::encode(std::slice::from_ref(batch))?;
-        report.rows_written += batch.num_rows();
-        match atomic::stage(
-            &ctx.lake
-                .partition_file(table, kommun, period, &pipeline.name),
-            &bytes,
-        ) {
-            Ok(s) => staged.push(s),
-            Err(e) => {
-                staged.into_iter().for_each(atomic::Staged::discard);
-                return Err(e);
-            }
-        }
-    }
+    let targets: Vec<(std::path::PathBuf, &RecordBatch)> = batches
+        .iter()
+        .map(|((kommun, period), b)| {
+            (
+                ctx.lake
+                    .partition_file(table, kommun, period, &pipeline.name),
+                b,
+            )
+        })
+        .collect();
+    let staged = stage_partitions(&targets)?;
     report.partitions = staged.len();
     atomic::publish_all(staged)?;
 
@@ -427,6 +426,56 @@ fn process(
     Ok((lineage, Some(state)))
 }
 
+/// Encodes and stages every partition file, on every core (each file is compressed and
+/// fsynced independently). All or nothing: on an error, what was staged is discarded.
+fn stage_partitions(targets: &[(std::path::PathBuf, &RecordBatch)]) -> Result<Vec<atomic::Staged>> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(targets.len().max(1));
+    let done: Vec<(usize, Result<atomic::Staged>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((path, batch)) = targets.get(i) else {
+                            return done;
+                        };
+                        let staged = parquet::encode(std::slice::from_ref(*batch))
+                            .and_then(|bytes| atomic::stage(path, &bytes));
+                        done.push((i, staged));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut by_index: Vec<Option<atomic::Staged>> = (0..targets.len()).map(|_| None).collect();
+    let mut error = None;
+    for (i, r) in done {
+        match r {
+            Ok(s) => by_index[i] = Some(s),
+            Err(e) => error = error.or(Some(e)),
+        }
+    }
+    let complete = by_index.iter().all(Option::is_some);
+    match error {
+        None if complete => Ok(by_index.into_iter().flatten().collect()),
+        e => {
+            by_index
+                .into_iter()
+                .flatten()
+                .for_each(atomic::Staged::discard);
+            Err(e.unwrap_or_else(|| Error::Internal("a writer thread stopped".into())))
+        }
+    }
+}
+
 /// Whether a partition's period (`YYYY-MM`, or `YYYY` for a whole year) overlaps the
 /// inclusive range `from..=to` (each `YYYY-MM` or `YYYY`).
 pub fn period_overlaps(period: &str, from: &str, to: &str) -> bool {
@@ -452,22 +501,36 @@ fn decode_one(
     pipeline: &Pipeline,
     extract: Extract,
     sha: String,
-    dry_run: bool,
+    opts: &RunOptions,
 ) -> Result<Decoded> {
     let data_err = |message: String| Error::Data {
         pipeline: pipeline.name.clone(),
         file: extract.name.clone(),
         message: crate::normalize::personnummer::scrub(&message),
     };
-    if !dry_run {
+    if !opts.dry_run {
         ctx.lake
             .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
     }
-    let table =
-        format::decode(&pipeline.format, &pipeline.table, &extract.bytes).map_err(data_err)?;
     let extract_id = sha[..16].to_string();
-    let mapped = mapping::map_extract(pipeline, &table, &extract.name, &extract_id, ctx.key)
-        .map_err(data_err)?;
+    let mut mapped = Mapped::default();
+    let dropped = format::decode_chunks(
+        &pipeline.format,
+        &pipeline.table,
+        &extract.bytes,
+        if opts.chunk_rows == 0 {
+            CHUNK_ROWS
+        } else {
+            opts.chunk_rows
+        },
+        &mut |chunk| {
+            let next = mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
+            mapped.absorb(next);
+            crate::service::progress::rows(&pipeline.name, mapped.records as u64);
+            Ok(())
+        },
+    )
+    .map_err(data_err)?;
     // The first rejections are logged one by one; the rest only counted (the
     // quarantine table has them all), so a bad national extract cannot flood the log.
     const LOGGED: usize = 10;
@@ -480,7 +543,7 @@ fn decode_one(
 
     let parts = mapped.partitions.keys().cloned().collect();
     Ok(Decoded {
-        dropped: table.dropped,
+        dropped,
         parts,
         mapped,
         extract,

@@ -9,44 +9,51 @@
 //! are derived from the suppressed long table, so they cannot disagree with it.
 //!
 //! Secondary suppression protects against the additivity an attacker can exploit within
-//! one kommun-month; `constraints` lists it (see its doc). Identities it does not model
-//! are a known limit, documented in docs/figures.md.
+//! one kommun-month (`constraints`); identities it does not model are a known limit,
+//! documented in docs/figures.md.
+//!
+//! # National size
+//! No constraint crosses a kommun-month, so each kommun-month is suppressed on its own,
+//! on every core, and the views are computed and written a few kommuner at a time:
+//! memory follows the largest chunk, not the country. A kommun-month whose inputs did
+//! not change since the last publish (`state`) keeps its published rows; when nothing
+//! changed, nothing is written at all.
 
+pub mod cells;
+pub mod constraints;
+mod output;
+pub mod state;
 pub mod suppression;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray,
-};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+pub use cells::Cell;
+pub use constraints::constraints;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::lake::{Lake, atomic, parquet};
-use suppression::Constraint;
+use crate::lake::{Lake, atomic};
+use output::ViewOutput;
+use state::{KommunMonth, State};
 
-/// One row of the long kartläggning, as needed for suppression.
-#[derive(Debug, Clone)]
-pub struct Cell {
-    /// kommun, period, matt, kon, alder, dimension, kategori, status, kalla.
-    pub keys: [String; 9],
-    /// The count (None: unknown, e.g. an agency's own suppressed cell or a share measure).
-    pub antal: Option<i64>,
-    /// Matching population.
-    pub befolkning: Option<i64>,
-    /// Share delivered as a share (Kolada), kept as is.
-    pub andel_kalla: Option<f64>,
-}
+/// Kommuner whose cells are computed and held together: about 12 months × 900 cells
+/// each, a few MB, while one query per chunk keeps the view's fixed cost small.
+const KOMMUNER_PER_CHUNK: usize = 24;
 
 /// What was published.
 #[derive(Debug, Default)]
 pub struct PublishReport {
-    /// (view, rows, suppressed cells).
+    /// (view, rows, suppressed cells); empty when nothing changed and nothing was written.
     pub views: Vec<(String, usize, usize)>,
+    /// Kommun-months whose cells were computed and suppressed.
+    pub recomputed: usize,
+    /// Kommun-months whose published rows were kept as they were.
+    pub kept: usize,
 }
 
 /// The published folder of a lake.
@@ -54,48 +61,41 @@ pub fn dir(lake: &Lake) -> std::path::PathBuf {
     lake.root().join("published")
 }
 
-/// The rows of `kartlaggning` that publishing reads, in a stable order: the nine keys,
-/// the count, the population, and the share of measures delivered as shares.
-pub const CELLS_SQL: &str = "select kommun, period, matt, kon, alder, dimension, kategori, status, kalla, antal, befolkning, case when kalla = 'kolada' then andel end as andel_kalla from kartlaggning order by kommun, period, matt, kon, alder, dimension, kategori";
-
 /// Materializes the published views with suppression (`settings.suppress_below`), reading
 /// `kartlaggning` through `ctx`, a session over the lake (`query::open`) the caller has
-/// already opened, so the views are not planned twice.
-pub async fn publish(
-    settings: &Settings,
-    ctx: &datafusion::prelude::SessionContext,
-) -> Result<PublishReport> {
+/// already opened, so the views are not planned twice. Only kommun-months whose inputs
+/// changed are recomputed; when none did, nothing is written.
+pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<PublishReport> {
     let lake = Lake::new(&settings.lake_root);
-    let batches = ctx.sql(CELLS_SQL).await?.collect().await?;
-    let cells = read_cells(&batches)?;
-    let constraints = constraints(&cells);
-    // `suppress` requires every constraint to name cells of the table; a constraint that
-    // does not is a bug here, reported as one instead of a panic.
-    if let Some(c) = constraints.iter().find(|c| {
-        std::iter::once(&c.total)
-            .chain(&c.parts)
-            .any(|&i| i >= cells.len())
-    }) {
-        return Err(Error::Internal(format!(
-            "suppression constraint {c:?} refers to a cell outside the table of {} cells",
-            cells.len()
-        )));
-    }
-    let flags = suppression::suppress(
-        &cells.iter().map(|c| c.antal).collect::<Vec<_>>(),
-        &constraints,
-        i64::from(settings.suppress_below),
-    );
-    let long = long_batch(&cells, &flags)?;
-    let suppressed = cells
-        .iter()
-        .zip(&flags)
-        .filter(|(c, f)| **f && c.antal.is_some())
-        .count();
-    let mut report = PublishReport::default();
     let out = dir(&lake);
+    let now = State::of_lake(settings, &lake)?;
+    let previous = State::load(&out)
+        .filter(|_| out.join("kartlaggning.parquet").is_file())
+        .unwrap_or_default();
+    if now == previous && !now.kommun_months.is_empty() {
+        return Ok(PublishReport::default());
+    }
+    let mut views = [
+        ViewOutput::new(&out, "kartlaggning"),
+        ViewOutput::new(&out, "kartlaggning_kon"),
+        ViewOutput::new(&out, "bilaga1_fs_orsak"),
+    ];
+    let mut report = PublishReport::default();
+    let result = write_views(
+        settings,
+        ctx,
+        &out,
+        &now,
+        &previous,
+        &mut views,
+        &mut report,
+    )
+    .await;
     let mut staged = Vec::new();
-    let result = stage_all(&out, &long, &mut staged, &mut report, suppressed).await;
+    let result = match result {
+        Ok(()) => stage_set(views, &out, &now, &mut staged, &mut report),
+        Err(e) => Err(e),
+    };
     match result {
         Ok(()) => {
             atomic::publish_all(staged)?;
@@ -108,67 +108,231 @@ pub async fn publish(
     }
 }
 
-/// Stages every published view (the long table and the forms derived from it).
-async fn stage_all(
+/// Closes every view's files and stages them with the state they were built from.
+fn stage_set(
+    views: [ViewOutput; 3],
     out: &std::path::Path,
-    long: &RecordBatch,
+    now: &State,
     staged: &mut Vec<atomic::Staged>,
     report: &mut PublishReport,
-    suppressed: usize,
 ) -> Result<()> {
-    stage_view(out, "kartlaggning", long, staged)?;
-    report
-        .views
-        .push(("kartlaggning".into(), long.num_rows(), suppressed));
+    for v in views {
+        report.views.push((v.name().to_string(), v.rows, v.flagged));
+        staged.extend(v.finish()?);
+    }
+    // Last in the set: the state is published only together with the views it describes.
+    staged.push(atomic::stage(&out.join(state::FILE), &now.to_json()?)?);
+    Ok(())
+}
 
+/// Computes the views chunk by chunk (kommuner in order, so the files keep the order of
+/// the whole table) and appends each chunk to the outputs.
+async fn write_views(
+    settings: &Settings,
+    ctx: &SessionContext,
+    out: &std::path::Path,
+    now: &State,
+    previous: &State,
+    views: &mut [ViewOutput; 3],
+    report: &mut PublishReport,
+) -> Result<()> {
+    let all: Vec<KommunMonth> = now.all().collect();
+    let mut kommuner: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
+    kommuner.dedup();
+    let prev_file = out.join("kartlaggning.parquet");
+    let schema = cells::long_batch(&[], &[])?.schema();
+    let scratch = crate::query::new_session();
+    let mut empty = true;
+    for chunk in kommuner.chunks(KOMMUNER_PER_CHUNK) {
+        let in_chunk = |km: &&KommunMonth| chunk.contains(&km.0.as_str());
+        let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = all
+            .iter()
+            .filter(in_chunk)
+            .partition(|km| now.unchanged_in(previous, km));
+        report.kept += keep.len();
+        report.recomputed += redo.len();
+        let mut parts = Vec::new();
+        if !redo.is_empty() {
+            let sql = cells::sql(Some(&filter(&redo)));
+            let batches = ctx.sql(&sql).await?.collect().await?;
+            let cells = cells::read_cells(&batches)?;
+            let threshold = i64::from(settings.suppress_below);
+            let flags =
+                crate::runtime::cpu_bound(|| suppress_each_kommun_month(&cells, threshold))?;
+            parts.push(cells::long_batch(&cells, &flags)?);
+        }
+        if !keep.is_empty() {
+            for b in kept_rows(&scratch, &prev_file, &keep).await? {
+                // Back to the long table's own types (a Parquet scan reads text as views).
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .zip(b.columns())
+                    .map(|(f, c)| datafusion::arrow::compute::cast(c, f.data_type()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                parts.push(RecordBatch::try_new(schema.clone(), columns)?);
+            }
+        }
+        if parts.is_empty() {
+            continue;
+        }
+        let long = sorted(&scratch, &schema, parts).await?;
+        write_chunk(views, &long).await?;
+        empty = false;
+    }
+    if empty {
+        // An empty lake still publishes the views (with their columns and no rows).
+        write_chunk(views, &cells::long_batch(&[], &[])?).await?;
+    }
+    Ok(())
+}
+
+/// `(kommun = '…' and period in (…)) or …` for the kommun-months given (whose codes and
+/// periods were checked to be digits and dashes when the lake was listed).
+fn filter(kms: &[&KommunMonth]) -> String {
+    let mut by_kommun: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for (k, p) in kms {
+        by_kommun.entry(k.as_str()).or_default().push(p.as_str());
+    }
+    by_kommun
+        .iter()
+        .map(|(k, ps)| {
+            let ps: Vec<String> = ps.iter().map(|p| format!("'{p}'")).collect();
+            format!("(kommun = '{k}' and period in ({}))", ps.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// The previously published long rows of the kommun-months `keep`.
+async fn kept_rows(
+    scratch: &SessionContext,
+    prev_file: &std::path::Path,
+    keep: &[&KommunMonth],
+) -> Result<Vec<RecordBatch>> {
+    if scratch.table_exist("previous")? {
+        scratch.deregister_table("previous")?;
+    }
+    scratch
+        .register_parquet(
+            "previous",
+            &prev_file.display().to_string(),
+            Default::default(),
+        )
+        .await?;
+    let sql = format!("select * from previous where {}", filter(keep));
+    let batches = scratch.sql(&sql).await?.collect().await?;
+    scratch.deregister_table("previous")?;
+    Ok(batches)
+}
+
+/// One chunk's long rows in the published order.
+async fn sorted(
+    scratch: &SessionContext,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    parts: Vec<RecordBatch>,
+) -> Result<RecordBatch> {
+    let table = MemTable::try_new(schema.clone(), vec![parts])?;
+    scratch.register_table("chunk", Arc::new(table))?;
+    let result = collect_one(
+        scratch,
+        &format!("select * from chunk order by {}", cells::ORDER),
+    )
+    .await;
+    scratch.deregister_table("chunk")?;
+    let batch = result?;
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        batch.columns().to_vec(),
+    )?)
+}
+
+/// Appends one chunk of the long table and the forms derived from it.
+async fn write_chunk(views: &mut [ViewOutput; 3], long: &RecordBatch) -> Result<()> {
+    views[0].write(long)?;
     // The wide forms are computed from the suppressed long table, never from the lake.
     let scratch = crate::query::new_session();
     scratch.register_table(
         "kartlaggning",
         Arc::new(MemTable::try_new(long.schema(), vec![vec![long.clone()]])?),
     )?;
-    for (name, sql) in [
-        ("kartlaggning_kon", KON_SQL),
-        ("bilaga1_fs_orsak", BILAGA1_FS_ORSAK_SQL),
-    ] {
-        let batch = collect_one(&scratch, sql).await?;
-        if name == "kartlaggning_kon" {
-            scratch.register_table(
-                "kartlaggning_kon",
-                Arc::new(MemTable::try_new(
-                    batch.schema(),
-                    vec![vec![batch.clone()]],
-                )?),
-            )?;
-        }
-        stage_view(out, name, &batch, staged)?;
-        report
-            .views
-            .push((name.into(), batch.num_rows(), flagged(&batch)));
-    }
+    let kon = collect_one(&scratch, KON_SQL).await?;
+    views[1].write(&kon)?;
+    scratch.register_table(
+        "kartlaggning_kon",
+        Arc::new(MemTable::try_new(kon.schema(), vec![vec![kon]])?),
+    )?;
+    views[2].write(&collect_one(&scratch, BILAGA1_FS_ORSAK_SQL).await?)?;
     Ok(())
 }
 
-/// Cells flagged as suppressed in a derived view (its `*_skyddad` columns).
-fn flagged(batch: &RecordBatch) -> usize {
-    let schema = batch.schema();
-    schema
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| f.name().ends_with("_skyddad"))
-        .filter_map(|(i, _)| {
-            batch
-                .column(i)
-                .as_any()
-                .downcast_ref::<BooleanArray>()
-                .map(BooleanArray::true_count)
-        })
-        .sum()
+/// Suppression flags for `cells` (ordered by kommun and period), each kommun-month
+/// solved on its own on every core. The result does not depend on the number of
+/// threads: each kommun-month's flags depend on its own cells only.
+pub fn suppress_each_kommun_month(cells: &[Cell], threshold: i64) -> Result<Vec<bool>> {
+    let mut ranges = Vec::new();
+    let mut start = 0;
+    for i in 1..=cells.len() {
+        if i == cells.len() || cells[i].keys[..2] != cells[start].keys[..2] {
+            ranges.push(start..i);
+            start = i;
+        }
+    }
+    let solve = |r: std::ops::Range<usize>| -> Result<Vec<bool>> {
+        let part = &cells[r];
+        let constraints = constraints(part);
+        // `suppress` requires every constraint to name cells of the table; one that does
+        // not is a bug here, reported as one instead of a panic.
+        if let Some(c) = constraints.iter().find(|c| {
+            std::iter::once(&c.total)
+                .chain(&c.parts)
+                .any(|&i| i >= part.len())
+        }) {
+            return Err(Error::Internal(format!(
+                "suppression constraint {c:?} refers to a cell outside the table of {} cells",
+                part.len()
+            )));
+        }
+        let values: Vec<Option<i64>> = part.iter().map(|c| c.antal).collect();
+        Ok(suppression::suppress(&values, &constraints, threshold))
+    };
+    let next = AtomicUsize::new(0);
+    let workers = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(ranges.len().max(1));
+    let results: Vec<(usize, Result<Vec<bool>>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(r) = ranges.get(i) else {
+                            return done;
+                        };
+                        done.push((i, solve(r.clone())));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut by_range: Vec<Option<Vec<bool>>> = vec![None; ranges.len()];
+    for (i, r) in results {
+        by_range[i] = Some(r?);
+    }
+    let mut flags = Vec::with_capacity(cells.len());
+    for f in by_range {
+        flags.extend(f.ok_or_else(|| Error::Internal("a suppression worker stopped".into()))?);
+    }
+    Ok(flags)
 }
 
 /// Runs `sql` into one batch; an empty result keeps the plan's schema.
-async fn collect_one(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Result<RecordBatch> {
+async fn collect_one(ctx: &SessionContext, sql: &str) -> Result<RecordBatch> {
     let df = ctx.sql(sql).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await?;
@@ -190,326 +354,3 @@ const BILAGA1_FS_ORSAK_SQL: &str = "select k.kommun, k.period, r.ordning, r.grup
     (5, 'fs_arbetsloshet_otillracklig_ersattning', '– otillräcklig ersättning'), (6, 'fs_sociala_skal', 'Sociala skäl'), (7, 'fs_ohalsa', 'Ohälsa'),
     (8, 'fs_otillracklig_inkomst', 'Otillräcklig inkomst'), (9, 'fs_annan', 'Annan orsak')) as r(ordning, matt, grupp) on k.matt = r.matt
   where k.alder = '16-24' and k.dimension = 'total' order by k.kommun, k.period, r.ordning";
-
-fn read_cells(batches: &[RecordBatch]) -> Result<Vec<Cell>> {
-    let mut cells = Vec::new();
-    for b in batches {
-        let text = |i: usize| -> Result<&StringArray> {
-            b.column(i)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| Error::Internal(format!("column {i} of kartlaggning is not text")))
-        };
-        let int = |i: usize| -> Result<&Int64Array> {
-            b.column(i)
-                .as_any()
-                .downcast_ref::<Int64Array>()
-                .ok_or_else(|| Error::Internal(format!("column {i} of kartlaggning is not BIGINT")))
-        };
-        let keys: Vec<&StringArray> = (0..9).map(text).collect::<Result<_>>()?;
-        let (antal, bef) = (int(9)?, int(10)?);
-        let andel = b
-            .column(11)
-            .as_any()
-            .downcast_ref::<Float64Array>()
-            .ok_or_else(|| Error::Internal("andel is not DOUBLE".into()))?;
-        for r in 0..b.num_rows() {
-            let opt = |a: &Int64Array| (!a.is_null(r)).then(|| a.value(r));
-            cells.push(Cell {
-                keys: std::array::from_fn(|i| {
-                    if keys[i].is_null(r) {
-                        String::new()
-                    } else {
-                        keys[i].value(r).to_string()
-                    }
-                }),
-                antal: opt(antal),
-                befolkning: opt(bef),
-                andel_kalla: (!andel.is_null(r)).then(|| andel.value(r)),
-            });
-        }
-    }
-    Ok(cells)
-}
-
-/// kommun, period, matt, kon, alder, dimension, kategori.
-type Key7<'a> = (
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-    &'a str,
-);
-/// The same without kategori.
-type Key6<'a> = (&'a str, &'a str, &'a str, &'a str, &'a str, &'a str);
-
-/// The additivity an attacker can use within one kommun and period:
-/// 1. kön: T = K + M for every measure, age and breakdown;
-/// 2. breakdowns: the total row = the sum of a dimension's categories, where the data
-///    show it (multi-valued or partial breakdowns do not add up and are not used);
-/// 3. ages: the 16-24 band = the sum of the single ages, where the data show it;
-/// 4. measures that restate each other: försörjningsstöd by reason equals the reason
-///    groups' totals, arbetslöshet = its sub-reasons, and målgrupp (sum) = AF + KAA, where
-///    the data show it.
-///    Only exact equalities in the data are used, so a coincidence adds protection, never less.
-pub fn constraints(cells: &[Cell]) -> Vec<Constraint> {
-    let mut index: HashMap<Key7<'_>, usize> = HashMap::new();
-    for (i, c) in cells.iter().enumerate() {
-        let k = &c.keys;
-        index.insert((&k[0], &k[1], &k[2], &k[3], &k[4], &k[5], &k[6]), i);
-    }
-    let value = |i: usize| cells[i].antal;
-    let holds = |total: usize, parts: &[usize]| -> bool {
-        match (
-            value(total),
-            parts
-                .iter()
-                .map(|p| value(*p))
-                .collect::<Option<Vec<i64>>>(),
-        ) {
-            (Some(t), Some(ps)) => !ps.is_empty() && ps.iter().sum::<i64>() == t,
-            // With an unknown cell the equation cannot be checked against the data, so it is
-            // not used (kön additivity is added separately, without this check).
-            _ => false,
-        }
-    };
-    let mut out = Vec::new();
-    // Ordered, so the constraints — and with them the secondary suppression chosen — are
-    // the same on every run (a HashMap's order changes from process to process).
-    let mut groups: BTreeMap<Key6<'_>, Vec<usize>> = BTreeMap::new();
-    for (i, c) in cells.iter().enumerate() {
-        let k = &c.keys;
-        if c.antal.is_none() && c.keys[8] == "kolada" {
-            continue;
-        }
-        // 1. kön
-        if k[3] == "T"
-            && let (Some(&kv), Some(&mv)) = (
-                index.get(&(&k[0], &k[1], &k[2], "K", &k[4], &k[5], &k[6])),
-                index.get(&(&k[0], &k[1], &k[2], "M", &k[4], &k[5], &k[6])),
-            )
-        {
-            out.push(Constraint {
-                total: i,
-                parts: vec![kv, mv],
-            });
-        }
-        if k[5] != "total" {
-            groups
-                .entry((&k[0], &k[1], &k[2], &k[3], &k[4], &k[5]))
-                .or_default()
-                .push(i);
-        }
-    }
-    // 2. breakdowns
-    for ((kommun, period, matt, kon, alder, _dim), parts) in &groups {
-        if let Some(&total) = index.get(&(*kommun, *period, *matt, *kon, *alder, "total", "total"))
-            && holds(total, parts)
-        {
-            out.push(Constraint {
-                total,
-                parts: parts.clone(),
-            });
-        }
-    }
-    // 3. ages, 4. restating measures
-    for (i, c) in cells.iter().enumerate() {
-        let k = &c.keys;
-        if k[5] != "total" || k[4] != "16-24" {
-            continue;
-        }
-        let at = |matt: &str, alder: &str, dim: &str, kat: &str| {
-            index
-                .get(&(
-                    k[0].as_str(),
-                    k[1].as_str(),
-                    matt,
-                    k[3].as_str(),
-                    alder,
-                    dim,
-                    kat,
-                ))
-                .copied()
-        };
-        let ages: Vec<usize> = (16..=24)
-            .filter_map(|a| at(&k[2], &a.to_string(), "total", "total"))
-            .collect();
-        if holds(i, &ages) {
-            out.push(Constraint {
-                total: i,
-                parts: ages,
-            });
-        }
-        if let Some(reason) = k[2]
-            .strip_prefix("fs_")
-            .filter(|r| !r.starts_with("mottagare") && !r.starts_with("arbetsloshet_"))
-            && let Some(j) = at("fs_mottagare", "16-24", "orsak", reason)
-            && holds(j, &[i])
-        {
-            out.push(Constraint {
-                total: j,
-                parts: vec![i],
-            });
-        }
-        if k[2] == "fs_arbetsloshet" {
-            let subs: Vec<usize> = [
-                "fs_arbetsloshet_endast_fs",
-                "fs_arbetsloshet_vantar_ersattning",
-                "fs_arbetsloshet_otillracklig_ersattning",
-            ]
-            .iter()
-            .filter_map(|m| at(m, "16-24", "total", "total"))
-            .collect();
-            if holds(i, &subs) {
-                out.push(Constraint {
-                    total: i,
-                    parts: subs,
-                });
-            }
-        }
-        if k[2] == "malgrupp_summa" {
-            let parts: Vec<usize> = [
-                at("af_inskrivna", "16-24", "total", "total"),
-                at("kaa_inskrivna", "16-20", "total", "total"),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            if parts.len() == 2 && holds(i, &parts) {
-                out.push(Constraint { total: i, parts });
-            }
-        }
-    }
-    out
-}
-
-fn long_batch(cells: &[Cell], flags: &[bool]) -> Result<RecordBatch> {
-    let names = [
-        "kommun",
-        "period",
-        "matt",
-        "kon",
-        "alder",
-        "dimension",
-        "kategori",
-        "status",
-        "kalla",
-    ];
-    let mut fields: Vec<Field> = names
-        .iter()
-        .map(|n| Field::new(*n, DataType::Utf8, false))
-        .collect();
-    fields.push(Field::new("antal", DataType::Int64, true));
-    fields.push(Field::new("antal_skyddad", DataType::Boolean, false));
-    fields.push(Field::new("befolkning", DataType::Int64, true));
-    fields.push(Field::new("andel", DataType::Float64, true));
-    let mut cols: Vec<ArrayRef> = (0..9)
-        .map(|i| {
-            Arc::new(
-                cells
-                    .iter()
-                    .map(|c| Some(c.keys[i].as_str()))
-                    .collect::<StringArray>(),
-            ) as ArrayRef
-        })
-        .collect();
-    let visible = |i: usize| if flags[i] { None } else { cells[i].antal };
-    cols.push(Arc::new(
-        (0..cells.len()).map(visible).collect::<Int64Array>(),
-    ));
-    cols.push(Arc::new(
-        (0..cells.len())
-            .map(|i| Some(flags[i] && cells[i].antal.is_some()))
-            .collect::<BooleanArray>(),
-    ));
-    cols.push(Arc::new(
-        cells.iter().map(|c| c.befolkning).collect::<Int64Array>(),
-    ));
-    cols.push(Arc::new(
-        (0..cells.len())
-            .map(|i| {
-                cells[i]
-                    .andel_kalla
-                    .or_else(|| match (visible(i), cells[i].befolkning) {
-                        (Some(a), Some(b)) if b > 0 => Some(a as f64 / b as f64),
-                        _ => None,
-                    })
-            })
-            .collect::<Float64Array>(),
-    ));
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
-}
-
-/// Writes `<dir>/<name>.parquet` and `<dir>/<name>.csv`, each atomically.
-/// Stages a view's Parquet and CSV files; [`publish`] renames all views' files into
-/// place together once every view was computed, so readers switch from the old set to the
-/// new one within a few renames instead of one view at a time.
-fn stage_view(
-    dir: &std::path::Path,
-    name: &str,
-    batch: &RecordBatch,
-    staged: &mut Vec<atomic::Staged>,
-) -> Result<()> {
-    staged.push(atomic::stage(
-        &dir.join(format!("{name}.parquet")),
-        &parquet::encode(std::slice::from_ref(batch))?,
-    )?);
-    let mut csv = Vec::new();
-    {
-        let mut w = datafusion::arrow::csv::WriterBuilder::new()
-            .with_header(true)
-            .build(&mut csv);
-        w.write(batch)?;
-    }
-    staged.push(atomic::stage(&dir.join(format!("{name}.csv")), &csv)?);
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cell(matt: &str, kon: &str, dim: &str, kat: &str, antal: i64) -> Cell {
-        let keys = ["0880", "2015-05", matt, kon, "16-24", dim, kat, "ok", "x"].map(String::from);
-        Cell {
-            keys,
-            antal: Some(antal),
-            befolkning: None,
-            andel_kalla: None,
-        }
-    }
-
-    #[test]
-    fn constraints_come_out_in_the_same_order_every_time() {
-        // Many breakdowns, so an unordered map would shuffle them between calls.
-        let mut cells = Vec::new();
-        for d in 0..12 {
-            for kon in ["K", "M", "T"] {
-                let n = if kon == "T" { 2 } else { 1 };
-                cells.push(cell("m", kon, &format!("d{d}"), "a", 3 * n));
-                cells.push(cell("m", kon, &format!("d{d}"), "b", 4 * n));
-            }
-        }
-        for (kon, n) in [("K", 7), ("M", 7), ("T", 14)] {
-            cells.push(cell("m", kon, "total", "total", n));
-        }
-        let first: Vec<(usize, Vec<usize>)> = constraints(&cells)
-            .into_iter()
-            .map(|c| (c.total, c.parts))
-            .collect();
-        assert!(
-            first.len() > 36,
-            "kön and breakdown constraints: {}",
-            first.len()
-        );
-        for _ in 0..5 {
-            let again: Vec<(usize, Vec<usize>)> = constraints(&cells)
-                .into_iter()
-                .map(|c| (c.total, c.parts))
-                .collect();
-            assert_eq!(again, first);
-        }
-    }
-}

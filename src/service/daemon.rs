@@ -109,7 +109,7 @@ impl Daemon {
                 // A publish cut short by an earlier shutdown (or a run by another process)
                 // may have left the published views behind the lake: republish once.
                 let _one_at_a_time = d.publishing.lock().await;
-                let (problems, _) = super::refresh(&d.settings, d.runner.lake(), true).await;
+                let (problems, _) = super::refresh(&d.settings, d.runner.lake()).await;
                 for problem in problems {
                     tracing::error!(problem = %problem, "at start-up");
                 }
@@ -190,14 +190,16 @@ impl Daemon {
             r.remove(&p.name);
         }
         match result {
-            Ok(report) if report.status == "ok" => {
+            // Also after an unchanged run: a publish that failed or was cut short earlier
+            // is caught up (publishing writes nothing when the published set is current).
+            Ok(report) if report.succeeded() => {
                 let _one_at_a_time = self.publishing.lock().await;
                 let (problems, published) =
-                    super::refresh(&self.settings, self.runner.lake(), true).await;
+                    super::refresh(&self.settings, self.runner.lake()).await;
                 for problem in problems {
                     tracing::error!(pipeline = %p.name, problem = %problem, "after the run");
                 }
-                tracing::info!(pipeline = %p.name, views = published.len(), "views refreshed and published");
+                tracing::info!(pipeline = %p.name, views = published.views.len(), recomputed = published.recomputed, "views refreshed and published");
             }
             Ok(_) => {}
             Err(e) => tracing::error!(pipeline = %p.name, error = %e, "run could not be recorded"),

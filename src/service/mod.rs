@@ -13,17 +13,16 @@ pub mod webhook;
 
 use crate::config::Settings;
 use crate::lake::Lake;
+use crate::publish::PublishReport;
 
 /// After runs: re-plans the views against the new data (a view broken by new data is
-/// reported now) and, when data changed or nothing was published yet, publishes the
-/// suppressed views. Each published file is replaced atomically after all views were
-/// computed, so readers never see one source half-updated. Returns the problems and the
-/// published views (view, rows, suppressed cells).
-pub async fn refresh(
-    settings: &Settings,
-    lake: &Lake,
-    changed: bool,
-) -> (Vec<String>, Vec<(String, usize, usize)>) {
+/// reported now) and brings the published views up to the lake: every kommun-month whose
+/// inputs changed since the last publish (or since a publish that failed or was cut
+/// short) is recomputed; when nothing changed, nothing is written. Each published file
+/// is replaced atomically after all views were computed, so readers never see one source
+/// half-updated. Returns the problems and what was published (no views when nothing
+/// was written).
+pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishReport) {
     let mut problems = Vec::new();
     let ctx = match crate::query::open(lake, &settings.sql_dir, &settings.agreements_dir).await {
         Ok((ctx, view_problems)) => {
@@ -33,23 +32,28 @@ pub async fn refresh(
         Err(e) => {
             return (
                 vec![format!("the views could not be opened: {e}")],
-                Vec::new(),
+                PublishReport::default(),
             );
         }
     };
-    let mut published = Vec::new();
-    if changed || !crate::publish::dir(lake).exists() {
-        match crate::publish::publish(settings, &ctx).await {
-            Ok(p) => {
-                for (view, rows, suppressed) in &p.views {
-                    tracing::info!(view = %view, rows, suppressed, "published");
-                }
-                published = p.views;
+    let mut published = PublishReport::default();
+    match crate::publish::publish(settings, &ctx).await {
+        Ok(p) => {
+            if !p.views.is_empty() {
+                tracing::info!(
+                    recomputed = p.recomputed,
+                    kept = p.kept,
+                    "published kommun-months"
+                );
             }
-            Err(e) => problems.push(format!(
-                "publishing failed (the previous published version stays): {e}"
-            )),
+            for (view, rows, suppressed) in &p.views {
+                tracing::info!(view = %view, rows, suppressed, "published");
+            }
+            published = p;
         }
+        Err(e) => problems.push(format!(
+            "publishing failed (the previous published version stays): {e}"
+        )),
     }
     (problems, published)
 }

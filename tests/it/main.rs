@@ -18,6 +18,7 @@ mod gates;
 mod http;
 mod kalmar;
 mod lake;
+mod national;
 mod pgwire;
 mod privacy;
 mod publish;

@@ -121,7 +121,7 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
             .await
             .expect("open");
     let batches = ctx
-        .sql(publish::CELLS_SQL)
+        .sql(&publish::cells::sql(None))
         .await
         .expect("plan")
         .collect()

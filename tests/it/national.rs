@@ -1,0 +1,279 @@
+//! The national case at a small size: chunked ingest changes no byte and keeps row
+//! numbers; publishing a kommun-month at a time (in parallel, in chunks of kommuner,
+//! incrementally) gives exactly what suppressing each kommun-month on its own gives, and
+//! what one suppression of the whole table gives; a night adds a month without
+//! recomputing the others; nothing changed means nothing written.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use malgrupp::cli::bench_national;
+use malgrupp::lake::Lake;
+use malgrupp::normalize::pseudonym::PseudonymKey;
+use malgrupp::pipeline::{self, RunContext, RunOptions};
+use malgrupp::publish::{self, cells, suppression};
+use malgrupp::query::columns;
+
+use crate::common::{TestLake, files_under, query_in};
+
+/// Runs the shipped Kalmar FS pipeline on its sample into `root` with `chunk_rows`.
+async fn kalmar_fs_into(root: &Path, chunk_rows: usize) -> pipeline::RunReport {
+    let path = Path::new("pipelines/kalmar_fs.toml");
+    let text = std::fs::read_to_string(path).expect("shipped pipeline");
+    let p = malgrupp::config::Pipeline::from_toml(path, &text).expect("valid pipeline");
+    let lake = Lake::new(root);
+    let key = PseudonymKey::from_bytes([3; 32]);
+    let client = malgrupp::source::http::client().expect("client");
+    let ctx = RunContext {
+        lake: &lake,
+        key: &key,
+        client: &client,
+    };
+    let opts = RunOptions {
+        chunk_rows,
+        ..RunOptions::default()
+    };
+    let manifest = malgrupp::lake::manifest::Manifest::default();
+    pipeline::run(&ctx, &p, &manifest, &opts).await.report
+}
+
+#[tokio::test]
+async fn an_extract_larger_than_a_chunk_is_written_byte_identically_with_its_row_numbers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // 117 data rows, a trailing total row and two bad rows: with 7-row chunks the
+    // trailer is held back across chunk boundaries and the bad rows fall in later chunks.
+    let small = kalmar_fs_into(&dir.path().join("small"), 7).await;
+    let whole = kalmar_fs_into(&dir.path().join("whole"), 1_000_000).await;
+    assert_eq!(small.status, "ok", "{:?}", small.error);
+    assert_eq!(
+        (
+            small.rows_in,
+            small.rows_written,
+            small.rows_quarantined,
+            small.rows_dropped
+        ),
+        (
+            whole.rows_in,
+            whole.rows_written,
+            whole.rows_quarantined,
+            whole.rows_dropped
+        )
+    );
+    assert!(small.rows_quarantined >= 1 && small.rows_dropped == 1);
+    let parquet = |root: &Path| -> BTreeMap<String, Vec<u8>> {
+        files_under(root)
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+            .map(|f| {
+                let rel = f
+                    .strip_prefix(root)
+                    .expect("under root")
+                    .display()
+                    .to_string();
+                (rel, std::fs::read(&f).expect("read"))
+            })
+            .collect()
+    };
+    let (a, b) = (
+        parquet(&dir.path().join("small")),
+        parquet(&dir.path().join("whole")),
+    );
+    assert!(
+        a.keys().any(|k| k.starts_with("forsorjningsstod/")),
+        "{:?}",
+        a.keys()
+    );
+    assert!(
+        a.keys().any(|k| k.starts_with("quarantine/")),
+        "{:?}",
+        a.keys()
+    );
+    assert_eq!(
+        a, b,
+        "partition and quarantine files differ between chunk sizes"
+    );
+
+    // The quarantined row numbers are the extract's own line numbers.
+    let ctx = malgrupp::query::new_session();
+    let qdir = dir.path().join("small/quarantine");
+    let qfile = files_under(&qdir)
+        .into_iter()
+        .find(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .expect("quarantine file");
+    ctx.register_parquet("q", &qfile.display().to_string(), Default::default())
+        .await
+        .expect("register");
+    let batches = query_in(&ctx, "select \"row\", reason from q order by \"row\"").await;
+    let raw = std::fs::read("samples/kalmar/fs_201505.csv").expect("sample");
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.decode(&raw);
+    let lines: Vec<&str> = bytes.lines().collect();
+    let mut checked = 0;
+    for b in &batches {
+        let rows = columns::ints(b.column(0)).expect("row");
+        let reasons = columns::texts(b.column(1)).expect("reason");
+        for (row, reason) in rows.iter().zip(&reasons) {
+            let row = row.expect("row number");
+            let line = lines[row as usize - 1];
+            if reason.as_deref().unwrap_or("").contains("fields.orsak") {
+                assert!(line.contains("Okänd kod 99"), "row {row} is {line}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 1, "the unknown reason code is quarantined once");
+}
+
+/// The national layout: `kommuner` kommuner × `months` months, `rows` rows a month.
+fn national(t: &mut TestLake, kommuner: usize, months: usize, rows: usize) -> std::path::PathBuf {
+    let extracts = t.dir.path().join("extracts");
+    std::fs::create_dir_all(&extracts).expect("mkdir");
+    for m in 0..months {
+        bench_national::write_month(&extracts, m, rows, kommuner).expect("extract");
+    }
+    let pipelines = t.dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).expect("mkdir");
+    let toml = bench_national::pipeline_toml(&t.settings, &extracts).expect("pipeline");
+    std::fs::write(pipelines.join("national_fs.toml"), toml).expect("write");
+    t.settings.pipelines_dir = pipelines;
+    extracts
+}
+
+/// The published long table as (keys, antal, skyddad) rows.
+async fn published(t: &TestLake) -> Vec<(Vec<String>, Option<i64>, bool)> {
+    let ctx = malgrupp::query::new_session();
+    let file = publish::dir(&t.lake()).join("kartlaggning.parquet");
+    ctx.register_parquet("k", &file.display().to_string(), Default::default())
+        .await
+        .expect("register");
+    let mut out = Vec::new();
+    for b in query_in(&ctx, "select * from k").await {
+        let text: Vec<Vec<Option<String>>> = (0..7)
+            .map(|i| columns::texts(b.column(i)).expect("text"))
+            .collect();
+        let antal = columns::ints(b.column(9)).expect("antal");
+        let flag = columns::texts(b.column(10)).expect("flag");
+        for r in 0..b.num_rows() {
+            out.push((
+                text.iter()
+                    .map(|c| c[r].clone().unwrap_or_default())
+                    .collect(),
+                antal[r],
+                flag[r].as_deref() == Some("true"),
+            ));
+        }
+    }
+    out
+}
+
+/// The truth from the lake, suppressed by `flags_of`.
+async fn expected(
+    t: &TestLake,
+    flags_of: impl Fn(&[publish::Cell]) -> Vec<bool>,
+) -> Vec<(Vec<String>, Option<i64>, bool)> {
+    let ctx = t.session().await;
+    let cells = cells::read_cells(&query_in(&ctx, &cells::sql(None)).await).expect("cells");
+    let flags = flags_of(&cells);
+    cells
+        .iter()
+        .zip(flags)
+        .map(|(c, f)| {
+            (
+                c.keys[..7].to_vec(),
+                if f { None } else { c.antal },
+                f && c.antal.is_some(),
+            )
+        })
+        .collect()
+}
+
+/// Each kommun-month suppressed on its own, one after the other.
+fn one_kommun_month_at_a_time(cells: &[publish::Cell]) -> Vec<bool> {
+    let mut flags = Vec::new();
+    let mut start = 0;
+    while start < cells.len() {
+        let end = (start..cells.len())
+            .find(|&i| cells[i].keys[..2] != cells[start].keys[..2])
+            .unwrap_or(cells.len());
+        let part = &cells[start..end];
+        let values: Vec<Option<i64>> = part.iter().map(|c| c.antal).collect();
+        flags.extend(suppression::suppress(
+            &values,
+            &publish::constraints(part),
+            5,
+        ));
+        start = end;
+    }
+    flags
+}
+
+#[tokio::test]
+async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomputes_one_month() {
+    let mut t = TestLake::new();
+    // More kommuner than publishing takes per chunk, so chunks and kept rows meet.
+    const K: usize = 30;
+    let extracts = national(&mut t, K, 2, K * 6);
+    let (outcome, out) = t.run(&["national_fs"]).await;
+    assert_eq!(outcome.reports[0].status, "ok", "{out}");
+    assert!(outcome.problems.is_empty(), "{:?}", outcome.problems);
+    let first = published(&t).await;
+    assert!(first.len() > K * 2 * 700, "{} published rows", first.len());
+    assert!(first.iter().any(|r| r.2), "small counts are suppressed");
+    assert_eq!(first, expected(&t, one_kommun_month_at_a_time).await);
+
+    // A night: one more month. Only its kommun-months are recomputed, and the result is
+    // byte for byte what a publish from scratch gives.
+    bench_national::write_month(&extracts, 2, K * 6, K).expect("extract");
+    let (outcome, out) = t.run(&["national_fs"]).await;
+    assert_eq!(outcome.reports[0].status, "ok", "{out}");
+    assert_eq!(
+        outcome.kommun_months,
+        (K, 2 * K),
+        "only the new month is recomputed"
+    );
+    let ctx = t.session().await;
+    let out_dir = publish::dir(&t.lake());
+    let read = |name: &str| std::fs::read(out_dir.join(name)).expect("published file");
+    let night: Vec<Vec<u8>> = [
+        "kartlaggning.parquet",
+        "kartlaggning.csv",
+        "bilaga1_fs_orsak.csv",
+    ]
+    .iter()
+    .map(|n| read(n))
+    .collect();
+    // Nothing changed since: nothing is recomputed, nothing written.
+    let again = publish::publish(&t.settings, &ctx).await.expect("publish");
+    assert!(again.views.is_empty() && again.recomputed == 0, "{again:?}");
+    std::fs::remove_file(out_dir.join(publish::state::FILE)).expect("forget the state");
+    let scratch = publish::publish(&t.settings, &ctx).await.expect("publish");
+    assert_eq!((scratch.recomputed, scratch.kept), (K * 3, 0));
+    let full: Vec<Vec<u8>> = [
+        "kartlaggning.parquet",
+        "kartlaggning.csv",
+        "bilaga1_fs_orsak.csv",
+    ]
+    .iter()
+    .map(|n| read(n))
+    .collect();
+    assert!(
+        night == full,
+        "the night's publish differs from a publish from scratch"
+    );
+    assert_eq!(
+        published(&t).await,
+        expected(&t, one_kommun_month_at_a_time).await
+    );
+}
+
+#[tokio::test]
+async fn splitting_by_kommun_month_hides_what_one_suppression_of_the_whole_table_hides() {
+    let mut t = TestLake::new();
+    national(&mut t, 12, 2, 12 * 8);
+    let (outcome, out) = t.run(&["national_fs"]).await;
+    assert_eq!(outcome.reports[0].status, "ok", "{out}");
+    let whole = |cells: &[publish::Cell]| {
+        let values: Vec<Option<i64>> = cells.iter().map(|c| c.antal).collect();
+        suppression::suppress(&values, &publish::constraints(cells), 5)
+    };
+    assert_eq!(published(&t).await, expected(&t, whole).await);
+}

@@ -121,6 +121,82 @@ async fn nothing_written_by_a_run_contains_a_personnummer() {
     );
 }
 
+/// Every directory and file under `dir`, with its permission bits.
+#[cfg(unix)]
+fn modes_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, bool, u32)>) {
+    use std::os::unix::fs::PermissionsExt;
+    for entry in std::fs::read_dir(dir).expect("read_dir") {
+        let path = entry.expect("entry").path();
+        let meta = std::fs::symlink_metadata(&path).expect("metadata");
+        out.push((
+            path.clone(),
+            meta.is_dir(),
+            meta.permissions().mode() & 0o777,
+        ));
+        if meta.is_dir() {
+            modes_under(&path, out);
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_lake_is_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestLake::new();
+    let cfg = config_file(&t);
+    // The usual umask of a login shell: without explicit modes everything would be
+    // readable by every user of the host.
+    let out = Command::new("/bin/sh")
+        .args([
+            "-c",
+            "umask 022 && exec \"$0\" --config \"$1\" run kalmar_fs kalmar_kaa",
+        ])
+        .arg(env!("CARGO_BIN_EXE_malgrupp"))
+        .arg(&cfg)
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let root = t.lake().root().to_path_buf();
+    let mut all = vec![(
+        root.clone(),
+        true,
+        std::fs::metadata(&root).expect("root").permissions().mode() & 0o777,
+    )];
+    modes_under(&root, &mut all);
+    assert!(
+        all.iter()
+            .any(|(p, dir, _)| !dir && p.starts_with(root.join("raw"))),
+        "raw extracts kept"
+    );
+    for (path, dir, mode) in &all {
+        let want = if *dir { 0o700 } else { 0o600 };
+        assert_eq!(*mode, want, "{} has mode {mode:o}", path.display());
+    }
+    // `check` warns about a root someone opened up, and passes otherwise.
+    let check = |cfg: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .args(["--config", cfg.to_str().expect("utf-8"), "check"])
+            .output()
+            .expect("spawn check")
+    };
+    let quiet = check(&cfg);
+    assert!(quiet.status.success());
+    assert!(!String::from_utf8_lossy(&quiet.stdout).contains("warning"));
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let warned = check(&cfg);
+    let stdout = String::from_utf8_lossy(&warned.stdout);
+    assert!(warned.status.success(), "a warning, not a failure");
+    assert!(
+        stdout.contains("warning: the lake") && stdout.contains("755"),
+        "{stdout}"
+    );
+}
+
 /// Every spelling of an identity number that `scrub` masks, typed into the free-text
 /// field `befattning` of the hourly-employee extract, and one in the number field
 /// `timmar`: none reaches the lake, and the scan finds each spelling before scrubbing.

@@ -23,11 +23,16 @@
 //! requests share one memory pool, so the limit bounds the process, not one query.
 //! Queries run under a timeout and a row limit ([`QueryLimits`]).
 
+pub(crate) mod admission;
 mod api;
 mod auth;
+pub(crate) mod bounded;
 mod encode;
+pub(crate) mod guard;
+mod listener;
 pub mod openapi;
 pub mod ops;
+pub use listener::{HANDSHAKES_PER_PEER, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HANDSHAKES};
 pub(crate) mod safety;
 
 use std::future::Future;
@@ -209,10 +214,8 @@ pub async fn serve_on(
     let tokens = cfg.tokens.len();
     let app = router(cfg)?;
     tracing::info!(%addr, published = %dir.display(), tokens, "serving the published views");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::io(format!("http server on {addr}"), e))
+    listener::serve_router(listener, app, shutdown).await;
+    Ok(())
 }
 
 fn validate(cfg: &ServeConfig) -> Result<()> {

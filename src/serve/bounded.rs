@@ -1,0 +1,242 @@
+//! Functions whose result can be far larger than their arguments (`repeat('x', 600000000)`
+//! is 600 MB from 20 bytes of SQL), in the sessions of the HTTP API and the PostgreSQL
+//! endpoint.
+//!
+//! The memory pool only sees what operators reserve, and a scalar function reserves
+//! nothing, so its output was outside the limit. Here each such function is replaced by
+//! a wrapper that first computes an upper bound of the bytes the call will produce, from
+//! its argument values, and reserves that from the shared pool for the call: a result
+//! larger than what is free fails with "resources exhausted" before anything is
+//! allocated. The list functions that build arrays of any length from two numbers
+//! (`range`, `generate_series` as a scalar, `array_repeat`, `array_resize`) are not
+//! offered at all; the published views hold no lists.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::FieldRef;
+use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::common::{Result, ScalarValue};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+};
+use datafusion::prelude::SessionContext;
+
+/// Functions that build lists of any length from a few numbers; never needed here.
+const WITHDRAWN: [&str; 4] = ["range", "generate_series", "array_repeat", "array_resize"];
+
+/// How the size of a function's result follows from its arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Growth {
+    /// `repeat(s, n)`: `len(s) · n`.
+    Repeat,
+    /// `lpad(s, n [, fill])`, `rpad`: `n` characters of up to 4 bytes.
+    Pad,
+    /// `replace(s, from, to)`: every `from` (or, when empty, every position) becomes `to`.
+    Replace,
+    /// `regexp_replace(s, pattern, replacement [, flags])`: at most `len(s) + 1`
+    /// matches, each replaced by the replacement, whose group references together
+    /// copy each character of `s` at most `len(replacement)` times.
+    RegexpReplace,
+    /// `concat(…)`: the sum of the arguments.
+    Concat,
+    /// `concat_ws(sep, …)`: the sum of the arguments and a separator between each two.
+    ConcatWs,
+}
+
+const BOUNDED: [(&str, Growth); 7] = [
+    ("repeat", Growth::Repeat),
+    ("lpad", Growth::Pad),
+    ("rpad", Growth::Pad),
+    ("replace", Growth::Replace),
+    ("regexp_replace", Growth::RegexpReplace),
+    ("concat", Growth::Concat),
+    ("concat_ws", Growth::ConcatWs),
+];
+
+/// Replaces the growing functions of `ctx` by bounded ones reserving from `pool`, and
+/// withdraws the list builders.
+pub(crate) fn bound_functions(ctx: &SessionContext, pool: &Arc<dyn MemoryPool>) {
+    let state = ctx.state();
+    for (name, growth) in BOUNDED {
+        if let Some(inner) = state.scalar_functions().get(name) {
+            ctx.register_udf(ScalarUDF::new_from_impl(Bounded {
+                inner: inner.clone(),
+                growth,
+                pool: pool.clone(),
+            }));
+        }
+    }
+    for name in WITHDRAWN {
+        ctx.deregister_udf(name);
+    }
+}
+
+/// A growing function that reserves its result's upper bound before it runs.
+#[derive(Debug)]
+struct Bounded {
+    inner: Arc<ScalarUDF>,
+    growth: Growth,
+    pool: Arc<dyn MemoryPool>,
+}
+
+impl PartialEq for Bounded {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner && self.growth == other.growth
+    }
+}
+
+impl Eq for Bounded {}
+
+impl Hash for Bounded {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.hash(state);
+        self.growth.hash(state);
+    }
+}
+
+impl ScalarUDFImpl for Bounded {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn aliases(&self) -> &[String] {
+        self.inner.aliases()
+    }
+
+    fn signature(&self) -> &Signature {
+        self.inner.signature()
+    }
+
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        self.inner.return_type(arg_types)
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        self.inner.return_field_from_args(args)
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        self.inner.coerce_types(arg_types)
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let bytes = upper_bound(self.growth, &args.args, args.number_rows);
+        let reservation =
+            MemoryConsumer::new(format!("{}()", self.inner.name())).register(&self.pool);
+        reservation.try_grow(usize::try_from(bytes).unwrap_or(usize::MAX))?;
+        let result = self.inner.invoke_with_args(args);
+        drop(reservation);
+        result
+    }
+}
+
+/// Bytes the call can produce at most, over all rows (saturating).
+fn upper_bound(growth: Growth, args: &[ColumnarValue], rows: usize) -> u64 {
+    let len = |i: usize| {
+        args.get(i)
+            .map(|a| byte_lengths(a, rows))
+            .unwrap_or_default()
+    };
+    let num = |i: usize| args.get(i).map(|a| integers(a, rows)).unwrap_or_default();
+    let per_row: Vec<u64> = match growth {
+        Growth::Repeat => {
+            let (s, n) = (len(0), num(1));
+            (0..rows)
+                .map(|r| at(&s, r).saturating_mul(at(&n, r)))
+                .collect()
+        }
+        Growth::Pad => {
+            let n = num(1);
+            (0..rows).map(|r| at(&n, r).saturating_mul(4)).collect()
+        }
+        Growth::Replace => {
+            let (s, from, to) = (len(0), len(1), len(2));
+            (0..rows)
+                .map(|r| {
+                    let places = at(&s, r) / at(&from, r).max(1) + 1;
+                    at(&s, r).saturating_add(places.saturating_mul(at(&to, r)))
+                })
+                .collect()
+        }
+        Growth::RegexpReplace => {
+            let (s, repl) = (len(0), len(2));
+            (0..rows)
+                .map(|r| {
+                    let (s, repl) = (at(&s, r), at(&repl, r));
+                    let matches = s.saturating_add(1).saturating_mul(repl);
+                    let copies = s.saturating_mul(repl.saturating_add(1));
+                    matches.saturating_add(copies)
+                })
+                .collect()
+        }
+        Growth::Concat | Growth::ConcatWs => {
+            let all: Vec<Vec<u64>> = (0..args.len()).map(len).collect();
+            let separators = match growth {
+                Growth::ConcatWs => args.len() as u64,
+                _ => 0,
+            };
+            (0..rows)
+                .map(|r| {
+                    let sum = all.iter().map(|l| at(l, r)).fold(0u64, u64::saturating_add);
+                    let sep = all.first().map_or(0, |l| at(l, r));
+                    sum.saturating_add(sep.saturating_mul(separators))
+                })
+                .collect()
+        }
+    };
+    per_row.into_iter().fold(0, u64::saturating_add)
+}
+
+fn at(values: &[u64], row: usize) -> u64 {
+    values.get(row).copied().unwrap_or(0)
+}
+
+/// Per row, the bytes of a string argument (0 for NULL); other types by their text form.
+fn byte_lengths(value: &ColumnarValue, rows: usize) -> Vec<u64> {
+    match value {
+        ColumnarValue::Scalar(s) => {
+            let n = match s {
+                ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
+                    v.as_ref().map_or(0, String::len)
+                }
+                other if other.is_null() => 0,
+                other => other.to_string().len(),
+            };
+            vec![n as u64; rows]
+        }
+        ColumnarValue::Array(a) => {
+            let lengths: Option<Vec<u64>> = if let Some(s) = a.as_string_opt::<i32>() {
+                Some(s.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
+            } else if let Some(s) = a.as_string_opt::<i64>() {
+                Some(s.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
+            } else {
+                a.as_string_view_opt()
+                    .map(|s| s.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
+            };
+            // Anything else is at most its whole buffer per row.
+            lengths.unwrap_or_else(|| vec![a.get_buffer_memory_size() as u64; a.len()])
+        }
+    }
+}
+
+/// Per row, an integer argument (negative and NULL as 0; unreadable as the maximum).
+fn integers(value: &ColumnarValue, rows: usize) -> Vec<u64> {
+    let clamp = |v: Option<i64>| v.map_or(0, |n| n.max(0) as u64);
+    match value {
+        ColumnarValue::Scalar(s) => {
+            let n = match s.cast_to(&DataType::Int64) {
+                Ok(ScalarValue::Int64(v)) => clamp(v),
+                _ => u64::MAX,
+            };
+            vec![n; rows]
+        }
+        ColumnarValue::Array(a) => match cast(a, &DataType::Int64) {
+            Ok(ints) => ints.as_primitive::<Int64Type>().iter().map(clamp).collect(),
+            Err(_) => vec![u64::MAX; a.len()],
+        },
+    }
+}

@@ -107,13 +107,13 @@ pub fn document(limits: &QueryLimits) -> Value {
                 "responses": { "200": { "description": "One object per pipeline", "content": { "application/json": { "schema": { "type": "array", "items": { "type": "object" } } } } }, "401": error, "404": error }
             }},
             "/api/v1/runs/{pipeline}": { "post": {
-                "summary": "Start a run of the pipeline now (in the background)",
+                "summary": "Start a run of the pipeline now (in the background); needs an admin token; 409 while a run of it is queued or running",
                 "parameters": [ { "name": "pipeline", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "responses": { "202": { "description": "Started; see /api/v1/status and the runs table", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error, "404": error, "503": error }
+                "responses": { "202": { "description": "Started; see /api/v1/status and the runs table", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error, "403": error, "404": error, "409": error, "503": error }
             }},
             "/metrics": { "get": {
-                "summary": "Prometheus metrics (bearer token unless [serve] metrics_public)",
-                "responses": { "200": { "description": "Text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } }, "401": error, "404": error }
+                "summary": "Prometheus metrics (admin bearer token unless [serve] metrics_public)",
+                "responses": { "200": { "description": "Text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } }, "401": error, "403": error, "404": error }
             }},
             "/api/v1/openapi.json": { "get": {
                 "summary": "This document",

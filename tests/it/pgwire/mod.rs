@@ -501,3 +501,4 @@ async fn serve_pg_refuses_to_start_without_users() {
 }
 
 mod hostile;
+mod logs;

@@ -5,9 +5,9 @@
 //! The memory pool only sees what operators reserve, and a scalar function reserves
 //! nothing, so its output was outside the limit. Here each such function is replaced by
 //! a wrapper that first computes an upper bound of the bytes the call will produce, from
-//! its argument values, and reserves that from the shared pool for the call: a result
-//! larger than what is free fails with "resources exhausted" before anything is
-//! allocated. The list functions that build arrays of any length from two numbers
+//! its argument values, refuses more than [`MAX_CALL_BYTES`] and reserves the rest from
+//! the shared pool for the call: a larger result, or one larger than what is free, fails
+//! with "resources exhausted" before anything is allocated. The list functions that build arrays of any length from two numbers
 //! (`range`, `generate_series` as a scalar, `array_repeat`, `array_resize`) are not
 //! offered at all; the published views hold no lists.
 
@@ -18,7 +18,7 @@ use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::FieldRef;
 use datafusion::arrow::datatypes::{DataType, Int64Type};
-use datafusion::common::{Result, ScalarValue};
+use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
@@ -46,6 +46,12 @@ enum Growth {
     /// `concat_ws(sep, …)`: the sum of the arguments and a separator between each two.
     ConcatWs,
 }
+
+/// Most bytes one call may produce (for one batch of rows, or a constant folded while
+/// planning). The pool reservation covers the call only; a folded constant then lives
+/// on in the plan and is copied by the optimizer, so a call's result must also be small
+/// next to the pool.
+pub(crate) const MAX_CALL_BYTES: u64 = 16 * 1024 * 1024;
 
 const BOUNDED: [(&str, Growth); 7] = [
     ("repeat", Growth::Repeat),
@@ -125,6 +131,12 @@ impl ScalarUDFImpl for Bounded {
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
         let bytes = upper_bound(self.growth, &args.args, args.number_rows);
+        if bytes > MAX_CALL_BYTES {
+            return Err(DataFusionError::ResourcesExhausted(format!(
+                "{}() would produce up to {bytes} bytes, more than the {MAX_CALL_BYTES} bytes one call may",
+                self.inner.name()
+            )));
+        }
         let reservation =
             MemoryConsumer::new(format!("{}()", self.inner.name())).register(&self.pool);
         reservation.try_grow(usize::try_from(bytes).unwrap_or(usize::MAX))?;
@@ -238,5 +250,52 @@ fn integers(value: &ColumnarValue, rows: usize) -> Vec<u64> {
             Ok(ints) => ints.as_primitive::<Int64Type>().iter().map(clamp).collect(),
             Err(_) => vec![u64::MAX; a.len()],
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::arrow::array::StringArray;
+
+    use super::*;
+
+    fn text(v: &str) -> ColumnarValue {
+        ColumnarValue::Scalar(ScalarValue::Utf8(Some(v.to_string())))
+    }
+
+    fn int(v: i64) -> ColumnarValue {
+        ColumnarValue::Scalar(ScalarValue::Int64(Some(v)))
+    }
+
+    #[test]
+    fn bounds_cover_what_the_functions_produce() {
+        assert_eq!(upper_bound(Growth::Repeat, &[text("ab"), int(3)], 2), 12);
+        assert_eq!(upper_bound(Growth::Repeat, &[text("ab"), int(-3)], 1), 0);
+        let column = ColumnarValue::Array(Arc::new(StringArray::from(vec![Some("abc"), None])));
+        assert_eq!(upper_bound(Growth::Repeat, &[column, int(2)], 2), 6);
+        assert_eq!(
+            upper_bound(Growth::Repeat, &[text("x"), int(i64::MAX)], 8192),
+            u64::MAX,
+            "saturates instead of wrapping"
+        );
+        assert_eq!(upper_bound(Growth::Pad, &[text("x"), int(10)], 1), 40);
+        // replace('aaaa', 'a', 'bb') is 8 bytes; with an empty pattern every position
+        // takes the replacement.
+        let r = upper_bound(Growth::Replace, &[text("aaaa"), text("a"), text("bb")], 1);
+        assert!((8..=20).contains(&r), "{r}");
+        let r = upper_bound(Growth::Replace, &[text("aaaa"), text(""), text("bb")], 1);
+        assert!(r >= "aaaa".replace("", "bb").len() as u64, "{r}");
+        // regexp_replace('abc', '(.*)', '\1\1\1', 'g') copies the text three times.
+        let r = upper_bound(
+            Growth::RegexpReplace,
+            &[text("abc"), text("(.*)"), text("\\1\\1\\1"), text("g")],
+            1,
+        );
+        assert!(r >= 9, "{r}");
+        assert_eq!(upper_bound(Growth::Concat, &[text("ab"), text("c")], 3), 9);
+        assert_eq!(
+            upper_bound(Growth::ConcatWs, &[text("/"), text("a"), text("b")], 1),
+            6
+        );
     }
 }

@@ -19,7 +19,7 @@ use crate::common::files_under;
 use crate::common::http_pipeline;
 
 const BIN: &str = env!("CARGO_BIN_EXE_malgrupp");
-const TOKEN: &str = "daemon-test-token";
+pub(crate) const TOKEN: &str = "daemon-test-token";
 /// The admin token: starts runs and reads `/metrics`.
 const ADMIN: &str = "daemon-admin-token-0123456789";
 
@@ -45,7 +45,7 @@ impl Site {
         Site { dir }
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
@@ -135,7 +135,7 @@ impl Service {
         Service { child, addr, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
@@ -149,6 +149,18 @@ impl Service {
             .text()
             .await
             .expect("text")
+    }
+
+    /// The peak resident memory of the process so far (`VmHWM`), in bytes.
+    pub(crate) fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM");
+        kb * 1024
     }
 
     /// SIGTERM, then the exit status (within `within`) and everything it logged.

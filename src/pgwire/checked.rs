@@ -25,6 +25,8 @@ use crate::serve::guard::{self, Refused};
 const TOO_COMPLEX: &str = "54001";
 /// SQLSTATE `syntax_error`.
 const SYNTAX_ERROR: &str = "42601";
+/// SQLSTATE `feature_not_supported`.
+const FEATURE_NOT_SUPPORTED: &str = "0A000";
 
 /// The statement checks as a PostgreSQL error.
 fn check(sql: &str) -> PgWireResult<()> {
@@ -32,6 +34,7 @@ fn check(sql: &str) -> PgWireResult<()> {
         let code = match refused {
             Refused::TooComplex => TOO_COMPLEX,
             Refused::Unreadable(_) => SYNTAX_ERROR,
+            Refused::Concatenation => FEATURE_NOT_SUPPORTED,
         };
         PgWireError::UserError(Box::new(ErrorInfo::new(
             "ERROR".to_string(),

@@ -45,6 +45,10 @@ enum Growth {
     Concat,
     /// `concat_ws(sep, …)`: the sum of the arguments and a separator between each two.
     ConcatWs,
+    /// At most this many bytes per byte of the arguments: `encode(s, 'hex')` doubles,
+    /// `upper` of some letters triples (ΐ → Ϊ́), quoting doubles quotes. Nested, such
+    /// functions would multiply; bounded, each level stops at [`MAX_CALL_BYTES`].
+    Scaled(u8),
 }
 
 /// Most bytes one call may produce (for one batch of rows, or a constant folded while
@@ -53,7 +57,7 @@ enum Growth {
 /// next to the pool.
 pub(crate) const MAX_CALL_BYTES: u64 = 16 * 1024 * 1024;
 
-const BOUNDED: [(&str, Growth); 7] = [
+const BOUNDED: [(&str, Growth); 14] = [
     ("repeat", Growth::Repeat),
     ("lpad", Growth::Pad),
     ("rpad", Growth::Pad),
@@ -61,6 +65,13 @@ const BOUNDED: [(&str, Growth); 7] = [
     ("regexp_replace", Growth::RegexpReplace),
     ("concat", Growth::Concat),
     ("concat_ws", Growth::ConcatWs),
+    ("overlay", Growth::Concat),
+    ("encode", Growth::Scaled(2)),
+    ("upper", Growth::Scaled(3)),
+    ("lower", Growth::Scaled(3)),
+    ("initcap", Growth::Scaled(3)),
+    ("quote_ident", Growth::Scaled(2)),
+    ("quote_literal", Growth::Scaled(2)),
 ];
 
 /// Replaces the growing functions of `ctx` by bounded ones reserving from `pool`, and
@@ -185,6 +196,15 @@ fn upper_bound(growth: Growth, args: &[ColumnarValue], rows: usize) -> u64 {
                 })
                 .collect()
         }
+        Growth::Scaled(factor) => {
+            let all: Vec<Vec<u64>> = (0..args.len()).map(len).collect();
+            (0..rows)
+                .map(|r| {
+                    let sum = all.iter().map(|l| at(l, r)).fold(0u64, u64::saturating_add);
+                    sum.saturating_mul(u64::from(factor)).saturating_add(2)
+                })
+                .collect()
+        }
         Growth::Concat | Growth::ConcatWs => {
             let all: Vec<Vec<u64>> = (0..args.len()).map(len).collect();
             let separators = match growth {
@@ -207,7 +227,8 @@ fn at(values: &[u64], row: usize) -> u64 {
     values.get(row).copied().unwrap_or(0)
 }
 
-/// Per row, the bytes of a string argument (0 for NULL); other types by their text form.
+/// Per row, the bytes of a string or binary argument (0 for NULL); other types by their
+/// text form.
 fn byte_lengths(value: &ColumnarValue, rows: usize) -> Vec<u64> {
     match value {
         ColumnarValue::Scalar(s) => {
@@ -215,6 +236,10 @@ fn byte_lengths(value: &ColumnarValue, rows: usize) -> Vec<u64> {
                 ScalarValue::Utf8(v) | ScalarValue::LargeUtf8(v) | ScalarValue::Utf8View(v) => {
                     v.as_ref().map_or(0, String::len)
                 }
+                ScalarValue::Binary(v)
+                | ScalarValue::LargeBinary(v)
+                | ScalarValue::BinaryView(v)
+                | ScalarValue::FixedSizeBinary(_, v) => v.as_ref().map_or(0, Vec::len),
                 other if other.is_null() => 0,
                 other => other.to_string().len(),
             };
@@ -225,9 +250,15 @@ fn byte_lengths(value: &ColumnarValue, rows: usize) -> Vec<u64> {
                 Some(s.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
             } else if let Some(s) = a.as_string_opt::<i64>() {
                 Some(s.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
+            } else if let Some(s) = a.as_string_view_opt() {
+                Some(s.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
+            } else if let Some(b) = a.as_binary_opt::<i32>() {
+                Some(b.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
+            } else if let Some(b) = a.as_binary_opt::<i64>() {
+                Some(b.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
             } else {
-                a.as_string_view_opt()
-                    .map(|s| s.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
+                a.as_binary_view_opt()
+                    .map(|b| b.iter().map(|v| v.map_or(0, |t| t.len() as u64)).collect())
             };
             // Anything else is at most its whole buffer per row.
             lengths.unwrap_or_else(|| vec![a.get_buffer_memory_size() as u64; a.len()])
@@ -293,6 +324,10 @@ mod tests {
         );
         assert!(r >= 9, "{r}");
         assert_eq!(upper_bound(Growth::Concat, &[text("ab"), text("c")], 3), 9);
+        let r = upper_bound(Growth::Scaled(2), &[text("abc"), text("hex")], 1);
+        assert!(r >= "616263".len() as u64, "{r}");
+        let bytes = ColumnarValue::Scalar(ScalarValue::Binary(Some(vec![0; 1000])));
+        assert!(upper_bound(Growth::Scaled(2), &[bytes, text("hex")], 1) >= 2000);
         assert_eq!(
             upper_bound(Growth::ConcatWs, &[text("/"), text("a"), text("b")], 1),
             6

@@ -8,6 +8,10 @@
 //! evaluating, dropping — and a few thousand levels overflow a worker thread's stack,
 //! which aborts the whole process. Counting the operators on the token stream bounds the
 //! depth of any tree the parser can build, and costs one pass without recursion.
+//!
+//! The same pass refuses `||`: string concatenation by operator is not a function call,
+//! so it escapes the output bounds of `serve::bounded`; `concat(…)` does the same within
+//! them.
 
 use std::fmt;
 
@@ -31,6 +35,8 @@ pub(crate) enum Refused {
     TooComplex,
     /// The text cannot be split into tokens (the parser would fail the same way).
     Unreadable(String),
+    /// The `||` operator, which is not offered.
+    Concatenation,
 }
 
 impl fmt::Display for Refused {
@@ -42,6 +48,10 @@ impl fmt::Display for Refused {
                  (+, =, AND, OR, …); write long OR chains as `column IN (…)`"
             ),
             Refused::Unreadable(e) => write!(f, "the statement cannot be read: {e}"),
+            Refused::Concatenation => write!(
+                f,
+                "the || operator is not offered: write concat(a, b), whose result counts against the memory limit"
+            ),
         }
     }
 }
@@ -56,6 +66,11 @@ pub(crate) fn check_text(sql: &str, dialect: &dyn Dialect) -> Result<(), Refused
         .map_err(|e| Refused::Unreadable(e.to_string()))?;
     if tokens.iter().filter(|t| is_operator(t)).count() > MAX_OPERATORS {
         return Err(Refused::TooComplex);
+    }
+    // `s || s || …` is evaluated outside the function layer that bounds what a call
+    // may produce (`serve::bounded`), and chained through CTEs it multiplies.
+    if tokens.contains(&Token::StringConcat) {
+        return Err(Refused::Concatenation);
     }
     Ok(())
 }
@@ -149,5 +164,12 @@ mod tests {
             check_text("select 'unterminated", &PostgreSqlDialect {}),
             Err(Refused::Unreadable(_))
         ));
+        for dialect in [&GenericDialect {} as &dyn Dialect, &PostgreSqlDialect {}] {
+            assert_eq!(
+                check_text("select kommun || '-' || period from kartlaggning", dialect),
+                Err(Refused::Concatenation)
+            );
+            assert_eq!(check_text("select '||' as bars", dialect), Ok(()));
+        }
     }
 }

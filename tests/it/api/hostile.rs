@@ -185,3 +185,29 @@ async fn function_bombs_keep_the_process_under_its_memory_limit() {
     let (status, _) = service.terminate(std::time::Duration::from_secs(30));
     assert!(status.success(), "{status:?}");
 }
+
+#[tokio::test]
+async fn concatenation_by_operator_is_refused_and_concat_is_bounded() {
+    let s = Server::start(limits(100), vec![]).await;
+    // Each CTE level would multiply the text by eight.
+    let chain = "with a as (select repeat('x', 1000000) as s), \
+                 b as (select s || s || s || s || s || s || s || s as s from a), \
+                 c as (select s || s || s || s || s || s || s || s as s from b) \
+                 select length(s) as n from c";
+    let msg = error(s.sql(chain, "json").await, 400).await;
+    assert!(msg.contains("concat("), "{msg}");
+    let nested = "with a as (select repeat('x', 1000000) as s), \
+                  b as (select concat(s, s, s, s, s, s, s, s) as s from a), \
+                  c as (select concat(s, s, s, s, s, s, s, s) as s from b) \
+                  select length(s) as n from c";
+    let msg = error(s.sql(nested, "json").await, 413).await;
+    assert!(msg.contains("one call may"), "{msg}");
+    let ok = s
+        .sql(
+            "select concat(kommun, '-', period) as k from kartlaggning limit 1",
+            "json",
+        )
+        .await;
+    assert_eq!(json(ok).await, serde_json::json!([{ "k": "0880-2015-05" }]));
+    s.stop().await;
+}

@@ -22,6 +22,7 @@ use datafusion::common::{DataFusionError, Result, ScalarValue};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool};
 use datafusion::logical_expr::{
     ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
 };
 use datafusion::prelude::SessionContext;
 
@@ -80,9 +81,18 @@ pub(crate) fn bound_functions(ctx: &SessionContext, pool: &Arc<dyn MemoryPool>) 
     let state = ctx.state();
     for (name, growth) in BOUNDED {
         if let Some(inner) = state.scalar_functions().get(name) {
+            // Volatile, so the planner never folds a call into a constant: a folded
+            // result outlives the call's reservation and is copied by the optimizer, and
+            // a failing fold is retried for every enclosing call, which made nested
+            // calls take time exponential in their depth.
+            let signature = Signature {
+                volatility: Volatility::Volatile,
+                ..inner.signature().clone()
+            };
             ctx.register_udf(ScalarUDF::new_from_impl(Bounded {
                 inner: inner.clone(),
                 growth,
+                signature,
                 pool: pool.clone(),
             }));
         }
@@ -97,6 +107,7 @@ pub(crate) fn bound_functions(ctx: &SessionContext, pool: &Arc<dyn MemoryPool>) 
 struct Bounded {
     inner: Arc<ScalarUDF>,
     growth: Growth,
+    signature: Signature,
     pool: Arc<dyn MemoryPool>,
 }
 
@@ -125,7 +136,7 @@ impl ScalarUDFImpl for Bounded {
     }
 
     fn signature(&self) -> &Signature {
-        self.inner.signature()
+        &self.signature
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {

@@ -202,6 +202,25 @@ async fn concatenation_by_operator_is_refused_and_concat_is_bounded() {
                   select length(s) as n from c";
     let msg = error(s.sql(nested, "json").await, 413).await;
     assert!(msg.contains("one call may"), "{msg}");
+    // Each encode doubles: 2^9 times 64 kB would be 32 MB. Refused at the call that
+    // would pass 16 MiB, quickly (a failing constant fold used to be retried for every
+    // enclosing call: time exponential in the depth).
+    let mut hex = "repeat('x', 65536)".to_string();
+    for _ in 0..9 {
+        hex = format!("encode({hex}, 'hex')");
+    }
+    let started = std::time::Instant::now();
+    let msg = error(
+        s.sql(&format!("select length({hex}) as n"), "json").await,
+        413,
+    )
+    .await;
+    assert!(msg.contains("one call may"), "{msg}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     let ok = s
         .sql(
             "select concat(kommun, '-', period) as k from kartlaggning limit 1",

@@ -18,11 +18,14 @@
 //!
 //! Every route except health needs `Authorization: Bearer <token>`: a read token or an
 //! admin token, and for starting runs and a non-public `/metrics` an admin token.
-//! Starting without any token is an error, so the API is never open by accident. Each request builds a fresh
-//! `SessionContext` from the files on disk (the publish step replaces them atomically, so
-//! a request sees the old or the new file, never a mix, and no cache can go stale); all
-//! requests share one memory pool, so the limit bounds the process, not one query.
-//! Queries run under a timeout and a row limit ([`QueryLimits`]).
+//! Starting without any token is an error, so the API is never open by accident. Each
+//! request builds a fresh `SessionContext` from the files on disk (the publish step
+//! replaces them atomically, so a request sees the old or the new file, never a mix, and
+//! no cache can go stale); all requests share one memory pool, so the limit bounds the
+//! process, not one query. Queries run under a timeout and a row limit
+//! ([`QueryLimits`]), on threads with large stacks (`safety::query_runtime`), after the
+//! statement checks of `guard`, with growing functions bounded (`bounded`); slow and
+//! silent clients are held off by the listener (`listener`, `admission`).
 
 pub(crate) mod admission;
 mod api;

@@ -154,8 +154,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
 
 fn init_logging(format: LogFormat) {
     use tracing_subscriber::EnvFilter;
-    let filter =
+    let mut filter =
         EnvFilter::try_from_env("MALGRUPP_LOG").unwrap_or_else(|_| EnvFilter::new("malgrupp=info"));
+    // These crates log client SQL, plans with its literals and SET statements verbatim
+    // (at debug, info, warn); what a client sends is logged only by malgrupp, scrubbed.
+    for cap in ["datafusion=error", "sqlparser=error", "pgwire=error"] {
+        if let Ok(directive) = cap.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Log lines pause the progress bars of an interactive run instead of tearing them.

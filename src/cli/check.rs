@@ -43,8 +43,58 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<Problem
     }
     writeln!(out, "ok  {view_count} views").map_err(io)?;
     writeln!(out, "ok  {} goals in agreements", goals.len()).map_err(io)?;
+    if let Some(warning) = lake_mode_warning(&settings.lake_root) {
+        writeln!(out, "warning: {warning}").map_err(io)?;
+    }
     if !problems.is_empty() {
         writeln!(out, "{} problem(s):\n{problems}", problems.0.len()).map_err(io)?;
     }
     Ok(problems)
+}
+
+/// A warning when the lake's root directory lets group or others in. Not a problem
+/// (the exit code stays 0): the directories the lake creates itself are private
+/// (`lake::atomic::DIR_MODE`), but a root made by hand may not be, and `raw/` below it
+/// holds identity numbers as received.
+fn lake_mode_warning(root: &std::path::Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(root).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "the lake {} has mode {mode:o}: group or other users can enter it, and it holds personal data; `chmod 700` it",
+                root.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = root;
+        None
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn an_open_lake_root_is_warned_about() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let set = |mode| {
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(mode))
+                .expect("chmod")
+        };
+        set(0o755);
+        let w = lake_mode_warning(dir.path()).expect("a warning");
+        assert!(w.contains("755") && w.contains("chmod 700"), "{w}");
+        set(0o750);
+        assert!(lake_mode_warning(dir.path()).is_some());
+        set(0o700);
+        assert_eq!(lake_mode_warning(dir.path()), None);
+        assert_eq!(lake_mode_warning(&dir.path().join("missing")), None);
+    }
 }

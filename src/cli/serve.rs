@@ -11,22 +11,27 @@ use std::sync::Arc;
 /// Builds the API's configuration from the settings and the environment.
 pub fn config(settings: &Settings, listen: Option<std::net::SocketAddr>) -> Result<ServeConfig> {
     let s = &settings.serve;
-    let tokens: Vec<String> = std::env::var(&s.tokens_env)
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_string)
-        .collect();
-    if tokens.is_empty() {
+    let from_env = |name: &str| -> Vec<String> {
+        std::env::var(name)
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let tokens = from_env(&s.tokens_env);
+    let admin_tokens = from_env(&s.admin_tokens_env);
+    if tokens.is_empty() && admin_tokens.is_empty() {
         let mut p = Problems::default();
-        p.push("malgrupp.toml", "serve.tokens_env", format!("environment variable {} must hold at least one bearer token (comma-separated); the API never runs open", s.tokens_env));
+        p.push("malgrupp.toml", "serve.tokens_env", format!("environment variable {} (read) or {} (admin) must hold at least one bearer token (comma-separated); the API never runs open", s.tokens_env, s.admin_tokens_env));
         return Err(Error::Config(p));
     }
     Ok(ServeConfig {
         listen: listen.unwrap_or(s.listen),
         published_dir: crate::publish::dir(&Lake::new(&settings.lake_root)),
         tokens,
+        admin_tokens,
         cors_origins: s.cors_origins.clone(),
         limits: QueryLimits {
             memory_bytes: s.memory_bytes,

@@ -41,6 +41,9 @@ pub struct RawServe {
     /// Environment variable holding the accepted bearer tokens, comma-separated (default
     /// `MALGRUPP_API_TOKENS`). Tokens never go in this file.
     pub tokens_env: Option<String>,
+    /// Environment variable holding the admin bearer tokens, comma-separated (default
+    /// `MALGRUPP_ADMIN_TOKENS`): only they start runs and read a non-public `/metrics`.
+    pub admin_tokens_env: Option<String>,
     /// Origins allowed by CORS (e.g. `https://dashboard.kommun.se`); default none.
     #[serde(default)]
     pub cors_origins: Vec<String>,
@@ -131,8 +134,10 @@ pub struct Settings {
 pub struct ServeSettings {
     /// Listen address.
     pub listen: std::net::SocketAddr,
-    /// Environment variable with the tokens.
+    /// Environment variable with the (read-only) tokens.
     pub tokens_env: String,
+    /// Environment variable with the admin tokens.
+    pub admin_tokens_env: String,
     /// CORS origins.
     pub cors_origins: Vec<String>,
     /// Memory limit in bytes.
@@ -246,6 +251,10 @@ impl Settings {
                     .serve
                     .tokens_env
                     .unwrap_or_else(|| "MALGRUPP_API_TOKENS".into()),
+                admin_tokens_env: raw
+                    .serve
+                    .admin_tokens_env
+                    .unwrap_or_else(|| "MALGRUPP_ADMIN_TOKENS".into()),
                 cors_origins: raw.serve.cors_origins,
                 memory_bytes: raw.serve.memory_mb.unwrap_or(256) * 1024 * 1024,
                 timeout: std::time::Duration::from_secs(raw.serve.timeout_secs.unwrap_or(30)),

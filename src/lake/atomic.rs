@@ -56,7 +56,7 @@ impl StagingFile {
             "{TEMP_PREFIX}{}-{name}.partial",
             std::process::id()
         ));
-        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        let file = create_private(&temp)?;
         Ok(StagingFile {
             file: Some(file),
             temp,
@@ -147,14 +147,53 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_dir_all_durable(parent)?;
     }
-    match fs::create_dir(dir) {
+    let mut builder = fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(DIR_MODE);
+    }
+    match builder.create(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
         Err(e) => return Err(Error::io(dir, e)),
     }
+    // The mode given at creation is narrowed by the umask; set it outright.
+    set_mode(dir, DIR_MODE)?;
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         sync_dir(parent)?;
     }
+    Ok(())
+}
+
+/// Mode of every directory the lake creates: the owner only. The lake holds personal
+/// data (`raw/` the identity numbers as received), so nothing depends on the umask.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of every file the lake writes: read and write for the owner only.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates (or truncates) `path` as a file of [`FILE_MODE`], whatever the umask.
+pub fn create_private(path: &Path) -> Result<File> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(FILE_MODE);
+    }
+    let file = options.open(path).map_err(|e| Error::io(path, e))?;
+    set_mode(path, FILE_MODE)?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).map_err(|e| Error::io(path, e))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
     Ok(())
 }
 

@@ -44,13 +44,15 @@ fn open(root: &Path, name: &str) -> Result<(File, PathBuf)> {
     if let Some(dir) = p.parent() {
         super::atomic::create_dir_all_durable(dir)?;
     }
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&p)
-        .map_err(|e| Error::io(&p, e))?;
+    let mut options = OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Like every file of the lake (`atomic::FILE_MODE`); the umask may narrow it.
+        options.mode(super::atomic::FILE_MODE);
+    }
+    let file = options.open(&p).map_err(|e| Error::io(&p, e))?;
     Ok((file, p))
 }
 

@@ -31,6 +31,12 @@ impl Default for NumberFormat {
 /// Parses a number in the pipeline's format.
 pub fn parse_number(s: &str, nf: &NumberFormat) -> Result<f64, String> {
     let t = s.trim();
+    // 199410212386 parses as a number, but it is a person in the wrong column.
+    if super::personnummer::is_identity_number(t) {
+        return Err(
+            "an identity number, not a figure: it belongs in a personnummer field".to_string(),
+        );
+    }
     let mut out = String::with_capacity(t.len());
     for c in t.chars() {
         if nf.thousands.contains(&c) {
@@ -279,6 +285,11 @@ mod tests {
             "a point is not the decimal separator here"
         );
         assert!(parse_number("abc", &nf).is_err());
+        for pnr in ["199410212386", "9410212386", "941021-2386"] {
+            let e = parse_number(pnr, &nf).expect_err(pnr);
+            assert!(e.contains("identity number"), "{e}");
+        }
+        assert_eq!(parse_number("1994102123", &nf), Ok(1_994_102_123.0));
         let dot = NumberFormat {
             decimal: '.',
             thousands: vec![','],

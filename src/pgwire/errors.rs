@@ -9,6 +9,7 @@ use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
 
 use super::hooks::READ_ONLY;
 use super::limits::LimitExceeded;
+use crate::normalize::personnummer::scrub;
 
 /// Rewrites errors before pgwire sends them.
 #[derive(Debug)]
@@ -32,11 +33,13 @@ impl ErrorHandler for Errors {
             }
             // SCRAM carries the user name of its own message, which clients leave empty.
             PgWireError::InvalidPassword(_) => {
-                let user = client
-                    .metadata()
-                    .get(METADATA_USER)
-                    .cloned()
-                    .unwrap_or_default();
+                // The client chose the name: it may be anything, an identity number too.
+                let user = scrub(
+                    client
+                        .metadata()
+                        .get(METADATA_USER)
+                        .map_or("", String::as_str),
+                );
                 tracing::info!(%user, addr = %client.socket_addr(), "password authentication failed");
                 Some(ErrorInfo::new(
                     "FATAL".to_string(),
@@ -115,6 +118,7 @@ fn is_refused_statement(msg: &str) -> bool {
 
 /// The detail only in the log: it may name server paths.
 fn internal(e: &DataFusionError) -> ErrorInfo {
-    tracing::error!(error = %e, "query failed");
+    // DataFusion's messages quote the client's literals.
+    tracing::error!(error = %scrub(&e.to_string()), "query failed");
     info("XX000", "internal error; see the server log".to_string())
 }

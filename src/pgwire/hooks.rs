@@ -1,7 +1,8 @@
 //! The query hooks of a connection: what a client may send, and how a read is planned.
 //!
 //! Every statement, in the simple and in the extended protocol, passes [`ReadOnly`]
-//! first: reads (SELECT, WITH, VALUES, EXPLAIN of a query, DESCRIBE, SHOW) go on,
+//! first: reads (SELECT, WITH, VALUES, DESCRIBE, SHOW) go on, EXPLAIN is refused (a
+//! plan shows the server's file paths),
 //! transaction control and the SET of client session parameters go to
 //! datafusion-postgres' own hooks, other SETs are acknowledged and ignored, and
 //! everything else (CREATE, INSERT, DROP, COPY, cursors, …) is refused. The last hook,
@@ -29,6 +30,8 @@ use datafusion_postgres::pgwire::types::format::FormatOptions;
 use tokio::sync::Mutex;
 
 use super::session::Published;
+use crate::normalize::personnummer::scrub;
+use crate::serve::guard::EXPLAIN_REFUSED;
 
 /// SQLSTATE `read_only_sql_transaction`.
 pub(crate) const READ_ONLY: &str = "25006";
@@ -54,8 +57,10 @@ enum Verdict {
     Pass,
     /// A SET that changes nothing here: acknowledged, ignored.
     Ignore,
-    /// Refused with this message.
+    /// Refused with this message: it would change something.
     Refuse(String),
+    /// Refused with this message: not offered here (SQLSTATE 0A000).
+    Unsupported(String),
 }
 
 fn verdict(statement: &Statement) -> Verdict {
@@ -64,9 +69,8 @@ fn verdict(statement: &Statement) -> Verdict {
         | Statement::ExplainTable { .. }
         | Statement::ShowTables { .. }
         | Statement::ShowColumns { .. } => Verdict::Read,
-        Statement::Explain { statement, .. } if matches!(**statement, Statement::Query(_)) => {
-            Verdict::Read
-        }
+        // A plan names the server's files (absolute paths) and settings.
+        Statement::Explain { .. } => Verdict::Unsupported(EXPLAIN_REFUSED.to_string()),
         Statement::ShowVariable { .. }
         | Statement::ShowStatus { .. }
         | Statement::ShowCatalogs { .. }
@@ -135,8 +139,16 @@ fn command(statement: &Statement) -> String {
 
 fn refusal(command: &str) -> String {
     format!(
-        "cannot execute {command}: the published views are read-only; only SELECT, WITH, VALUES, EXPLAIN, SHOW and SET of session parameters are allowed"
+        "cannot execute {command}: the published views are read-only; only SELECT, WITH, VALUES, SHOW and SET of session parameters are allowed"
     )
+}
+
+fn unsupported_error(message: impl Into<String>) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".to_string(),
+        "0A000".to_string(),
+        message.into(),
+    )))
 }
 
 pub(crate) fn read_only_error(message: impl Into<String>) -> PgWireError {
@@ -169,13 +181,14 @@ impl ReadOnly {
         match verdict(statement) {
             Verdict::Read | Verdict::Pass => None,
             Verdict::Ignore => {
-                tracing::debug!(%statement, "SET ignored");
+                tracing::debug!(statement = %scrub(&statement.to_string()), "SET ignored");
                 Some(Ok(Response::Execution(Tag::new("SET"))))
             }
             Verdict::Refuse(message) => {
-                tracing::info!(%statement, "statement refused");
+                tracing::info!(statement = %scrub(&statement.to_string()), "statement refused");
                 Some(Err(read_only_error(message)))
             }
+            Verdict::Unsupported(message) => Some(Err(unsupported_error(message))),
         }
     }
 }
@@ -201,9 +214,10 @@ impl QueryHook for ReadOnly {
             Verdict::Read | Verdict::Pass => None,
             Verdict::Ignore => Some(Ok(no_rows())),
             Verdict::Refuse(message) => {
-                tracing::info!(%statement, "statement refused");
+                tracing::info!(statement = %scrub(&statement.to_string()), "statement refused");
                 Some(Err(read_only_error(message)))
             }
+            Verdict::Unsupported(message) => Some(Err(unsupported_error(message))),
         }
     }
 
@@ -333,7 +347,6 @@ mod tests {
             "select 1",
             "with a as (select 1) select * from a",
             "values (1)",
-            "explain select 1",
             "show tables",
         ] {
             assert_eq!(v(sql), Verdict::Read, "{sql}");
@@ -344,7 +357,6 @@ mod tests {
             ("insert into kartlaggning values (1)", "INSERT"),
             ("drop table kartlaggning", "DROP TABLE"),
             ("copy kartlaggning to '/tmp/x'", "COPY"),
-            ("explain insert into t values (1)", "EXPLAIN"),
             ("declare c cursor for select 1", "DECLARE"),
             ("update kartlaggning set antal = 1", "UPDATE"),
             ("delete from kartlaggning", "DELETE"),
@@ -356,6 +368,21 @@ mod tests {
                 }
                 other => panic!("{sql}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn explain_is_not_offered() {
+        for sql in [
+            "explain select 1",
+            "explain analyze select 1",
+            "explain insert into t values (1)",
+        ] {
+            assert_eq!(
+                v(sql),
+                Verdict::Unsupported(EXPLAIN_REFUSED.to_string()),
+                "{sql}"
+            );
         }
     }
 

@@ -14,12 +14,20 @@
 //!   of client session parameters and transaction commands are answered, and CREATE,
 //!   INSERT, DROP, COPY, cursors and the rest are refused (SQLSTATE 25006); each read
 //!   plan is checked with DataFusion's `SQLOptions` before it runs.
+//! - **Admission** (`admission`): a client must authenticate within
+//!   [`HANDSHAKE_DEADLINE`]; unauthenticated connections are capped per IP address and
+//!   in all, and only authenticated ones take one of the [`MAX_SESSIONS`] session slots.
+//! - **Statement checks** (`checked`, `serve::guard`): over-complex statements are
+//!   refused (SQLSTATE 54001) before datafusion-postgres parses them, and functions that
+//!   grow their input reserve their result from the memory pool (`serve::bounded`).
 //! - **Limits** ([`QueryLimits`]): one memory pool for all connections, without
 //!   spilling; the row limit and the timeout sit in every physical plan (`limits`), so
 //!   they hold in the simple and the extended protocol alike. A query over a limit fails
 //!   with a clear error, and the connection and the server stay up.
 
+mod admission;
 mod auth;
+mod checked;
 mod errors;
 mod hooks;
 mod limits;
@@ -42,14 +50,14 @@ use datafusion_postgres::pgwire::api::query::{ExtendedQueryHandler, SimpleQueryH
 use datafusion_postgres::pgwire::api::{ErrorHandler, PgWireServerHandlers};
 use datafusion_postgres::{DfSessionService, QueryHook};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::error::{Error, Problems, Result};
+use crate::normalize::personnummer::scrub;
 use crate::serve::QueryLimits;
+use crate::serve::admission::Standing;
 
-/// Connections served at once; more are closed at once (each holds a session).
-pub const MAX_CONNECTIONS: usize = 64;
+pub use admission::{HANDSHAKE_DEADLINE, HANDSHAKES_PER_PEER, MAX_HANDSHAKES, MAX_SESSIONS};
 
 /// Settings of the PostgreSQL endpoint.
 #[derive(Clone)]
@@ -180,7 +188,7 @@ pub async fn serve_pg(
         users = shared.config.users.len(),
         "serving the published views over the PostgreSQL protocol"
     );
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let admission = admission::admission();
     let mut connections = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
@@ -198,17 +206,30 @@ pub async fn serve_pg(
                         continue;
                     }
                 };
-                let Ok(slot) = slots.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, max = MAX_CONNECTIONS, "connection refused: too many connections");
+                let Some(handshake) = admission.handshake(peer.ip()) else {
+                    tracing::warn!(%peer, "connection refused: too many unauthenticated connections");
                     continue;
                 };
+                let standing = Standing::new(admission.clone(), handshake);
                 let shared = shared.clone();
-                connections.spawn(async move {
-                    let _slot = slot;
-                    if let Err(e) = connection(socket, &shared).await {
-                        tracing::info!(%peer, error = %e, "connection ended with an error");
+                // The whole connection runs on the query runtime (large stacks), its
+                // socket registered there.
+                let socket = match socket.into_std() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!(%peer, error = %e, "connection dropped: socket not movable");
+                        continue;
                     }
-                });
+                };
+                connections.spawn_on(async move {
+                    let result = match TcpStream::from_std(socket) {
+                        Ok(socket) => connection(socket, &shared, standing).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = result {
+                        tracing::info!(%peer, error = %scrub(&e.to_string()), "connection ended with an error");
+                    }
+                }, &crate::serve::safety::query_runtime());
             }
         }
     }
@@ -233,8 +254,13 @@ fn server_parameters() -> DefaultServerParameterProvider {
     p
 }
 
-/// One connection: its own session, hooks and authentication state.
-async fn connection(socket: TcpStream, shared: &Shared) -> std::result::Result<(), std::io::Error> {
+/// One connection: its own session, hooks and authentication state. Closed when it has
+/// not authenticated within [`HANDSHAKE_DEADLINE`].
+async fn connection(
+    socket: TcpStream,
+    shared: &Shared,
+    standing: Arc<Standing>,
+) -> std::result::Result<(), std::io::Error> {
     let ctx = session::context(shared.runtime.clone(), &shared.config.limits)
         .map_err(std::io::Error::other)?;
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
@@ -246,21 +272,42 @@ async fn connection(socket: TcpStream, shared: &Shared) -> std::result::Result<(
         ))),
     ];
     let handlers = Connection {
-        service: Arc::new(DfSessionService::new_with_hooks(Arc::new(ctx), hooks)),
-        startup: Arc::new(
-            SASLAuthStartupHandler::new(shared.parameters.clone())
-                .with_scram(ScramAuth::new(shared.users.clone())),
-        ),
+        service: Arc::new(checked::Checked::new(Arc::new(
+            DfSessionService::new_with_hooks(Arc::new(ctx), hooks),
+        ))),
+        startup: Arc::new(admission::Gate {
+            inner: Arc::new(
+                SASLAuthStartupHandler::new(shared.parameters.clone())
+                    .with_scram(ScramAuth::new(shared.users.clone())),
+            ),
+            standing: standing.clone(),
+        }),
         errors: Arc::new(errors::Errors {
             memory_bytes: shared.config.limits.memory_bytes,
         }),
     };
-    datafusion_postgres::pgwire::tokio::process_socket(socket, None, handlers).await
+    let serving = datafusion_postgres::pgwire::tokio::process_socket(socket, None, handlers);
+    let deadline = async {
+        tokio::time::sleep(HANDSHAKE_DEADLINE).await;
+        if standing.in_session() {
+            // Authenticated in time: from here on only the client ends the connection.
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        result = serving => result,
+        () = deadline => {
+            tracing::info!("connection closed: no authentication within the deadline");
+            Ok(())
+        }
+    }
 }
 
+type Startup = admission::Gate<SASLAuthStartupHandler<DefaultServerParameterProvider>>;
+
 struct Connection {
-    service: Arc<DfSessionService>,
-    startup: Arc<SASLAuthStartupHandler<DefaultServerParameterProvider>>,
+    service: Arc<checked::Checked>,
+    startup: Arc<Startup>,
     errors: Arc<errors::Errors>,
 }
 

@@ -16,6 +16,7 @@ use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use super::limits::EnforceLimits;
 use crate::error::{Error, Result};
 use crate::serve::QueryLimits;
+use crate::serve::bounded::bound_functions;
 use crate::serve::safety::{YieldEverywhere, published_files};
 
 /// The catalog (PostgreSQL's database) the views are in: `current_database()`.
@@ -36,6 +37,7 @@ pub(crate) fn context(runtime: Arc<RuntimeEnv>, limits: &QueryLimits) -> Result<
         .execution
         .parquet
         .schema_force_view_types = false;
+    let pool = runtime.memory_pool.clone();
     let state = SessionStateBuilder::new()
         .with_config(config)
         .with_runtime_env(runtime)
@@ -46,6 +48,8 @@ pub(crate) fn context(runtime: Arc<RuntimeEnv>, limits: &QueryLimits) -> Result<
         .build();
     let ctx = SessionContext::new_with_state(state);
     setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| Error::Query(*e))?;
+    // After the catalog emulation, so nothing registers an unbounded function again.
+    bound_functions(&ctx, &pool);
     Ok(ctx)
 }
 

@@ -16,11 +16,13 @@ use axum::response::{IntoResponse, Response};
 use datafusion::common::{ScalarValue, TableReference};
 use datafusion::error::DataFusionError;
 use datafusion::execution::context::SQLOptions;
-use datafusion::logical_expr::Expr;
+use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::{DataFrame, ident, lit};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
 use serde::Deserialize;
 
 use super::encode::{ApiError, Format, rows_response};
+use super::guard;
 use super::safety::{api_error, published_session, run_limited};
 use super::{App, QueryLimits};
 use crate::error::Error;
@@ -292,6 +294,9 @@ pub(crate) async fn sql(
 async fn run_sql(app: &App, text: &str, format: Format) -> Result<Response, ApiError> {
     let limits: &QueryLimits = &app.limits;
     let fail = |e: DataFusionError| api_error(Error::Query(e), limits);
+    // Before the parser: DataFusion's dialect here is the generic one.
+    guard::check_text(text, &GenericDialect {})
+        .map_err(|refused| ApiError::bad_request(refused.to_string()))?;
     let (ctx, _) = published_session(app, 2)
         .await
         .map_err(|e| api_error(e, limits))?;
@@ -302,6 +307,12 @@ async fn run_sql(app: &App, text: &str, format: Format) -> Result<Response, ApiE
         .with_allow_dml(false)
         .with_allow_statements(false);
     let df = ctx.sql_with_options(text, options).await.map_err(fail)?;
+    if matches!(
+        df.logical_plan(),
+        LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)
+    ) {
+        return Err(ApiError::bad_request(guard::EXPLAIN_REFUSED));
+    }
     let schema = df.schema().inner().clone();
     // One row more than allowed tells "too many" apart from "exactly the limit" without
     // producing the whole result.

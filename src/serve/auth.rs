@@ -1,4 +1,5 @@
-//! Bearer-token authentication for every route except health.
+//! Bearer-token authentication for every route except health: read tokens and admin
+//! tokens (which also start runs and read a non-public `/metrics`).
 //!
 //! Tokens are kept as SHA-256 digests and compared in constant time against every
 //! configured token: neither the position of the first differing byte nor the length of a
@@ -47,33 +48,57 @@ fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-/// Middleware: 401 with `WWW-Authenticate: Bearer` unless a configured token is presented.
+/// The bearer token of a request, if it carries one.
+fn presented(req: &Request) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(bearer)
+}
+
+/// Middleware: 401 with `WWW-Authenticate: Bearer` unless a read or an admin token is
+/// presented.
 pub(crate) async fn require_token(
     State(app): State<Arc<App>>,
     req: Request,
     next: Next,
 ) -> Response {
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(bearer);
-    match token {
-        Some(t) if app.tokens.accepts(t) => next.run(req).await,
-        presented => {
-            let message = if presented.is_some() {
-                "invalid bearer token"
-            } else {
-                "missing bearer token: send `Authorization: Bearer <token>`"
-            };
-            let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
-            resp.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"malgrupp\""),
-            );
-            resp
-        }
+    match presented(&req) {
+        // Both lists are always compared, so the time does not tell which one matched.
+        Some(t) if app.tokens.accepts(t) | app.admin_tokens.accepts(t) => next.run(req).await,
+        presented => unauthorized(presented.is_some()),
     }
+}
+
+/// Middleware inside [`require_token`]: 403 unless the token is an admin token.
+pub(crate) async fn require_admin(
+    State(app): State<Arc<App>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    match presented(&req) {
+        Some(t) if app.admin_tokens.accepts(t) => next.run(req).await,
+        _ => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this needs an admin token (MALGRUPP_ADMIN_TOKENS); read tokens only read",
+        )
+        .into_response(),
+    }
+}
+
+/// 401 with `WWW-Authenticate: Bearer`; `presented`: a token came, but not a valid one.
+fn unauthorized(presented: bool) -> Response {
+    let message = if presented {
+        "invalid bearer token"
+    } else {
+        "missing bearer token: send `Authorization: Bearer <token>`"
+    };
+    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+    resp.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"malgrupp\""),
+    );
+    resp
 }
 
 /// The token of an `Authorization` value; the scheme is case-insensitive (RFC 9110).

@@ -9,25 +9,34 @@
 //! GET  /api/v1/views/{name}?col=v&format=…     rows (equality / IN filters, paging)
 //! POST /api/v1/sql {"sql": …, "format": …}     read-only SQL over the published views
 //! GET  /api/v1/openapi.json                    the OpenAPI 3.0 description
-//! GET  /metrics                                Prometheus (auth unless metrics_public)
+//! GET  /metrics                                Prometheus (admin unless metrics_public)
 //! GET  /api/v1/status                          pipelines: last/next run, freshness
-//! POST /api/v1/runs/{pipeline}                 start a run now (202)
+//! POST /api/v1/runs/{pipeline}                 start a run now (202; admin; 409 while one runs)
 //! GET  /api/v1/reports/{kommun}/{period}       Bilaga 1 report (html | md | xlsx)
 //! ```
 //! The last three need the service (`ops::Operations`); without it they answer 404.
 //!
-//! Every route except health needs `Authorization: Bearer <token>`; starting without a
-//! token is an error, so the API is never open by accident. Each request builds a fresh
-//! `SessionContext` from the files on disk (the publish step replaces them atomically, so
-//! a request sees the old or the new file, never a mix, and no cache can go stale); all
-//! requests share one memory pool, so the limit bounds the process, not one query.
-//! Queries run under a timeout and a row limit ([`QueryLimits`]).
+//! Every route except health needs `Authorization: Bearer <token>`: a read token or an
+//! admin token, and for starting runs and a non-public `/metrics` an admin token.
+//! Starting without any token is an error, so the API is never open by accident. Each
+//! request builds a fresh `SessionContext` from the files on disk (the publish step
+//! replaces them atomically, so a request sees the old or the new file, never a mix, and
+//! no cache can go stale); all requests share one memory pool, so the limit bounds the
+//! process, not one query. Queries run under a timeout and a row limit
+//! ([`QueryLimits`]), on threads with large stacks (`safety::query_runtime`), after the
+//! statement checks of `guard`, with growing functions bounded (`bounded`); slow and
+//! silent clients are held off by the listener (`listener`, `admission`).
 
+pub(crate) mod admission;
 mod api;
 mod auth;
+pub(crate) mod bounded;
 mod encode;
+pub(crate) mod guard;
+mod listener;
 pub mod openapi;
 pub mod ops;
+pub use listener::{HANDSHAKES_PER_PEER, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HANDSHAKES};
 pub(crate) mod safety;
 
 use std::future::Future;
@@ -50,8 +59,12 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     /// The published folder, `<lake root>/published`.
     pub published_dir: PathBuf,
-    /// Accepted bearer tokens; at least one is required.
+    /// Read-only bearer tokens: the views, SQL, reports and status. At least one token
+    /// (read or admin) is required.
     pub tokens: Vec<String>,
+    /// Admin bearer tokens: everything a read token may, and starting runs
+    /// (`POST /api/v1/runs/{pipeline}`) and `/metrics` when it is not public.
+    pub admin_tokens: Vec<String>,
     /// Origins allowed by CORS (`https://example.se`, or `*` alone for any); empty: no CORS headers.
     pub cors_origins: Vec<String>,
     /// Limits for the data endpoints.
@@ -86,6 +99,7 @@ impl Default for ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             published_dir: PathBuf::from("data/published"),
             tokens: Vec::new(),
+            admin_tokens: Vec::new(),
             cors_origins: Vec::new(),
             limits: QueryLimits::default(),
             operations: None,
@@ -123,6 +137,7 @@ impl Default for QueryLimits {
 pub(crate) struct App {
     pub(crate) published_dir: PathBuf,
     pub(crate) tokens: auth::Tokens,
+    pub(crate) admin_tokens: auth::Tokens,
     pub(crate) limits: QueryLimits,
     pub(crate) runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>,
     pub(crate) operations: Option<Arc<dyn ops::Operations>>,
@@ -143,12 +158,25 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
         },
         published_dir: cfg.published_dir,
         tokens: auth::Tokens::new(&cfg.tokens),
+        admin_tokens: auth::Tokens::new(&cfg.admin_tokens),
         limits: cfg.limits,
         operations: cfg.operations,
         report_settings: cfg.report_settings,
     });
     // The fallback sits behind the token check too, so without a token nobody can even
     // learn which paths exist.
+    // Starting runs (each a row of the capped ledger) and the service's metrics need
+    // an admin token; a read token is answered 403.
+    let admin = Router::new().route("/api/v1/runs/{pipeline}", post(ops::trigger));
+    let admin = if cfg.metrics_public {
+        admin
+    } else {
+        admin.route("/metrics", get(ops::metrics))
+    };
+    let admin = admin.layer(axum::middleware::from_fn_with_state(
+        app.clone(),
+        auth::require_admin,
+    ));
     let protected = Router::new()
         .route("/api/v1/views", get(api::list_views))
         .route("/api/v1/views/{name}", get(api::view_rows))
@@ -156,13 +184,7 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
         .route("/api/v1/openapi.json", get(api::openapi))
         .route("/api/v1/status", get(ops::status))
         .route("/api/v1/reports/{kommun}/{period}", get(ops::report))
-        .route("/api/v1/runs/{pipeline}", post(ops::trigger));
-    let protected = if cfg.metrics_public {
-        protected
-    } else {
-        protected.route("/metrics", get(ops::metrics))
-    };
-    let protected = protected
+        .merge(admin)
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
@@ -207,32 +229,33 @@ pub async fn serve_on(
         .map_err(|e| Error::io("listen socket", e))?;
     let dir = cfg.published_dir.clone();
     let tokens = cfg.tokens.len();
+    let admin_tokens = cfg.admin_tokens.len();
     let app = router(cfg)?;
-    tracing::info!(%addr, published = %dir.display(), tokens, "serving the published views");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(|e| Error::io(format!("http server on {addr}"), e))
+    tracing::info!(%addr, published = %dir.display(), tokens, admin_tokens, "serving the published views");
+    listener::serve_router(listener, app, shutdown).await;
+    Ok(())
 }
 
 fn validate(cfg: &ServeConfig) -> Result<()> {
     let mut p = Problems::default();
-    if cfg.tokens.is_empty() {
+    if cfg.tokens.is_empty() && cfg.admin_tokens.is_empty() {
         p.push(
             "serve",
             "tokens",
             "at least one bearer token is required; the API is never served without authentication",
         );
     }
-    for (i, t) in cfg.tokens.iter().enumerate() {
-        // A header value can only carry visible ASCII; an empty token would let
-        // `Bearer ` through.
-        if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
-            p.push(
-                "serve",
-                format!("tokens[{i}]"),
-                "must be non-empty and consist of visible ASCII characters only",
-            );
+    for (field, tokens) in [("tokens", &cfg.tokens), ("admin_tokens", &cfg.admin_tokens)] {
+        for (i, t) in tokens.iter().enumerate() {
+            // A header value can only carry visible ASCII; an empty token would let
+            // `Bearer ` through.
+            if t.is_empty() || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                p.push(
+                    "serve",
+                    format!("{field}[{i}]"),
+                    "must be non-empty and consist of visible ASCII characters only",
+                );
+            }
         }
     }
     if cfg.limits.memory_bytes == 0 {

@@ -79,7 +79,7 @@ pub fn document(limits: &QueryLimits) -> Value {
             }},
             "/api/v1/sql": { "post": {
                 "summary": "One read-only SQL query over the published views",
-                "description": format!("SELECT, WITH, VALUES and EXPLAIN only; DDL, DML and statements such as SET are refused. Results over {max} rows are refused (413), so are queries over the memory limit of {} bytes (413) or running longer than {} ms (503).", limits.memory_bytes, limits.timeout.as_millis()),
+                "description": format!("SELECT, WITH and VALUES only; DDL, DML, statements such as SET and EXPLAIN (plans show server internals) are refused, so are statements with more than {ops} operators (400; write long OR chains as IN (…)) and the || operator (400; write concat(…)). Results over {max} rows are refused (413), so are queries over the memory limit of {} bytes (413) or running longer than {} ms (503).", limits.memory_bytes, limits.timeout.as_millis(), ops = super::guard::MAX_OPERATORS),
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "required": ["sql"], "additionalProperties": false,
                     "properties": {
@@ -107,13 +107,13 @@ pub fn document(limits: &QueryLimits) -> Value {
                 "responses": { "200": { "description": "One object per pipeline", "content": { "application/json": { "schema": { "type": "array", "items": { "type": "object" } } } } }, "401": error, "404": error }
             }},
             "/api/v1/runs/{pipeline}": { "post": {
-                "summary": "Start a run of the pipeline now (in the background)",
+                "summary": "Start a run of the pipeline now (in the background); needs an admin token; 409 while a run of it is queued or running",
                 "parameters": [ { "name": "pipeline", "in": "path", "required": true, "schema": { "type": "string" } } ],
-                "responses": { "202": { "description": "Started; see /api/v1/status and the runs table", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error, "404": error, "503": error }
+                "responses": { "202": { "description": "Started; see /api/v1/status and the runs table", "content": { "application/json": { "schema": { "type": "object" } } } }, "401": error, "403": error, "404": error, "409": error, "503": error }
             }},
             "/metrics": { "get": {
-                "summary": "Prometheus metrics (bearer token unless [serve] metrics_public)",
-                "responses": { "200": { "description": "Text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } }, "401": error, "404": error }
+                "summary": "Prometheus metrics (admin bearer token unless [serve] metrics_public)",
+                "responses": { "200": { "description": "Text exposition format 0.0.4", "content": { "text/plain": { "schema": { "type": "string" } } } }, "401": error, "403": error, "404": error }
             }},
             "/api/v1/openapi.json": { "get": {
                 "summary": "This document",

@@ -21,7 +21,8 @@ pub trait Operations: Send + Sync {
     /// `malgrupp status` as JSON.
     fn status(&self) -> serde_json::Value;
     /// Starts a run of `pipeline` in the background; `Err` with a message when there is
-    /// no such pipeline or the service is shutting down.
+    /// no such pipeline, a run of it is queued or running, or the service is shutting
+    /// down.
     fn trigger(&self, pipeline: &str) -> Result<(), TriggerError>;
     /// Ready: start-up catch-up is done and the scheduler runs.
     fn ready(&self) -> bool;
@@ -34,6 +35,8 @@ pub enum TriggerError {
     Unknown(String),
     /// The service is shutting down.
     ShuttingDown,
+    /// A run of the pipeline is queued or running already; nothing was started.
+    Busy(String),
 }
 
 fn unavailable() -> Response {
@@ -67,7 +70,8 @@ pub(crate) async fn status(State(app): State<Arc<App>>) -> Response {
     }
 }
 
-/// `POST /api/v1/runs/{pipeline}`: 202 when started.
+/// `POST /api/v1/runs/{pipeline}`: 202 when started, 409 (and nothing recorded) while
+/// a run of the pipeline is queued or running.
 pub(crate) async fn trigger(State(app): State<Arc<App>>, Path(pipeline): Path<String>) -> Response {
     let Some(ops) = &app.operations else {
         return unavailable();
@@ -83,6 +87,7 @@ pub(crate) async fn trigger(State(app): State<Arc<App>>, Path(pipeline): Path<St
         )
             .into_response(),
         Err(TriggerError::Unknown(m)) => ApiError::new(StatusCode::NOT_FOUND, m).into_response(),
+        Err(TriggerError::Busy(m)) => ApiError::new(StatusCode::CONFLICT, m).into_response(),
         Err(TriggerError::ShuttingDown) => ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the service is shutting down",

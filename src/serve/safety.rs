@@ -61,6 +61,7 @@ pub(crate) async fn published_session(
         .with_physical_optimizer_rule(Arc::new(YieldEverywhere))
         .build();
     let ctx = SessionContext::new_with_state(state);
+    super::bounded::bound_functions(&ctx, &app.runtime.memory_pool);
     let mut names = Vec::new();
     for (name, path) in published_files(&app.published_dir).await? {
         let Some(url) = path.to_str() else { continue };
@@ -158,7 +159,39 @@ pub(crate) async fn published_files(dir: &Path) -> Result<Vec<(String, PathBuf)>
     Ok(out)
 }
 
-/// Runs `work` in its own task under the request timeout.
+/// Stack of each thread of [`query_runtime`]. Planning, optimizing and evaluating walk
+/// expression trees recursively, partly without DataFusion's stack growth (dropping,
+/// cloning, comparing, evaluating); `serve::guard` bounds the depth, and this leaves
+/// room for it even in a debug build. Only the pages a query touches are committed.
+const QUERY_STACK_BYTES: usize = 64 * 1024 * 1024;
+
+/// The runtime client queries run on, over both protocols: threads with a large stack
+/// ([`QUERY_STACK_BYTES`]), so that a deep expression within the limits cannot
+/// overflow a stack and abort the process, scheduler and all. The caller's runtime
+/// when it cannot be built (the error is logged).
+pub(crate) fn query_runtime() -> tokio::runtime::Handle {
+    static RUNTIME: std::sync::OnceLock<Option<tokio::runtime::Runtime>> =
+        std::sync::OnceLock::new();
+    let built = RUNTIME.get_or_init(|| {
+        let threads = std::thread::available_parallelism().map_or(2, |n| n.get().max(2));
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .thread_name("malgrupp-query")
+            .thread_stack_size(QUERY_STACK_BYTES)
+            .enable_all()
+            .build()
+            .inspect_err(
+                |e| tracing::error!(error = %e, "no query runtime; queries run on the main one"),
+            )
+            .ok()
+    });
+    match built {
+        Some(runtime) => runtime.handle().clone(),
+        None => tokio::runtime::Handle::current(),
+    }
+}
+
+/// Runs `work` in its own task on the [`query_runtime`] under the request timeout.
 ///
 /// The task is aborted when the time is up (DataFusion's operators yield cooperatively,
 /// so the abort takes effect), and a panic inside it becomes a 500, not a dropped
@@ -169,7 +202,7 @@ where
 {
     use axum::response::IntoResponse;
     let timeout = app.limits.timeout;
-    let mut task = tokio::spawn(work);
+    let mut task = query_runtime().spawn(work);
     match tokio::time::timeout(timeout, &mut task).await {
         Ok(Ok(Ok(resp))) => resp,
         Ok(Ok(Err(e))) => e.into_response(),
@@ -219,7 +252,7 @@ fn query_error(e: DataFusionError, limits: &QueryLimits) -> ApiError {
             ),
         ),
         DataFusionError::Plan(msg) if is_refused_statement(msg) => ApiError::bad_request(format!(
-            "only read-only queries (SELECT, WITH, VALUES, EXPLAIN) are allowed: {msg}"
+            "only read-only queries (SELECT, WITH, VALUES) are allowed: {msg}"
         )),
         DataFusionError::Plan(_)
         | DataFusionError::SQL(..)
@@ -248,7 +281,8 @@ fn is_refused_statement(msg: &str) -> bool {
 }
 
 fn internal(e: &dyn std::fmt::Display) -> ApiError {
-    tracing::error!(error = %e, "request failed");
+    // Error texts quote the client's literals: logged like everything a client sends.
+    tracing::error!(error = %crate::normalize::personnummer::scrub(&e.to_string()), "request failed");
     ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "internal error; see the server log",

@@ -40,6 +40,9 @@ pub struct Daemon {
     pipelines: Vec<Arc<Pipeline>>,
     tasks: Mutex<JoinSet<()>>,
     running: Mutex<BTreeSet<String>>,
+    /// Pipelines with a run started over the API that has not finished: a second
+    /// request is refused instead of queueing a run that would only be skipped.
+    requested: Mutex<BTreeSet<String>>,
     publishing: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
     ready: AtomicBool,
@@ -65,6 +68,7 @@ impl Daemon {
             pipelines: pipelines.into_iter().map(Arc::new).collect(),
             tasks: Mutex::new(JoinSet::new()),
             running: Mutex::new(BTreeSet::new()),
+            requested: Mutex::new(BTreeSet::new()),
             publishing: tokio::sync::Mutex::new(()),
             shutdown,
             ready: AtomicBool::new(false),
@@ -166,13 +170,34 @@ impl Daemon {
         let Some(p) = self.pipelines.iter().find(|p| p.name == name).cloned() else {
             return Err(TriggerError::Unknown(format!("no pipeline named '{name}'")));
         };
+        if trigger == Trigger::Api {
+            // Every started run is a row of the capped ledger: a client repeating the
+            // request while one is queued or running gets 409, and no row.
+            let running = self.running.lock().map_or(true, |r| r.contains(name));
+            let Ok(mut requested) = self.requested.lock() else {
+                return Err(TriggerError::ShuttingDown);
+            };
+            if running || !requested.insert(p.name.clone()) {
+                return Err(TriggerError::Busy(format!(
+                    "a run of '{name}' is queued or running; start another when it has finished (GET /api/v1/status)"
+                )));
+            }
+        }
         let this = self.clone();
         let Ok(mut tasks) = self.tasks.lock() else {
             return Err(TriggerError::ShuttingDown);
         };
         // Finished runs are reaped here so the set does not grow over months.
         while tasks.try_join_next().is_some() {}
-        tasks.spawn(async move { this.run_and_publish(p, trigger, at).await });
+        tasks.spawn(async move {
+            let name = p.name.clone();
+            this.run_and_publish(p, trigger, at).await;
+            if trigger == Trigger::Api
+                && let Ok(mut requested) = this.requested.lock()
+            {
+                requested.remove(&name);
+            }
+        });
         Ok(())
     }
 

@@ -154,3 +154,32 @@ pub fn http_pipeline_with(
     let text = format!("{text}\n[retry]\nattempts = {run_retries}\nbackoff_secs = 0\n");
     std::fs::write(dir.join("hr.toml"), text).expect("write");
 }
+
+/// A TCP connection to `server` from the loopback address `from` (e.g. 127.0.0.2), so a
+/// flood comes from another address than the legitimate client on 127.0.0.1.
+pub async fn connect_from(from: &str, server: std::net::SocketAddr) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(format!("{from}:0").parse().expect("address"))
+        .expect("bind a loopback address");
+    socket.connect(server).await.expect("connect")
+}
+
+/// Whether the server closes `socket` within `within`: reads (and discards any answer)
+/// until the end or a reset.
+pub async fn closed_by_server(
+    socket: &mut tokio::net::TcpStream,
+    within: std::time::Duration,
+) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut buf = [0u8; 1024];
+    let read_to_end = async {
+        loop {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(within, read_to_end).await.is_ok()
+}

@@ -19,7 +19,9 @@ use crate::common::files_under;
 use crate::common::http_pipeline;
 
 const BIN: &str = env!("CARGO_BIN_EXE_malgrupp");
-const TOKEN: &str = "daemon-test-token";
+pub(crate) const TOKEN: &str = "daemon-test-token";
+/// The admin token: starts runs and reads `/metrics`.
+const ADMIN: &str = "daemon-admin-token-0123456789";
 
 /// A lake directory with a settings file; pipelines from `pipelines`.
 pub(crate) struct Site {
@@ -43,7 +45,7 @@ impl Site {
         Site { dir }
     }
 
-    fn root(&self) -> PathBuf {
+    pub(crate) fn root(&self) -> PathBuf {
         self.dir.path().join("data")
     }
 
@@ -51,6 +53,7 @@ impl Site {
         let mut c = Command::new(BIN);
         c.current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("MALGRUPP_API_TOKENS", TOKEN)
+            .env("MALGRUPP_ADMIN_TOKENS", ADMIN)
             .arg("--config")
             .arg(self.dir.path().join("malgrupp.toml"));
         c
@@ -88,7 +91,7 @@ impl Site {
 }
 
 /// A running `serve` process with its stderr drained (a full pipe would block it).
-struct Service {
+pub(crate) struct Service {
     child: Child,
     addr: String,
     log: mpsc::Receiver<String>,
@@ -96,8 +99,16 @@ struct Service {
 
 impl Service {
     fn start(site: &Site) -> Service {
-        let mut child = site
-            .command()
+        Self::start_with(site, &[])
+    }
+
+    /// [`Service::start`] with more environment variables.
+    pub(crate) fn start_with(site: &Site, env: &[(&str, &str)]) -> Service {
+        let mut command = site.command();
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command
             .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -124,14 +135,14 @@ impl Service {
         Service { child, addr, log }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     async fn metrics(&self) -> String {
         reqwest::Client::new()
             .get(self.url("/metrics"))
-            .bearer_auth(TOKEN)
+            .bearer_auth(ADMIN)
             .send()
             .await
             .expect("metrics")
@@ -140,8 +151,20 @@ impl Service {
             .expect("text")
     }
 
+    /// The peak resident memory of the process so far (`VmHWM`), in bytes.
+    pub(crate) fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        let kb = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM");
+        kb * 1024
+    }
+
     /// SIGTERM, then the exit status (within `within`) and everything it logged.
-    fn terminate(mut self, within: Duration) -> (std::process::ExitStatus, Vec<String>) {
+    pub(crate) fn terminate(mut self, within: Duration) -> (std::process::ExitStatus, Vec<String>) {
         let kill = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -245,13 +268,27 @@ async fn sigterm_mid_run_lets_the_run_finish_and_records_it() {
         before.contains("malgrupp_run_in_progress{pipeline=\"hr\"} 0"),
         "{before}"
     );
-    let started = client
-        .post(service.url("/api/v1/runs/hr"))
+    let trigger = |token: &'static str| {
+        client
+            .post(service.url("/api/v1/runs/hr"))
+            .bearer_auth(token)
+            .send()
+    };
+    // Reading is not running: a read token may not start runs nor read the metrics.
+    assert_eq!(trigger(TOKEN).await.expect("trigger").status(), 403);
+    let metrics_read = client
+        .get(service.url("/metrics"))
         .bearer_auth(TOKEN)
         .send()
         .await
-        .expect("trigger");
+        .expect("metrics");
+    assert_eq!(metrics_read.status(), 403);
+    let started = trigger(ADMIN).await.expect("trigger");
     assert_eq!(started.status(), 202);
+    // While that run is queued or running, more requests are refused and not recorded.
+    for _ in 0..20 {
+        assert_eq!(trigger(ADMIN).await.expect("trigger").status(), 409);
+    }
     let deadline = Instant::now() + Duration::from_secs(10);
     while !service
         .metrics()
@@ -264,6 +301,7 @@ async fn sigterm_mid_run_lets_the_run_finish_and_records_it() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(trigger(ADMIN).await.expect("trigger").status(), 409);
     let (status, log) =
         tokio::task::spawn_blocking(move || service.terminate(Duration::from_secs(60)))
             .await
@@ -273,12 +311,14 @@ async fn sigterm_mid_run_lets_the_run_finish_and_records_it() {
         "exit 0 after SIGTERM: {status:?}\n{}",
         log.join("\n")
     );
-    let run = site.runs("hr").pop().expect("the run is in the ledger");
-    assert_eq!(
-        (run.status.as_str(), run.trigger.as_str()),
-        ("ok", "api"),
-        "{run:?}"
-    );
+    let api_runs: Vec<RunRecord> = site
+        .runs("hr")
+        .into_iter()
+        .filter(|r| r.trigger == "api")
+        .collect();
+    assert_eq!(api_runs.len(), 1, "one row for 22 requests: {api_runs:?}");
+    let run = &api_runs[0];
+    assert_eq!(run.status.as_str(), "ok", "{run:?}");
     assert!(
         site.root()
             .join("timanstallda/kommun=0880/period=2015-05/hr.parquet")
@@ -306,7 +346,7 @@ async fn a_run_past_the_grace_period_is_abandoned_before_it_publishes() {
     let service = Service::start(&site);
     let resp = reqwest::Client::new()
         .post(service.url("/api/v1/runs/hr"))
-        .bearer_auth(TOKEN)
+        .bearer_auth(ADMIN)
         .send()
         .await
         .expect("trigger");

@@ -225,3 +225,74 @@ async fn cors_headers_only_for_configured_origins() {
     assert!(get.headers().get("access-control-allow-origin").is_none());
     s.stop().await;
 }
+
+#[tokio::test]
+async fn read_tokens_read_and_only_admin_tokens_start_runs_or_read_metrics() {
+    const ADMIN: &str = "admin-token-0123456789abcdef";
+    let dir = lake();
+    let cfg = ServeConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        published_dir: dir.path().join("published"),
+        tokens: vec![TOKEN.into()],
+        admin_tokens: vec![ADMIN.into()],
+        ..ServeConfig::default()
+    };
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(malgrupp::serve::serve_on(listener, cfg, async {
+        let _ = rx.await;
+    }));
+    let client = reqwest::Client::new();
+    let status = |method: reqwest::Method, path: &str, token: &str| {
+        client
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token)
+            .send()
+    };
+    use reqwest::Method;
+    for token in [TOKEN, ADMIN] {
+        let r = status(Method::GET, "/api/v1/views", token)
+            .await
+            .expect("views");
+        assert_eq!(r.status(), 200, "both read");
+    }
+    for (method, path) in [
+        (Method::POST, "/api/v1/runs/kalmar_fs"),
+        (Method::GET, "/metrics"),
+    ] {
+        let r = status(method.clone(), path, TOKEN)
+            .await
+            .expect("read token");
+        assert_eq!(r.status(), 403, "{path}");
+        let msg = error(r, 403).await;
+        assert!(msg.contains("admin token"), "{msg}");
+        // Past the scope check; this server runs no pipelines.
+        let r = status(method, path, ADMIN).await.expect("admin token");
+        assert_eq!(r.status(), 404, "{path}");
+        let r = status(Method::GET, path, "wrong").await.expect("bad token");
+        assert_eq!(r.status(), 401, "{path}");
+    }
+    let _ = tx.send(());
+    task.await.expect("join").expect("serve ended cleanly");
+
+    // Admin tokens alone are enough to start; they are checked like read tokens.
+    let only_admin = ServeConfig {
+        published_dir: dir.path().join("published"),
+        admin_tokens: vec![ADMIN.into()],
+        ..ServeConfig::default()
+    };
+    assert!(malgrupp::serve::router(only_admin).is_ok());
+    let blank = ServeConfig {
+        published_dir: dir.path().join("published"),
+        tokens: vec![TOKEN.into()],
+        admin_tokens: vec!["a b".into()],
+        ..ServeConfig::default()
+    };
+    let e = malgrupp::serve::router(blank)
+        .expect_err("blank")
+        .to_string();
+    assert!(e.contains("admin_tokens[0]"), "{e}");
+}

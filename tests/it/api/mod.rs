@@ -300,5 +300,6 @@ async fn rows(resp: reqwest::Response, format: &str) -> Vec<Row> {
 }
 
 mod access;
+mod hostile;
 mod sql;
 mod views;

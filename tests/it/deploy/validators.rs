@@ -55,6 +55,19 @@ fn systemd_units_pass_systemd_analyze_verify() {
         duration_secs(unit_lines(&serve, "TimeoutStopSec")[0]),
         STOP_GRACE_SECS
     );
+    // Room for every connection serve allows, with as much again for files.
+    let nofile: usize = unit_lines(&serve, "LimitNOFILE")
+        .first()
+        .and_then(|n| n.parse().ok())
+        .expect("LimitNOFILE=<number> in malgrupp.service");
+    let connections = malgrupp::serve::MAX_CONNECTIONS
+        + malgrupp::serve::MAX_HANDSHAKES
+        + malgrupp::pgwire::MAX_SESSIONS
+        + malgrupp::pgwire::MAX_HANDSHAKES;
+    assert!(
+        nofile >= 2 * connections,
+        "LimitNOFILE={nofile}, {connections} connections"
+    );
 }
 
 #[test]

@@ -499,3 +499,6 @@ async fn serve_pg_refuses_to_start_without_users() {
         assert!(msg.contains("pg.users"), "{msg}");
     }
 }
+
+mod hostile;
+mod logs;

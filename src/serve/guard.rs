@@ -1,0 +1,175 @@
+//! What one statement from a client may contain, checked on its text before anything
+//! recursive touches it. Shared by the HTTP API and the PostgreSQL endpoint.
+//!
+//! The SQL parser guards its own recursion (nested parentheses, subqueries, prefix
+//! operators), but it builds a chain of infix operators (`1+1+…`, `a = 1 OR a = 2 OR …`)
+//! in a loop, so such a chain becomes an expression tree as deep as it is long. Every
+//! later step walks that tree recursively — rewriting, planning, optimizing, displaying,
+//! evaluating, dropping — and a few thousand levels overflow a worker thread's stack,
+//! which aborts the whole process. Counting the operators on the token stream bounds the
+//! depth of any tree the parser can build, and costs one pass without recursion.
+//!
+//! The same pass refuses `||`: string concatenation by operator is not a function call,
+//! so it escapes the output bounds of `serve::bounded`; `concat(…)` does the same within
+//! them.
+
+use std::fmt;
+
+use datafusion::sql::sqlparser::dialect::Dialect;
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+/// Most operators one request may contain. Generous for hand-written and BI queries
+/// (long lists belong in `IN (…)`, which is flat), far below the depth at which the
+/// engine's recursion needs more than a 2 MiB thread stack.
+pub(crate) const MAX_OPERATORS: usize = 1000;
+
+/// Why EXPLAIN is refused, over HTTP and PostgreSQL alike: a plan names the server's
+/// files (absolute paths) and settings.
+pub(crate) const EXPLAIN_REFUSED: &str = "EXPLAIN is not offered: query plans show the server's internals (file paths, settings); run the query itself";
+
+/// Why a statement is refused before it is parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// More operators than [`MAX_OPERATORS`].
+    TooComplex,
+    /// The text cannot be split into tokens (the parser would fail the same way).
+    Unreadable(String),
+    /// The `||` operator, which is not offered.
+    Concatenation,
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refused::TooComplex => write!(
+                f,
+                "the statement is too complex: it has more than {MAX_OPERATORS} operators \
+                 (+, =, AND, OR, …); write long OR chains as `column IN (…)`"
+            ),
+            Refused::Unreadable(e) => write!(f, "the statement cannot be read: {e}"),
+            Refused::Concatenation => write!(
+                f,
+                "the || operator is not offered: write concat(a, b), whose result counts against the memory limit"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// Refuses `sql` when it has more than [`MAX_OPERATORS`] operators in the tokens of
+/// `dialect` (the one the statement will be parsed with).
+pub(crate) fn check_text(sql: &str, dialect: &dyn Dialect) -> Result<(), Refused> {
+    let tokens = Tokenizer::new(dialect, sql)
+        .tokenize()
+        .map_err(|e| Refused::Unreadable(e.to_string()))?;
+    if tokens.iter().filter(|t| is_operator(t)).count() > MAX_OPERATORS {
+        return Err(Refused::TooComplex);
+    }
+    // `s || s || …` is evaluated outside the function layer that bounds what a call
+    // may produce (`serve::bounded`), and chained through CTEs it multiplies.
+    if tokens.contains(&Token::StringConcat) {
+        return Err(Refused::Concatenation);
+    }
+    Ok(())
+}
+
+/// Keywords the parser treats as infix operators.
+const OPERATOR_KEYWORDS: [Keyword; 17] = [
+    Keyword::AND,
+    Keyword::OR,
+    Keyword::XOR,
+    Keyword::NOT,
+    Keyword::IS,
+    Keyword::IN,
+    Keyword::LIKE,
+    Keyword::ILIKE,
+    Keyword::SIMILAR,
+    Keyword::BETWEEN,
+    Keyword::COLLATE,
+    Keyword::AT,
+    Keyword::DIV,
+    Keyword::OVERLAPS,
+    Keyword::REGEXP,
+    Keyword::RLIKE,
+    Keyword::OPERATOR,
+];
+
+/// Every token that can join two expressions. Counting a few that cannot (`*` of
+/// `count(*)`) errs on the safe side; names, literals, commas and parentheses are not
+/// counted, so long select lists and `IN` lists cost nothing.
+fn is_operator(token: &Token) -> bool {
+    match token {
+        Token::Word(w) => w.quote_style.is_none() && OPERATOR_KEYWORDS.contains(&w.keyword),
+        Token::EOF
+        | Token::Number(..)
+        | Token::Comma
+        | Token::Whitespace(_)
+        | Token::LParen
+        | Token::RParen
+        | Token::Period
+        | Token::SemiColon
+        | Token::Placeholder(_)
+        | Token::SingleQuotedString(_)
+        | Token::DoubleQuotedString(_)
+        | Token::DollarQuotedString(_)
+        | Token::EscapedStringLiteral(_)
+        | Token::NationalStringLiteral(_)
+        | Token::UnicodeStringLiteral(_)
+        | Token::HexStringLiteral(_)
+        | Token::SingleQuotedByteStringLiteral(_) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::sql::sqlparser::dialect::{GenericDialect, PostgreSqlDialect};
+
+    use super::*;
+
+    fn chain(term: &str, op: &str, n: usize) -> String {
+        vec![term; n].join(op)
+    }
+
+    #[test]
+    fn long_infix_chains_are_refused_flat_lists_are_not() {
+        for dialect in [&GenericDialect {} as &dyn Dialect, &PostgreSqlDialect {}] {
+            let deep = format!("select {}", chain("1", "+", 5000));
+            assert_eq!(check_text(&deep, dialect), Err(Refused::TooComplex));
+            let ors = format!(
+                "select * from kartlaggning where {}",
+                chain("antal = 5", " OR ", 3000)
+            );
+            assert_eq!(check_text(&ors, dialect), Err(Refused::TooComplex));
+            let casts = format!("select 1{}", "::int".repeat(MAX_OPERATORS + 1));
+            assert_eq!(check_text(&casts, dialect), Err(Refused::TooComplex));
+
+            let list = format!(
+                "select \"public\".\"kartlaggning\".antal from kartlaggning where antal in ({})",
+                (0..5000)
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            assert_eq!(check_text(&list, dialect), Ok(()));
+            let at_limit = format!("select {}", chain("1", "+", MAX_OPERATORS + 1));
+            assert_eq!(check_text(&at_limit, dialect), Ok(()));
+            // Operators inside strings and quoted names are not operators.
+            let quoted = format!("select '{}' as \"and\"", chain("1", "+", 5000));
+            assert_eq!(check_text(&quoted, dialect), Ok(()));
+        }
+        assert!(matches!(
+            check_text("select 'unterminated", &PostgreSqlDialect {}),
+            Err(Refused::Unreadable(_))
+        ));
+        for dialect in [&GenericDialect {} as &dyn Dialect, &PostgreSqlDialect {}] {
+            assert_eq!(
+                check_text("select kommun || '-' || period from kartlaggning", dialect),
+                Err(Refused::Concatenation)
+            );
+            assert_eq!(check_text("select '||' as bars", dialect), Ok(()));
+        }
+    }
+}

@@ -83,6 +83,8 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
     assert_eq!(
         files,
         [
+            // Which lake state the set was built from: kommun-months and fingerprints.
+            "_state.json",
             "bilaga1_fs_orsak.csv",
             "bilaga1_fs_orsak.parquet",
             "kartlaggning.csv",
@@ -90,7 +92,7 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
             "kartlaggning_kon.csv",
             "kartlaggning_kon.parquet"
         ],
-        "only aggregate views are published"
+        "only aggregate views (and the state they were built from) are published"
     );
 
     let published = published_long(&dir.join("kartlaggning.parquet"));

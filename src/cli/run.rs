@@ -26,8 +26,14 @@ pub struct RunOutcome {
 
 impl RunOutcome {
     /// True when every pipeline succeeded (or was unchanged) and nothing else went wrong.
+    /// A run skipped because another run of the pipeline holds its lock is no failure:
+    /// the pipeline is being run; its status is printed.
     pub fn success(&self) -> bool {
-        self.problems.is_empty() && self.reports.iter().all(RunReport::succeeded)
+        self.problems.is_empty()
+            && self
+                .reports
+                .iter()
+                .all(|r| r.succeeded() || r.status == "skipped")
     }
 }
 

@@ -31,6 +31,16 @@ pub fn text<'b>(
         };
         return Err(format!("the file is not valid {}{hint}", used.name()));
     }
+    // Every line but the last ends in a line break: the file was cut mid-row (an
+    // interrupted transfer), and its last row must not be taken for data or a trailer.
+    let body = text.trim_end_matches([' ', '\t']);
+    if body.contains('\n') && !body.ends_with('\n') {
+        let last = body.rsplit('\n').next().unwrap_or_default();
+        return Err(format!(
+            "the file ends in the middle of a row: its last line has no line break, unlike the others (was the transfer cut off?): {}",
+            crate::normalize::personnummer::scrub(&super::quote(last))
+        ));
+    }
     Ok(text)
 }
 
@@ -77,6 +87,17 @@ mod tests {
             );
             assert_eq!(rows[1].cells, vec!["Äldreomsorg", "42,5"]);
         }
+    }
+
+    #[test]
+    fn a_file_cut_mid_row_is_an_error_of_the_whole_file() {
+        let cut = b"Orsak;Belopp\r\nOhals;4\xa0312,50\r\nArbetsl";
+        let e = read(cut, b';', encoding_rs::WINDOWS_1252).expect_err("cut");
+        assert!(e.contains("middle of a row"), "{e}");
+        // One line without a break, or a final break, is a whole file.
+        assert!(read(b"Orsak;Belopp", b';', encoding_rs::WINDOWS_1252).is_ok());
+        assert!(read(b"a;b\nc;d\n", b';', encoding_rs::UTF_8).is_ok());
+        assert!(read(b"a;b\r\nc;d\r\n", b';', encoding_rs::UTF_8).is_ok());
     }
 
     #[test]

@@ -55,6 +55,16 @@ impl RawTable {
     }
 }
 
+/// Input quoted in a message: at most 200 characters, so a file of one 10 MB line does
+/// not end up whole in the log and the run ledger.
+pub fn quote(text: &str) -> String {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}… ({} characters)", &text[..cut], text.chars().count()),
+        None => text.to_string(),
+    }
+}
+
 /// A JSON number as cell text with `decimal` as separator (shared by the JSON formats).
 /// Integers stay integers (`787`); floats use Rust's shortest round-trip form, which never
 /// has an exponent (the value parser reads none).
@@ -293,7 +303,7 @@ fn row_filters<'o>(
             let idx = table.column(name).ok_or_else(|| {
                 format!(
                     "drop_rows_where names column '{name}', which is not in the header ({})",
-                    table.columns.join(", ")
+                    crate::format::quote(&table.columns.join(", "))
                 )
             })?;
             Ok((idx, re))

@@ -125,17 +125,20 @@ pub fn write(target: &Path, bytes: &[u8]) -> Result<()> {
 /// aborts the process here, with everything staged and nothing published, to prove that
 /// a killed run leaves the previous data intact.
 pub fn publish_all(staged: Vec<Staged>) -> Result<()> {
-    if std::env::var("MALGRUPP_FAILPOINT").as_deref() == Ok("before-publish") {
-        eprintln!(
-            "failpoint before-publish: aborting with {} files staged",
-            staged.len()
-        );
-        std::process::abort();
-    }
+    failpoint("before-publish", staged.len());
     for s in staged {
         s.publish()?;
     }
     Ok(())
+}
+
+/// Aborts the process when `MALGRUPP_FAILPOINT` names `point` (a test hook for kills at
+/// the worst moments; `staged` files are left behind as a real kill leaves them).
+pub fn failpoint(point: &str, staged: usize) {
+    if std::env::var("MALGRUPP_FAILPOINT").as_deref() == Ok(point) {
+        eprintln!("failpoint {point}: aborting with {staged} files staged");
+        std::process::abort();
+    }
 }
 
 /// Creates a directory and its parents, fsyncing each new directory's parent so the new

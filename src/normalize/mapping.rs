@@ -100,7 +100,7 @@ pub fn map_extract(
                 table.column(name).ok_or_else(|| {
                     format!(
                         "{at}: column '{name}' is not in the header (found: {})",
-                        table.columns.join(", ")
+                        crate::format::quote(&table.columns.join(", "))
                     )
                 })?,
                 name.clone(),
@@ -489,7 +489,7 @@ fn unpivot(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, String> {
             table.column(c).map(|i| (i, c)).ok_or_else(|| {
                 format!(
                     "unpivot.columns: column '{c}' is not in the header (found: {})",
-                    table.columns.join(", ")
+                    crate::format::quote(&table.columns.join(", "))
                 )
             })
         })

@@ -541,6 +541,19 @@ fn decode_one(
         tracing::warn!(file = %extract.name, more = mapped.rejected.len() - LOGGED, "further rows quarantined");
     }
 
+    if mapped.records == 0 {
+        // A delivery of nothing (a header alone, or a header and its total line) is far
+        // more often a failed export than a month without anyone: it must not replace
+        // the last good data, nor delete its quarantine.
+        return Err(data_err(format!(
+            "the extract has no data rows{}; the previous data stays",
+            if dropped > 0 {
+                format!(" ({dropped} dropped as trailer or by drop_rows_where)")
+            } else {
+                String::new()
+            }
+        )));
+    }
     let parts = mapped.partitions.keys().cloned().collect();
     Ok(Decoded {
         dropped,

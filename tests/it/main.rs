@@ -12,6 +12,7 @@ mod api;
 mod common;
 mod config;
 mod daemon;
+mod damaged;
 mod deploy;
 mod export;
 mod gates;

@@ -1,0 +1,113 @@
+//! Damaged deliveries never replace good data, and published/ always catches up with the
+//! lake: a file cut mid-row, an extract with no data rows, a kill between the lake's
+//! manifest and the published views.
+
+use std::process::Command;
+
+use crate::common::{TestLake, files_under};
+use crate::lake::{partition, private_fs_pipeline, without_first_data_row, write_config};
+
+/// Runs `fs` once more on a damaged extract and checks it failed with `expected` in its
+/// error and left the partition and the quarantine as they were.
+async fn fails_and_keeps_the_last_good_data(t: &TestLake, expected: &str) {
+    let good = std::fs::read(partition(t)).expect("partition");
+    let quarantined = t.scalar("select count(*) from quarantine").await;
+    let (failed, out) = t.run(&["fs"]).await;
+    assert_eq!(failed.reports[0].status, "failed", "{out}");
+    let err = failed.reports[0].error.clone().unwrap_or_default();
+    assert!(
+        err.contains(expected) && err.contains("fs_201505.csv"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(partition(t)).expect("partition"), good);
+    assert_eq!(
+        t.scalar("select count(*) from quarantine").await,
+        quarantined
+    );
+}
+
+#[tokio::test]
+async fn a_file_cut_mid_row_fails_instead_of_losing_its_last_rows() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    // An interrupted transfer: the trailer and part of the last row are missing. Before,
+    // the cut row was dropped as if it were the trailing total row.
+    let mut bytes = std::fs::read(&extract).expect("read");
+    bytes.truncate(bytes.len() - 20);
+    std::fs::write(&extract, &bytes).expect("write");
+    fails_and_keeps_the_last_good_data(&t, "middle of a row").await;
+}
+
+#[tokio::test]
+async fn an_extract_with_only_a_header_and_a_total_line_fails() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    let bytes = std::fs::read(&extract).expect("read");
+    let header_end = bytes.iter().position(|b| *b == b'\n').expect("header") + 1;
+    let total = b"Totalt;0;;;;;;;\r\n";
+    std::fs::write(&extract, [&bytes[..header_end], total.as_slice()].concat()).expect("write");
+    fails_and_keeps_the_last_good_data(&t, "no data rows").await;
+    // The header alone as well.
+    std::fs::write(&extract, &bytes[..header_end]).expect("write");
+    fails_and_keeps_the_last_good_data(&t, "no data rows").await;
+}
+
+/// The published count of försörjningsstöd recipients 16-24 (kön T).
+async fn published_recipients(t: &TestLake) -> Option<i64> {
+    let ctx = malgrupp::query::new_session();
+    let file = malgrupp::publish::dir(&t.lake()).join("kartlaggning.parquet");
+    ctx.register_parquet("k", &file.display().to_string(), Default::default())
+        .await
+        .expect("register");
+    crate::common::scalar_in(&ctx, "select antal from k where matt = 'fs_mottagare' and kon = 'T' and alder = '16-24' and dimension = 'total'").await
+}
+
+#[tokio::test]
+async fn a_kill_after_the_manifest_is_caught_up_by_the_next_run_that_changes_nothing() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    t.settings.lake_root = t.dir.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_malgrupp");
+    let run = |failpoint: Option<&str>| {
+        let mut c = Command::new(bin);
+        c.args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"]);
+        if let Some(f) = failpoint {
+            c.env("MALGRUPP_FAILPOINT", f);
+        }
+        c.output().expect("spawn")
+    };
+    assert!(run(None).status.success());
+    let before = published_recipients(&t).await;
+    assert!(before.is_some_and(|n| n > 100), "{before:?}");
+    // A smaller delivery; the process dies after the lake and its manifest are updated,
+    // with the new published views staged but not in place.
+    std::fs::write(&extract, without_first_data_row(&extract)).expect("write");
+    let killed = run(Some("before-views"));
+    assert!(!killed.status.success());
+    assert!(String::from_utf8_lossy(&killed.stderr).contains("failpoint before-views"));
+    let lake_count = t
+        .scalar("select antal from kartlaggning where matt = 'fs_mottagare' and kon = 'T' and alder = '16-24' and dimension = 'total'")
+        .await;
+    assert_ne!(lake_count, before, "the lake has the new extract");
+    assert_eq!(
+        published_recipients(&t).await,
+        before,
+        "published/ is behind"
+    );
+    // The next ordinary run finds the extract unchanged, and still catches published/ up.
+    let next = run(None);
+    assert!(next.status.success());
+    assert!(String::from_utf8_lossy(&next.stdout).contains("unchanged"));
+    assert_eq!(published_recipients(&t).await, lake_count);
+    assert!(
+        files_under(&t.dir.path().join("data"))
+            .iter()
+            .all(|p| !p.to_string_lossy().contains(".tmp-")),
+        "the killed run's staged files are gone"
+    );
+}

@@ -170,23 +170,11 @@ pub fn map_extract(
         }
         Ok(out)
     };
-    let results: Vec<Result<Mapped, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = table
-            .rows
-            .chunks(per_worker)
-            .map(|rows| s.spawn(|| map_slice(rows)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("internal: a mapping thread panicked".into()))
-            })
-            .collect()
-    });
+    let slices: Vec<&[crate::format::RawRow]> = table.rows.chunks(per_worker).collect();
+    let results = crate::runtime::parallel_map(&slices, |rows| map_slice(rows));
     let mut out = Mapped::default();
     for r in results {
-        out.absorb(r?);
+        out.absorb(r.ok_or("internal: a mapping thread panicked")??);
     }
     Ok(out)
 }

@@ -429,38 +429,16 @@ fn process(
 /// Encodes and stages every partition file, on every core (each file is compressed and
 /// fsynced independently). All or nothing: on an error, what was staged is discarded.
 fn stage_partitions(targets: &[(std::path::PathBuf, &RecordBatch)]) -> Result<Vec<atomic::Staged>> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(targets.len().max(1));
-    let done: Vec<(usize, Result<atomic::Staged>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some((path, batch)) = targets.get(i) else {
-                            return done;
-                        };
-                        let staged = parquet::encode(std::slice::from_ref(*batch))
-                            .and_then(|bytes| atomic::stage(path, &bytes));
-                        done.push((i, staged));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+    let done = crate::runtime::parallel_map(targets, |(path, batch)| {
+        parquet::encode(std::slice::from_ref(*batch)).and_then(|bytes| atomic::stage(path, &bytes))
     });
-    let mut by_index: Vec<Option<atomic::Staged>> = (0..targets.len()).map(|_| None).collect();
+    let mut by_index: Vec<Option<atomic::Staged>> = Vec::with_capacity(targets.len());
     let mut error = None;
-    for (i, r) in done {
+    for r in done {
         match r {
-            Ok(s) => by_index[i] = Some(s),
-            Err(e) => error = error.or(Some(e)),
+            Some(Ok(s)) => by_index.push(Some(s)),
+            Some(Err(e)) => error = error.or(Some(e)),
+            None => by_index.push(None),
         }
     }
     let complete = by_index.iter().all(Option::is_some);

@@ -26,7 +26,6 @@ pub mod state;
 pub mod suppression;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -299,37 +298,10 @@ pub fn suppress_each_kommun_month(cells: &[Cell], threshold: i64) -> Result<Vec<
         let values: Vec<Option<i64>> = part.iter().map(|c| c.antal).collect();
         Ok(suppression::suppress(&values, &constraints, threshold))
     };
-    let next = AtomicUsize::new(0);
-    let workers = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(ranges.len().max(1));
-    let results: Vec<(usize, Result<Vec<bool>>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(r) = ranges.get(i) else {
-                            return done;
-                        };
-                        done.push((i, solve(r.clone())));
-                    }
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    });
-    let mut by_range: Vec<Option<Vec<bool>>> = vec![None; ranges.len()];
-    for (i, r) in results {
-        by_range[i] = Some(r?);
-    }
+    let by_range = crate::runtime::parallel_map(&ranges, |r| solve(r.clone()));
     let mut flags = Vec::with_capacity(cells.len());
     for f in by_range {
-        flags.extend(f.ok_or_else(|| Error::Internal("a suppression worker stopped".into()))?);
+        flags.extend(f.ok_or_else(|| Error::Internal("a suppression worker stopped".into()))??);
     }
     Ok(flags)
 }

@@ -17,7 +17,7 @@ import duckdb
 
 MACRO = r"""
 CREATE MACRO luhn_ok(d) AS (
-  list_sum(list_transform(range(10), i ->
+  list_sum(list_transform(range(10), lambda i:
     CASE WHEN i % 2 = 0
       THEN (CAST(d[i + 1] AS INT) * 2) // 10 + (CAST(d[i + 1] AS INT) * 2) % 10
       ELSE CAST(d[i + 1] AS INT) END)) % 10 = 0

@@ -157,7 +157,7 @@ async fn write_views(
         if !redo.is_empty() {
             let sql = cells::sql(Some(&filter(&redo)));
             let batches = ctx.sql(&sql).await?.collect().await?;
-            let cells = cells::read_cells(&batches)?;
+            let cells = only(cells::read_cells(&batches)?, &redo);
             let threshold = i64::from(settings.suppress_below);
             let flags =
                 crate::runtime::cpu_bound(|| suppress_each_kommun_month(&cells, threshold))?;
@@ -189,21 +189,34 @@ async fn write_views(
     Ok(())
 }
 
-/// `(kommun = '…' and period in (…)) or …` for the kommun-months given (whose codes and
-/// periods were checked to be digits and dashes when the lake was listed).
+/// `kommun in (…) and period in (…)`: the smallest condition covering the kommun-months
+/// given that the lake's partition pruning understands (an OR of per-kommun conditions is
+/// not pushed into the scans, and each chunk would read the whole lake). It may cover more
+/// kommun-months than asked for; [`only`] drops those. Codes and periods were checked to
+/// be digits and dashes when the lake was listed.
 fn filter(kms: &[&KommunMonth]) -> String {
-    let mut by_kommun: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
-    for (k, p) in kms {
-        by_kommun.entry(k.as_str()).or_default().push(p.as_str());
-    }
-    by_kommun
-        .iter()
-        .map(|(k, ps)| {
-            let ps: Vec<String> = ps.iter().map(|p| format!("'{p}'")).collect();
-            format!("(kommun = '{k}' and period in ({}))", ps.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(" or ")
+    let list = |values: std::collections::BTreeSet<&str>| {
+        values
+            .iter()
+            .map(|v| format!("'{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "kommun in ({}) and period in ({})",
+        list(kms.iter().map(|(k, _)| k.as_str()).collect()),
+        list(kms.iter().map(|(_, p)| p.as_str()).collect())
+    )
+}
+
+/// The cells of the kommun-months `kms` (in order).
+fn only(cells: Vec<Cell>, kms: &[&KommunMonth]) -> Vec<Cell> {
+    let wanted: std::collections::BTreeSet<(&str, &str)> =
+        kms.iter().map(|(k, p)| (k.as_str(), p.as_str())).collect();
+    cells
+        .into_iter()
+        .filter(|c| wanted.contains(&(c.keys[0].as_str(), c.keys[1].as_str())))
+        .collect()
 }
 
 /// The previously published long rows of the kommun-months `keep`.
@@ -222,8 +235,29 @@ async fn kept_rows(
             Default::default(),
         )
         .await?;
+    // The same cover as for the lake; what it has beyond `keep` is recomputed, not kept.
+    let wanted: std::collections::BTreeSet<String> =
+        keep.iter().map(|(k, p)| format!("{k}|{p}")).collect();
     let sql = format!("select * from previous where {}", filter(keep));
-    let batches = scratch.sql(&sql).await?.collect().await?;
+    let batches: Vec<RecordBatch> = scratch.sql(&sql).await?.collect().await?;
+    let batches = batches
+        .iter()
+        .map(|b| {
+            let keys = crate::query::columns::texts(b.column(0))?
+                .into_iter()
+                .zip(crate::query::columns::texts(b.column(1))?);
+            let mask: datafusion::arrow::array::BooleanArray = keys
+                .map(|(k, p)| {
+                    Some(wanted.contains(&format!(
+                        "{}|{}",
+                        k.unwrap_or_default(),
+                        p.unwrap_or_default()
+                    )))
+                })
+                .collect();
+            Ok(datafusion::arrow::compute::filter_record_batch(b, &mask)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
     scratch.deregister_table("previous")?;
     Ok(batches)
 }

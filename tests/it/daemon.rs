@@ -451,7 +451,8 @@ fn a_second_process_is_refused_while_the_lock_is_held_and_a_dead_holder_is_taken
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // Skipped is not a failure (the pipeline is being run): exit 0, the status printed.
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("skipped"), "{stdout}");
     let skipped = site.runs("kalmar_fs").pop().expect("recorded");
     assert_eq!(skipped.status, "skipped");

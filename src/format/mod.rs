@@ -98,8 +98,15 @@ pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
 /// Decodes `bytes` with the pipeline's format into one table. Errors are messages about
 /// the whole file.
 pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<RawTable, String> {
+    collected(|on_chunk| decode_chunks(format, options, bytes, usize::MAX, on_chunk))
+}
+
+/// The chunks a chunked reader hands over, joined into one table (with its dropped rows).
+fn collected(
+    read: impl FnOnce(&mut dyn FnMut(RawTable) -> Result<(), String>) -> Result<usize, String>,
+) -> Result<RawTable, String> {
     let mut whole: Option<RawTable> = None;
-    let dropped = decode_chunks(format, options, bytes, usize::MAX, &mut |chunk| {
+    let dropped = read(&mut |chunk| {
         match &mut whole {
             Some(t) => t.rows.extend(chunk.rows),
             None => whole = Some(chunk),
@@ -314,17 +321,7 @@ fn row_filters<'o>(
 /// [`shape`] collected into one table, in chunks of two rows (tests of the shaping).
 #[cfg(test)]
 pub(crate) fn shape_all(rows: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String> {
-    let mut whole: Option<RawTable> = None;
-    let dropped = shape(rows.into_iter().map(Ok), options, 2, &mut |c| {
-        match &mut whole {
-            Some(t) => t.rows.extend(c.rows),
-            None => whole = Some(c),
-        }
-        Ok(())
-    })?;
-    let mut t = whole.unwrap_or_default();
-    t.dropped = dropped;
-    Ok(t)
+    collected(|on_chunk| shape(rows.into_iter().map(Ok), options, 2, on_chunk))
 }
 
 #[cfg(test)]

@@ -432,24 +432,20 @@ fn stage_partitions(targets: &[(std::path::PathBuf, &RecordBatch)]) -> Result<Ve
     let done = crate::runtime::parallel_map(targets, |(path, batch)| {
         parquet::encode(std::slice::from_ref(*batch)).and_then(|bytes| atomic::stage(path, &bytes))
     });
-    let mut by_index: Vec<Option<atomic::Staged>> = Vec::with_capacity(targets.len());
+    let mut staged = Vec::with_capacity(targets.len());
     let mut error = None;
     for r in done {
         match r {
-            Some(Ok(s)) => by_index.push(Some(s)),
+            Some(Ok(s)) => staged.push(s),
             Some(Err(e)) => error = error.or(Some(e)),
-            None => by_index.push(None),
+            None => error = error.or(Some(Error::Internal("a writer thread stopped".into()))),
         }
     }
-    let complete = by_index.iter().all(Option::is_some);
     match error {
-        None if complete => Ok(by_index.into_iter().flatten().collect()),
-        e => {
-            by_index
-                .into_iter()
-                .flatten()
-                .for_each(atomic::Staged::discard);
-            Err(e.unwrap_or_else(|| Error::Internal("a writer thread stopped".into())))
+        None => Ok(staged),
+        Some(e) => {
+            staged.into_iter().for_each(atomic::Staged::discard);
+            Err(e)
         }
     }
 }

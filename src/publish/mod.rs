@@ -141,9 +141,19 @@ async fn write_views(
     let all: Vec<KommunMonth> = now.all().collect();
     let mut kommuner: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
     kommuner.dedup();
-    let prev_file = out.join("kartlaggning.parquet");
     let schema = cells::long_batch(&[], &[])?.schema();
     let scratch = crate::query::new_session();
+    // The previous long table, read for the kommun-months that keep their rows.
+    if now.all().any(|km| now.unchanged_in(previous, &km)) {
+        let prev_file = out.join("kartlaggning.parquet");
+        scratch
+            .register_parquet(
+                "previous",
+                &prev_file.display().to_string(),
+                Default::default(),
+            )
+            .await?;
+    }
     let mut empty = true;
     for chunk in kommuner.chunks(KOMMUNER_PER_CHUNK) {
         let in_chunk = |km: &&KommunMonth| chunk.contains(&km.0.as_str());
@@ -164,7 +174,7 @@ async fn write_views(
             parts.push(cells::long_batch(&cells, &flags)?);
         }
         if !keep.is_empty() {
-            for b in kept_rows(&scratch, &prev_file, &keep).await? {
+            for b in kept_rows(&scratch, &keep).await? {
                 // Back to the long table's own types (a Parquet scan reads text as views).
                 let columns = schema
                     .fields()
@@ -220,21 +230,7 @@ fn only(cells: Vec<Cell>, kms: &[&KommunMonth]) -> Vec<Cell> {
 }
 
 /// The previously published long rows of the kommun-months `keep`.
-async fn kept_rows(
-    scratch: &SessionContext,
-    prev_file: &std::path::Path,
-    keep: &[&KommunMonth],
-) -> Result<Vec<RecordBatch>> {
-    if scratch.table_exist("previous")? {
-        scratch.deregister_table("previous")?;
-    }
-    scratch
-        .register_parquet(
-            "previous",
-            &prev_file.display().to_string(),
-            Default::default(),
-        )
-        .await?;
+async fn kept_rows(scratch: &SessionContext, keep: &[&KommunMonth]) -> Result<Vec<RecordBatch>> {
     // The same cover as for the lake; what it has beyond `keep` is recomputed, not kept.
     let wanted: std::collections::BTreeSet<String> =
         keep.iter().map(|(k, p)| format!("{k}|{p}")).collect();
@@ -258,7 +254,6 @@ async fn kept_rows(
             Ok(datafusion::arrow::compute::filter_record_batch(b, &mask)?)
         })
         .collect::<Result<Vec<_>>>()?;
-    scratch.deregister_table("previous")?;
     Ok(batches)
 }
 

@@ -232,29 +232,24 @@ async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomput
     );
     let ctx = t.session().await;
     let out_dir = publish::dir(&t.lake());
-    let read = |name: &str| std::fs::read(out_dir.join(name)).expect("published file");
-    let night: Vec<Vec<u8>> = [
-        "kartlaggning.parquet",
-        "kartlaggning.csv",
-        "bilaga1_fs_orsak.csv",
-    ]
-    .iter()
-    .map(|n| read(n))
-    .collect();
+    let read_set = || -> Vec<Vec<u8>> {
+        [
+            "kartlaggning.parquet",
+            "kartlaggning.csv",
+            "bilaga1_fs_orsak.csv",
+        ]
+        .iter()
+        .map(|n| std::fs::read(out_dir.join(n)).expect("published file"))
+        .collect()
+    };
+    let night = read_set();
     // Nothing changed since: nothing is recomputed, nothing written.
     let again = publish::publish(&t.settings, &ctx).await.expect("publish");
     assert!(again.views.is_empty() && again.recomputed == 0, "{again:?}");
     std::fs::remove_file(out_dir.join(publish::state::FILE)).expect("forget the state");
     let scratch = publish::publish(&t.settings, &ctx).await.expect("publish");
     assert_eq!((scratch.recomputed, scratch.kept), (K * 3, 0));
-    let full: Vec<Vec<u8>> = [
-        "kartlaggning.parquet",
-        "kartlaggning.csv",
-        "bilaga1_fs_orsak.csv",
-    ]
-    .iter()
-    .map(|n| read(n))
-    .collect();
+    let full = read_set();
     assert!(
         night == full,
         "the night's publish differs from a publish from scratch"

@@ -13,6 +13,7 @@
 //!                            query: SessionContext (tables + sql/*.sql views)
 //! ```
 
+pub mod audit;
 pub mod checks;
 pub mod cli;
 pub mod config;

@@ -127,6 +127,19 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             true
         }
         Command::Check => cli::check::execute(&settings, &mut out).await?.is_empty(),
+        Command::Audit {
+            dir,
+            csv,
+            threshold,
+            identities,
+        } => cli::audit::execute(
+            &settings,
+            dir.as_deref(),
+            csv,
+            threshold,
+            identities,
+            &mut out,
+        )?,
         Command::Demo => cli::demo::execute(&settings, &mut out).await?,
         Command::Bench {
             rows,

@@ -3,6 +3,7 @@
 //! Commands are library functions that write to a `Write` and return a result, so the
 //! integration tests drive exactly what the binary runs.
 
+pub mod audit;
 pub mod backfill;
 pub mod bench;
 pub mod bench_national;
@@ -124,6 +125,22 @@ pub enum Command {
     },
     /// Validate settings, every pipeline file and every SQL view without running anything.
     Check,
+    /// Attack the published files as an outsider would: find the identities they satisfy
+    /// and the interval each suppressed count is confined to (exit 1 if one is disclosed).
+    Audit {
+        /// Folder of published files (default: the lake's `published/`).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Read the CSV files instead of the Parquet ones.
+        #[arg(long)]
+        csv: bool,
+        /// Suppression threshold (default: `suppress_below` of the settings).
+        #[arg(long)]
+        threshold: Option<i64>,
+        /// List the identities found.
+        #[arg(long)]
+        identities: bool,
+    },
     /// Run every pipeline and print the kartläggning of each kommun and period.
     Demo,
     /// Measure pipeline throughput and view latency on a synthetic extract (prints figures).

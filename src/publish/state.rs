@@ -103,11 +103,12 @@ fn split(key: &str) -> Option<KommunMonth> {
     Some((k.to_string(), p.to_string()))
 }
 
-/// The product version, the threshold and every view's SQL: a change to any of them
-/// changes every published cell.
+/// The product version, the identities suppression respects, the threshold and every
+/// view's SQL: a change to any of them changes every published cell.
 fn global_fingerprint(settings: &Settings) -> Result<String> {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(super::constraints::markdown().as_bytes());
     h.update(settings.suppress_below.to_le_bytes());
     let mut files: Vec<_> = std::fs::read_dir(&settings.sql_dir)
         .map_err(|e| Error::io(&settings.sql_dir, e))?

@@ -14,6 +14,7 @@ mod config;
 mod daemon;
 mod damaged;
 mod deploy;
+mod disclosure;
 mod export;
 mod gates;
 mod http;

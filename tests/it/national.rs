@@ -124,7 +124,12 @@ async fn an_extract_larger_than_a_chunk_is_written_byte_identically_with_its_row
 }
 
 /// The national layout: `kommuner` kommuner × `months` months, `rows` rows a month.
-fn national(t: &mut TestLake, kommuner: usize, months: usize, rows: usize) -> std::path::PathBuf {
+pub(crate) fn national(
+    t: &mut TestLake,
+    kommuner: usize,
+    months: usize,
+    rows: usize,
+) -> std::path::PathBuf {
     let extracts = t.dir.path().join("extracts");
     std::fs::create_dir_all(&extracts).expect("mkdir");
     for m in 0..months {

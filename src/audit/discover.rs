@@ -1,0 +1,535 @@
+//! Finding the exact linear identities a published long table satisfies, from its
+//! visible rows alone, as an outsider would: without the publisher's list of identities.
+//!
+//! An identity varies an *axis* (one to three key columns) while the other key columns
+//! and the partition (kommun, period) stay fixed: `total = Σ parts`, for every group
+//! where its cells exist. Candidates come from two places:
+//! - **the labels** an outsider reads: a value named `T`/`total`/`alla` is the sum of
+//!   the other values of its axis (T = K + M; a breakdown's total row = its categories,
+//!   per dimension); an age band `a-b` is the sum of the single ages or of the adjacent
+//!   bands inside it;
+//! - **the numbers**: every subset of the values a target dominates (never larger where
+//!   both are visible) that sums to it on the groups where all of them are visible — this
+//!   finds measures that add up to other measures without reading their names.
+//!
+//! A candidate is kept when no group with all its cells visible contradicts it and
+//! enough groups support it with a non-zero total (one for a label, three for numbers,
+//! which makes coincidences unlikely). An absent row counts as empty.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::table::LongTable;
+
+/// Groups with a non-zero total that must agree before a numeric candidate is believed.
+const NUMERIC_SUPPORT: usize = 3;
+/// Values a target may dominate before subset search gives way to solving (2^N subsets).
+const MAX_CANDIDATES: usize = 12;
+/// Partitions the numeric search looks at (the ones with the most visible non-zero cells):
+/// identities are structural, so a sample finds them and confirmation covers the rest.
+const SEARCH_PARTITIONS: usize = 8;
+
+/// Which of a group's values must be exactly the parts for an identity read from labels
+/// to apply there ("the total is the sum of *its* categories", whichever exist).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Siblings {
+    /// Any group where the total and all parts exist.
+    Any,
+    /// Every other value of the axis in the group.
+    AllOthers,
+    /// Every value sharing the parts' first component (a dimension's categories).
+    SameFirst,
+    /// Every single age in the band.
+    AgesIn(u32, u32),
+}
+
+/// One identity found: on `axis`, the value `total` equals the sum of the `parts` values.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Found {
+    /// Key columns varied (indices into the table's key columns).
+    pub axis: Vec<usize>,
+    /// The total's axis value (interned per column).
+    pub total: Vec<u32>,
+    /// The parts' axis values.
+    pub parts: Vec<Vec<u32>>,
+    /// Where it applies.
+    pub siblings: Siblings,
+}
+
+impl Found {
+    /// The rows of `group` this identity binds (total, parts), when it applies there.
+    pub fn bind(
+        &self,
+        table: &LongTable,
+        group: &HashMap<Vec<u32>, usize>,
+    ) -> Option<(usize, Vec<usize>)> {
+        let total = *group.get(&self.total)?;
+        let parts = self
+            .parts
+            .iter()
+            .map(|p| group.get(p).copied())
+            .collect::<Option<Vec<usize>>>()?;
+        let siblings = group
+            .keys()
+            .filter(|v| {
+                sibling(
+                    table,
+                    &self.axis,
+                    self.siblings,
+                    &self.total,
+                    &self.parts[0],
+                    v,
+                )
+            })
+            .count();
+        (self.siblings == Siblings::Any || siblings == parts.len()).then_some((total, parts))
+    }
+}
+
+/// True when `v` belongs to the set `kind` describes (for `total` with first part `first`).
+fn sibling(
+    table: &LongTable,
+    axis: &[usize],
+    kind: Siblings,
+    total: &[u32],
+    first: &[u32],
+    v: &[u32],
+) -> bool {
+    match kind {
+        Siblings::Any => false,
+        Siblings::AllOthers => v != total,
+        Siblings::SameFirst => v[0] == first[0] && v != total,
+        Siblings::AgesIn(lo, hi) => {
+            matches!(table.value(axis[0], v[0]).parse::<u32>(), Ok(a) if (lo..=hi).contains(&a))
+        }
+    }
+}
+
+/// What discovery found, and what it could not decide.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    /// Confirmed identities.
+    pub found: Vec<Found>,
+    /// Targets with too many dominated values to search every subset, for which solving
+    /// the equations gave no 0/1 answer either (identities possibly missed).
+    pub undecided: usize,
+}
+
+/// The axes searched: every single key column, and every pair and triple of them.
+fn axes(columns: usize) -> Vec<Vec<usize>> {
+    let mut out = Vec::new();
+    for size in 1..=3.min(columns) {
+        let mut pick: Vec<usize> = (0..size).collect();
+        loop {
+            out.push(pick.clone());
+            // Next combination in lexicographic order.
+            let Some(i) = (0..size).rev().find(|&i| pick[i] < columns - size + i) else {
+                break;
+            };
+            pick[i] += 1;
+            for j in i + 1..size {
+                pick[j] = pick[j - 1] + 1;
+            }
+        }
+    }
+    out
+}
+
+/// The rows of a table grouped for one axis: group (partition and the other key
+/// columns) → axis value → row.
+pub struct Grouped {
+    /// Per group: axis value → row index.
+    pub groups: Vec<HashMap<Vec<u32>, usize>>,
+    /// Partition of each group.
+    pub partition: Vec<usize>,
+}
+
+/// Groups `table`'s rows for `axis`.
+pub fn group(table: &LongTable, axis: &[usize]) -> Grouped {
+    let mut index: HashMap<(usize, Vec<u32>), usize> = HashMap::new();
+    let mut out = Grouped {
+        groups: Vec::new(),
+        partition: Vec::new(),
+    };
+    for (r, row) in table.rows.iter().enumerate() {
+        let rest: Vec<u32> = (0..row.key.len())
+            .filter(|c| !axis.contains(c))
+            .map(|c| row.key[c])
+            .collect();
+        let value: Vec<u32> = axis.iter().map(|&c| row.key[c]).collect();
+        let g = *index.entry((row.partition, rest)).or_insert_with(|| {
+            out.groups.push(HashMap::new());
+            out.partition.push(row.partition);
+            out.groups.len() - 1
+        });
+        out.groups[g].insert(value, r);
+    }
+    out
+}
+
+/// How one candidate fares on the groups: (support, contradicted).
+fn check(table: &LongTable, grouped: &Grouped, found: &Found) -> (usize, bool) {
+    let mut support = 0;
+    for g in &grouped.groups {
+        let Some((t, parts)) = found.bind(table, g) else {
+            continue;
+        };
+        let Some(tv) = table.rows[t].visible() else {
+            continue;
+        };
+        // Counts are never negative: visible parts above the total refute it too.
+        if parts
+            .iter()
+            .filter_map(|&p| table.rows[p].visible())
+            .sum::<i64>()
+            > tv
+        {
+            return (support, true);
+        }
+        let Some(sum) = parts
+            .iter()
+            .map(|&p| table.rows[p].visible())
+            .sum::<Option<i64>>()
+        else {
+            continue;
+        };
+        if sum != tv {
+            return (support, true);
+        }
+        if tv > 0 {
+            support += 1;
+        }
+    }
+    (support, false)
+}
+
+/// Candidates an outsider reads from the labels, for one axis: per group, the total
+/// label's siblings there (so each set of categories that occurs is one candidate).
+fn labelled(table: &LongTable, axis: &[usize], grouped: &Grouped) -> BTreeSet<Found> {
+    let name = |v: &[u32], i: usize| table.value(axis[i], v[i]);
+    let is_total = |s: &str| matches!(s, "T" | "total" | "alla");
+    let mut out = BTreeSet::new();
+    let mut add = |total: &Vec<u32>, mut parts: Vec<Vec<u32>>, siblings: Siblings| {
+        parts.sort();
+        if !parts.is_empty() {
+            out.insert(Found {
+                axis: axis.to_vec(),
+                total: total.clone(),
+                parts,
+                siblings,
+            });
+        }
+    };
+    for g in &grouped.groups {
+        for t in g.keys() {
+            match axis.len() {
+                1 if is_total(name(t, 0)) => {
+                    add(
+                        t,
+                        g.keys().filter(|v| *v != t).cloned().collect(),
+                        Siblings::AllOthers,
+                    );
+                }
+                1 => {
+                    // An age band: the single ages in it, or two adjacent bands covering it.
+                    let Some((lo, hi)) = band(name(t, 0)) else {
+                        continue;
+                    };
+                    let kind = Siblings::AgesIn(lo, hi);
+                    add(
+                        t,
+                        g.keys()
+                            .filter(|v| sibling(table, axis, kind, t, v, v))
+                            .cloned()
+                            .collect(),
+                        kind,
+                    );
+                    for a in g.keys() {
+                        for b in g.keys() {
+                            if let (Some((a0, a1)), Some((b0, b1))) =
+                                (band(name(a, 0)), band(name(b, 0)))
+                                && a0 == lo
+                                && b1 == hi
+                                && b0 == a1 + 1
+                            {
+                                add(t, vec![a.clone(), b.clone()], Siblings::Any);
+                            }
+                        }
+                    }
+                }
+                // A composite whose every component is a total label (dimension = total,
+                // kategori = total): the values sharing a first component, per component.
+                2 if is_total(name(t, 0)) && is_total(name(t, 1)) => {
+                    let firsts: BTreeSet<u32> =
+                        g.keys().map(|v| v[0]).filter(|f| *f != t[0]).collect();
+                    for f in firsts {
+                        add(
+                            t,
+                            g.keys().filter(|v| v[0] == f).cloned().collect(),
+                            Siblings::SameFirst,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+/// `a-b` as (a, b).
+fn band(s: &str) -> Option<(u32, u32)> {
+    let (a, b) = s.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?)).filter(|(a, b)| a < b)
+}
+
+/// What the searched groups say about a pair of values (target, other) of one axis.
+#[derive(Debug, Default, Clone, Copy)]
+struct Pair {
+    /// Both visible, the other not above the target everywhere.
+    below: bool,
+    /// Both visible, equal everywhere.
+    equal: bool,
+    /// Groups where both are visible and the other is non-zero.
+    nonzero: usize,
+}
+
+/// Statistics of every pair of values visible together in a searched group.
+fn pairs(
+    table: &LongTable,
+    grouped: &Grouped,
+    searched: &[usize],
+) -> HashMap<(Vec<u32>, Vec<u32>), Pair> {
+    let mut out: HashMap<(Vec<u32>, Vec<u32>), Pair> = HashMap::new();
+    for &g in searched {
+        let visible: Vec<(&Vec<u32>, i64)> = grouped.groups[g]
+            .iter()
+            .filter_map(|(v, &r)| table.rows[r].visible().map(|x| (v, x)))
+            .collect();
+        for &(t, tv) in &visible {
+            for &(v, x) in &visible {
+                if t == v {
+                    continue;
+                }
+                let p = out.entry((t.clone(), v.clone())).or_insert(Pair {
+                    below: true,
+                    equal: true,
+                    nonzero: 0,
+                });
+                p.below &= x <= tv;
+                p.equal &= x == tv;
+                p.nonzero += usize::from(x > 0);
+            }
+        }
+    }
+    out
+}
+
+/// Candidates the numbers suggest for `target`: sets of values it dominates that sum to
+/// it wherever all of them are visible (at most one part when `equalities_only`). `None`
+/// when there are too many to search every subset and solving gave no 0/1 answer.
+fn numeric(
+    table: &LongTable,
+    grouped: &Grouped,
+    searched: &[usize],
+    stats: &HashMap<(Vec<u32>, Vec<u32>), Pair>,
+    target: &[u32],
+    equalities_only: bool,
+) -> Option<Vec<Vec<Vec<u32>>>> {
+    let mut partners: Vec<(&Vec<u32>, &Pair)> = stats
+        .iter()
+        .filter(|((t, _), p)| t.as_slice() == target && p.below && p.nonzero > 0)
+        .map(|((_, v), p)| (v, p))
+        .collect();
+    partners.sort_by(|a, b| a.0.cmp(b.0));
+    if equalities_only {
+        return Some(
+            partners
+                .iter()
+                .filter(|(_, p)| p.equal)
+                .map(|(v, _)| vec![(*v).clone()])
+                .collect(),
+        );
+    }
+    let dominated: Vec<&Vec<u32>> = partners.iter().map(|(v, _)| *v).collect();
+    // Per searched group where the target is visible: its count and the dominated ones'.
+    let rows: Vec<(i64, Vec<Option<i64>>)> = searched
+        .iter()
+        .filter_map(|&g| {
+            let g = &grouped.groups[g];
+            let t = table.rows[*g.get(target)?].visible()?;
+            Some((
+                t,
+                dominated
+                    .iter()
+                    .map(|v| g.get(*v).and_then(|&r| table.rows[r].visible()))
+                    .collect(),
+            ))
+        })
+        .collect();
+    if dominated.is_empty() {
+        return Some(Vec::new());
+    }
+    let pick = |set: &[usize]| {
+        set.iter()
+            .map(|&i| dominated[i].clone())
+            .collect::<Vec<_>>()
+    };
+    if dominated.len() > MAX_CANDIDATES {
+        let full: Vec<(i64, Vec<i64>)> = rows
+            .iter()
+            .filter_map(|(t, xs)| Some((*t, xs.iter().copied().collect::<Option<Vec<i64>>>()?)))
+            .collect();
+        return solve01(&full, dominated.len()).map(|set| vec![pick(&set)]);
+    }
+    let mut out = Vec::new();
+    for mask in 1u32..(1 << dominated.len()) {
+        let set: Vec<usize> = (0..dominated.len())
+            .filter(|i| mask & (1 << i) != 0)
+            .collect();
+        let mut support = 0;
+        let holds =
+            rows.iter().all(
+                |(t, xs)| match set.iter().map(|&i| xs[i]).sum::<Option<i64>>() {
+                    Some(sum) if sum == *t => {
+                        support += usize::from(*t > 0);
+                        true
+                    }
+                    Some(_) => false,
+                    None => true,
+                },
+            );
+        if holds && support >= NUMERIC_SUPPORT {
+            out.push(pick(&set));
+        }
+    }
+    Some(out)
+}
+
+/// A 0/1 solution of `Σ x_i · xs_i = t` over `rows`, by Gauss–Jordan elimination with
+/// the free variables at 0 (dependent candidates are themselves sums of others, so one
+/// of the equivalent identities comes out); `None` when that is not 0/1 or not exact.
+fn solve01(rows: &[(i64, Vec<i64>)], n: usize) -> Option<Vec<usize>> {
+    const EPS: f64 = 1e-9;
+    let mut a: Vec<Vec<f64>> = rows
+        .iter()
+        .map(|(t, xs)| xs.iter().map(|&x| x as f64).chain([*t as f64]).collect())
+        .collect();
+    let mut pivots = Vec::new();
+    let mut r = 0;
+    for c in 0..n {
+        let Some(p) = (r..a.len()).max_by(|&x, &y| a[x][c].abs().total_cmp(&a[y][c].abs())) else {
+            break;
+        };
+        if a[p][c].abs() < EPS {
+            continue;
+        }
+        a.swap(r, p);
+        let f = a[r][c];
+        a[r].iter_mut().for_each(|x| *x /= f);
+        let pivot_row = a[r].clone();
+        for (i, row) in a.iter_mut().enumerate() {
+            if i != r && row[c].abs() > EPS {
+                let g = row[c];
+                row.iter_mut()
+                    .zip(&pivot_row)
+                    .for_each(|(x, y)| *x -= g * y);
+            }
+        }
+        pivots.push(c);
+        r += 1;
+    }
+    let mut x = vec![0.0; n];
+    for (row, &c) in pivots.iter().enumerate() {
+        x[c] = a[row][n];
+    }
+    let set: Vec<usize> = (0..n).filter(|&i| (x[i] - 1.0).abs() < 1e-6).collect();
+    let exact = x.iter().all(|v| v.abs() < 1e-6 || (v - 1.0).abs() < 1e-6)
+        && rows
+            .iter()
+            .all(|(t, xs)| set.iter().map(|&i| xs[i]).sum::<i64>() == *t);
+    (exact && !set.is_empty() && rows.len() >= NUMERIC_SUPPORT).then_some(set)
+}
+
+/// Every identity of `table` its visible rows show.
+pub fn discover(table: &LongTable) -> Discovery {
+    let mut result = Discovery::default();
+    let searched_partitions = table.busiest_partitions(SEARCH_PARTITIONS);
+    let mut found = BTreeSet::new();
+    for axis in axes(table.key_names.len()) {
+        let grouped = group(table, &axis);
+        let searched: Vec<usize> = (0..grouped.groups.len())
+            .filter(|&g| searched_partitions.contains(&grouped.partition[g]))
+            .collect();
+        let mut candidates: Vec<(Found, usize)> = labelled(table, &axis, &grouped)
+            .into_iter()
+            .map(|f| (f, 1))
+            .collect();
+        let stats = pairs(table, &grouped, &searched);
+        let targets: BTreeSet<&Vec<u32>> = stats.keys().map(|(t, _)| t).collect();
+        // Sums of any size along one or two columns; along three only equalities (one
+        // part), where the values are many.
+        for t in targets {
+            match numeric(table, &grouped, &searched, &stats, t, axis.len() == 3) {
+                Some(sets) => candidates.extend(sets.into_iter().map(|mut parts| {
+                    parts.sort();
+                    let found = Found {
+                        axis: axis.clone(),
+                        total: t.clone(),
+                        parts,
+                        siblings: Siblings::Any,
+                    };
+                    (found, NUMERIC_SUPPORT)
+                })),
+                None => result.undecided += 1,
+            }
+        }
+        for (candidate, needed) in candidates {
+            if found.contains(&candidate) {
+                continue;
+            }
+            let (support, contradicted) = check(table, &grouped, &candidate);
+            if !contradicted && support >= needed {
+                found.insert(candidate);
+            }
+        }
+    }
+    result.found = found.into_iter().collect();
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_are_every_combination_of_one_to_three_columns() {
+        let a = axes(5);
+        assert_eq!(a.len(), 5 + 10 + 10);
+        assert_eq!(a[0], vec![0]);
+        assert_eq!(a[5], vec![0, 1]);
+        assert_eq!(a.last(), Some(&vec![2, 3, 4]));
+        assert_eq!(axes(2), vec![vec![0], vec![1], vec![0, 1]]);
+    }
+
+    #[test]
+    fn equations_solve_to_the_parts_that_add_up() {
+        // t = x0 + x2 on four groups; x1 is dominated but no part.
+        let rows = vec![
+            (5, vec![2, 1, 3]),
+            (7, vec![3, 3, 4]),
+            (4, vec![4, 0, 0]),
+            (9, vec![1, 2, 8]),
+        ];
+        assert_eq!(solve01(&rows, 3), Some(vec![0, 2]));
+        // No 0/1 combination: t = 2·x0.
+        let rows = vec![(4, vec![2, 1]), (6, vec![3, 0]), (2, vec![1, 1])];
+        assert_eq!(solve01(&rows, 2), None);
+    }
+
+    #[test]
+    fn bands_parse() {
+        assert_eq!(band("16-24"), Some((16, 24)));
+        assert_eq!(band("18"), None);
+        assert_eq!(band("ej-grundskola"), None);
+    }
+}

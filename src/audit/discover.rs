@@ -53,6 +53,10 @@ pub struct Found {
     pub parts: Vec<Vec<u32>>,
     /// Where it applies.
     pub siblings: Siblings,
+    /// Only in groups whose key column `.0` has value `.1`: an identity read from labels
+    /// is learned per measure, since a breakdown may add up for one measure and not for
+    /// another (a multi-valued one), and hidden cells would hide the difference.
+    pub scope: Option<(usize, u32)>,
 }
 
 impl Found {
@@ -63,6 +67,11 @@ impl Found {
         group: &HashMap<Vec<u32>, usize>,
     ) -> Option<(usize, Vec<usize>)> {
         let total = *group.get(&self.total)?;
+        if let Some((column, value)) = self.scope
+            && table.rows[total].key[column] != value
+        {
+            return None;
+        }
         let parts = self
             .parts
             .iter()
@@ -207,19 +216,27 @@ fn check(table: &LongTable, grouped: &Grouped, found: &Found) -> (usize, bool) {
 fn labelled(table: &LongTable, axis: &[usize], grouped: &Grouped) -> BTreeSet<Found> {
     let name = |v: &[u32], i: usize| table.value(axis[i], v[i]);
     let is_total = |s: &str| matches!(s, "T" | "total" | "alla");
+    let scope_column = table
+        .key_names
+        .iter()
+        .position(|n| n == "matt")
+        .filter(|c| !axis.contains(c));
     let mut out = BTreeSet::new();
-    let mut add = |total: &Vec<u32>, mut parts: Vec<Vec<u32>>, siblings: Siblings| {
-        parts.sort();
-        if !parts.is_empty() {
-            out.insert(Found {
-                axis: axis.to_vec(),
-                total: total.clone(),
-                parts,
-                siblings,
-            });
-        }
-    };
     for g in &grouped.groups {
+        let scope =
+            scope_column.and_then(|c| g.values().next().map(|&r| (c, table.rows[r].key[c])));
+        let mut add = |total: &Vec<u32>, mut parts: Vec<Vec<u32>>, siblings: Siblings| {
+            parts.sort();
+            if !parts.is_empty() {
+                out.insert(Found {
+                    axis: axis.to_vec(),
+                    total: total.clone(),
+                    parts,
+                    siblings,
+                    scope,
+                });
+            }
+        };
         for t in g.keys() {
             match axis.len() {
                 1 if is_total(name(t, 0)) => {
@@ -477,6 +494,7 @@ pub fn discover(table: &LongTable) -> Discovery {
                         total: t.clone(),
                         parts,
                         siblings: Siblings::Any,
+                        scope: None,
                     };
                     (found, NUMERIC_SUPPORT)
                 })),

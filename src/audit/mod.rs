@@ -114,15 +114,16 @@ pub fn audit_table(table: &LongTable, threshold: i64) -> TableAudit {
         ..TableAudit::default()
     };
     // Every identity applied wherever its cells exist, as constraints per partition.
-    let mut per_partition: Vec<Vec<Constraint>> = vec![Vec::new(); table.partitions.len()];
+    let mut per_partition: Vec<Vec<Vec<Constraint>>> =
+        vec![vec![Vec::new(); discovery.found.len()]; table.partitions.len()];
     let mut grouped_by_axis: HashMap<Vec<usize>, discover::Grouped> = HashMap::new();
-    for found in &discovery.found {
+    for (i, found) in discovery.found.iter().enumerate() {
         let grouped = grouped_by_axis
             .entry(found.axis.clone())
             .or_insert_with(|| discover::group(table, &found.axis));
         for (g, cells) in grouped.groups.iter().enumerate() {
             if let Some((total, parts)) = found.bind(table, cells) {
-                per_partition[grouped.partition[g]].push(Constraint { total, parts });
+                per_partition[grouped.partition[g]][i].push(Constraint { total, parts });
             }
         }
     }
@@ -184,8 +185,12 @@ fn describe(table: &LongTable, found: &discover::Found) -> String {
         .map(|&c| table.key_names[c].as_str())
         .collect();
     let parts: Vec<String> = found.parts.iter().map(name).collect();
+    let scope = found
+        .scope
+        .map(|(c, v)| format!(" (where {} = {})", table.key_names[c], table.value(c, v)))
+        .unwrap_or_default();
     format!(
-        "{}: {} = {}",
+        "{}: {} = {}{scope}",
         axis.join("/"),
         name(&found.total),
         parts.join(" + ")
@@ -193,22 +198,28 @@ fn describe(table: &LongTable, found: &discover::Found) -> String {
 }
 
 /// The intervals of a partition's hidden rows (global row indices); `None` when its
-/// published cells contradict the constraints.
+/// published cells contradict the constraints. `constraints` come per identity: an
+/// identity whose equations no non-negative counts can satisfy here, with the ones kept
+/// before it, is refuted by the data and left out (as an attacker would drop it).
 fn partition_bounds(
     table: &LongTable,
     rows: &[usize],
-    constraints: &[Constraint],
+    per_identity: &[Vec<Constraint>],
 ) -> Option<Vec<(usize, Interval)>> {
     let local: HashMap<usize, usize> = rows.iter().enumerate().map(|(l, &g)| (g, l)).collect();
     let values: Vec<Option<i64>> = rows.iter().map(|&g| table.rows[g].visible()).collect();
     let hidden: Vec<bool> = values.iter().map(Option::is_none).collect();
-    let constraints: Vec<Constraint> = constraints
-        .iter()
-        .map(|c| Constraint {
+    let mut constraints: Vec<Constraint> = Vec::new();
+    for identity in per_identity {
+        let before = constraints.len();
+        constraints.extend(identity.iter().map(|c| Constraint {
             total: local[&c.total],
             parts: c.parts.iter().map(|p| local[p]).collect(),
-        })
-        .collect();
+        }));
+        if !crate::publish::suppression::consistent(&values, &hidden, &constraints) {
+            constraints.truncate(before);
+        }
+    }
     attacker_bounds(&values, &hidden, &constraints)
         .into_iter()
         .map(|(l, lo, hi)| Interval::from_bounds(lo, hi).map(|i| (rows[l], i)))

@@ -53,6 +53,9 @@ pub struct PublishReport {
     pub recomputed: usize,
     /// Kommun-months whose published rows were kept as they were.
     pub kept: usize,
+    /// Information lost in the recomputed kommun-months: the counts hidden (primary and
+    /// secondary; an agency's own unknown cells not included) and their sum.
+    pub hidden: (usize, i64),
 }
 
 /// The published folder of a lake.
@@ -171,6 +174,11 @@ async fn write_views(
             let threshold = i64::from(settings.suppress_below);
             let flags =
                 crate::runtime::cpu_bound(|| suppress_each_kommun_month(&cells, threshold))?;
+            for (c, _) in cells.iter().zip(&flags).filter(|(_, f)| **f) {
+                if let Some(v) = c.antal {
+                    report.hidden = (report.hidden.0 + 1, report.hidden.1 + v);
+                }
+            }
             parts.push(cells::long_batch(&cells, &flags)?);
         }
         if !keep.is_empty() {

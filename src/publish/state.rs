@@ -109,6 +109,7 @@ fn global_fingerprint(settings: &Settings) -> Result<String> {
     let mut h = Sha256::new();
     h.update(env!("CARGO_PKG_VERSION").as_bytes());
     h.update(super::constraints::markdown().as_bytes());
+    h.update(super::suppression::METHOD_REVISION.to_le_bytes());
     h.update(settings.suppress_below.to_le_bytes());
     let mut files: Vec<_> = std::fs::read_dir(&settings.sql_dir)
         .map_err(|e| Error::io(&settings.sql_dir, e))?

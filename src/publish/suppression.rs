@@ -18,6 +18,9 @@
 //!    primary cell's interval is computed by linear programming. For every exposed one,
 //!    a visible cell of a constraint touching it (if none, of its connected group) is
 //!    hidden, chosen as in 2. Back to 2 until every primary cell passes.
+//! 4. **Undo**: partners chosen one at a time often make earlier ones redundant, so the
+//!    secondary cells are tried again, largest count first (at most 64): one is shown
+//!    when every primary cell linked to it stays protected by the LP of 3.
 //!
 //! Hiding a cell turns a constant into a variable, so the attacker's feasible set only
 //! grows: a cell once protected stays so. Each round of 3 hides a cell, so the loop
@@ -41,6 +44,13 @@
 //! 0.01–0.13 s, one group of 800 hidden cells ~1.5 s (release; debug 5–10×).
 //! Inconsistent input (published cells contradicting a constraint) makes an LP
 //! infeasible: NaN bounds count as exposed, so such a group gets more suppression.
+
+/// Secondary cells step 4 tries to show again, per table (a kommun-month).
+const UNDO_TRIES: usize = 64;
+
+/// Changes whenever the method picks different cells for the same table, so published
+/// sets made by an earlier method are recomputed (`publish::state`).
+pub const METHOD_REVISION: u32 = 2;
 
 /// One additivity constraint: `cells[total] = Σ cells[parts]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +95,7 @@ pub fn suppress(values: &[Option<i64>], constraints: &[Constraint], threshold: i
             .map(|(cell, _, _)| cell)
             .collect();
         if pending.is_empty() {
-            return hidden;
+            break;
         }
         // A partner for every exposed cell: one per group and round instead hides more
         // in the end (a partner that helps one cell rarely helps the next) and needs
@@ -103,6 +113,8 @@ pub fn suppress(values: &[Option<i64>], constraints: &[Constraint], threshold: i
             return hidden;
         }
     }
+    table.show_unneeded(&mut hidden, threshold);
+    hidden
 }
 
 /// For every hidden cell (flagged in `suppressed`, or `None` in `values`), the interval
@@ -122,6 +134,45 @@ pub fn attacker_bounds(
     let hidden = hidden_cells(values, suppressed);
     let targets: Vec<usize> = (0..values.len()).filter(|&i| hidden[i]).collect();
     Table::new(values, constraints).bounds(&hidden, &targets)
+}
+
+/// True when some non-negative values of the hidden cells satisfy every constraint
+/// together with the published cells (the published table is consistent with them).
+pub fn consistent(values: &[Option<i64>], suppressed: &[bool], constraints: &[Constraint]) -> bool {
+    let hidden = hidden_cells(values, suppressed);
+    let table = Table::new(values, constraints);
+    let mut seen = vec![false; values.len()];
+    // Constraints without a hidden cell must hold as they are.
+    let visible_ok = table.eqs.iter().all(|eq| {
+        eq.terms.iter().any(|&(c, _)| hidden[c])
+            || eq
+                .terms
+                .iter()
+                .map(|&(c, k)| k * values[c].unwrap_or(0))
+                .sum::<i64>()
+                == 0
+    });
+    visible_ok
+        && (0..values.len()).filter(|&c| hidden[c]).all(|c| {
+            seen[c] || {
+                let (mut cells, group) = table.component(c, &hidden, &mut seen);
+                cells.sort_unstable();
+                let rows: Vec<lp::Row> = group
+                    .iter()
+                    .map(|&e| {
+                        let (mut coefs, mut rhs) = (Vec::new(), 0.0);
+                        for &(x, k) in &table.eqs[e].terms {
+                            match cells.binary_search(&x) {
+                                Ok(j) => coefs.push((j, k as f64)),
+                                Err(_) => rhs -= k as f64 * values[x].unwrap_or(0) as f64,
+                            }
+                        }
+                        (coefs, rhs)
+                    })
+                    .collect();
+                lp::Tableau::feasible(cells.len(), &rows).is_some()
+            }
+        })
 }
 
 /// True when every primary cell (`1 ≤ v < threshold`) is suppressed and the attacker's
@@ -309,6 +360,44 @@ impl<'a> Table<'a> {
             }
         }
         (cells, group)
+    }
+
+    /// Step 4 of the module doc: shows again, largest count first, each secondary cell
+    /// whose hiding the primary cells connected to it no longer need (the heuristic adds
+    /// partners one at a time, so an early one is often made redundant by later ones).
+    /// At most [`UNDO_TRIES`] cells are tried, which bounds the extra LPs.
+    fn show_unneeded(&self, hidden: &mut [bool], threshold: i64) {
+        let mut secondary: Vec<usize> = (0..hidden.len())
+            .filter(|&c| {
+                hidden[c] && self.values[c].is_some_and(|v| !is_primary(Some(v), threshold))
+            })
+            .collect();
+        secondary.sort_by_key(|&c| (std::cmp::Reverse(self.values[c]), c));
+        for c in secondary.into_iter().take(UNDO_TRIES) {
+            hidden[c] = false;
+            // Only primaries linked to c's constraints can lose protection by showing it.
+            let mut seen = vec![false; hidden.len()];
+            let mut affected = Vec::new();
+            for &e in &self.by_cell[c] {
+                for &(t, _) in &self.eqs[e].terms {
+                    if hidden[t] && !seen[t] {
+                        let (cells, _) = self.component(t, hidden, &mut seen);
+                        affected.extend(
+                            cells
+                                .into_iter()
+                                .filter(|&x| is_primary(self.values[x], threshold)),
+                        );
+                    }
+                }
+            }
+            let still = self
+                .bounds(hidden, &affected)
+                .iter()
+                .all(|&(_, lo, hi)| interval_protects(lo, hi, threshold));
+            if !still {
+                hidden[c] = true;
+            }
+        }
     }
 
     /// LP bounds for hidden `targets`, one LP per connected group: groups share no

@@ -43,6 +43,8 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
                 tracing::info!(
                     recomputed = p.recomputed,
                     kept = p.kept,
+                    hidden_cells = p.hidden.0,
+                    hidden_counts = p.hidden.1,
                     "published kommun-months"
                 );
             }

@@ -98,11 +98,19 @@ async fn subtracting_published_measures_recovers_no_suppressed_count() {
                 .collect();
             let Some(cells) = cells else { continue };
             equations += 1;
-            let hidden = cells.iter().filter(|c| c.0.is_none()).count();
-            assert_ne!(
-                hidden, 1,
-                "{total} = Σ {parts:?} at {key:?} gives its one hidden cell away: {cells:?}"
-            );
+            // With one hidden cell the equation gives it away: it must not be a small
+            // count (a cell hidden only to protect others may come out, being large).
+            if let [hidden] = cells.iter().filter(|c| c.0.is_none()).collect::<Vec<_>>()[..] {
+                let parts_known: i64 = cells[1..].iter().filter_map(|c| c.0).sum();
+                let value = match cells[0].0 {
+                    Some(total) => total - parts_known,
+                    None => parts_known,
+                };
+                assert!(
+                    !(1..5).contains(&value),
+                    "{total} = Σ {parts:?} at {key:?} gives away {value}: {cells:?} ({hidden:?})"
+                );
+            }
         }
     }
     assert!(equations > 100, "only {equations} equations checked");
@@ -120,7 +128,15 @@ async fn the_auditor_pins_down_nothing_in_the_demo_lake_from_parquet_or_csv() {
     for (name, a) in parquet.iter().chain(&csv) {
         assert!(a.suppressed > 200, "{name}: {} suppressed", a.suppressed);
         assert!(a.holds(), "{name}:\n{}", audit::render(&parquet, 5, false));
-        assert!(a.pinned.is_empty(), "{name}: pinned {:?}", a.pinned);
+        // Cells hidden only to protect others may be known exactly: never a small count.
+        for p in &a.pinned {
+            assert!(
+                p.interval.lo == 0 || p.interval.lo >= 5,
+                "{name}: {} {}",
+                p.cell,
+                p.interval
+            );
+        }
         // It found the table's identities on its own (so "nothing disclosed" means something).
         for identity in [
             "kon: T = K + M",
@@ -129,7 +145,7 @@ async fn the_auditor_pins_down_nothing_in_the_demo_lake_from_parquet_or_csv() {
             "dimension/kategori: total/total = orsak/annan + orsak/arbetsloshet + orsak/ohalsa + orsak/otillracklig_inkomst + orsak/sociala_skal",
         ] {
             assert!(
-                a.identities.iter().any(|i| i == identity),
+                a.identities.iter().any(|i| i.starts_with(identity)),
                 "{name}: {identity} not found in {:#?}",
                 a.identities
             );
@@ -219,7 +235,7 @@ async fn the_auditor_pins_down_nothing_in_a_national_lake_of_small_kommuner() {
     let a = &audits[0].1;
     assert!(a.suppressed > 30 * 3, "{} suppressed", a.suppressed);
     assert!(
-        a.identities.iter().any(|i| i == "kon: T = K + M"),
+        a.identities.iter().any(|i| i.starts_with("kon: T = K + M")),
         "{:#?}",
         a.identities
     );

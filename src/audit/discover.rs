@@ -57,6 +57,11 @@ pub struct Found {
     /// is learned per measure, since a breakdown may add up for one measure and not for
     /// another (a multi-valued one), and hidden cells would hide the difference.
     pub scope: Option<(usize, u32)>,
+    /// For an identity found from the numbers: the sets of axis values of the groups
+    /// that confirmed it. It applies only where a group's values are among one of them —
+    /// where another category exists (an `under 18` class the confirming groups did not
+    /// have), the same sum need not hold. Empty: no such limit.
+    pub shapes: BTreeSet<Vec<Vec<u32>>>,
 }
 
 impl Found {
@@ -69,6 +74,14 @@ impl Found {
         let total = *group.get(&self.total)?;
         if let Some((column, value)) = self.scope
             && table.rows[total].key[column] != value
+        {
+            return None;
+        }
+        if !self.shapes.is_empty()
+            && !self
+                .shapes
+                .iter()
+                .any(|shape| group.keys().all(|k| shape.binary_search(k).is_ok()))
         {
             return None;
         }
@@ -175,9 +188,15 @@ pub fn group(table: &LongTable, axis: &[usize]) -> Grouped {
     out
 }
 
-/// How one candidate fares on the groups: (support, contradicted).
-fn check(table: &LongTable, grouped: &Grouped, found: &Found) -> (usize, bool) {
+/// How one candidate fares on the groups: (support, contradicted), and the sets of axis
+/// values of the supporting groups.
+fn check(
+    table: &LongTable,
+    grouped: &Grouped,
+    found: &Found,
+) -> (usize, bool, BTreeSet<Vec<Vec<u32>>>) {
     let mut support = 0;
+    let mut shapes = BTreeSet::new();
     for g in &grouped.groups {
         let Some((t, parts)) = found.bind(table, g) else {
             continue;
@@ -192,7 +211,7 @@ fn check(table: &LongTable, grouped: &Grouped, found: &Found) -> (usize, bool) {
             .sum::<i64>()
             > tv
         {
-            return (support, true);
+            return (support, true, shapes);
         }
         let Some(sum) = parts
             .iter()
@@ -202,13 +221,16 @@ fn check(table: &LongTable, grouped: &Grouped, found: &Found) -> (usize, bool) {
             continue;
         };
         if sum != tv {
-            return (support, true);
+            return (support, true, shapes);
         }
         if tv > 0 {
             support += 1;
+            let mut shape: Vec<Vec<u32>> = g.keys().cloned().collect();
+            shape.sort();
+            shapes.insert(shape);
         }
     }
-    (support, false)
+    (support, false, shapes)
 }
 
 /// Candidates an outsider reads from the labels, for one axis: per group, the total
@@ -234,6 +256,7 @@ fn labelled(table: &LongTable, axis: &[usize], grouped: &Grouped) -> BTreeSet<Fo
                     parts,
                     siblings,
                     scope,
+                    shapes: BTreeSet::new(),
                 });
             }
         };
@@ -495,6 +518,7 @@ pub fn discover(table: &LongTable) -> Discovery {
                         parts,
                         siblings: Siblings::Any,
                         scope: None,
+                        shapes: BTreeSet::new(),
                     };
                     (found, NUMERIC_SUPPORT)
                 })),
@@ -505,9 +529,13 @@ pub fn discover(table: &LongTable) -> Discovery {
             if found.contains(&candidate) {
                 continue;
             }
-            let (support, contradicted) = check(table, &grouped, &candidate);
+            let (support, contradicted, shapes) = check(table, &grouped, &candidate);
             if !contradicted && support >= needed {
-                found.insert(candidate);
+                let numeric = candidate.siblings == Siblings::Any;
+                found.insert(Found {
+                    shapes: if numeric { shapes } else { BTreeSet::new() },
+                    ..candidate
+                });
             }
         }
     }

@@ -63,31 +63,52 @@ impl LongTable {
     /// Reads `path` (`.parquet`, or `.csv` as written by publishing: header, commas).
     pub fn read(path: &Path) -> Result<LongTable> {
         let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let batches: Vec<RecordBatch> = if path.extension().is_some_and(|e| e == "csv") {
-            let mut header = String::new();
-            std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut header)
-                .map_err(|e| Error::io(path, e))?;
-            // Every column as text: "0880" must stay "0880".
-            let fields: Vec<Field> = header
-                .trim_end()
-                .split(',')
-                .map(|n| Field::new(n, DataType::Utf8, true))
-                .collect();
-            let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-            datafusion::arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(fields)))
-                .with_header(true)
-                .build(file)?
-                .collect::<std::result::Result<_, _>>()?
-        } else {
-            ParquetRecordBatchReaderBuilder::try_new(file)?
-                .build()?
-                .collect::<std::result::Result<_, _>>()?
-        };
-        LongTable::from_batches(&batches).map_err(|message| {
+        let problem = |message: String| {
             let mut p = Problems::default();
             p.push(path.display().to_string(), "", message);
             Error::Config(p)
-        })
+        };
+        let (schema, batches): (Vec<String>, Vec<RecordBatch>) =
+            if path.extension().is_some_and(|e| e == "csv") {
+                let mut header = String::new();
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut header)
+                    .map_err(|e| Error::io(path, e))?;
+                // Every column as text: "0880" must stay "0880".
+                let fields: Vec<Field> = header
+                    .trim_end()
+                    .split(',')
+                    .map(|n| Field::new(n, DataType::Utf8, true))
+                    .collect();
+                let names = fields.iter().map(|f| f.name().clone()).collect();
+                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+                let batches =
+                    datafusion::arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(fields)))
+                        .with_header(true)
+                        .build(file)?
+                        .collect::<std::result::Result<_, _>>()?;
+                (names, batches)
+            } else {
+                let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+                let names = builder
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().clone())
+                    .collect();
+                (
+                    names,
+                    builder.build()?.collect::<std::result::Result<_, _>>()?,
+                )
+            };
+        // Checked on the file's columns, so an empty table is recognized too.
+        for required in PARTITION.iter().chain(&["antal", "antal_skyddad"]) {
+            if !schema.iter().any(|n| n == required) {
+                return Err(problem(format!(
+                    "no column {required}: not a published long table"
+                )));
+            }
+        }
+        LongTable::from_batches(&batches).map_err(problem)
     }
 
     /// The table from record batches with `kommun`, `period`, `antal` and `antal_skyddad`;

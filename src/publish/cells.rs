@@ -28,9 +28,14 @@ pub struct Cell {
 /// condition, or all), in the order of the published table: the nine keys, the count,
 /// the population, and the share of measures delivered as shares ([`read_cells`]).
 pub fn sql(filter: Option<&str>) -> String {
+    sql_of("kartlaggning", filter)
+}
+
+/// [`sql`] of another view in the long kartläggning's layout (`uppfoljning_celler`).
+pub fn sql_of(view: &str, filter: Option<&str>) -> String {
     format!(
         "select kommun, period, matt, kon, alder, dimension, kategori, status, kalla, antal, befolkning, \
-         case when kalla = 'kolada' then andel end as andel_kalla from kartlaggning{} order by {ORDER}",
+         case when kalla = 'kolada' then andel end as andel_kalla from {view}{} order by {ORDER}",
         filter.map(|f| format!(" where {f}")).unwrap_or_default()
     )
 }
@@ -42,11 +47,15 @@ pub const ORDER: &str = "kommun, period, matt, kon, alder, dimension, kategori";
 pub fn read_cells(batches: &[RecordBatch]) -> Result<Vec<Cell>> {
     let mut cells = Vec::new();
     for b in batches {
+        // Views may type text as Utf8View (e.g. `CAST(… AS VARCHAR)`): read it as Utf8.
+        let texts: Vec<ArrayRef> = (0..9)
+            .map(|i| datafusion::arrow::compute::cast(b.column(i), &DataType::Utf8))
+            .collect::<std::result::Result<_, _>>()?;
         let text = |i: usize| -> Result<&StringArray> {
-            b.column(i)
+            texts[i]
                 .as_any()
                 .downcast_ref::<StringArray>()
-                .ok_or_else(|| Error::Internal(format!("column {i} of kartlaggning is not text")))
+                .ok_or_else(|| Error::Internal(format!("key column {i} of the cells is not text")))
         };
         let int = |i: usize| -> Result<&Int64Array> {
             b.column(i)

@@ -172,6 +172,61 @@ pub const IDENTITIES: &[Identity] = &[
         each: &[],
         checked: true,
     },
+    Identity {
+        says: "follow-up: exits = the sum of exits by code (`avslut` = Σ `avslut_<kod>`)",
+        total: &[(Field::Matt, "avslut")],
+        parts: Parts::Cells(&[
+            &[(Field::Matt, "avslut_klar")],
+            &[(Field::Matt, "avslut_avbruten")],
+            &[(Field::Matt, "avslut_arbete")],
+            &[(Field::Matt, "avslut_subventionerat_arbete")],
+            &[(Field::Matt, "avslut_studier")],
+            &[(Field::Matt, "avslut_sjukdom")],
+            &[(Field::Matt, "avslut_annan_insats")],
+            &[(Field::Matt, "avslut_eget_foretag")],
+            &[(Field::Matt, "avslut_okand")],
+        ]),
+        each: &[],
+        checked: true,
+    },
+    Identity {
+        says: "follow-up: exits = exits without a transition + transitions to another insats",
+        total: &[(Field::Matt, "avslut")],
+        parts: Parts::Cells(&[
+            &[(Field::Matt, "avslut_utan_overgang")],
+            &[(Field::Matt, "avslut_annan_insats")],
+        ]),
+        each: &[],
+        checked: true,
+    },
+    Identity {
+        says: "follow-up: reached at six months = the sum of the statuses, per half-year",
+        total: &[(Field::Matt, "sex_man_nadda_{}")],
+        parts: Parts::Cells(&[
+            &[(Field::Matt, "sex_man_{}_arbete")],
+            &[(Field::Matt, "sex_man_{}_program_inom_kommunen")],
+            &[(Field::Matt, "sex_man_{}_program_utanfor_kommunen")],
+            &[(Field::Matt, "sex_man_{}_sjukskriven")],
+            &[(Field::Matt, "sex_man_{}_studier_ej_kommunala")],
+            &[(Field::Matt, "sex_man_{}_vuxenutbildning")],
+            &[(Field::Matt, "sex_man_{}_pension")],
+            &[(Field::Matt, "sex_man_{}_annat")],
+            &[(Field::Matt, "sex_man_{}_arbetslos")],
+        ]),
+        each: &["H1", "H2"],
+        checked: true,
+    },
+    Identity {
+        says: "follow-up: the age classes sum to all ages",
+        total: &[(Field::Alder, "alla")],
+        parts: Parts::Cells(&[
+            &[(Field::Alder, "under 18")],
+            &[(Field::Alder, "18-24")],
+            &[(Field::Alder, "25+")],
+        ]),
+        each: &[],
+        checked: true,
+    },
 ];
 
 /// kommun, period, matt, kon, alder, dimension, kategori.
@@ -242,32 +297,29 @@ pub fn constraints(cells: &[Cell]) -> Vec<Constraint> {
                 {
                     continue;
                 }
-                let families: Vec<Vec<usize>> = match identity.parts {
-                    // A checked identity may miss a part (a row that is absent is
-                    // empty, and the check confirms the rest add up); one that holds by
-                    // construction needs all of them.
-                    Parts::Cells(parts) if identity.checked => {
-                        vec![
-                            parts
-                                .iter()
-                                .filter_map(|p| find(&replaced(k, p, each)))
-                                .collect(),
-                        ]
+                // Each family of parts, and whether it must be checked against the data.
+                let families: Vec<(Vec<usize>, bool)> = match identity.parts {
+                    // A part may be absent (a row that is absent is empty): the rest
+                    // are used when the data confirm they add up — also for an identity
+                    // that holds by construction (T = M where no K row exists), which
+                    // with all its parts present is used unchecked.
+                    Parts::Cells(parts) => {
+                        let found: Vec<Option<usize>> =
+                            parts.iter().map(|p| find(&replaced(k, p, each))).collect();
+                        let complete = found.iter().all(Option::is_some);
+                        vec![(
+                            found.into_iter().flatten().collect(),
+                            identity.checked || !complete,
+                        )]
                     }
-                    Parts::Cells(parts) => parts
-                        .iter()
-                        .map(|p| find(&replaced(k, p, each)))
-                        .collect::<Option<Vec<usize>>>()
-                        .into_iter()
-                        .collect(),
                     Parts::Categories => breakdowns
                         .range(([k[0], k[1], k[2], k[3], k[4]], "")..)
                         .take_while(|((head, _), _)| *head == [k[0], k[1], k[2], k[3], k[4]])
-                        .map(|(_, parts)| parts.clone())
+                        .map(|(_, parts)| (parts.clone(), identity.checked))
                         .collect(),
                 };
-                for parts in families {
-                    if !identity.checked || holds(i, &parts) {
+                for (parts, checked) in families {
+                    if !parts.is_empty() && (!checked || holds(i, &parts)) {
                         out.push(Constraint { total: i, parts });
                     }
                 }

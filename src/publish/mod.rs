@@ -21,6 +21,7 @@
 
 pub mod cells;
 pub mod constraints;
+pub mod followup;
 mod output;
 pub mod state;
 pub mod suppression;
@@ -53,8 +54,9 @@ pub struct PublishReport {
     pub recomputed: usize,
     /// Kommun-months whose published rows were kept as they were.
     pub kept: usize,
-    /// Information lost in the recomputed kommun-months: the counts hidden (primary and
-    /// secondary; an agency's own unknown cells not included) and their sum.
+    /// Information lost in the recomputed kommun-months and the follow-up: the counts
+    /// hidden (primary and secondary; an agency's own unknown cells not included) and
+    /// their sum.
     pub hidden: (usize, i64),
 }
 
@@ -73,6 +75,7 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
     let now = State::of_lake(settings, &lake)?;
     let previous = State::load(&out)
         .filter(|_| out.join("kartlaggning.parquet").is_file())
+        .filter(|_| out.join(format!("{}.parquet", followup::NAME)).is_file())
         .unwrap_or_default();
     if now == previous && !now.kommun_months.is_empty() {
         return Ok(PublishReport::default());
@@ -81,6 +84,7 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
         ViewOutput::new(&out, "kartlaggning"),
         ViewOutput::new(&out, "kartlaggning_kon"),
         ViewOutput::new(&out, "bilaga1_fs_orsak"),
+        ViewOutput::new(&out, followup::NAME),
     ];
     let mut report = PublishReport::default();
     let result = write_views(
@@ -93,6 +97,19 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
         &mut report,
     )
     .await;
+    // The follow-up is small (a kommun-year holds a few hundred cells) and recomputed
+    // whenever anything is published.
+    let result = match result {
+        Ok(()) => {
+            let threshold = i64::from(settings.suppress_below);
+            followup::write(ctx, &mut views[3], threshold, KOMMUNER_PER_CHUNK)
+                .await
+                .map(|(cells, counts)| {
+                    report.hidden = (report.hidden.0 + cells, report.hidden.1 + counts);
+                })
+        }
+        Err(e) => Err(e),
+    };
     let mut staged = Vec::new();
     let result = match result {
         Ok(()) => stage_set(views, &out, &now, &mut staged, &mut report),
@@ -115,7 +132,7 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
 
 /// Closes every view's files and stages them with the state they were built from.
 fn stage_set(
-    views: [ViewOutput; 3],
+    views: [ViewOutput; 4],
     out: &std::path::Path,
     now: &State,
     staged: &mut Vec<atomic::Staged>,
@@ -138,7 +155,7 @@ async fn write_views(
     out: &std::path::Path,
     now: &State,
     previous: &State,
-    views: &mut [ViewOutput; 3],
+    views: &mut [ViewOutput; 4],
     report: &mut PublishReport,
 ) -> Result<()> {
     let all: Vec<KommunMonth> = now.all().collect();
@@ -287,7 +304,7 @@ async fn sorted(
 }
 
 /// Appends one chunk of the long table and the forms derived from it.
-async fn write_chunk(views: &mut [ViewOutput; 3], long: &RecordBatch) -> Result<()> {
+async fn write_chunk(views: &mut [ViewOutput; 4], long: &RecordBatch) -> Result<()> {
     views[0].write(long)?;
     // The wide forms are computed from the suppressed long table, never from the lake.
     let scratch = crate::query::new_session();

@@ -50,7 +50,7 @@ const UNDO_TRIES: usize = 64;
 
 /// Changes whenever the method picks different cells for the same table, so published
 /// sets made by an earlier method are recomputed (`publish::state`).
-pub const METHOD_REVISION: u32 = 2;
+pub const METHOD_REVISION: u32 = 3;
 
 /// One additivity constraint: `cells[total] = Σ cells[parts]`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -251,3 +251,56 @@ async fn the_auditor_pins_down_nothing_in_a_national_lake_of_small_kommuner() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_follow_up_is_published_suppressed_with_shares_only_where_both_counts_show() {
+    let t = TestLake::new();
+    let (outcome, out) = t.run(&["norrkoping_deltagare", "skelleftea_amt"]).await;
+    assert!(outcome.success(), "{out}");
+    let dir = publish::dir(&t.lake());
+    let table = audit::table::LongTable::read(&dir.join("uppfoljning.parquet"))
+        .expect("published follow-up");
+    // Every count of the follow-up view is there, none visible below the threshold.
+    let ctx = t.session().await;
+    let truth =
+        cells::read_cells(&query_in(&ctx, &cells::sql_of(publish::followup::VIEW, None)).await)
+            .expect("cells");
+    assert_eq!(table.rows.len(), truth.len());
+    assert!(
+        table.rows.iter().all(|r| !matches!(r.antal, Some(1..=4))),
+        "a small count is visible"
+    );
+    let suppressed = table.rows.iter().filter(|r| r.protected).count();
+    assert!(suppressed > 20, "{suppressed} suppressed");
+    // Participants, exits, six-month follow-up, providers and the fact box are all in it.
+    let measures: std::collections::BTreeSet<&str> = table
+        .rows
+        .iter()
+        .map(|r| table.value(0, r.key[0]))
+        .collect();
+    for m in [
+        "deltagare",
+        "avslut_arbete",
+        "sex_man_nadda_H1",
+        "anordnare_insatser",
+        "faktaruta_i_arbete",
+    ] {
+        assert!(measures.contains(m), "{m} not published: {measures:?}");
+    }
+    // A share is published only with its count (a suppressed count's share would
+    // reopen it), and shares exist where counts show.
+    assert!(table.rows.iter().all(|r| !(r.protected && r.share_shown)));
+    assert!(
+        table.rows.iter().any(|r| r.share_shown),
+        "no share published"
+    );
+    // The outsider's audit of both tables, Parquet and CSV.
+    for csv in [false, true] {
+        let audits = audit::audit_dir(&dir, 5, csv).expect("audit");
+        let names: Vec<&str> = audits.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+        for (name, a) in &audits {
+            assert!(a.holds(), "{name}:\n{}", audit::render(&audits, 5, true));
+        }
+    }
+}

@@ -90,7 +90,9 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
             "kartlaggning.csv",
             "kartlaggning.parquet",
             "kartlaggning_kon.csv",
-            "kartlaggning_kon.parquet"
+            "kartlaggning_kon.parquet",
+            "uppfoljning.csv",
+            "uppfoljning.parquet"
         ],
         "only aggregate views (and the state they were built from) are published"
     );

@@ -61,7 +61,7 @@ impl ScalarUDFImpl for JsonBuildObject {
     }
 
     fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
-        if arg_types.len() % 2 != 0 {
+        if !arg_types.len().is_multiple_of(2) {
             return plan_err!("json_build_object needs pairs of keys and values");
         }
         Ok(DataType::Utf8)

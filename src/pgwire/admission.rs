@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use datafusion_postgres::pgwire::api::auth::StartupHandler;
-use datafusion_postgres::pgwire::api::{ClientInfo, PgWireConnectionState};
+use datafusion_postgres::pgwire::api::{ClientInfo, METADATA_USER, PgWireConnectionState};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 use futures::Sink;
 
+use super::compat::SessionUser;
 use crate::serve::admission::{Admission, Standing};
 
 /// Authenticated sessions served at once (each holds a DataFusion session).
@@ -38,6 +39,8 @@ pub(crate) fn admission() -> Arc<Admission> {
 pub(crate) struct Gate<H> {
     pub(crate) inner: Arc<H>,
     pub(crate) standing: Arc<Standing>,
+    /// Where the session's functions read the authenticated user from.
+    pub(crate) user: SessionUser,
 }
 
 #[async_trait]
@@ -53,10 +56,11 @@ impl<H: StartupHandler> StartupHandler for Gate<H> {
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
         self.inner.on_startup(client, message).await?;
-        if matches!(client.state(), PgWireConnectionState::ReadyForQuery)
-            && !self.standing.in_session()
-            && !self.standing.enter()
-        {
+        let authenticated = matches!(client.state(), PgWireConnectionState::ReadyForQuery);
+        if authenticated && let Some(user) = client.metadata().get(METADATA_USER) {
+            self.user.set(user);
+        }
+        if authenticated && !self.standing.in_session() && !self.standing.enter() {
             tracing::warn!(
                 peer = %client.socket_addr(),
                 max = MAX_SESSIONS,

@@ -3,10 +3,11 @@
 //! Every statement, in the simple and in the extended protocol, passes [`ReadOnly`]
 //! first: reads (SELECT, WITH, VALUES, DESCRIBE, SHOW) go on, EXPLAIN is refused (a
 //! plan shows the server's file paths),
-//! transaction control and the SET of client session parameters go to
-//! datafusion-postgres' own hooks, other SETs are acknowledged and ignored, and
+//! transaction control (savepoints to `compat`) and the SET of client session parameters
+//! go to datafusion-postgres' own hooks, other SETs are acknowledged and ignored, and
 //! everything else (CREATE, INSERT, DROP, COPY, cursors, …) is refused. The last hook,
-//! [`Reads`], refreshes the published tables, plans the read and checks the plan with
+//! [`Reads`], refreshes the published tables, rewrites what DataFusion does not plan
+//! (`compat`), plans the read, makes `||` bounded and checks the plan with
 //! DataFusion's `SQLOptions` (no DDL, DML or state-changing statement, which also catches
 //! `SELECT … INTO`), so no plan that changes anything ever reaches execution.
 
@@ -29,6 +30,7 @@ use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::types::format::FormatOptions;
 use tokio::sync::Mutex;
 
+use super::compat::{bounded_concat_operator, rewrite_statement};
 use super::session::Published;
 use crate::normalize::personnummer::scrub;
 use crate::serve::guard::EXPLAIN_REFUSED;
@@ -76,7 +78,10 @@ fn verdict(statement: &Statement) -> Verdict {
         | Statement::ShowCatalogs { .. }
         | Statement::StartTransaction { .. }
         | Statement::Commit { .. }
-        | Statement::Rollback { .. } => Verdict::Pass,
+        | Statement::Rollback { .. }
+        // Answered by `compat::Savepoints`: there is nothing to roll back to.
+        | Statement::Savepoint { .. }
+        | Statement::ReleaseSavepoint { .. } => Verdict::Pass,
         Statement::Set(set) => set_verdict(set),
         other => Verdict::Refuse(refusal(&command(other))),
     }
@@ -261,11 +266,14 @@ impl Reads {
                     "the published views are not readable right now".to_string(),
                 )))
             })?;
+        let statement = rewrite_statement(statement.clone()).map_err(api)?;
         let plan = ctx
             .state()
-            .statement_to_plan(DfStatement::Statement(Box::new(statement.clone())))
+            .statement_to_plan(DfStatement::Statement(Box::new(statement)))
             .await
             .map_err(api)?;
+        // Before anything runs: `||` evaluated within the memory limit.
+        let plan = bounded_concat_operator(plan, ctx).map_err(api)?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -400,5 +408,8 @@ mod tests {
             Verdict::Refuse(_)
         ));
         assert_eq!(v("begin"), Verdict::Pass);
+        assert_eq!(v("savepoint \"_pg3_1\""), Verdict::Pass);
+        assert_eq!(v("release \"_pg3_1\""), Verdict::Pass);
+        assert_eq!(v("rollback to \"_pg3_1\""), Verdict::Pass);
     }
 }

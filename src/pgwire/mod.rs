@@ -8,7 +8,9 @@
 //! - **Only published views**: each connection gets its own DataFusion session in which
 //!   the Parquet files of `<lake>/published/` are the tables of `malgrupp.public`, with
 //!   datafusion-postgres' `pg_catalog` emulation and `information_schema` for the
-//!   clients' catalog queries. Record-level tables are never registered. Before each
+//!   clients' catalog queries, and what drivers call beyond it (`compat`: the version
+//!   as PostgreSQL 16, settings, catalog functions, `ARRAY(subquery)`, a bounded `||`).
+//!   Record-level tables are never registered. Before each
 //!   read the session re-registers the views whose files the publish step replaced.
 //! - **Read-only**: every statement passes the hooks of `hooks`: reads go on, the SET
 //!   of client session parameters and transaction commands are answered, and CREATE,
@@ -28,6 +30,7 @@
 mod admission;
 mod auth;
 mod checked;
+mod compat;
 mod errors;
 mod hooks;
 mod limits;
@@ -246,9 +249,12 @@ struct Shared {
     config: PgConfig,
 }
 
-/// What the server tells a client at startup: a read-only session of a non-superuser.
+/// What the server tells a client at startup: PostgreSQL 16, a read-only session of a
+/// non-superuser.
 fn server_parameters() -> DefaultServerParameterProvider {
     let mut p = DefaultServerParameterProvider::default();
+    // JDBC, Npgsql and psql read the version from here at connect.
+    p.server_version = compat::SERVER_VERSION.to_string();
     p.is_superuser = false;
     p.default_transaction_read_only = true;
     p
@@ -261,10 +267,14 @@ async fn connection(
     shared: &Shared,
     standing: Arc<Standing>,
 ) -> std::result::Result<(), std::io::Error> {
-    let ctx = session::context(shared.runtime.clone(), &shared.config.limits)
+    let user = compat::SessionUser::default();
+    let ctx = session::context(shared.runtime.clone(), &shared.config.limits, &user)
         .map_err(std::io::Error::other)?;
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
         Arc::new(hooks::ReadOnly),
+        // Before datafusion-postgres' SHOW, which reports DataFusion's version.
+        Arc::new(compat::Show),
+        Arc::new(compat::Savepoints),
         Arc::new(SetShowHook),
         Arc::new(TransactionStatementHook),
         Arc::new(hooks::Reads::new(session::Published::new(
@@ -281,6 +291,7 @@ async fn connection(
                     .with_scram(ScramAuth::new(shared.users.clone())),
             ),
             standing: standing.clone(),
+            user,
         }),
         errors: Arc::new(errors::Errors {
             memory_bytes: shared.config.limits.memory_bytes,

@@ -1,5 +1,6 @@
 //! The session of one connection: the published views as tables of `malgrupp.public`,
-//! the pg_catalog emulation and information_schema for the clients' catalog queries, the
+//! the pg_catalog emulation, information_schema and the compatibility functions
+//! (`compat`) for the clients' catalog queries, the
 //! shared memory pool without spilling, and the row and time limits in every plan.
 
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
+use super::compat::{self, SessionUser};
 use super::limits::EnforceLimits;
 use crate::error::{Error, Result};
 use crate::serve::QueryLimits;
@@ -24,8 +26,13 @@ pub(crate) const CATALOG: &str = "malgrupp";
 /// The schema the views are in.
 pub(crate) const SCHEMA: &str = "public";
 
-/// A new session without views (see [`Published::refresh`]).
-pub(crate) fn context(runtime: Arc<RuntimeEnv>, limits: &QueryLimits) -> Result<SessionContext> {
+/// A new session without views (see [`Published::refresh`]) for the connection whose
+/// authenticated user `user` will hold.
+pub(crate) fn context(
+    runtime: Arc<RuntimeEnv>,
+    limits: &QueryLimits,
+    user: &SessionUser,
+) -> Result<SessionContext> {
     // information_schema on: BI tools list tables and columns through it.
     let mut config = SessionConfig::new()
         .with_information_schema(true)
@@ -48,7 +55,9 @@ pub(crate) fn context(runtime: Arc<RuntimeEnv>, limits: &QueryLimits) -> Result<
         .build();
     let ctx = SessionContext::new_with_state(state);
     setup_pg_catalog(&ctx, CATALOG, EmptyContextProvider).map_err(|e| Error::Query(*e))?;
-    // After the catalog emulation, so nothing registers an unbounded function again.
+    // After the catalog emulation, whose functions of the same names they replace.
+    compat::register(&ctx, user);
+    // After both, so nothing registers an unbounded function again.
     bound_functions(&ctx, &pool);
     Ok(ctx)
 }

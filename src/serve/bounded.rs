@@ -58,7 +58,7 @@ enum Growth {
 /// next to the pool.
 pub(crate) const MAX_CALL_BYTES: u64 = 16 * 1024 * 1024;
 
-const BOUNDED: [(&str, Growth); 14] = [
+const BOUNDED: [(&str, Growth); 19] = [
     ("repeat", Growth::Repeat),
     ("lpad", Growth::Pad),
     ("rpad", Growth::Pad),
@@ -66,6 +66,14 @@ const BOUNDED: [(&str, Growth); 14] = [
     ("regexp_replace", Growth::RegexpReplace),
     ("concat", Growth::Concat),
     ("concat_ws", Growth::ConcatWs),
+    // `||` over the PostgreSQL endpoint (`pgwire::compat`): text, and arrays as
+    // DataFusion plans them (aliases such as `array_cat` are the same functions).
+    ("textcat", Growth::Concat),
+    ("array_concat", Growth::Concat),
+    ("array_append", Growth::Concat),
+    ("array_prepend", Growth::Concat),
+    // JSON escaping writes a control character as `\u0000`.
+    ("json_build_object", Growth::Scaled(6)),
     ("overlay", Growth::Concat),
     ("encode", Growth::Scaled(2)),
     ("upper", Growth::Scaled(3)),

@@ -9,9 +9,10 @@
 //! which aborts the whole process. Counting the operators on the token stream bounds the
 //! depth of any tree the parser can build, and costs one pass without recursion.
 //!
-//! The same pass refuses `||`: string concatenation by operator is not a function call,
-//! so it escapes the output bounds of `serve::bounded`; `concat(…)` does the same within
-//! them.
+//! The same pass refuses `||` on the HTTP API: string concatenation by operator is not a
+//! function call, so it escapes the output bounds of `serve::bounded`; `concat(…)` does
+//! the same within them. The PostgreSQL endpoint accepts it (psql's catalog queries use
+//! it) and turns it into a bounded function call in every plan (`pgwire::compat`).
 
 use std::fmt;
 
@@ -61,18 +62,30 @@ impl std::error::Error for Refused {}
 /// Refuses `sql` when it has more than [`MAX_OPERATORS`] operators in the tokens of
 /// `dialect` (the one the statement will be parsed with).
 pub(crate) fn check_text(sql: &str, dialect: &dyn Dialect) -> Result<(), Refused> {
-    let tokens = Tokenizer::new(dialect, sql)
-        .tokenize()
-        .map_err(|e| Refused::Unreadable(e.to_string()))?;
-    if tokens.iter().filter(|t| is_operator(t)).count() > MAX_OPERATORS {
-        return Err(Refused::TooComplex);
-    }
+    let tokens = operators_checked(sql, dialect)?;
     // `s || s || …` is evaluated outside the function layer that bounds what a call
     // may produce (`serve::bounded`), and chained through CTEs it multiplies.
     if tokens.contains(&Token::StringConcat) {
         return Err(Refused::Concatenation);
     }
     Ok(())
+}
+
+/// [`check_text`] without refusing `||`: for a caller that replaces the operator by a
+/// bounded function in every plan (the PostgreSQL endpoint, `pgwire::compat`).
+pub(crate) fn check_operators(sql: &str, dialect: &dyn Dialect) -> Result<(), Refused> {
+    operators_checked(sql, dialect).map(drop)
+}
+
+/// The tokens of `sql`, after checking there are at most [`MAX_OPERATORS`] operators.
+fn operators_checked(sql: &str, dialect: &dyn Dialect) -> Result<Vec<Token>, Refused> {
+    let tokens = Tokenizer::new(dialect, sql)
+        .tokenize()
+        .map_err(|e| Refused::Unreadable(e.to_string()))?;
+    if tokens.iter().filter(|t| is_operator(t)).count() > MAX_OPERATORS {
+        return Err(Refused::TooComplex);
+    }
+    Ok(tokens)
 }
 
 /// Keywords the parser treats as infix operators.

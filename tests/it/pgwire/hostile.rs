@@ -53,6 +53,15 @@ async fn function_output_counts_against_the_memory_limit() {
     let bomb = "select length(repeat('x', 600000000))";
     let r = s.psql(bomb).await;
     assert!(r.error().contains("more memory than the limit"), "{r:?}");
+    // `||` is accepted over PostgreSQL (psql's catalog queries use it) and bounded the
+    // same way: doubling a string through CTEs stops at the limit.
+    let mut doubling = "with s0 as (select repeat('x', 1000000) as s)".to_string();
+    for i in 1..=12 {
+        doubling.push_str(&format!(", s{i} as (select s || s as s from s{})", i - 1));
+    }
+    doubling.push_str(" select length(s) from s12");
+    let r = s.psql(&doubling).await;
+    assert!(r.error().contains("more memory than the limit"), "{r:?}");
     let c = driver(s.port).await;
     let e = c.query(bomb, &[]).await.expect_err("bomb");
     let (code, msg) = sqlstate(&e);

@@ -500,5 +500,6 @@ async fn serve_pg_refuses_to_start_without_users() {
     }
 }
 
+mod drivers;
 mod hostile;
 mod logs;

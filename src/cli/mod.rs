@@ -93,7 +93,7 @@ pub enum Command {
     },
     /// Export a published (suppressed) view to a file.
     Export {
-        /// View name: kartlaggning, kartlaggning_kon or bilaga1_fs_orsak.
+        /// View name: kartlaggning, kartlaggning_kon, bilaga1_fs_orsak or uppfoljning.
         view: String,
         /// Only this kommun (4-digit code).
         #[arg(long)]

@@ -45,11 +45,80 @@ const MEASURES: &[(&str, &str)] = &[
         "Elever i åk 9 behöriga till yrkesprogram",
     ),
     ("gy_examen_3ar", "Gymnasieelever med examen inom 3 år"),
+    ("deltagare", "Deltagare"),
+    ("avslut", "Avslut"),
+    (
+        "avslut_utan_overgang",
+        "Avslut utan övergång till annan insats",
+    ),
+    ("avslut_annan_insats", "Avslut: övergång till annan insats"),
+    ("avslut_arbete", "Avslut: arbete"),
+    (
+        "avslut_subventionerat_arbete",
+        "Avslut: subventionerat arbete",
+    ),
+    ("avslut_studier", "Avslut: studier"),
+    ("avslut_eget_foretag", "Avslut: eget företag"),
+    ("avslut_klar", "Avslut: klar enligt plan"),
+    ("avslut_avbruten", "Avslut: avbruten"),
+    ("avslut_sjukdom", "Avslut: sjukdom"),
+    ("avslut_okand", "Avslut: okänd orsak"),
+    (
+        "sex_man_avslutade_H1",
+        "Sex månader efter: avslutade första halvåret",
+    ),
+    (
+        "sex_man_uppfoljda_H1",
+        "Sex månader efter: följda upp, första halvåret",
+    ),
+    (
+        "sex_man_nadda_H1",
+        "Sex månader efter: nådda, första halvåret",
+    ),
+    (
+        "sex_man_avslutade_H2",
+        "Sex månader efter: avslutade andra halvåret",
+    ),
+    (
+        "sex_man_uppfoljda_H2",
+        "Sex månader efter: följda upp, andra halvåret",
+    ),
+    (
+        "sex_man_nadda_H2",
+        "Sex månader efter: nådda, andra halvåret",
+    ),
+    ("anordnare_insatser", "Anordnare: insatser"),
+    ("anordnare_deltagare", "Anordnare: deltagare"),
+    ("anordnare_startade", "Anordnare: startade"),
+    ("anordnare_avslutade", "Anordnare: avslutade"),
+    ("anordnare_till_arbete", "Anordnare: avslutade till arbete"),
+    (
+        "anordnare_till_studier",
+        "Anordnare: avslutade till studier",
+    ),
+    (
+        "anordnare_till_eget_foretag",
+        "Anordnare: avslutade till eget företag",
+    ),
+    ("faktaruta_deltagare", "Faktaruta: deltagare"),
+    ("faktaruta_i_arbete", "Faktaruta: i arbete"),
+    ("faktaruta_i_studier", "Faktaruta: i studier"),
+    (
+        "faktaruta_planerade_avbrott",
+        "Faktaruta: planerade avbrott",
+    ),
+    (
+        "faktaruta_oplanerade_avbrott",
+        "Faktaruta: oplanerade avbrott",
+    ),
+    ("faktaruta_kvar", "Faktaruta: kvar i insatsen"),
 ];
 
 /// Known breakdowns in report order.
 const DIMENSIONS: &[(&str, &str)] = &[
     ("total", "Totalt"),
+    ("insats", "Insats"),
+    ("anordnare", "Anordnare"),
     ("aktivitet", "Aktivitet"),
     ("registreringsorsak", "Registreringsorsak"),
     ("utbildning", "Utbildningsnivå"),

@@ -45,14 +45,23 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
     let path = published.to_string_lossy().into_owned();
     ctx.register_parquet("kartlaggning", &path, ParquetReadOptions::default())
         .await?;
-    let cells = cells(&ctx, kommun).await?;
+    let mut rows = cells(&ctx, "kartlaggning", kommun).await?;
+    // The programme follow-up, where it is published, is a section of its own.
+    let followup =
+        crate::publish::dir(&lake).join(format!("{}.parquet", crate::publish::followup::NAME));
+    if followup.is_file() {
+        let path = followup.to_string_lossy().into_owned();
+        ctx.register_parquet("uppfoljning", &path, ParquetReadOptions::default())
+            .await?;
+        rows.extend(cells(&ctx, "uppfoljning", kommun).await?);
+    }
     let goals = goals(&ctx, settings, kommun).await?;
     Ok(ReportInput {
         kommun: kommun.to_string(),
         kommun_namn: name.to_string(),
         period: period.to_string(),
         suppress_below: settings.suppress_below,
-        cells,
+        cells: rows,
         goals,
         sources: sources(&lake, kommun, period)?,
         generated_at: chrono::Utc::now()
@@ -61,9 +70,10 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
     })
 }
 
-async fn cells(ctx: &SessionContext, kommun: &str) -> Result<Vec<Cell>> {
+/// The published rows of `kommun` in `table` (a published long table).
+async fn cells(ctx: &SessionContext, table: &str, kommun: &str) -> Result<Vec<Cell>> {
     let batches = ctx
-        .table("kartlaggning")
+        .table(table)
         .await?
         .filter(col("kommun").eq(lit(kommun)))?
         .select_columns(&[

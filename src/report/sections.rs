@@ -32,6 +32,7 @@ const DEFS: &[SectionDef] = &[
     SectionDef { key: "af", title: "Arbetsförmedlingen", sheet: "Arbetsförmedlingen", prefixes: &["af_"], shares: false },
     SectionDef { key: "timanstallda", title: "Undersysselsatta / timanställda", sheet: "Timanställda", prefixes: &["timanstallda"], shares: false },
     SectionDef { key: "skola", title: "Skola och UVAS", sheet: "Skola och UVAS", prefixes: &["uvas", "ak9_", "gy_"], shares: true },
+    SectionDef { key: "uppfoljning", title: "Uppföljning av insatser", sheet: "Uppföljning", prefixes: &["deltagare", "avslut", "sex_man_", "anordnare_", "faktaruta_"], shares: true },
     SectionDef { key: "ovrigt", title: "Övriga mått", sheet: "Övriga mått", prefixes: &[], shares: false },
 ];
 
@@ -48,8 +49,12 @@ fn resolve_period<'a>(cells: &'a [Cell], matt: &str, period: &'a str) -> Option<
     if of_matt(period) {
         return Some(period);
     }
-    let (year, _) = period.split_once('-')?;
-    of_matt(year).then_some(year)
+    let year = period.split_once('-').map_or(period, |(year, _)| year);
+    if year != period && of_matt(year) {
+        return Some(year);
+    }
+    // The follow-up's fact box covers an insats' whole life.
+    of_matt("alla").then_some("alla")
 }
 
 /// Measures of `def` with the rows of their resolved period (see [`resolve_period`]).

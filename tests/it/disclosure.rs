@@ -124,10 +124,14 @@ async fn the_auditor_pins_down_nothing_in_the_demo_lake_from_parquet_or_csv() {
     let dir = publish::dir(&t.lake());
     let parquet = audit::audit_dir(&dir, 5, false).expect("audit");
     let csv = audit::audit_dir(&dir, 5, true).expect("audit");
-    assert_eq!(parquet.len(), 1, "one published long table");
-    for (name, a) in parquet.iter().chain(&csv) {
+    let names: Vec<&str> = parquet.iter().map(|(n, _)| n.as_str()).collect();
+    // The follow-up is published too, with no rows: the demo has no programme data.
+    assert_eq!(names, ["kartlaggning.parquet", "uppfoljning.parquet"]);
+    assert_eq!((parquet[1].1.rows, csv[1].1.rows), (0, 0));
+    let (parquet, csv) = (&parquet[..1], &csv[..1]);
+    for (name, a) in parquet.iter().chain(csv) {
         assert!(a.suppressed > 200, "{name}: {} suppressed", a.suppressed);
-        assert!(a.holds(), "{name}:\n{}", audit::render(&parquet, 5, false));
+        assert!(a.holds(), "{name}:\n{}", audit::render(parquet, 5, false));
         // Cells hidden only to protect others may be known exactly: never a small count.
         for p in &a.pinned {
             assert!(
@@ -293,6 +297,18 @@ async fn the_follow_up_is_published_suppressed_with_shares_only_where_both_count
     assert!(
         table.rows.iter().any(|r| r.share_shown),
         "no share published"
+    );
+    // The report has the follow-up as a section of its own, from the published table.
+    let input = malgrupp::report::load::load(&t.settings, "0581", "2012")
+        .await
+        .expect("report input");
+    let md = malgrupp::report::render(&input, malgrupp::report::ReportFormat::Md).expect("report");
+    let md = String::from_utf8(md).expect("utf-8");
+    assert!(md.contains("Uppföljning av insatser"), "{md}");
+    assert!(md.contains("| Avslut: klar enligt plan"), "{md}");
+    assert!(
+        md.contains(".."),
+        "suppressed cells are marked in the report"
     );
     // The outsider's audit of both tables, Parquet and CSV.
     for csv in [false, true] {

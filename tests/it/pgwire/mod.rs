@@ -195,7 +195,12 @@ async fn psql_reads_the_published_views() {
         .collect();
     assert_eq!(
         tables,
-        ["bilaga1_fs_orsak", "kartlaggning", "kartlaggning_kon"],
+        [
+            "bilaga1_fs_orsak",
+            "kartlaggning",
+            "kartlaggning_kon",
+            "uppfoljning"
+        ],
         "{listed:?}"
     );
     let names = s
@@ -206,7 +211,12 @@ async fn psql_reads_the_published_views() {
         .await;
     assert_eq!(
         names.lines(),
-        ["bilaga1_fs_orsak", "kartlaggning", "kartlaggning_kon"]
+        [
+            "bilaga1_fs_orsak",
+            "kartlaggning",
+            "kartlaggning_kon",
+            "uppfoljning"
+        ]
     );
     let columns = s
         .psql(

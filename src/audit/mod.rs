@@ -12,6 +12,7 @@
 //! count that still has its share published is disclosed too (share × population).
 
 pub mod discover;
+mod numeric;
 pub mod table;
 
 use std::collections::HashMap;

@@ -32,17 +32,9 @@ pub struct Interval {
 }
 
 impl Interval {
-    /// From LP bounds: rounded inwards (counts are whole numbers), with slack for the
-    /// solver's 4.9999999.
+    /// From LP bounds, as the publisher's protection rule rounds them.
     fn from_bounds(lo: f64, hi: f64) -> Option<Interval> {
-        const TOL: f64 = 1e-6;
-        if lo.is_nan() || hi.is_nan() {
-            return None;
-        }
-        Some(Interval {
-            lo: (lo - TOL).ceil().max(0.0) as i64,
-            hi: hi.is_finite().then(|| (hi + TOL).floor() as i64),
-        })
+        crate::publish::suppression::whole_bounds(lo, hi).map(|(lo, hi)| Interval { lo, hi })
     }
 
     fn width(&self) -> i64 {

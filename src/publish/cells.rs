@@ -40,6 +40,29 @@ pub fn sql_of(view: &str, filter: Option<&str>) -> String {
     )
 }
 
+/// The key columns of the long table, in [`Cell::keys`] order.
+pub const KEYS: [&str; 9] = [
+    "kommun",
+    "period",
+    "matt",
+    "kon",
+    "alder",
+    "dimension",
+    "kategori",
+    "status",
+    "kalla",
+];
+
+/// The information suppression hides in `cells`: the counts flagged (an agency's own
+/// unknown cells not included) and their sum.
+pub fn hidden_loss(cells: &[Cell], flags: &[bool]) -> (usize, i64) {
+    cells
+        .iter()
+        .zip(flags)
+        .filter_map(|(c, f)| c.antal.filter(|_| *f))
+        .fold((0, 0), |(n, sum), v| (n + 1, sum + v))
+}
+
 /// The order of the published long table (and of the cells).
 pub const ORDER: &str = "kommun, period, matt, kon, alder, dimension, kategori";
 
@@ -91,18 +114,7 @@ pub fn read_cells(batches: &[RecordBatch]) -> Result<Vec<Cell>> {
 
 /// The suppressed long table: `flags[i]` hides cell i's count (and its share).
 pub fn long_batch(cells: &[Cell], flags: &[bool]) -> Result<RecordBatch> {
-    let names = [
-        "kommun",
-        "period",
-        "matt",
-        "kon",
-        "alder",
-        "dimension",
-        "kategori",
-        "status",
-        "kalla",
-    ];
-    let mut fields: Vec<Field> = names
+    let mut fields: Vec<Field> = KEYS
         .iter()
         .map(|n| Field::new(*n, DataType::Utf8, false))
         .collect();

@@ -106,11 +106,8 @@ pub async fn write(
         let mut cells = cells::read_cells(&batches)?;
         let flags =
             crate::runtime::cpu_bound(|| super::suppress_each_kommun_month(&cells, threshold))?;
-        for (c, _) in cells.iter().zip(&flags).filter(|(_, f)| **f) {
-            if let Some(v) = c.antal {
-                hidden = (hidden.0 + 1, hidden.1 + v);
-            }
-        }
+        let (n, sum) = cells::hidden_loss(&cells, &flags);
+        hidden = (hidden.0 + n, hidden.1 + sum);
         add_shares(&mut cells, &flags);
         view.write(&cells::long_batch(&cells, &flags)?)?;
     }

@@ -191,11 +191,8 @@ async fn write_views(
             let threshold = i64::from(settings.suppress_below);
             let flags =
                 crate::runtime::cpu_bound(|| suppress_each_kommun_month(&cells, threshold))?;
-            for (c, _) in cells.iter().zip(&flags).filter(|(_, f)| **f) {
-                if let Some(v) = c.antal {
-                    report.hidden = (report.hidden.0 + 1, report.hidden.1 + v);
-                }
-            }
+            let (n, sum) = cells::hidden_loss(&cells, &flags);
+            report.hidden = (report.hidden.0 + n, report.hidden.1 + sum);
             parts.push(cells::long_batch(&cells, &flags)?);
         }
         if !keep.is_empty() {

@@ -157,20 +157,8 @@ pub fn consistent(values: &[Option<i64>], suppressed: &[bool], constraints: &[Co
             seen[c] || {
                 let (mut cells, group) = table.component(c, &hidden, &mut seen);
                 cells.sort_unstable();
-                let rows: Vec<lp::Row> = group
-                    .iter()
-                    .map(|&e| {
-                        let (mut coefs, mut rhs) = (Vec::new(), 0.0);
-                        for &(x, k) in &table.eqs[e].terms {
-                            match cells.binary_search(&x) {
-                                Ok(j) => coefs.push((j, k as f64)),
-                                Err(_) => rhs -= k as f64 * values[x].unwrap_or(0) as f64,
-                            }
-                        }
-                        (coefs, rhs)
-                    })
-                    .collect();
-                lp::Tableau::feasible(cells.len(), &rows).is_some()
+                let (rows, complete) = table.lp_rows(&cells, &group, &hidden);
+                complete && lp::Tableau::feasible(cells.len(), &rows).is_some()
             }
         })
 }
@@ -200,15 +188,25 @@ pub fn is_protected(
 }
 
 fn interval_protects(lo: f64, hi: f64, threshold: i64) -> bool {
-    // Slack so that an LP's 4.9999999 counts as 5.
+    let Some((lo, hi)) = whole_bounds(lo, hi) else {
+        return false;
+    };
+    let hi = hi.unwrap_or(i64::MAX);
+    hi - lo >= 1 && (hi >= threshold || (lo == 0 && hi >= 2))
+}
+
+/// LP bounds as the attacker reads them, counts being non-negative integers: rounded
+/// inwards, with slack so that an LP's 4.9999999 counts as 5; `hi` None when unbounded,
+/// None altogether when the bounds are NaN (the constraints contradict the cells).
+pub fn whole_bounds(lo: f64, hi: f64) -> Option<(i64, Option<i64>)> {
     const TOL: f64 = 1e-6;
     if lo.is_nan() || hi.is_nan() {
-        return false;
+        return None;
     }
-    // The attacker knows counts are non-negative integers.
-    let lo = (lo - TOL).ceil().max(0.0);
-    let hi = (hi + TOL).floor();
-    hi - lo >= 1.0 && (hi >= threshold as f64 || (lo == 0.0 && hi >= 2.0))
+    Some((
+        (lo - TOL).ceil().max(0.0) as i64,
+        hi.is_finite().then(|| (hi + TOL).floor() as i64),
+    ))
 }
 
 fn hidden_cells(values: &[Option<i64>], suppressed: &[bool]) -> Vec<bool> {
@@ -400,6 +398,30 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// The equations of constraints `group` over the hidden `cells` (sorted; variable j
+    /// is `cells[j]`), published cells moved to the right-hand side. False when a
+    /// constraint has a hidden cell outside `cells`: a group holds its constraints'
+    /// hidden cells, and were one missing the bounds would be unknown (NaN: exposed),
+    /// never wrong.
+    fn lp_rows(&self, cells: &[usize], group: &[usize], hidden: &[bool]) -> (Vec<lp::Row>, bool) {
+        let mut complete = true;
+        let rows = group
+            .iter()
+            .map(|&e| {
+                let (mut coefs, mut rhs) = (Vec::new(), 0.0);
+                for &(c, coef) in &self.eqs[e].terms {
+                    match (self.values[c], cells.binary_search(&c).ok()) {
+                        (Some(v), _) if !hidden[c] => rhs -= coef as f64 * v as f64,
+                        (_, Some(j)) => coefs.push((j, coef as f64)),
+                        (_, None) => complete = false,
+                    }
+                }
+                (coefs, rhs)
+            })
+            .collect();
+        (rows, complete)
+    }
+
     /// LP bounds for hidden `targets`, one LP per connected group: groups share no
     /// variable, so this gives the same bounds with small tableaus, and an inconsistency
     /// stays in its own group. Sorted by cell.
@@ -414,22 +436,7 @@ impl<'a> Table<'a> {
             }
             let (mut cells, group) = self.component(t, hidden, &mut seen);
             cells.sort_unstable();
-            let var = |c: usize| cells.binary_search(&c).ok();
-            let mut rows = Vec::with_capacity(group.len());
-            // A group holds its constraints' hidden cells; were one missing, the bounds
-            // would be unknown (NaN: exposed), never wrong.
-            let mut complete = true;
-            for &e in &group {
-                let (mut coefs, mut rhs) = (Vec::new(), 0.0);
-                for &(c, coef) in &self.eqs[e].terms {
-                    match (self.values[c], var(c)) {
-                        (Some(v), _) if !hidden[c] => rhs -= coef as f64 * v as f64,
-                        (_, Some(j)) => coefs.push((j, coef as f64)),
-                        (_, None) => complete = false,
-                    }
-                }
-                rows.push((coefs, rhs));
-            }
+            let (rows, complete) = self.lp_rows(&cells, &group, hidden);
             let mut lp = lp::Tableau::feasible(cells.len(), &rows).filter(|_| complete);
             for (j, &c) in cells.iter().enumerate().filter(|&(_, &c)| is_target[c]) {
                 let (lo, hi) = lp.as_mut().map_or((f64::NAN, f64::NAN), |tab| tab.range(j));

@@ -18,6 +18,18 @@ const DEMO: [&str; 5] = [
     "scb_befolkning",
 ];
 
+/// A cell known exactly is one hidden only to protect others: 0 or at least the threshold.
+fn pinned_only_outside_the_small_range(a: &audit::TableAudit) {
+    for p in &a.pinned {
+        assert!(
+            p.interval.lo == 0 || p.interval.lo >= 5,
+            "{} {}",
+            p.cell,
+            p.interval
+        );
+    }
+}
+
 /// The published long table by key (kommun … kategori) → (antal, antal_skyddad).
 fn published(t: &TestLake) -> HashMap<Vec<String>, (Option<i64>, bool)> {
     let table =
@@ -133,14 +145,7 @@ async fn the_auditor_pins_down_nothing_in_the_demo_lake_from_parquet_or_csv() {
         assert!(a.suppressed > 200, "{name}: {} suppressed", a.suppressed);
         assert!(a.holds(), "{name}:\n{}", audit::render(parquet, 5, false));
         // Cells hidden only to protect others may be known exactly: never a small count.
-        for p in &a.pinned {
-            assert!(
-                p.interval.lo == 0 || p.interval.lo >= 5,
-                "{name}: {} {}",
-                p.cell,
-                p.interval
-            );
-        }
+        pinned_only_outside_the_small_range(a);
         // It found the table's identities on its own (so "nothing disclosed" means something).
         for identity in [
             "kon: T = K + M",
@@ -199,16 +204,7 @@ async fn without_secondary_suppression_the_auditor_finds_disclosed_counts() {
     let truth_of: HashMap<String, i64> = truth
         .iter()
         .filter_map(|c| {
-            let names = [
-                "kommun",
-                "period",
-                "matt",
-                "kon",
-                "alder",
-                "dimension",
-                "kategori",
-            ];
-            let key = names
+            let key = cells::KEYS[..7]
                 .iter()
                 .zip(&c.keys)
                 .map(|(n, v)| format!("{n}={v}"))
@@ -246,14 +242,7 @@ async fn the_auditor_pins_down_nothing_in_a_national_lake_of_small_kommuner() {
     assert!(a.holds(), "{}", audit::render(&audits, 5, false));
     // Cells hidden only to protect others may be known exactly here (where everyone is
     // the same age, a single age equals the band): never a small count.
-    for p in &a.pinned {
-        assert!(
-            p.interval.lo == 0 || p.interval.lo >= 5,
-            "{} {}",
-            p.cell,
-            p.interval
-        );
-    }
+    pinned_only_outside_the_small_range(a);
 }
 
 #[tokio::test]

@@ -25,18 +25,7 @@ fn published_long(path: &std::path::Path) -> Vec<(Vec<String>, Option<i64>, bool
                 .expect("text")
                 .clone()
         };
-        let keys: Vec<StringArray> = [
-            "kommun",
-            "period",
-            "matt",
-            "kon",
-            "alder",
-            "dimension",
-            "kategori",
-        ]
-        .iter()
-        .map(|n| s(n))
-        .collect();
+        let keys: Vec<StringArray> = publish::cells::KEYS[..7].iter().map(|n| s(n)).collect();
         let antal = b
             .column(b.schema().index_of("antal").expect("antal"))
             .as_any()

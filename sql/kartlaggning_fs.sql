@@ -2,25 +2,54 @@
 -- zero-filled over the known categories so that tables print their zeros. Disability is
 -- multi-valued: a person with both counts under fysisk and under psykisk, and the
 -- overlap is also given as kategori 'fysisk_och_psykisk'.
-WITH k AS (
-    SELECT kommun, period, person_id, kon, alder, orsak, matt, utbildning, funktionsnedsattning, fodelseland FROM fs_grupper
-    UNION ALL
-    SELECT kommun, period, person_id, 'T', alder, orsak, matt, utbildning, funktionsnedsattning, fodelseland FROM fs_grupper
+--
+-- Every count is of distinct persons. How, matters at national size, where this view is
+-- most of the cost of publishing (docs/performance.md):
+-- * `rader` is how many different rows a person has in a measure and month. Nearly
+--   everyone has one, and is counted by COUNT(*) without hashing person ids; the few with
+--   several (payments with different reasons or details, or a register error) are
+--   counted by COUNT(DISTINCT). The two share no person, so the sum is exact.
+-- * Each row is spread over its breakdowns by one join with the `slot` list below (18
+--   rows: every breakdown, for its own kön and for T) instead of a UNION ALL per
+--   breakdown, which DataFusion would plan as one scan of the lake each.
+WITH d AS (
+    SELECT DISTINCT kommun, period, matt, person_id, kon, alder, orsak, utbildning, funktionsnedsattning, fodelseland FROM fs_grupper
+),
+n AS (
+    SELECT kommun, period, matt, person_id, COUNT(*) AS rader FROM d GROUP BY kommun, period, matt, person_id
 ),
 b AS (
-    SELECT kommun, period, person_id, matt, kon, '16-24' AS alder, 'total' AS dimension, 'total' AS kategori FROM k
-    UNION ALL SELECT kommun, period, person_id, matt, kon, CAST(alder AS VARCHAR), 'total', 'total' FROM k
-    UNION ALL SELECT kommun, period, person_id, matt, kon, '16-24', 'orsak', orsak FROM k
-    UNION ALL SELECT kommun, period, person_id, matt, kon, '16-24', 'utbildning', COALESCE(utbildning, 'saknas') FROM k
-    UNION ALL SELECT kommun, period, person_id, matt, kon, '16-24', 'funktionsnedsattning', 'fysisk' FROM k WHERE funktionsnedsattning IN ('fysisk', 'fysisk_psykisk')
-    UNION ALL SELECT kommun, period, person_id, matt, kon, '16-24', 'funktionsnedsattning', 'psykisk' FROM k WHERE funktionsnedsattning IN ('psykisk', 'fysisk_psykisk')
-    UNION ALL SELECT kommun, period, person_id, matt, kon, '16-24', 'funktionsnedsattning', 'fysisk_och_psykisk' FROM k WHERE funktionsnedsattning = 'fysisk_psykisk'
-    UNION ALL SELECT kommun, period, person_id, matt, kon, '16-24', 'funktionsnedsattning', COALESCE(funktionsnedsattning, 'saknas') FROM k WHERE funktionsnedsattning IS NULL OR funktionsnedsattning IN ('nej', 'saknas')
-    UNION ALL SELECT kommun, period, person_id, matt, kon, '16-24', 'fodelseland', COALESCE(fodelseland, 'saknas') FROM k
+    SELECT d.kommun, d.period, d.matt, d.person_id, n.rader, s.dimension,
+           CASE WHEN s.alla THEN 'T' ELSE d.kon END AS kon,
+           CASE WHEN s.slot = 'alder' THEN CAST(d.alder AS VARCHAR) ELSE '16-24' END AS alder,
+           CASE s.slot
+               WHEN 'alder' THEN 'total'
+               WHEN 'band' THEN 'total'
+               WHEN 'orsak' THEN d.orsak
+               WHEN 'utbildning' THEN COALESCE(d.utbildning, 'saknas')
+               WHEN 'fysisk' THEN CASE WHEN d.funktionsnedsattning IN ('fysisk', 'fysisk_psykisk') THEN 'fysisk' END
+               WHEN 'psykisk' THEN CASE WHEN d.funktionsnedsattning IN ('psykisk', 'fysisk_psykisk') THEN 'psykisk' END
+               WHEN 'fysisk_och_psykisk' THEN CASE WHEN d.funktionsnedsattning = 'fysisk_psykisk' THEN 'fysisk_och_psykisk' END
+               WHEN 'ingen_kand' THEN CASE WHEN d.funktionsnedsattning IS NULL OR d.funktionsnedsattning IN ('nej', 'saknas')
+                                           THEN COALESCE(d.funktionsnedsattning, 'saknas') END
+               WHEN 'fodelseland' THEN COALESCE(d.fodelseland, 'saknas')
+           END AS kategori
+    FROM d
+    JOIN n ON n.kommun = d.kommun AND n.period = d.period AND n.matt = d.matt AND n.person_id = d.person_id
+    CROSS JOIN (VALUES ('total', 'alder', FALSE), ('total', 'band', FALSE), ('orsak', 'orsak', FALSE),
+                       ('utbildning', 'utbildning', FALSE), ('funktionsnedsattning', 'fysisk', FALSE),
+                       ('funktionsnedsattning', 'psykisk', FALSE), ('funktionsnedsattning', 'fysisk_och_psykisk', FALSE),
+                       ('funktionsnedsattning', 'ingen_kand', FALSE), ('fodelseland', 'fodelseland', FALSE),
+                       ('total', 'alder', TRUE), ('total', 'band', TRUE), ('orsak', 'orsak', TRUE),
+                       ('utbildning', 'utbildning', TRUE), ('funktionsnedsattning', 'fysisk', TRUE),
+                       ('funktionsnedsattning', 'psykisk', TRUE), ('funktionsnedsattning', 'fysisk_och_psykisk', TRUE),
+                       ('funktionsnedsattning', 'ingen_kand', TRUE), ('fodelseland', 'fodelseland', TRUE)) AS s(dimension, slot, alla)
 ),
 counts AS (
-    SELECT kommun, period, matt, kon, alder, dimension, kategori, COUNT(DISTINCT person_id) AS antal
-    FROM b GROUP BY kommun, period, matt, kon, alder, dimension, kategori
+    SELECT kommun, period, matt, kon, alder, dimension, kategori,
+           COUNT(*) FILTER (WHERE rader = 1) + COUNT(DISTINCT CASE WHEN rader > 1 THEN person_id END) AS antal
+    FROM b WHERE kategori IS NOT NULL
+    GROUP BY kommun, period, matt, kon, alder, dimension, kategori
 ),
 frame AS (
     SELECT p.kommun, p.period, m.matt, s.kon, c.alder, c.dimension, c.kategori

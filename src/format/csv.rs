@@ -44,7 +44,10 @@ pub fn text<'b>(
     Ok(text)
 }
 
-/// The records of `text`, one at a time, numbered from 1.
+/// The records of `text`, one at a time, numbered by the line they start on (blank lines
+/// count, so row numbers are those an editor shows). A record whose quoted field runs
+/// over line breaks is kept as one row marked for quarantine: register extracts have no
+/// multi-line fields, so it is a stray quote that swallowed the rows after it.
 pub fn records(text: &str, delimiter: u8) -> impl Iterator<Item = Result<RawRow, String>> + '_ {
     ::csv::ReaderBuilder::new()
         .has_headers(false)
@@ -55,9 +58,30 @@ pub fn records(text: &str, delimiter: u8) -> impl Iterator<Item = Result<RawRow,
         .enumerate()
         .map(|(i, record)| {
             let record = record.map_err(|e| format!("row {}: {e}", i + 1))?;
+            // The reader's position is where it began looking for the record, before the
+            // blank lines it skips: count those too.
+            let row = record.position().map_or(i + 1, |p| {
+                let from = usize::try_from(p.byte()).unwrap_or(usize::MAX);
+                let skipped = text
+                    .get(from..)
+                    .unwrap_or_default()
+                    .bytes()
+                    .take_while(|b| matches!(b, b'\r' | b'\n'))
+                    .filter(|b| *b == b'\n')
+                    .count();
+                usize::try_from(p.line()).unwrap_or(usize::MAX) + skipped
+            });
+            let breaks: usize = record.iter().map(|f| f.matches('\n').count()).sum();
+            let problem = (breaks > 0).then(|| {
+                format!(
+                    "a quoted field runs from line {row} over {breaks} line break(s) to line {}: a stray quote merges those lines into one row",
+                    row + breaks
+                )
+            });
             Ok(RawRow {
-                row: i + 1,
+                row,
                 cells: record.iter().map(str::to_string).collect(),
+                problem,
             })
         })
 }
@@ -105,5 +129,29 @@ mod tests {
         let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("Födelseland\n");
         let e = read(&bytes, b';', encoding_rs::UTF_8).expect_err("not utf-8");
         assert!(e.contains("windows-1252"), "{e}");
+    }
+
+    #[test]
+    fn rows_are_numbered_by_the_line_they_start_on() {
+        let text = "a;b\n\n\n1;2\n\n3;4\n";
+        let rows = read(text.as_bytes(), b';', encoding_rs::UTF_8).expect("decoded");
+        let numbers: Vec<usize> = rows.iter().map(|r| r.row).collect();
+        assert_eq!(numbers, vec![1, 4, 6], "blank lines count, as in an editor");
+    }
+
+    #[test]
+    fn a_stray_quote_marks_the_merged_row_and_numbers_stay_right() {
+        let text = "a;b\n1;\"x\n2;y\n3;z\"\n4;w\n";
+        let rows = read(text.as_bytes(), b';', encoding_rs::UTF_8).expect("decoded");
+        assert_eq!(rows.len(), 3);
+        let merged = &rows[1];
+        assert_eq!(merged.row, 2);
+        let problem = merged.problem.as_deref().expect("marked");
+        assert!(
+            problem.contains("line 2") && problem.contains("line 4"),
+            "{problem}"
+        );
+        assert_eq!((rows[2].row, rows[2].problem.as_ref()), (5, None));
+        assert!(rows[0].problem.is_none());
     }
 }

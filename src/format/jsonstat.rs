@@ -71,6 +71,7 @@ pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, String> {
     rows.push(RawRow {
         row: 1,
         cells: header,
+        problem: None,
     });
     let mut pos = vec![0usize; ids.len()];
     for (flat, value) in values.into_iter().enumerate() {
@@ -94,6 +95,7 @@ pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, String> {
         rows.push(RawRow {
             row: flat + 2,
             cells,
+            problem: None,
         });
     }
     Ok(rows)

@@ -85,6 +85,7 @@ pub fn read_page(bytes: &[u8], decimal: char) -> Result<Page, String> {
     rows.push(RawRow {
         row: 1,
         cells: HEADER.iter().map(|s| (*s).to_string()).collect(),
+        problem: None,
     });
     let mut deleted = 0;
     for (i, entry) in entries.iter().enumerate() {
@@ -136,6 +137,7 @@ pub fn read_page(bytes: &[u8], decimal: char) -> Result<Page, String> {
             rows.push(RawRow {
                 row: rows.len() + 1,
                 cells,
+                problem: None,
             });
         }
     }

@@ -13,13 +13,17 @@ pub mod xlsx;
 
 use crate::config::pipeline::{Format, TableOptions};
 
-/// One row of the source, numbered as in the file (1-based record/row number).
-#[derive(Debug, Clone, PartialEq)]
+/// One row of the source, numbered as in the file (1-based line or sheet row, blank
+/// lines counted).
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct RawRow {
     /// 1-based row number in the file.
     pub row: usize,
     /// Cells as text.
     pub cells: Vec<String>,
+    /// Why the row cannot be trusted as read (fields missing or extra, a quoted field
+    /// running over lines): it is quarantined with this reason instead of mapped.
+    pub problem: Option<String>,
 }
 
 /// A decoded extract: the rows above and including the header, the column names, the data rows.
@@ -195,7 +199,15 @@ fn shape(
         let Some(t) = &table else {
             continue;
         };
-        push_data(row, options, &filters, &mut held, &mut chunk, &mut dropped);
+        push_data(
+            row,
+            t.columns.len(),
+            options,
+            &filters,
+            &mut held,
+            &mut chunk,
+            &mut dropped,
+        );
         if chunk.len() >= chunk_rows {
             flush(&mut chunk, t)?;
         }
@@ -209,16 +221,27 @@ fn shape(
             ));
         }
     };
-    // What is still held back is the trailer.
+    // What is still held back is the trailer, unless it was not read as one row: a stray
+    // quote that ran to the end of the file took the trailer with it, and dropping that
+    // row would drop every row it swallowed.
+    if let Some(r) = held.iter().find(|r| r.problem.is_some()) {
+        return Err(format!(
+            "row {} cannot be the trailing row skip_trailing_rows drops: {}",
+            r.row,
+            r.problem.as_deref().unwrap_or_default()
+        ));
+    }
     dropped += held.len();
     flush(&mut chunk, &table)?;
     Ok(dropped)
 }
 
 /// Takes one data row: blank rows are skipped, the newest `skip_trailing_rows` are held
-/// back, rows released from there go through `drop_rows_where` into `chunk`.
+/// back, rows released from there go through `drop_rows_where` and the width check
+/// (`width`: the header's columns) into `chunk`.
 fn push_data(
     row: RawRow,
+    width: usize,
     options: &TableOptions,
     filters: &[(usize, &regex::Regex)],
     held: &mut std::collections::VecDeque<RawRow>,
@@ -241,8 +264,25 @@ fn push_data(
     {
         *dropped += 1;
     } else {
-        chunk.push(r);
+        chunk.push(checked_width(r, width));
     }
+}
+
+/// A data row with fewer fields than the header (a field lost, or rows merged by a stray
+/// quote), or with more that are not empty, is not padded or cut to fit: it is marked
+/// for quarantine.
+fn checked_width(mut r: RawRow, width: usize) -> RawRow {
+    if r.problem.is_some() {
+        return r;
+    }
+    let n = r.cells.len();
+    let extra = r.cells.iter().skip(width).any(|c| !c.trim().is_empty());
+    if n < width || extra {
+        r.problem = Some(format!(
+            "the row has {n} fields where the header has {width} (a delimiter or quote out of place?)"
+        ));
+    }
+    r
 }
 
 /// The head and the column names from the rows above the data.
@@ -334,6 +374,7 @@ mod tests {
         RawRow {
             row: n,
             cells: cells.iter().map(|s| s.to_string()).collect(),
+            problem: None,
         }
     }
 
@@ -374,5 +415,34 @@ mod tests {
             numbers: NumberFormat::default(),
         };
         assert!(shape_all(vec![row(1, &["a"])], &options).is_err());
+    }
+
+    #[test]
+    fn rows_short_of_the_header_or_with_extra_values_are_marked() {
+        let rows = vec![
+            row(1, &["Mått", "Kvinnor", "Män"]),
+            row(2, &["Inskrivna", "297", "490"]),
+            row(3, &["Inskrivna", "297"]),
+            row(4, &["Inskrivna", "297", "490", "12"]),
+            row(5, &["Inskrivna", "297", "490", " "]),
+        ];
+        let options = TableOptions {
+            header_rows: vec![1],
+            skip_trailing_rows: 0,
+            drop_rows_where: vec![],
+            numbers: NumberFormat::default(),
+        };
+        let t = shape_all(rows, &options).expect("shaped");
+        let marked: Vec<(usize, bool)> = t
+            .rows
+            .iter()
+            .map(|r| (r.row, r.problem.is_some()))
+            .collect();
+        assert_eq!(marked, vec![(2, false), (3, true), (4, true), (5, false)]);
+        let reason = t.rows[1].problem.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains("2 fields where the header has 3"),
+            "{reason}"
+        );
     }
 }

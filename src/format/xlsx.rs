@@ -36,6 +36,7 @@ pub fn read(bytes: &[u8], sheet: Option<&str>, decimal: char) -> Result<Vec<RawR
         rows.push(RawRow {
             row: row0 + i + 1,
             cells: out,
+            problem: None,
         });
     }
     Ok(rows)

@@ -152,6 +152,15 @@ pub fn map_extract(
             ..Mapped::default()
         };
         for raw in rows {
+            if let Some(reason) = &raw.problem {
+                out.rejected.push(Rejected {
+                    row: raw.row,
+                    column: None,
+                    value: None,
+                    reason: reason.clone(),
+                });
+                continue;
+            }
             match map_row(
                 pipeline, &sources, &raw.cells, extract_id, key, record, total_pair,
             ) {
@@ -499,7 +508,11 @@ fn unpivot(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, String> {
             cells.resize(table.columns.len(), String::new());
             cells.push((*name).clone());
             cells.push(r.cells.get(*i).cloned().unwrap_or_default());
-            out.rows.push(crate::format::RawRow { row: r.row, cells });
+            out.rows.push(crate::format::RawRow {
+                row: r.row,
+                cells,
+                problem: r.problem.clone(),
+            });
         }
     }
     Ok(out)

@@ -1,6 +1,7 @@
 //! Damaged deliveries never replace good data, and published/ always catches up with the
 //! lake: a file cut mid-row, an extract with no data rows, a kill between the lake's
-//! manifest and the published views.
+//! manifest and the published views, short rows and stray quotes (quarantined at the
+//! file's own line numbers, blank lines counted).
 
 use std::process::Command;
 
@@ -110,4 +111,82 @@ async fn a_kill_after_the_manifest_is_caught_up_by_the_next_run_that_changes_not
             .all(|p| !p.to_string_lossy().contains(".tmp-")),
         "the killed run's staged files are gone"
     );
+}
+
+/// The extract's lines (without their CRLF) and a writer putting them back in cp1252.
+fn lines_of(extract: &std::path::Path) -> Vec<String> {
+    let bytes = std::fs::read(extract).expect("read");
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    text.lines().map(str::to_string).collect()
+}
+
+fn write_lines(extract: &std::path::Path, lines: &[String]) {
+    let text: String = lines.iter().map(|l| format!("{l}\r\n")).collect();
+    let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);
+    std::fs::write(extract, &bytes).expect("write");
+}
+
+#[tokio::test]
+async fn short_rows_are_quarantined_at_their_line_and_blank_lines_do_not_shift_numbers() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    let q = "select count(*) from quarantine where pipeline = 'fs'";
+    let (before, written) = (t.scalar(q).await.unwrap_or(0), ok.reports[0].rows_written);
+    let mut lines = lines_of(&extract);
+    // Two blank lines after the header: data begins on line 4 of the file.
+    lines.insert(1, String::new());
+    lines.insert(1, String::new());
+    // Line 10 loses its last two fields (before, it was padded with empty ones).
+    let short: Vec<&str> = lines[9].split(';').collect();
+    lines[9] = short[..short.len() - 2].join(";");
+    write_lines(&extract, &lines);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert_eq!(ok.reports[0].status, "ok", "{out}");
+    assert_eq!(t.scalar(q).await, Some(before + 1));
+    let q = "select row from quarantine where reason like '%fields where the header has 9%'";
+    assert_eq!(t.scalar(q).await, Some(10), "the file's own line number");
+    assert_eq!(ok.reports[0].rows_written, written - 1);
+}
+
+/// `line` with field `i` written as `form` (a quote before or after it).
+fn with_quote(line: &str, i: usize, form: &str) -> String {
+    let mut fields: Vec<String> = line.split(';').map(str::to_string).collect();
+    fields[i] = form.replace("{}", &fields[i]);
+    fields.join(";")
+}
+
+#[tokio::test]
+async fn a_stray_quote_never_merges_rows_silently() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    let q = "select count(*) from quarantine where pipeline = 'fs'";
+    let (before, written) = (t.scalar(q).await.unwrap_or(0), ok.reports[0].rows_written);
+    let lines = lines_of(&extract);
+    // A quote opening a field eight rows before the end and closing two rows later: the
+    // three lines are one record, quarantined, and the rest is read as before.
+    let mut quoted = lines.clone();
+    let n = quoted.len();
+    quoted[n - 9] = with_quote(&quoted[n - 9], 4, "\"{}");
+    quoted[n - 7] = with_quote(&quoted[n - 7], 6, "{}\"");
+    write_lines(&extract, &quoted);
+    let (run, out) = t.run(&["fs"]).await;
+    assert_eq!(run.reports[0].status, "ok", "{out}");
+    assert_eq!(t.scalar(q).await, Some(before + 1));
+    let q = "select row from quarantine where reason like '%stray quote%'";
+    assert_eq!(t.scalar(q).await, i64::try_from(n - 8).ok());
+    assert_eq!(
+        run.reports[0].rows_written,
+        written - 3,
+        "3 lines in one quarantined row"
+    );
+    // A quote that is never closed swallows the rest of the file, trailer included: the
+    // file fails instead of its last rows being dropped as the trailer.
+    let mut open = lines;
+    open[n - 9] = with_quote(&open[n - 9], 4, "\"{}");
+    write_lines(&extract, &open);
+    fails_and_keeps_the_last_good_data(&t, "stray quote").await;
 }

@@ -20,6 +20,12 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<Problem
         }
     };
     problems.0.extend(ps.0);
+    // The settings as `run` uses them: a key it could not load fails every run.
+    match crate::normalize::pseudonym::PseudonymKey::validate(&settings.key_source) {
+        Ok(()) => {}
+        Err(Error::Config(p)) => problems.0.extend(p.0),
+        Err(e) => problems.push("malgrupp.toml", "pseudonymization", e.to_string()),
+    }
     let (ctx, vs) = crate::query::open_empty(&settings.sql_dir).await?;
     problems.0.extend(vs.0);
     let (goals, gs) = crate::config::agreement::load(&settings.agreements_dir)?;

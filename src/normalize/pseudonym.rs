@@ -103,6 +103,18 @@ impl PseudonymKey {
         }
     }
 
+    /// What [`load`](Self::load) would refuse, found without creating the default key
+    /// file: what `check` reports, so that `check` passing means `run` can start.
+    pub fn validate(source: &KeySource) -> Result<()> {
+        match source {
+            KeySource::File {
+                path,
+                explicit: false,
+            } if !path.exists() => Ok(()),
+            s => Self::load(s).map(|_| ()),
+        }
+    }
+
     /// The pseudonym of a validated identity number: 64 lowercase hex digits.
     pub fn pseudonymize(&self, pnr: &Personnummer) -> String {
         hex::encode(self.mac(pnr.normalized().as_bytes()))

@@ -29,9 +29,10 @@ fn check_reports_all_problems_at_once() {
     std::fs::write(
         &cfg,
         format!(
-            "[paths]\npipelines = '{}'\nsql = '{}'\n",
+            "[paths]\npipelines = '{}'\nsql = '{}'\n[pseudonymization]\nkey_file = '{}'\n",
             pipelines.display(),
-            sql.display()
+            sql.display(),
+            dir.path().join("missing.key").display()
         ),
     )
     .expect("config");
@@ -49,6 +50,8 @@ fn check_reports_all_problems_at_once() {
         "syntax.toml",
         "broken_view.sql",
         "depends.sql: depends on view broken_view",
+        // A key `run` could not load is a problem of the settings, found before any run.
+        "pseudonymization.key_file",
     ] {
         assert!(text.contains(needle), "missing '{needle}' in:\n{text}");
     }

@@ -16,7 +16,6 @@ use crate::schedule::{CatchUp, DEFAULT_TIME_ZONE, Schedule, ScheduleError};
 
 /// `[schedule]`: when `malgrupp serve` runs the pipeline.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawSchedule {
     /// Cron expression, 5 fields (`30 2 * * *` = 02:30 every day) or 6 with seconds first.
     pub cron: String,
@@ -32,7 +31,6 @@ pub struct RawSchedule {
 /// `[retry]`: whole-run retries after a transient failure (a source's timeout, 5xx, 429,
 /// connection reset, cut-off body), on top of the per-request retries of HTTP sources.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawRetry {
     /// Further attempts after the first failed run (default 2; 0 disables).
     pub attempts: Option<u32>,
@@ -44,7 +42,6 @@ pub struct RawRetry {
 
 /// `[freshness]`: when a period's data is expected, for `malgrupp status`.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawFreshness {
     /// `monthly` or `yearly`: how often a new period appears.
     pub cadence: String,
@@ -55,7 +52,6 @@ pub struct RawFreshness {
 /// `[checks]`: quality gates evaluated on the new partitions before anything is
 /// published. A failing check publishes nothing and the previous data stays.
 #[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawChecks {
     /// Fewest rows a written partition may have.
     pub min_rows: Option<usize>,

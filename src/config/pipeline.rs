@@ -118,13 +118,25 @@ impl Pipeline {
                 "the file name must be letters, digits, '_' or '-' (it names the pipeline)",
             );
         }
-        let raw: RawPipeline = match toml::from_str(text) {
+        // Unknown keys are collected, not fatal, so that they are reported together with
+        // every other problem of the file.
+        let mut unknown = Vec::new();
+        let parsed = toml::Deserializer::parse(text)
+            .and_then(|d| serde_ignored::deserialize(d, |path| unknown.push(path.to_string())));
+        let raw: RawPipeline = match parsed {
             Ok(r) => r,
             Err(e) => {
                 p.push(&file, "", e.to_string().trim().replace('\n', " | "));
                 return Err(crate::error::Error::Config(p));
             }
         };
+        for key in unknown {
+            p.push(
+                &file,
+                &key,
+                "unknown key (see pipelines/README.md for the keys of each section)",
+            );
+        }
         let Some(target) = schema::table(&raw.target) else {
             let names: Vec<_> = schema::TABLES.iter().map(|t| t.name).collect();
             p.push(

@@ -1,8 +1,11 @@
 //! Pipeline files as written by users (`pipelines/<name>.toml`), before validation.
 //!
-//! Unknown keys are errors everywhere. `pipelines/README.md` is the reference page for
-//! these fields; keep the two in step. Validation into [`super::pipeline::Pipeline`]
-//! collects every problem of a file instead of stopping at the first.
+//! Unknown keys are errors everywhere. Outside `[source]` they are collected while the
+//! file is read (`serde_ignored`) and reported with the file's other problems; inside
+//! `[source]`, a tagged enum, `deny_unknown_fields` stops the reading. `pipelines/README.md`
+//! is the reference page for these fields; keep the two in step. Validation into
+//! [`super::pipeline::Pipeline`] collects every problem of a file instead of stopping at
+//! the first.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +13,6 @@ use serde::Deserialize;
 
 /// One pipeline file.
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawPipeline {
     /// Free text shown by `check` and in run summaries.
     pub description: Option<String>,
@@ -123,7 +125,6 @@ pub struct RawHeader {
 
 /// `[format]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawFormat {
     /// `csv`, `xlsx` or `jsonstat` (JSON-stat 2.0, e.g. SCB PxWeb `json-stat2`).
     #[serde(rename = "type")]
@@ -160,7 +161,6 @@ pub enum HeaderRows {
 
 /// `[[format.drop_rows_where]]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawRowFilter {
     /// Source column to test.
     pub column: String,
@@ -170,7 +170,6 @@ pub struct RawRowFilter {
 
 /// `[unpivot]`
 #[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct RawUnpivot {
     /// The value columns to turn into rows.
     pub columns: Vec<String>,

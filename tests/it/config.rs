@@ -19,6 +19,18 @@ fn check_reports_all_problems_at_once() {
     )
     .expect("write");
     std::fs::write(pipelines.join("syntax.toml"), "target = \n").expect("write");
+    // Four problems in one file, each in its own section: all four are reported.
+    std::fs::write(
+        pipelines.join("four.toml"),
+        good.replace("decimal = \",\"", "decimal = \",\"\nskip_trailing_row = 1")
+            .replace("\"30 2 * * *\"", "\"30 25 * * *\"")
+            .replace("\"Sverige\" = \"inrikes\"", "\"Sverige\" = \"svensk\"")
+            .replace(
+                "'fs_(\\d{4})(\\d{2})\\.csv$'",
+                "'fs_(\\d{4}(\\d{2})\\.csv$'",
+            ),
+    )
+    .expect("write");
     std::fs::write(
         sql.join("broken_view.sql"),
         "select no_such_column from kaa",
@@ -50,6 +62,10 @@ fn check_reports_all_problems_at_once() {
         "syntax.toml",
         "broken_view.sql",
         "depends.sql: depends on view broken_view",
+        "four.toml: format.skip_trailing_row: unknown key",
+        "four.toml: schedule",
+        "four.toml: fields.fodelseland",
+        "four.toml: fields.period",
         // A key `run` could not load is a problem of the settings, found before any run.
         "pseudonymization.key_file",
     ] {

@@ -63,6 +63,9 @@ pub struct Mapped {
     pub rejected: Vec<Rejected>,
     /// Input records considered (after unpivot).
     pub records: usize,
+    /// For aggregate tables: each mapped row's key and row number, in file order
+    /// (`keys::first_duplicate`).
+    pub keys: Vec<(String, usize)>,
 }
 
 impl Mapped {
@@ -73,6 +76,7 @@ impl Mapped {
         }
         self.rejected.extend(next.rejected);
         self.records += next.records;
+        self.keys.extend(next.keys);
     }
 }
 
@@ -139,6 +143,7 @@ pub fn map_extract(
         (Ok(d), Ok(k)) if !record => Some((d, k)),
         _ => None,
     };
+    let key_cells = super::keys::positions(pipeline.target);
     // Rows are independent: the chunk is split into one contiguous slice per core, and
     // the slices' results are joined in order, so the output is the sequential one.
     let workers = std::thread::available_parallelism()
@@ -164,7 +169,12 @@ pub fn map_extract(
             match map_row(
                 pipeline, &sources, &raw.cells, extract_id, key, record, total_pair,
             ) {
-                Ok((part, row)) => parts.entry(part).or_default().push(row),
+                Ok((part, row)) => {
+                    if let Some(at) = &key_cells {
+                        out.keys.push((super::keys::of(&part, &row, at), raw.row));
+                    }
+                    parts.entry(part).or_default().push(row)
+                }
                 Err(e) => out.rejected.push(Rejected {
                     row: raw.row,
                     column: e.column,

@@ -505,6 +505,12 @@ fn decode_one(
         },
     )
     .map_err(data_err)?;
+    if let Some((a, b, key)) = crate::normalize::keys::first_duplicate(&mapped.keys) {
+        return Err(data_err(format!(
+            "rows {a} and {b} have the same key ({}): an aggregate holds one value per kommun, period, source, measure, kön, age, breakdown and unit (a repeated row, or a category cell merged over several rows?)",
+            format::quote(key)
+        )));
+    }
     // The first rejections are logged one by one; the rest only counted (the
     // quarantine table has them all), so a bad national extract cannot flood the log.
     const LOGGED: usize = 10;

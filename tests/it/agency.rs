@@ -111,6 +111,50 @@ async fn af_labels_renamed_in_2022_map_to_the_same_measures() {
     assert_eq!(t.scalar("select cast(ovre_grans as bigint) from aggregat where period = '2023-05' and matt = 'af_arbetslosa_i_program' and kon = 'M' and status = 'suppressed' and varde_token = '<5'").await, Some(4));
 }
 
+#[tokio::test]
+async fn an_aggregate_row_given_twice_fails_the_file_instead_of_publishing_two_rows() {
+    let mut t = TestLake::new();
+    let extracts = t.dir.path().join("extracts");
+    std::fs::create_dir_all(&extracts).expect("mkdir");
+    let file = extracts.join("af_inskrivna_2015-05.xlsx");
+    let good = af_workbook("maj 2015", &[("INSKRIVNA ARBETSLÖSA", "280", "401", "681")]);
+    std::fs::write(&file, good).expect("write");
+    let pipelines = t.dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).expect("mkdir");
+    let text = std::fs::read_to_string("pipelines/kalmar_af.toml")
+        .expect("shipped")
+        .replace(
+            "samples/kalmar/af_inskrivna_*.xlsx",
+            &format!("{}/af_inskrivna_*.xlsx", extracts.display()),
+        );
+    std::fs::write(pipelines.join("af.toml"), text).expect("pipeline");
+    t.settings.pipelines_dir = pipelines;
+    let (ok, out) = t.run(&["af"]).await;
+    assert!(ok.success(), "{out}");
+    // The same row twice (rows 4 and 5 of the sheet, each unpivoted into three).
+    let repeated = af_workbook(
+        "maj 2015",
+        &[
+            ("INSKRIVNA ARBETSLÖSA", "280", "401", "681"),
+            ("INSKRIVNA ARBETSLÖSA", "280", "401", "681"),
+        ],
+    );
+    std::fs::write(&file, repeated).expect("write");
+    let (failed, out) = t.run(&["af"]).await;
+    assert_eq!(failed.reports[0].status, "failed", "{out}");
+    let err = failed.reports[0].error.clone().unwrap_or_default();
+    assert!(
+        err.contains("rows 4 and 5 have the same key") && err.contains("af_inskrivna_arbetslosa"),
+        "{err}"
+    );
+    let q = "select count(*) from aggregat where matt = 'af_inskrivna_arbetslosa'";
+    assert_eq!(
+        t.scalar(q).await,
+        Some(3),
+        "the last good rows stay, once each"
+    );
+}
+
 /// Answers PxWebApi 2.0 data requests with a JSON-stat 2.0 cube of exactly the codes
 /// asked for (as SCB does), population = 300 + 10 × age + kön; one cell (age 24, women,
 /// 2015) suppressed with status `..`. The body starts with a byte-order mark.

@@ -51,6 +51,10 @@ pub enum PnrError {
     /// The birth date lies after the reference date.
     #[error("the birth date lies after the record's reference date")]
     Future,
+    /// A `+` (the person has turned 100) that makes the person older than anyone is
+    /// likely to be in a register of young people: a `+` typed for `-`.
+    #[error("the '+' makes the person {0} years old (over {MAX_PLUS_AGE}): was '-' meant?")]
+    ImprobableAge(i32),
 }
 
 impl Personnummer {
@@ -83,6 +87,9 @@ impl Personnummer {
         };
         if birth_date > reference {
             return Err(PnrError::Future);
+        }
+        if plus && age_at(birth_date, reference) > MAX_PLUS_AGE {
+            return Err(PnrError::ImprobableAge(age_at(birth_date, reference)));
         }
         let twelve = format!("{:02}{}", birth_date.year() / 100, ten);
         let woman = (ten.as_bytes()[8] - b'0').is_multiple_of(2);
@@ -119,6 +126,9 @@ impl Personnummer {
         age_at(self.birth_date, date)
     }
 }
+
+/// The oldest age a number written with `+` is taken for.
+pub const MAX_PLUS_AGE: i32 = 105;
 
 /// Completed years between `birth` and `date`.
 pub fn age_at(birth: NaiveDate, date: NaiveDate) -> i32 {
@@ -241,7 +251,11 @@ fn valid_candidate(c: &regex::Captures<'_>) -> bool {
     let date: String = c[2].chars().filter(char::is_ascii_digit).collect();
     let plus = if c[3].contains('+') { "+" } else { "" };
     let far_future = NaiveDate::from_ymd_opt(2100, 1, 1).expect("valid date");
-    Personnummer::parse(&format!("{date}{plus}{}", &c[4]), far_future).is_ok()
+    // An improbable age is still an identity number to mask.
+    matches!(
+        Personnummer::parse(&format!("{date}{plus}{}", &c[4]), far_future),
+        Ok(_) | Err(PnrError::ImprobableAge(_))
+    )
 }
 
 /// True when `text` contains something shaped like an identity number, in any spelling
@@ -416,6 +430,16 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_plus_that_makes_someone_older_than_105_is_refused() {
+        // Skatteverket's test number 941021-2386 with '+' would be born 1894.
+        let may_2015 = NaiveDate::from_ymd_opt(2015, 5, 31).expect("date");
+        let e = Personnummer::parse("941021+2386", may_2015).expect_err("improbable");
+        assert_eq!(e, PnrError::ImprobableAge(120));
+        assert!(Personnummer::parse("941021-2386", may_2015).is_ok());
+        // Still masked wherever it is written.
+        assert!(!scrub("id 941021+2386").contains("2386"));
+    }
     #[test]
     fn format_errors() {
         for bad in [

@@ -100,15 +100,24 @@ pub fn map_extract(
     for m in &pipeline.fields {
         let at = format!("fields.{}", m.field.name);
         let src = match &m.origin {
-            Origin::Column(name) => Source::Column(
-                table.column(name).ok_or_else(|| {
+            Origin::Column(name) => {
+                let i = table.column(name).ok_or_else(|| {
                     format!(
                         "{at}: column '{name}' is not in the header (found: {})",
                         crate::format::quote(&table.columns.join(", "))
                     )
-                })?,
-                name.clone(),
-            ),
+                })?;
+                // The header names it twice (the second is addressable as "name (2)"):
+                // taking the first silently could read the wrong column.
+                let twin = format!("{} (2)", table.columns[i]);
+                if table.column(&twin).is_some() {
+                    return Err(format!(
+                        "{at}: column '{name}' appears more than once in the header; name the one meant as '{}' or '{twin}'",
+                        table.columns[i]
+                    ));
+                }
+                Source::Column(i, name.clone())
+            }
             Origin::Constant(c) => Source::Fixed(c.clone()),
             Origin::FileName(re) => {
                 let caps = re.captures(file_name).ok_or_else(|| {

@@ -190,3 +190,29 @@ async fn a_stray_quote_never_merges_rows_silently() {
     write_lines(&extract, &open);
     fails_and_keeps_the_last_good_data(&t, "stray quote").await;
 }
+
+#[tokio::test]
+async fn a_mapped_column_named_twice_in_the_header_fails_the_file() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let lines = lines_of(&extract);
+    let n = lines.len();
+    let with_columns = |extra: &str| -> Vec<String> {
+        lines
+            .iter()
+            .enumerate()
+            .map(|(i, l)| match i {
+                0 => format!("{l};{extra}"),
+                i if i + 1 == n => l.clone(),
+                _ => format!("{l};x;y"),
+            })
+            .collect()
+    };
+    // Twice a column no field reads: used as before.
+    write_lines(&extract, &with_columns("Kommentar;Kommentar"));
+    let (ok, out) = t.run(&["fs"]).await;
+    assert_eq!(ok.reports[0].status, "ok", "{out}");
+    // Twice a column a field reads: which one is meant cannot be guessed.
+    write_lines(&extract, &with_columns("Orsakskod;Kommentar"));
+    fails_and_keeps_the_last_good_data(&t, "'Orsakskod' appears more than once").await;
+}

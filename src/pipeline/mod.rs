@@ -505,6 +505,18 @@ fn decode_one(
         },
     )
     .map_err(data_err)?;
+    // Data for a month that has not begun is a wrong period column or file name, not
+    // news: it would stand in the lake as a month nobody can have counted yet.
+    let this_month = chrono::Local::now().format("%Y-%m").to_string();
+    if let Some((_, p)) = mapped
+        .partitions
+        .keys()
+        .find(|(_, p)| p.as_str() > this_month.as_str())
+    {
+        return Err(data_err(format!(
+            "the extract holds period {p}, after this month ({this_month}): is the period column or file name right?"
+        )));
+    }
     if let Some((a, b, key)) = crate::normalize::keys::first_duplicate(&mapped.keys) {
         return Err(data_err(format!(
             "rows {a} and {b} have the same key ({}): an aggregate holds one value per kommun, period, source, measure, kön, age, breakdown and unit (a repeated row, or a category cell merged over several rows?)",

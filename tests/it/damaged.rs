@@ -216,3 +216,19 @@ async fn a_mapped_column_named_twice_in_the_header_fails_the_file() {
     write_lines(&extract, &with_columns("Orsakskod;Kommentar"));
     fails_and_keeps_the_last_good_data(&t, "'Orsakskod' appears more than once").await;
 }
+
+#[tokio::test]
+async fn an_extract_for_a_month_that_has_not_begun_fails() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    // The shipped pipeline takes the period from the file name: a name for the year 2099.
+    let future = extract.with_file_name("fs_209905.csv");
+    std::fs::write(&future, without_first_data_row(&extract)).expect("write");
+    std::fs::remove_file(&extract).expect("remove");
+    let (failed, out) = t.run(&["fs"]).await;
+    assert_eq!(failed.reports[0].status, "failed", "{out}");
+    let err = failed.reports[0].error.clone().unwrap_or_default();
+    assert!(err.contains("period 2099-05, after this month"), "{err}");
+}

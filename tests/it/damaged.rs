@@ -232,3 +232,115 @@ async fn an_extract_for_a_month_that_has_not_begun_fails() {
     let err = failed.reports[0].error.clone().unwrap_or_default();
     assert!(err.contains("period 2099-05, after this month"), "{err}");
 }
+
+#[tokio::test]
+async fn a_10_mb_line_is_quoted_briefly_and_the_ledger_stays_small() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    let manifest = t.lake().root().join("_meta").join("manifest.json");
+    let before = std::fs::metadata(&manifest).expect("manifest").len();
+    // One 10 MB line: no header the pipeline knows, nothing else.
+    let line: String = "Personnr".chars().cycle().take(10 * 1024 * 1024).collect();
+    std::fs::write(&extract, line).expect("write");
+    let (failed, out) = t.run(&["fs"]).await;
+    assert_eq!(failed.reports[0].status, "failed", "{out}");
+    let err = failed.reports[0].error.clone().unwrap_or_default();
+    assert!(err.len() < 2_000, "the error quotes {} bytes", err.len());
+    assert!(out.len() < 4_000, "the summary is {} bytes", out.len());
+    let after = std::fs::metadata(&manifest).expect("manifest").len();
+    assert!(
+        after < before + 4_000,
+        "the ledger grew from {before} to {after} bytes"
+    );
+}
+
+/// Copies the directory tree `from` to `to`, leaving out `skip` (a top-level name).
+fn copy_tree(from: &std::path::Path, to: &std::path::Path, skip: &str) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir").flatten() {
+        let name = entry.file_name();
+        if name == skip {
+            continue;
+        }
+        let target = to.join(&name);
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target, "");
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+#[tokio::test]
+async fn after_a_crash_loop_the_next_run_publishes_what_a_fresh_publish_of_the_lake_gives() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let bin = env!("CARGO_BIN_EXE_malgrupp");
+    let command = |cfg: &std::path::Path| {
+        let mut c = Command::new(bin);
+        c.args(["--config", cfg.to_str().expect("utf-8 path"), "run"]);
+        c.stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    assert!(command(&cfg).status().expect("spawn").success());
+    // Three deliveries in turn, each run killed at a pseudo-random moment (a fixed seed:
+    // the same moments on every machine speed are not promised, the bound on kills is).
+    let full = std::fs::read(&extract).expect("read");
+    let shorter = without_first_data_row(&extract);
+    std::fs::write(&extract, &shorter).expect("write");
+    let shortest = without_first_data_row(&extract);
+    let versions = [&full, &shorter, &shortest];
+    let mut seed: u64 = 0x5eed;
+    for i in 0..15 {
+        std::fs::write(&extract, versions[i % 3]).expect("write");
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        let delay = std::time::Duration::from_millis((seed >> 33) % 1500);
+        let mut child = command(&cfg).spawn().expect("spawn");
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(command(&cfg).status().expect("spawn").success());
+    // A fresh publish of the same lake in a second directory.
+    let fresh = t.dir.path().join("fresh");
+    copy_tree(&t.dir.path().join("data"), &fresh.join("data"), "published");
+    let none = fresh.join("pipelines");
+    std::fs::create_dir_all(&none).expect("mkdir");
+    let fresh_cfg = write_config(&fresh, &none);
+    assert!(command(&fresh_cfg).status().expect("spawn").success());
+    let published = |root: &std::path::Path| {
+        let dir = root.join("data").join("published");
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+            .expect("published")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".csv"))
+            .map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                (name, std::fs::read(e.path()).expect("read"))
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let (after_loop, from_scratch) = (published(t.dir.path()), published(&fresh));
+    assert!(!from_scratch.is_empty());
+    assert_eq!(
+        after_loop.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+        from_scratch.iter().map(|(n, _)| n).collect::<Vec<_>>()
+    );
+    for ((name, a), (_, b)) in after_loop.iter().zip(&from_scratch) {
+        assert!(a == b, "{name} differs from a fresh publish of the lake");
+    }
+    assert!(
+        files_under(&t.dir.path().join("data"))
+            .iter()
+            .all(|p| !p.to_string_lossy().contains(".tmp-")),
+        "no staged file of a killed run is left"
+    );
+}

@@ -130,7 +130,9 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         } => {
             let path =
                 cli::report::execute(&settings, &kommun, &period, &format, file.as_deref()).await?;
-            writeln!(out, "wrote {}", path.display())?;
+            if path != std::path::Path::new("-") {
+                writeln!(out, "wrote {}", path.display())?;
+            }
             true
         }
         Command::Check => cli::check::execute(&settings, &mut out).await?.is_empty(),

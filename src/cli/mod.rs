@@ -119,7 +119,8 @@ pub enum Command {
         /// html (self-contained, with charts), xlsx (one sheet per section) or md.
         #[arg(long, default_value = "html")]
         format: String,
-        /// Output file (default bilaga1_<kommun>_<period>.<format>).
+        /// Output file (default bilaga1_<kommun>_<period>.<format> in the current
+        /// directory); `-` writes to standard output.
         #[arg(long)]
         out: Option<PathBuf>,
     },

@@ -7,8 +7,9 @@ use crate::config::Settings;
 use crate::error::{Error, Problems, Result};
 use crate::report::{self, ReportError, ReportFormat};
 
-/// Renders the report into `out` (default `bilaga1_<kommun>_<period>.<format>`) and
-/// returns the file written.
+/// Renders the report into `out` (default `bilaga1_<kommun>_<period>.<format>` in the
+/// current directory; `-` is standard output) and returns the file written (`-` for
+/// standard output).
 pub async fn execute(
     settings: &Settings,
     kommun: &str,
@@ -20,6 +21,15 @@ pub async fn execute(
         .parse()
         .map_err(|e: ReportError| usage("--format", e))?;
     let bytes = render(settings, kommun, period, format).await?;
+    if out == Some(Path::new("-")) {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(&bytes)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| Error::io("<stdout>", e))?;
+        return Ok(PathBuf::from("-"));
+    }
     let path = out
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from(format!("bilaga1_{kommun}_{period}.{format}")));

@@ -43,7 +43,7 @@ pub struct StagingFile {
 impl StagingFile {
     /// Creates the temporary file for `target` (and its directory).
     pub fn create(target: &Path) -> Result<Self> {
-        let dir = target.parent().ok_or_else(|| {
+        let dir = directory_of(target).ok_or_else(|| {
             Error::Internal(format!("{} has no parent directory", target.display()))
         })?;
         create_dir_all_durable(dir)?;
@@ -100,11 +100,20 @@ impl Drop for StagingFile {
     }
 }
 
+/// The directory `target` lies in: a bare file name lies in the current one (its
+/// `parent()` is empty).
+fn directory_of(target: &Path) -> Option<&Path> {
+    match target.parent() {
+        Some(p) if p.as_os_str().is_empty() => Some(Path::new(".")),
+        other => other,
+    }
+}
+
 impl Staged {
     /// Renames the staged file over its target and fsyncs the directory.
     pub fn publish(self) -> Result<()> {
         fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        if let Some(dir) = self.target.parent() {
+        if let Some(dir) = directory_of(&self.target) {
             sync_dir(dir)?;
         }
         Ok(())

@@ -294,4 +294,48 @@ async fn xlsx_and_markdown_reports_carry_the_same_figures() {
         &text[..500.min(text.len())]
     );
     assert!(text.contains(".."), "suppressed cells are marked");
+    // The binary without --out writes into the current directory, and to stdout with `-`.
+    let cfg = dir.path().join("malgrupp.toml");
+    let sql = std::fs::canonicalize("sql").expect("sql");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[lake]\nroot = '{}'\n[paths]\nsql = '{}'\n",
+            t.settings.lake_root.display(),
+            sql.display()
+        ),
+    )
+    .expect("config");
+    let report = |out: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .current_dir(dir.path())
+            .args(["--config", cfg.to_str().expect("utf-8")])
+            .args([
+                "report", "--kommun", "0880", "--period", "2015-05", "--format", "md",
+            ])
+            .args(out)
+            .output()
+            .expect("spawn")
+    };
+    let default = report(&[]);
+    assert!(
+        default.status.success(),
+        "{}",
+        String::from_utf8_lossy(&default.stderr)
+    );
+    let written = std::fs::read_to_string(dir.path().join("bilaga1_0880_2015-05.md"))
+        .expect("written to the current directory");
+    // Equal but for the time the report was made.
+    let undated = |s: &str| -> String {
+        s.lines()
+            .filter(|l| !l.starts_with("Rapporten skapades"))
+            .collect()
+    };
+    assert_eq!(undated(&written), undated(&text));
+    let piped = report(&["--out", "-"]);
+    assert!(piped.status.success());
+    assert_eq!(
+        undated(&String::from_utf8_lossy(&piped.stdout)),
+        undated(&text)
+    );
 }

@@ -297,12 +297,14 @@ async fn xlsx_and_markdown_reports_carry_the_same_figures() {
     // The binary without --out writes into the current directory, and to stdout with `-`.
     let cfg = dir.path().join("malgrupp.toml");
     let sql = std::fs::canonicalize("sql").expect("sql");
+    let agreements = std::fs::canonicalize(&t.settings.agreements_dir).expect("agreements");
     std::fs::write(
         &cfg,
         format!(
-            "[lake]\nroot = '{}'\n[paths]\nsql = '{}'\n",
+            "[lake]\nroot = '{}'\n[paths]\nsql = '{}'\nagreements = '{}'\n",
             t.settings.lake_root.display(),
-            sql.display()
+            sql.display(),
+            agreements.display()
         ),
     )
     .expect("config");

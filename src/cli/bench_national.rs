@@ -62,10 +62,18 @@ async fn run(
             let _ = std::fs::remove_file(e.path());
         }
     }
+    if months > MAX_MONTHS {
+        return Err(Error::Internal(format!(
+            "--months is at most {MAX_MONTHS}: Skatteverket's test numbers cover births 1990–1999"
+        )));
+    }
+    // Up to four years begin in January 2015; longer runs in January 2009, so that every
+    // month has test numbers of people aged 18–24.
+    let first: i64 = if months < 48 { 0 } else { -72 };
     let per_month = n.rows.div_ceil(months);
     let mut bytes = 0;
     for m in 0..months {
-        bytes += write_month(extracts, m, per_month, kommuner)?;
+        bytes += write_month(extracts, first + m as i64, per_month, kommuner)?;
     }
     let mut s = settings.clone();
     s.lake_root = scratch.join("data");
@@ -92,9 +100,9 @@ async fn run(
         full.publish_rss as f64 / 1024.0 / kommun_months as f64
     )
     .map_err(io)?;
-    latency(&s, kommuner, months, out).await?;
+    latency(&s, kommuner, first, months, out).await?;
 
-    write_month(extracts, months, per_month, kommuner)?;
+    write_month(extracts, first + months as i64, per_month, kommuner)?;
     let night = phase(&s, &runner, &pipeline, out, "night (+1 month)").await?;
     writeln!(
         out,
@@ -180,7 +188,13 @@ async fn phase(
 
 /// p50/p95 of one kommun-month of `kartlaggning`, from the lake's view and from the
 /// published file, over 50 kommun-months picked by a fixed pseudo-random sequence.
-async fn latency(s: &Settings, kommuner: usize, months: usize, out: &mut dyn Write) -> Result<()> {
+async fn latency(
+    s: &Settings,
+    kommuner: usize,
+    first: i64,
+    months: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
     let lake = crate::lake::Lake::new(&s.lake_root);
     let (lake_ctx, _) = crate::query::open(&lake, &s.sql_dir, &s.agreements_dir).await?;
     let published = crate::query::new_session();
@@ -201,7 +215,7 @@ async fn latency(s: &Settings, kommuner: usize, months: usize, out: &mut dyn Wri
             x ^= x >> 7;
             x ^= x << 17;
             let k = codes[(x as usize) % kommuner].0;
-            let m = (x >> 32) as usize % months;
+            let m = first + ((x >> 32) as usize % months) as i64;
             let sql = format!(
                 "select * from kartlaggning where kommun = '{k}' and period = '{}'",
                 period(m)
@@ -222,16 +236,20 @@ async fn latency(s: &Settings, kommuner: usize, months: usize, out: &mut dyn Wri
 }
 
 /// The month `m` months after January 2015, as `YYYY-MM`.
-fn period(m: usize) -> String {
-    format!("{}-{:02}", 2015 + m / 12, m % 12 + 1)
+/// The longest run (`--months`) the test numbers allow.
+const MAX_MONTHS: usize = 120;
+
+/// Month `m` counted from January 2015 (negative: before it).
+fn period(m: i64) -> String {
+    format!("{}-{:02}", 2015 + m.div_euclid(12), m.rem_euclid(12) + 1)
 }
 
-/// Writes `fs_YYYYMM.csv` for month `m`: `rows` rows spread round-robin over the
+/// Writes `fs_YYYYMM.csv` for month `m` (counted from January 2015): `rows` rows spread round-robin over the
 /// kommuner. Everyone is 18–24 in the month (births follow the month), identity numbers
 /// are Skatteverket's test numbers reused across rows. Returns the file's size.
-pub fn write_month(dir: &Path, m: usize, rows: usize, kommuner: usize) -> Result<usize> {
+pub fn write_month(dir: &Path, m: i64, rows: usize, kommuner: usize) -> Result<usize> {
     let p = period(m);
-    let year = 2015 + (m / 12) as i32;
+    let year = 2015 + i32::try_from(m.div_euclid(12)).unwrap_or_default();
     let born = |age: i32| NaiveDate::from_ymd_opt(year - age, 6, 1).unwrap_or_default();
     let numbers = super::bench::test_numbers(born(24), born(18))?;
     let codes: Vec<&str> = crate::normalize::kommun::KOMMUNER
@@ -246,12 +264,13 @@ pub fn write_month(dir: &Path, m: usize, rows: usize, kommuner: usize) -> Result
         text.push_str(codes[i % codes.len()]);
         text.push(';');
         // Consecutive rows of one kommun are different people.
-        let person = (i / codes.len() * 7 + i % codes.len() * 131 + m) % numbers.len();
+        let person = (i / codes.len() * 7 + i % codes.len() * 131 + m.unsigned_abs() as usize)
+            % numbers.len();
         text.push_str(&numbers[person]);
         text.push(';');
         text.push_str(&month);
         text.push(';');
-        super::bench::push_fs_fields(&mut text, i + m);
+        super::bench::push_fs_fields(&mut text, i + m.unsigned_abs() as usize);
         text.push_str("\r\n");
     }
     let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode(&text);

@@ -41,8 +41,8 @@ use crate::lake::{Lake, atomic};
 use output::ViewOutput;
 use state::{KommunMonth, State};
 
-/// Kommuner whose cells are computed and held together: about 12 months × 900 cells
-/// each, a few MB, while one query per chunk keeps the view's fixed cost small.
+/// Kommuner whose follow-up is computed together (a kommun-year holds a few hundred
+/// cells).
 const KOMMUNER_PER_CHUNK: usize = 24;
 
 /// What was published.
@@ -175,7 +175,18 @@ async fn write_views(
             .await?;
     }
     let mut empty = true;
-    for chunk in kommuner.chunks(KOMMUNER_PER_CHUNK) {
+    // `all` is ordered by kommun: its runs are the kommuner's periods.
+    let most_periods = all
+        .chunk_by(|a, b| a.0 == b.0)
+        .map(<[KommunMonth]>::len)
+        .max()
+        .unwrap_or(1);
+    // A chunk holds about `kommun_months_per_chunk` kommun-months (default 24 kommuner ×
+    // 12 months, some 900 cells each) of whole kommuner, so its memory does not grow with
+    // the years in the lake (ten years: 2 kommuner a chunk), while one query per chunk
+    // keeps the view's fixed cost small.
+    let per_chunk = (settings.kommun_months_per_chunk / most_periods.max(1)).max(1);
+    for chunk in kommuner.chunks(per_chunk) {
         let in_chunk = |km: &&KommunMonth| chunk.contains(&km.0.as_str());
         let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = all
             .iter()

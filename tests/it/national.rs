@@ -133,7 +133,7 @@ pub(crate) fn national(
     let extracts = t.dir.path().join("extracts");
     std::fs::create_dir_all(&extracts).expect("mkdir");
     for m in 0..months {
-        bench_national::write_month(&extracts, m, rows, kommuner).expect("extract");
+        bench_national::write_month(&extracts, m as i64, rows, kommuner).expect("extract");
     }
     let pipelines = t.dir.path().join("pipelines");
     std::fs::create_dir_all(&pipelines).expect("mkdir");
@@ -216,6 +216,7 @@ async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomput
     let mut t = TestLake::new();
     // More kommuner than publishing takes per chunk, so chunks and kept rows meet.
     const K: usize = 30;
+    t.settings.kommun_months_per_chunk = 24;
     let extracts = national(&mut t, K, 2, K * 6);
     let (outcome, out) = t.run(&["national_fs"]).await;
     assert_eq!(outcome.reports[0].status, "ok", "{out}");

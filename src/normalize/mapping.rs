@@ -94,7 +94,7 @@ pub fn map_extract(
     extract_id: &str,
     key: &PseudonymKey,
 ) -> Result<Mapped, String> {
-    let table = unpivot(pipeline, table)?;
+    let table = super::unpivot::apply(pipeline, table)?;
     // Resolve columns and file-level values once: a problem here concerns the whole file.
     let mut sources = Vec::with_capacity(pipeline.fields.len());
     for m in &pipeline.fields {
@@ -494,47 +494,6 @@ fn cell_name(row: usize, col: usize) -> String {
         c = (c - 1) / 26;
     }
     format!("{letters}{}", row + 1)
-}
-
-/// Applies `[unpivot]`: each listed column becomes a row with two new columns.
-fn unpivot(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, String> {
-    let Some(u) = &pipeline.unpivot else {
-        return Ok(table.clone());
-    };
-    let idx: Vec<(usize, &String)> = u
-        .columns
-        .iter()
-        .map(|c| {
-            table.column(c).map(|i| (i, c)).ok_or_else(|| {
-                format!(
-                    "unpivot.columns: column '{c}' is not in the header (found: {})",
-                    crate::format::quote(&table.columns.join(", "))
-                )
-            })
-        })
-        .collect::<Result<_, _>>()?;
-    let mut out = RawTable {
-        head: table.head.clone(),
-        columns: table.columns.clone(),
-        rows: Vec::new(),
-        dropped: table.dropped,
-    };
-    out.columns.push(u.name_column.clone());
-    out.columns.push(u.value_column.clone());
-    for r in &table.rows {
-        for (i, name) in &idx {
-            let mut cells = r.cells.clone();
-            cells.resize(table.columns.len(), String::new());
-            cells.push((*name).clone());
-            cells.push(r.cells.get(*i).cloned().unwrap_or_default());
-            out.rows.push(crate::format::RawRow {
-                row: r.row,
-                cells,
-                problem: r.problem.clone(),
-            });
-        }
-    }
-    Ok(out)
 }
 
 fn first<'a>(values: &'a BTreeMap<&str, Vec<Cell>>, name: &str) -> Option<&'a Cell> {

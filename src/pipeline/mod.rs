@@ -25,6 +25,7 @@ use crate::normalize::pseudonym::PseudonymKey;
 use crate::source::{self, Extract};
 
 mod quarantine;
+mod whole_file;
 
 /// Rows decoded and mapped at a time: an extract is never held as text cells or typed
 /// rows in whole, only as Arrow batches.
@@ -505,24 +506,6 @@ fn decode_one(
         },
     )
     .map_err(data_err)?;
-    // Data for a month that has not begun is a wrong period column or file name, not
-    // news: it would stand in the lake as a month nobody can have counted yet.
-    let this_month = chrono::Local::now().format("%Y-%m").to_string();
-    if let Some((_, p)) = mapped
-        .partitions
-        .keys()
-        .find(|(_, p)| p.as_str() > this_month.as_str())
-    {
-        return Err(data_err(format!(
-            "the extract holds period {p}, after this month ({this_month}): is the period column or file name right?"
-        )));
-    }
-    if let Some((a, b, key)) = crate::normalize::keys::first_duplicate(&mapped.keys) {
-        return Err(data_err(format!(
-            "rows {a} and {b} have the same key ({}): an aggregate holds one value per kommun, period, source, measure, kön, age, breakdown and unit (a repeated row, or a category cell merged over several rows?)",
-            format::quote(key)
-        )));
-    }
     // The first rejections are logged one by one; the rest only counted (the
     // quarantine table has them all), so a bad national extract cannot flood the log.
     const LOGGED: usize = 10;
@@ -533,18 +516,8 @@ fn decode_one(
         tracing::warn!(file = %extract.name, more = mapped.rejected.len() - LOGGED, "further rows quarantined");
     }
 
-    if mapped.records == 0 {
-        // A delivery of nothing (a header alone, or a header and its total line) is far
-        // more often a failed export than a month without anyone: it must not replace
-        // the last good data, nor delete its quarantine.
-        return Err(data_err(format!(
-            "the extract has no data rows{}; the previous data stays",
-            if dropped > 0 {
-                format!(" ({dropped} dropped as trailer or by drop_rows_where)")
-            } else {
-                String::new()
-            }
-        )));
+    if let Some(message) = whole_file::problem(&mapped, dropped) {
+        return Err(data_err(message));
     }
     let parts = mapped.partitions.keys().cloned().collect();
     Ok(Decoded {

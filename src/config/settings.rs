@@ -106,9 +106,9 @@ pub struct RawPublish {
     /// Counts from 1 up to this value minus one are suppressed in published views
     /// (default 5, so 1–4 are suppressed; 0 disables suppression).
     pub suppress_below: Option<u32>,
-    /// Kommun-months computed and held together while publishing (default 288: 24
-    /// kommuner × 12 months). Lower takes less memory and more queries.
-    pub kommun_months_per_chunk: Option<usize>,
+    /// Kommuner whose cells are computed and held together while publishing (default
+    /// 24). Lower takes less memory and more queries.
+    pub kommuner_per_chunk: Option<usize>,
 }
 
 /// Validated settings.
@@ -128,8 +128,8 @@ pub struct Settings {
     pub key_source: KeySource,
     /// Suppression threshold for published outputs.
     pub suppress_below: u32,
-    /// Kommun-months computed and held together while publishing (at least 1).
-    pub kommun_months_per_chunk: usize,
+    /// Kommuner computed and held together while publishing (at least 1).
+    pub kommuner_per_chunk: usize,
     /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
     pub serve: ServeSettings,
 }
@@ -247,7 +247,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("agreements"))),
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
-            kommun_months_per_chunk: raw.publish.kommun_months_per_chunk.unwrap_or(288).max(1),
+            kommuner_per_chunk: raw.publish.kommuner_per_chunk.unwrap_or(24).max(1),
             serve: ServeSettings {
                 listen: raw
                     .serve

@@ -43,7 +43,7 @@ use state::{KommunMonth, State};
 
 /// Kommuner whose follow-up is computed together (a kommun-year holds a few hundred
 /// cells).
-const KOMMUNER_PER_CHUNK: usize = 24;
+const FOLLOWUP_KOMMUNER_PER_CHUNK: usize = 24;
 
 /// What was published.
 #[derive(Debug, Default)]
@@ -102,7 +102,7 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
     let result = match result {
         Ok(()) => {
             let threshold = i64::from(settings.suppress_below);
-            followup::write(ctx, &mut views[3], threshold, KOMMUNER_PER_CHUNK)
+            followup::write(ctx, &mut views[3], threshold, FOLLOWUP_KOMMUNER_PER_CHUNK)
                 .await
                 .map(|(cells, counts)| {
                     report.hidden = (report.hidden.0 + cells, report.hidden.1 + counts);
@@ -175,18 +175,12 @@ async fn write_views(
             .await?;
     }
     let mut empty = true;
-    // `all` is ordered by kommun: its runs are the kommuner's periods.
-    let most_periods = all
-        .chunk_by(|a, b| a.0 == b.0)
-        .map(<[KommunMonth]>::len)
-        .max()
-        .unwrap_or(1);
-    // A chunk holds about `kommun_months_per_chunk` kommun-months (default 24 kommuner ×
-    // 12 months, some 900 cells each) of whole kommuner, so its memory does not grow with
-    // the years in the lake (ten years: 2 kommuner a chunk), while one query per chunk
-    // keeps the view's fixed cost small.
-    let per_chunk = (settings.kommun_months_per_chunk / most_periods.max(1)).max(1);
-    for chunk in kommuner.chunks(per_chunk) {
+    // A chunk's cells are its kommuner × their months (about 900 cells each); one query
+    // per chunk keeps the view's fixed cost small. Chunks are counted in kommuner, not
+    // kommun-months: planning a chunk's query costs in proportion to the lake's
+    // partitions, so many small chunks of a ten-year lake cost more time than the memory
+    // they save (docs/performance.md).
+    for chunk in kommuner.chunks(settings.kommuner_per_chunk) {
         let in_chunk = |km: &&KommunMonth| chunk.contains(&km.0.as_str());
         let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = all
             .iter()

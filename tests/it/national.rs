@@ -216,7 +216,7 @@ async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomput
     let mut t = TestLake::new();
     // More kommuner than publishing takes per chunk, so chunks and kept rows meet.
     const K: usize = 30;
-    t.settings.kommun_months_per_chunk = 24;
+    t.settings.kommuner_per_chunk = 12;
     let extracts = national(&mut t, K, 2, K * 6);
     let (outcome, out) = t.run(&["national_fs"]).await;
     assert_eq!(outcome.reports[0].status, "ok", "{out}");

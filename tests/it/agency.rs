@@ -6,6 +6,20 @@ use rust_xlsxwriter::{Format, Workbook};
 
 use crate::common::TestLake;
 
+/// The shipped AF pipeline as `af`, reading the workbooks in `extracts`.
+fn private_af_pipeline(t: &mut TestLake, extracts: &std::path::Path) {
+    let pipelines = t.dir.path().join("pipelines");
+    std::fs::create_dir_all(&pipelines).expect("mkdir");
+    let text = std::fs::read_to_string("pipelines/kalmar_af.toml")
+        .expect("shipped")
+        .replace(
+            "samples/kalmar/af_inskrivna_*.xlsx",
+            &format!("{}/af_inskrivna_*.xlsx", extracts.display()),
+        );
+    std::fs::write(pipelines.join("af.toml"), text).expect("pipeline");
+    t.settings.pipelines_dir = pipelines;
+}
+
 fn af_workbook(month: &str, rows: &[(&str, &str, &str, &str)]) -> Vec<u8> {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
@@ -69,16 +83,7 @@ async fn af_labels_renamed_in_2022_map_to_the_same_measures() {
     );
     std::fs::write(extracts.join("af_inskrivna_2021-05.xlsx"), old).expect("write");
     std::fs::write(extracts.join("af_inskrivna_2023-05.xlsx"), new).expect("write");
-    let pipelines = t.dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).expect("mkdir");
-    let text = std::fs::read_to_string("pipelines/kalmar_af.toml")
-        .expect("shipped")
-        .replace(
-            "samples/kalmar/af_inskrivna_*.xlsx",
-            &format!("{}/af_inskrivna_*.xlsx", extracts.display()),
-        );
-    std::fs::write(pipelines.join("af.toml"), text).expect("pipeline");
-    t.settings.pipelines_dir = pipelines;
+    private_af_pipeline(&mut t, &extracts);
     let (outcome, out) = t.run(&["af"]).await;
     assert!(outcome.success(), "{out}");
     assert_eq!(outcome.reports[0].rows_quarantined, 0, "{out}");
@@ -119,16 +124,7 @@ async fn an_aggregate_row_given_twice_fails_the_file_instead_of_publishing_two_r
     let file = extracts.join("af_inskrivna_2015-05.xlsx");
     let good = af_workbook("maj 2015", &[("INSKRIVNA ARBETSLÖSA", "280", "401", "681")]);
     std::fs::write(&file, good).expect("write");
-    let pipelines = t.dir.path().join("pipelines");
-    std::fs::create_dir_all(&pipelines).expect("mkdir");
-    let text = std::fs::read_to_string("pipelines/kalmar_af.toml")
-        .expect("shipped")
-        .replace(
-            "samples/kalmar/af_inskrivna_*.xlsx",
-            &format!("{}/af_inskrivna_*.xlsx", extracts.display()),
-        );
-    std::fs::write(pipelines.join("af.toml"), text).expect("pipeline");
-    t.settings.pipelines_dir = pipelines;
+    private_af_pipeline(&mut t, &extracts);
     let (ok, out) = t.run(&["af"]).await;
     assert!(ok.success(), "{out}");
     // The same row twice (rows 4 and 5 of the sheet, each unpivoted into three).

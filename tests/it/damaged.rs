@@ -8,6 +8,16 @@ use std::process::Command;
 use crate::common::{TestLake, files_under};
 use crate::lake::{partition, private_fs_pipeline, without_first_data_row, write_config};
 
+/// A lake where the shipped Kalmar FS pipeline (`fs`) has run once on its sample; the
+/// extract's path and the rows that run wrote.
+async fn after_a_good_run() -> (TestLake, std::path::PathBuf, usize) {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (ok, out) = t.run(&["fs"]).await;
+    assert!(ok.success(), "{out}");
+    (t, extract, ok.reports[0].rows_written)
+}
+
 /// Runs `fs` once more on a damaged extract and checks it failed with `expected` in its
 /// error and left the partition and the quarantine as they were.
 async fn fails_and_keeps_the_last_good_data(t: &TestLake, expected: &str) {
@@ -29,10 +39,7 @@ async fn fails_and_keeps_the_last_good_data(t: &TestLake, expected: &str) {
 
 #[tokio::test]
 async fn a_file_cut_mid_row_fails_instead_of_losing_its_last_rows() {
-    let mut t = TestLake::new();
-    let extract = private_fs_pipeline(&mut t);
-    let (ok, out) = t.run(&["fs"]).await;
-    assert!(ok.success(), "{out}");
+    let (t, extract, _) = after_a_good_run().await;
     // An interrupted transfer: the trailer and part of the last row are missing. Before,
     // the cut row was dropped as if it were the trailing total row.
     let mut bytes = std::fs::read(&extract).expect("read");
@@ -43,10 +50,7 @@ async fn a_file_cut_mid_row_fails_instead_of_losing_its_last_rows() {
 
 #[tokio::test]
 async fn an_extract_with_only_a_header_and_a_total_line_fails() {
-    let mut t = TestLake::new();
-    let extract = private_fs_pipeline(&mut t);
-    let (ok, out) = t.run(&["fs"]).await;
-    assert!(ok.success(), "{out}");
+    let (t, extract, _) = after_a_good_run().await;
     let bytes = std::fs::read(&extract).expect("read");
     let header_end = bytes.iter().position(|b| *b == b'\n').expect("header") + 1;
     let total = b"Totalt;0;;;;;;;\r\n";
@@ -128,12 +132,9 @@ fn write_lines(extract: &std::path::Path, lines: &[String]) {
 
 #[tokio::test]
 async fn short_rows_are_quarantined_at_their_line_and_blank_lines_do_not_shift_numbers() {
-    let mut t = TestLake::new();
-    let extract = private_fs_pipeline(&mut t);
-    let (ok, out) = t.run(&["fs"]).await;
-    assert!(ok.success(), "{out}");
+    let (t, extract, written) = after_a_good_run().await;
     let q = "select count(*) from quarantine where pipeline = 'fs'";
-    let (before, written) = (t.scalar(q).await.unwrap_or(0), ok.reports[0].rows_written);
+    let before = t.scalar(q).await.unwrap_or(0);
     let mut lines = lines_of(&extract);
     // Two blank lines after the header: data begins on line 4 of the file.
     lines.insert(1, String::new());
@@ -159,12 +160,9 @@ fn with_quote(line: &str, i: usize, form: &str) -> String {
 
 #[tokio::test]
 async fn a_stray_quote_never_merges_rows_silently() {
-    let mut t = TestLake::new();
-    let extract = private_fs_pipeline(&mut t);
-    let (ok, out) = t.run(&["fs"]).await;
-    assert!(ok.success(), "{out}");
+    let (t, extract, written) = after_a_good_run().await;
     let q = "select count(*) from quarantine where pipeline = 'fs'";
-    let (before, written) = (t.scalar(q).await.unwrap_or(0), ok.reports[0].rows_written);
+    let before = t.scalar(q).await.unwrap_or(0);
     let lines = lines_of(&extract);
     // A quote opening a field eight rows before the end and closing two rows later: the
     // three lines are one record, quarantined, and the rest is read as before.
@@ -219,10 +217,7 @@ async fn a_mapped_column_named_twice_in_the_header_fails_the_file() {
 
 #[tokio::test]
 async fn an_extract_for_a_month_that_has_not_begun_fails() {
-    let mut t = TestLake::new();
-    let extract = private_fs_pipeline(&mut t);
-    let (ok, out) = t.run(&["fs"]).await;
-    assert!(ok.success(), "{out}");
+    let (t, extract, _) = after_a_good_run().await;
     // The shipped pipeline takes the period from the file name: a name for the year 2099.
     let future = extract.with_file_name("fs_209905.csv");
     std::fs::write(&future, without_first_data_row(&extract)).expect("write");
@@ -235,10 +230,7 @@ async fn an_extract_for_a_month_that_has_not_begun_fails() {
 
 #[tokio::test]
 async fn a_10_mb_line_is_quoted_briefly_and_the_ledger_stays_small() {
-    let mut t = TestLake::new();
-    let extract = private_fs_pipeline(&mut t);
-    let (ok, out) = t.run(&["fs"]).await;
-    assert!(ok.success(), "{out}");
+    let (t, extract, _) = after_a_good_run().await;
     let manifest = t.lake().root().join("_meta").join("manifest.json");
     let before = std::fs::metadata(&manifest).expect("manifest").len();
     // One 10 MB line: no header the pipeline knows, nothing else.

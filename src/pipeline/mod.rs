@@ -249,6 +249,7 @@ fn process(
     // Split into changed and unchanged extracts.
     let mut todo: Vec<(Extract, String)> = Vec::new();
     let mut unchanged: BTreeMap<String, ExtractState> = BTreeMap::new();
+    let mut renamed = Vec::new();
     for e in extracts {
         let sha = hex::encode(Sha256::digest(&e.bytes));
         match previous.extracts.get(&sha) {
@@ -260,7 +261,19 @@ fn process(
                             .exists()
                     }) =>
             {
-                unchanged.insert(sha, state.clone());
+                let mut state = state.clone();
+                // The same bytes under a new name: nothing to redo, but lineage follows
+                // the name the extract has now.
+                if state.file != e.name {
+                    renamed.push(Lineage {
+                        extract_sha256: sha.clone(),
+                        file: e.name.clone(),
+                        table: table.to_string(),
+                        partitions: state.partitions.clone(),
+                    });
+                    state.file = e.name;
+                }
+                unchanged.insert(sha, state);
             }
             _ => todo.push((e, sha)),
         }
@@ -270,13 +283,15 @@ fn process(
         report.status = "unchanged";
         // A failed run may have left the quarantine of an extract that is gone again.
         let current = PipelineState {
-            fingerprint: String::new(),
+            fingerprint,
             extracts: unchanged,
         };
-        if !opts.dry_run {
-            remove_superseded_quarantine(ctx.lake, &pipeline.name, &current)?;
+        if opts.dry_run {
+            return Ok((Vec::new(), None));
         }
-        return Ok((Vec::new(), None));
+        remove_superseded_quarantine(ctx.lake, &pipeline.name, &current)?;
+        let state = (!renamed.is_empty()).then_some(current);
+        return Ok((renamed, state));
     }
 
     // Decode and map the changed extracts (keeping each raw extract first).
@@ -404,7 +419,12 @@ fn process(
         fingerprint,
         extracts: unchanged,
     };
-    let mut lineage = Vec::new();
+    // A renamed extract that was decoded again (it feeds a rebuilt partition) is named
+    // by its decoded entry below.
+    let mut lineage: Vec<Lineage> = renamed
+        .into_iter()
+        .filter(|l| !decoded.iter().any(|d| d.sha == l.extract_sha256))
+        .collect();
     for d in &decoded {
         let parts = d.parts.clone();
         state.extracts.insert(

@@ -68,6 +68,38 @@ async fn rerun_is_identical_and_unchanged_extracts_are_skipped() {
 }
 
 #[tokio::test]
+async fn a_renamed_extract_with_the_same_bytes_is_unchanged_but_lineage_names_it() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let (first, out) = t.run(&["fs"]).await;
+    assert_eq!(first.reports[0].status, "ok", "{out}");
+    let bytes = std::fs::read(partition(&t)).expect("partition written");
+    std::fs::rename(&extract, extract.with_file_name("fs_201505_v2.csv")).expect("rename");
+    let (second, out) = t.run(&["fs"]).await;
+    assert_eq!(second.reports[0].status, "unchanged", "{out}");
+    assert_eq!(std::fs::read(partition(&t)).expect("partition"), bytes);
+    // The run that saw the new name records it, and the pipeline's state carries it.
+    assert_eq!(
+        t.scalar("select count(*) from lineage l join runs r on l.run_id = r.run_id where l.pipeline = 'fs' and l.file = 'fs_201505_v2.csv' and l.kommun = '0880' and l.period = '2015-05' and r.status = 'unchanged'").await,
+        Some(1)
+    );
+    let manifest = malgrupp::lake::manifest::Manifest::load(t.lake().root()).expect("manifest");
+    let files: Vec<&str> = manifest.pipelines["fs"]
+        .extracts
+        .values()
+        .map(|e| e.file.as_str())
+        .collect();
+    assert_eq!(files, ["fs_201505_v2.csv"]);
+    // Seen again under that name, nothing more is recorded.
+    let (third, out) = t.run(&["fs"]).await;
+    assert_eq!(third.reports[0].status, "unchanged", "{out}");
+    assert_eq!(
+        t.scalar("select count(*) from lineage where pipeline = 'fs' and file = 'fs_201505_v2.csv'").await,
+        Some(1)
+    );
+}
+
+#[tokio::test]
 async fn too_many_bad_rows_fail_the_run_and_keep_the_last_good_data() {
     let mut t = TestLake::new();
     let extract = private_fs_pipeline(&mut t);

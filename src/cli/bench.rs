@@ -59,7 +59,8 @@ pub(super) fn kalmar_fs_toml(settings: &Settings, extract: &std::path::Path) -> 
     let toml = toml
         .replace("samples/kalmar/fs_*.csv", &extract.display().to_string())
         .replace("kommun = { constant = \"0880\" }", "kommun = \"Kommun\"")
-        .replace("skip_trailing_rows = 1", "skip_trailing_rows = 0");
+        .replace("skip_trailing_rows = 1", "skip_trailing_rows = 0")
+        .replace("trailing_row_matches = ", "# trailing_row_matches = ");
     Ok(format!(
         "{}\n[checks]\nmin_rows = 1\nrow_count_ratio = [0.5, 2.0]\nnon_negative = [\"belopp\"]\n",
         toml.split("\n[checks]").next().unwrap_or(&toml)

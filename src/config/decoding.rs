@@ -38,6 +38,9 @@ pub struct TableOptions {
     pub header_rows: Vec<usize>,
     /// Trailing rows to drop.
     pub skip_trailing_rows: usize,
+    /// What a dropped trailing row must match (cells joined with `;`); a group `rows`
+    /// declares the number of data rows.
+    pub trailing_row_matches: Option<Regex>,
     /// Drop filters: (column, regex).
     pub drop_rows_where: Vec<(String, Regex)>,
     /// Number format.
@@ -147,6 +150,35 @@ pub(super) fn validate_format(
             ),
         }
     }
+    let skip_trailing_rows = raw.skip_trailing_rows.unwrap_or(0);
+    let trailing_row_matches = raw.trailing_row_matches.and_then(|m| {
+        if skip_trailing_rows == 0 {
+            p.push(
+                file,
+                "format.trailing_row_matches",
+                "checks the rows skip_trailing_rows drops, but skip_trailing_rows is 0",
+            );
+        }
+        match Regex::new(&m) {
+            Ok(r) if r.capture_names().flatten().any(|n| n != "rows") => {
+                p.push(
+                    file,
+                    "format.trailing_row_matches",
+                    "the only named group it may have is `rows` (the row count the trailer declares)",
+                );
+                None
+            }
+            Ok(r) => Some(r),
+            Err(e) => {
+                p.push(
+                    file,
+                    "format.trailing_row_matches",
+                    format!("not a valid regular expression: {e}"),
+                );
+                None
+            }
+        }
+    });
     let decimal = match raw.decimal.as_deref().unwrap_or(",") {
         "," => ',',
         "." => '.',
@@ -180,7 +212,8 @@ pub(super) fn validate_format(
         format,
         TableOptions {
             header_rows,
-            skip_trailing_rows: raw.skip_trailing_rows.unwrap_or(0),
+            skip_trailing_rows,
+            trailing_row_matches,
             drop_rows_where,
             numbers,
         },

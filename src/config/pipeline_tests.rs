@@ -41,6 +41,24 @@ fn every_problem_is_reported_at_once() {
     ] {
         assert!(text.contains(needle), "missing {needle} in:\n{text}");
     }
+    // A trailer pattern without trailing rows, with a group other than `rows`, or broken.
+    for (pattern, needle) in [
+        ("'^Totalt'", "skip_trailing_rows is 0"),
+        ("'^Totalt (?<n>[0-9]+)'", "only named group"),
+        ("'^Totalt ('", "not a valid regular expression"),
+    ] {
+        let bad = GOOD.replace(
+            "encoding = \"windows-1252\"",
+            &format!("encoding = \"windows-1252\"\ntrailing_row_matches = {pattern}"),
+        );
+        let text = Pipeline::from_toml(Path::new("pipelines/bad.toml"), &bad)
+            .expect_err("invalid trailer")
+            .to_string();
+        assert!(
+            text.contains("format.trailing_row_matches") && text.contains(needle),
+            "{text}"
+        );
+    }
     let bad2 = GOOD.replace("\"0880\"", "\"0880\", colum = 'x'");
     let text = Pipeline::from_toml(Path::new("pipelines/bad2.toml"), &bad2)
         .expect_err("typo")

@@ -140,6 +140,10 @@ pub struct RawFormat {
     pub header_rows: Option<HeaderRows>,
     /// Rows to drop at the end of the data (e.g. a trailing total row). Default 0.
     pub skip_trailing_rows: Option<usize>,
+    /// What each row `skip_trailing_rows` drops must look like: a regular expression
+    /// matched against the row's cells joined with `;` (e.g. `^Totalt;`). A named group
+    /// `rows` is a row count the trailer declares, checked against the data rows read.
+    pub trailing_row_matches: Option<String>,
     /// Drop data rows whose column matches a regular expression (e.g. notes, total rows).
     #[serde(default)]
     pub drop_rows_where: Vec<RawRowFilter>,

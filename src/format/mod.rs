@@ -11,6 +11,8 @@ pub mod jsonstat;
 pub mod kolada;
 pub mod xlsx;
 
+use std::collections::VecDeque;
+
 use crate::config::pipeline::{Format, TableOptions};
 
 /// One row of the source, numbered as in the file (1-based line or sheet row, blank
@@ -176,9 +178,11 @@ fn shape(
     let mut table: Option<RawTable> = None;
     let mut filters = Vec::new();
     // Data rows held back until it is known they are not among the trailing rows.
-    let mut held: std::collections::VecDeque<RawRow> = Default::default();
+    let mut held: VecDeque<RawRow> = Default::default();
     let mut chunk: Vec<RawRow> = Vec::new();
     let mut dropped = 0;
+    // Non-blank rows below the header, the trailer included.
+    let mut data_rows = 0;
     let mut flush = |chunk: &mut Vec<RawRow>, table: &RawTable| {
         on_chunk(RawTable {
             rows: std::mem::take(chunk),
@@ -199,6 +203,10 @@ fn shape(
         let Some(t) = &table else {
             continue;
         };
+        if is_blank(&row) {
+            continue;
+        }
+        data_rows += 1;
         push_data(
             row,
             t.columns.len(),
@@ -231,12 +239,58 @@ fn shape(
             r.problem.as_deref().unwrap_or_default()
         ));
     }
+    check_trailer(&held, data_rows - held.len(), options)?;
     dropped += held.len();
     flush(&mut chunk, &table)?;
     Ok(dropped)
 }
 
-/// Takes one data row: blank rows are skipped, the newest `skip_trailing_rows` are held
+/// Whether a row has nothing but empty cells (skipped wherever it is).
+fn is_blank(row: &RawRow) -> bool {
+    row.cells.iter().all(|c| c.trim().is_empty())
+}
+
+/// The rows `skip_trailing_rows` drops must match `trailing_row_matches`: a file cut off
+/// in transfer would otherwise lose its last data rows as if they were the trailer. A
+/// count the trailer declares (group `rows`) must be the number of data rows read.
+fn check_trailer(
+    held: &VecDeque<RawRow>,
+    data_rows: usize,
+    options: &TableOptions,
+) -> Result<(), String> {
+    let Some(re) = &options.trailing_row_matches else {
+        return Ok(());
+    };
+    for r in held {
+        let text = r.cells.join(";");
+        let Some(found) = re.captures(&text) else {
+            return Err(format!(
+                "row {} is where the trailing row was expected, but it does not match trailing_row_matches '{}': {} (was the file cut off?)",
+                r.row,
+                re.as_str(),
+                quote(&text)
+            ));
+        };
+        if let Some(declared) = found.name("rows") {
+            let n: usize = declared.as_str().trim().parse().map_err(|_| {
+                format!(
+                    "row {}: the trailer's row count {} is not a whole number",
+                    r.row,
+                    quote(declared.as_str())
+                )
+            })?;
+            if n != data_rows {
+                return Err(format!(
+                    "row {}: the trailer declares {n} data rows, but the file has {data_rows} (was the file cut off or rows lost?)",
+                    r.row
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes one non-blank data row: the newest `skip_trailing_rows` are held
 /// back, rows released from there go through `drop_rows_where` and the width check
 /// (`width`: the header's columns) into `chunk`.
 fn push_data(
@@ -244,13 +298,10 @@ fn push_data(
     width: usize,
     options: &TableOptions,
     filters: &[(usize, &regex::Regex)],
-    held: &mut std::collections::VecDeque<RawRow>,
+    held: &mut VecDeque<RawRow>,
     chunk: &mut Vec<RawRow>,
     dropped: &mut usize,
 ) {
-    if !row.cells.iter().any(|c| !c.trim().is_empty()) {
-        return;
-    }
     held.push_back(row);
     if held.len() <= options.skip_trailing_rows {
         return;
@@ -392,6 +443,7 @@ mod tests {
         let options = TableOptions {
             header_rows: vec![2, 3],
             skip_trailing_rows: 1,
+            trailing_row_matches: None,
             drop_rows_where: vec![("Mått".into(), Regex::new("^Källa").expect("re"))],
             numbers: NumberFormat::default(),
         };
@@ -407,10 +459,48 @@ mod tests {
     }
 
     #[test]
+    fn the_trailer_must_look_like_one_and_its_declared_count_must_hold() {
+        let options = |re: &str| TableOptions {
+            header_rows: vec![1],
+            skip_trailing_rows: 1,
+            trailing_row_matches: Some(Regex::new(re).expect("re")),
+            drop_rows_where: vec![],
+            numbers: NumberFormat::default(),
+        };
+        let file = |last: &[&str]| {
+            vec![
+                row(1, &["Personnr", "Belopp"]),
+                row(2, &["a", "1"]),
+                row(3, &["", ""]),
+                row(4, &["b", "2"]),
+                row(5, last),
+            ]
+        };
+        let t = shape_all(file(&["Totalt", "2"]), &options("^Totalt;")).expect("a trailer");
+        assert_eq!((t.rows.len(), t.dropped), (2, 1));
+        // Cut off in transfer: the last data row is where the trailer was expected.
+        let e = shape_all(file(&["c", "3"]), &options("^Totalt;")).expect_err("no trailer");
+        assert!(
+            e.contains("row 5") && e.contains("'^Totalt;'") && e.contains("c;3"),
+            "{e}"
+        );
+        // A declared count is checked against the data rows (blank rows not counted).
+        let declared = options("^Totalt (?<rows>[0-9]+) rader");
+        let t = shape_all(file(&["Totalt 2 rader", ""]), &declared).expect("2 rows");
+        assert_eq!(t.rows.len(), 2);
+        let e = shape_all(file(&["Totalt 3 rader", ""]), &declared).expect_err("3 declared");
+        assert!(
+            e.contains("declares 3 data rows, but the file has 2"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn missing_header_row_is_an_error() {
         let options = TableOptions {
             header_rows: vec![3],
             skip_trailing_rows: 0,
+            trailing_row_matches: None,
             drop_rows_where: vec![],
             numbers: NumberFormat::default(),
         };
@@ -429,6 +519,7 @@ mod tests {
         let options = TableOptions {
             header_rows: vec![1],
             skip_trailing_rows: 0,
+            trailing_row_matches: None,
             drop_rows_where: vec![],
             numbers: NumberFormat::default(),
         };

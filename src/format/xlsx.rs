@@ -106,6 +106,7 @@ mod tests {
         let options = crate::config::pipeline::TableOptions {
             header_rows: vec![2, 3],
             skip_trailing_rows: 0,
+            trailing_row_matches: None,
             drop_rows_where: vec![],
             numbers: crate::normalize::value::NumberFormat::default(),
         };

@@ -1,5 +1,5 @@
 //! Damaged deliveries never replace good data, and published/ always catches up with the
-//! lake: a file cut mid-row, an extract with no data rows, a kill between the lake's
+//! lake: a file cut mid-row or at a line break, an extract with no data rows, a kill between the lake's
 //! manifest and the published views, short rows and stray quotes (quarantined at the
 //! file's own line numbers, blank lines counted).
 
@@ -46,6 +46,17 @@ async fn a_file_cut_mid_row_fails_instead_of_losing_its_last_rows() {
     bytes.truncate(bytes.len() - 20);
     std::fs::write(&extract, &bytes).expect("write");
     fails_and_keeps_the_last_good_data(&t, "middle of a row").await;
+}
+
+#[tokio::test]
+async fn a_file_cut_at_a_line_break_fails_instead_of_dropping_a_data_row_as_the_trailer() {
+    let (t, extract, _) = after_a_good_run().await;
+    // Cut after a whole line: every line ends in a line break, so only the trailer's
+    // pattern (`trailing_row_matches`) can tell the last data row from the total line.
+    let mut lines = lines_of(&extract);
+    lines.truncate(lines.len() - 10);
+    write_lines(&extract, &lines);
+    fails_and_keeps_the_last_good_data(&t, "does not match trailing_row_matches").await;
 }
 
 #[tokio::test]

@@ -94,7 +94,10 @@ async fn a_renamed_extract_with_the_same_bytes_is_unchanged_but_lineage_names_it
     let (third, out) = t.run(&["fs"]).await;
     assert_eq!(third.reports[0].status, "unchanged", "{out}");
     assert_eq!(
-        t.scalar("select count(*) from lineage where pipeline = 'fs' and file = 'fs_201505_v2.csv'").await,
+        t.scalar(
+            "select count(*) from lineage where pipeline = 'fs' and file = 'fs_201505_v2.csv'"
+        )
+        .await,
         Some(1)
     );
 }

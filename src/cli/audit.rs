@@ -18,9 +18,10 @@ pub fn execute(
     identities: bool,
     out: &mut impl Write,
 ) -> Result<bool> {
+    // Resolved once, so a publish while the audit runs cannot mix two sets.
     let dir = dir.map_or_else(
-        || crate::publish::dir(&Lake::new(&settings.lake_root)),
-        Path::to_path_buf,
+        || crate::publish::resolved(&Lake::new(&settings.lake_root)),
+        |d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()),
     );
     let threshold = threshold.unwrap_or(i64::from(settings.suppress_below));
     let audits = crate::audit::audit_dir(&dir, threshold, csv)?;

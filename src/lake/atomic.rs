@@ -130,6 +130,36 @@ pub fn write(target: &Path, bytes: &[u8]) -> Result<()> {
     stage(target, bytes)?.publish()
 }
 
+/// Points the symbolic link `link` at `target` (a path relative to the link's directory,
+/// so the lake can be mounted anywhere) with one rename: whoever resolves `link` finds
+/// the old target or the new one, never neither. Replaces a link, not a directory.
+pub fn switch_link(link: &Path, target: &Path) -> Result<()> {
+    let dir = directory_of(link)
+        .ok_or_else(|| Error::Internal(format!("{} has no parent directory", link.display())))?;
+    let name = link
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = dir.join(format!("{TEMP_PREFIX}{}-{name}.link", std::process::id()));
+    let _ = fs::remove_file(&temp);
+    symlink(target, &temp)?;
+    fs::rename(&temp, link).map_err(|e| Error::io(link, e))?;
+    sync_dir(dir)
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> Result<()> {
+    std::os::unix::fs::symlink(target, link).map_err(|e| Error::io(link, e))
+}
+
+#[cfg(not(unix))]
+fn symlink(_target: &Path, link: &Path) -> Result<()> {
+    Err(Error::Internal(format!(
+        "{}: the published set is switched through a symbolic link, which needs a Unix system",
+        link.display()
+    )))
+}
+
 /// Publishes several staged files. A test hook (`MALGRUPP_FAILPOINT=before-publish`)
 /// aborts the process here, with everything staged and nothing published, to prove that
 /// a killed run leaves the previous data intact.
@@ -159,17 +189,24 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_dir_all_durable(parent)?;
     }
+    match create_new_dir(dir) {
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// Creates the directory `dir`, whose parent exists, durably and private to the owner;
+/// an error of kind `AlreadyExists` if it is there already (someone else made it first).
+pub fn create_new_dir(dir: &Path) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(DIR_MODE);
     }
-    match builder.create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
-        Err(e) => return Err(Error::io(dir, e)),
-    }
+    builder.create(dir).map_err(|e| Error::io(dir, e))?;
     // The mode given at creation is narrowed by the umask; set it outright.
     set_mode(dir, DIR_MODE)?;
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -247,7 +284,8 @@ pub fn remove_stale_temp_files(root: &Path) -> usize {
     };
     for e in entries.flatten() {
         let path = e.path();
-        if path.is_dir() {
+        // Not through links: `published` links to a directory that is visited anyway.
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
             removed += remove_stale_temp_files(&path);
         } else if let Some(name) = e.file_name().to_str()
             && name.starts_with(TEMP_PREFIX)

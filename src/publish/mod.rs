@@ -22,6 +22,7 @@
 pub mod cells;
 pub mod constraints;
 pub mod followup;
+pub mod generation;
 mod output;
 pub mod state;
 pub mod suppression;
@@ -60,9 +61,15 @@ pub struct PublishReport {
     pub hidden: (usize, i64),
 }
 
-/// The published folder of a lake.
+/// The published folder of a lake: a link to the current generation (`generation`).
 pub fn dir(lake: &Lake) -> std::path::PathBuf {
     lake.root().join("published")
+}
+
+/// The published folder resolved to its current generation: a reader of several files
+/// takes them all from here, so that a publish in between cannot mix two sets.
+pub fn resolved(lake: &Lake) -> std::path::PathBuf {
+    generation::current(lake).unwrap_or_else(|| dir(lake))
 }
 
 /// Materializes the published views with suppression (`settings.suppress_below`), reading
@@ -71,15 +78,20 @@ pub fn dir(lake: &Lake) -> std::path::PathBuf {
 /// changed are recomputed; when none did, nothing is written.
 pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<PublishReport> {
     let lake = Lake::new(&settings.lake_root);
-    let out = dir(&lake);
-    let now = State::of_lake(settings, &lake)?;
-    let previous = State::load(&out)
-        .filter(|_| out.join("kartlaggning.parquet").is_file())
-        .filter(|_| out.join(format!("{}.parquet", followup::NAME)).is_file())
+    // Resolved once: everything read from the previous publish is of one generation.
+    let current = generation::current(&lake);
+    let previous = current
+        .as_deref()
+        .filter(|dir| dir.join("kartlaggning.parquet").is_file())
+        .filter(|dir| dir.join(format!("{}.parquet", followup::NAME)).is_file())
+        .and_then(State::load)
         .unwrap_or_default();
+    let now = State::of_lake(settings, &lake)?;
     if now == previous && !now.kommun_months.is_empty() {
         return Ok(PublishReport::default());
     }
+    let generation = generation::next(&lake)?;
+    let out = generation.dir.clone();
     let mut views = [
         ViewOutput::new(&out, "kartlaggning"),
         ViewOutput::new(&out, "kartlaggning_kon"),
@@ -90,7 +102,7 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
     let result = write_views(
         settings,
         ctx,
-        &out,
+        current.as_deref(),
         &now,
         &previous,
         &mut views,
@@ -120,11 +132,20 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
             // A test hook: killed here, the lake and its manifest are new and the
             // published set is not; the next run or start of `serve` catches it up.
             atomic::failpoint("before-views", staged.len());
-            atomic::publish_all(staged)?;
+            let mut files = staged.into_iter();
+            // A test hook: killed with one file of the new set in place, readers must
+            // still see the previous set whole.
+            if let Some(first) = files.next() {
+                first.publish()?;
+                atomic::failpoint("after-one-view-file", files.len());
+            }
+            atomic::publish_all(files.collect())?;
+            generation::switch(&lake, generation)?;
             Ok(report)
         }
         Err(e) => {
             staged.into_iter().for_each(atomic::Staged::discard);
+            generation::discard(generation);
             Err(e)
         }
     }
@@ -152,7 +173,7 @@ fn stage_set(
 async fn write_views(
     settings: &Settings,
     ctx: &SessionContext,
-    out: &std::path::Path,
+    current: Option<&std::path::Path>,
     now: &State,
     previous: &State,
     views: &mut [ViewOutput; 4],
@@ -164,8 +185,8 @@ async fn write_views(
     let schema = cells::long_batch(&[], &[])?.schema();
     let scratch = crate::query::new_session();
     // The previous long table, read for the kommun-months that keep their rows.
-    if now.all().any(|km| now.unchanged_in(previous, &km)) {
-        let prev_file = out.join("kartlaggning.parquet");
+    if let Some(current) = current.filter(|_| now.all().any(|km| now.unchanged_in(previous, &km))) {
+        let prev_file = current.join("kartlaggning.parquet");
         scratch
             .register_parquet(
                 "previous",

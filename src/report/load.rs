@@ -31,7 +31,8 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
         return Err(Error::Config(p));
     };
     let lake = Lake::new(&settings.lake_root);
-    let published = crate::publish::dir(&lake).join("kartlaggning.parquet");
+    let published_dir = crate::publish::resolved(&lake);
+    let published = published_dir.join("kartlaggning.parquet");
     if !published.is_file() {
         let mut p = Problems::default();
         p.push(
@@ -47,8 +48,7 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
         .await?;
     let mut rows = cells(&ctx, "kartlaggning", kommun).await?;
     // The programme follow-up, where it is published, is a section of its own.
-    let followup =
-        crate::publish::dir(&lake).join(format!("{}.parquet", crate::publish::followup::NAME));
+    let followup = published_dir.join(format!("{}.parquet", crate::publish::followup::NAME));
     if followup.is_file() {
         let path = followup.to_string_lossy().into_owned();
         ctx.register_parquet("uppfoljning", &path, ParquetReadOptions::default())

@@ -84,6 +84,33 @@ async fn published_recipients(t: &TestLake) -> Option<i64> {
 
 #[tokio::test]
 async fn a_kill_after_the_manifest_is_caught_up_by_the_next_run_that_changes_nothing() {
+    killed_after_the_manifest_then_caught_up("before-views").await;
+}
+
+#[tokio::test]
+async fn a_kill_amid_the_published_files_leaves_readers_the_previous_set_whole() {
+    killed_after_the_manifest_then_caught_up("after-one-view-file").await;
+}
+
+/// The published files and their contents (resolved through the `published` link).
+fn published_set(t: &TestLake) -> Vec<(String, Vec<u8>)> {
+    let dir = malgrupp::publish::dir(&t.lake());
+    let mut set: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .expect("published")
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).expect("read"))
+        })
+        .collect();
+    set.sort();
+    set
+}
+
+/// A smaller delivery whose run is killed at `failpoint`, after the lake and its
+/// manifest were updated: published/ is still the previous set, file for file, and the
+/// next ordinary run (finding the extract unchanged) catches it up.
+async fn killed_after_the_manifest_then_caught_up(failpoint: &str) {
     let mut t = TestLake::new();
     let extract = private_fs_pipeline(&mut t);
     let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
@@ -100,12 +127,15 @@ async fn a_kill_after_the_manifest_is_caught_up_by_the_next_run_that_changes_not
     assert!(run(None).status.success());
     let before = published_recipients(&t).await;
     assert!(before.is_some_and(|n| n > 100), "{before:?}");
-    // A smaller delivery; the process dies after the lake and its manifest are updated,
-    // with the new published views staged but not in place.
+    let set_before = published_set(&t);
     std::fs::write(&extract, without_first_data_row(&extract)).expect("write");
-    let killed = run(Some("before-views"));
+    let killed = run(Some(failpoint));
     assert!(!killed.status.success());
-    assert!(String::from_utf8_lossy(&killed.stderr).contains("failpoint before-views"));
+    assert!(String::from_utf8_lossy(&killed.stderr).contains(&format!("failpoint {failpoint}")));
+    assert!(
+        published_set(&t) == set_before,
+        "published/ changed at {failpoint}"
+    );
     let lake_count = t
         .scalar("select antal from kartlaggning where matt = 'fs_mottagare' and kon = 'T' and alder = '16-24' and dimension = 'total'")
         .await;

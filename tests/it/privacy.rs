@@ -128,6 +128,14 @@ fn modes_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, bool, u
     for entry in std::fs::read_dir(dir).expect("read_dir") {
         let path = entry.expect("entry").path();
         let meta = std::fs::symlink_metadata(&path).expect("metadata");
+        if meta.file_type().is_symlink() {
+            // A link has no permissions of its own (`published` links to a generation,
+            // checked where it lies); it must not lead out of the lake.
+            let target = std::fs::canonicalize(&path).expect("link target");
+            let root = std::fs::canonicalize(dir).expect("dir");
+            assert!(target.starts_with(&root), "{} leads out of the lake", path.display());
+            continue;
+        }
         out.push((
             path.clone(),
             meta.is_dir(),

@@ -130,6 +130,76 @@ pub fn write(target: &Path, bytes: &[u8]) -> Result<()> {
     stage(target, bytes)?.publish()
 }
 
+/// Like [`write`], but the bytes go into `spare`, a file of zeros reserved by the
+/// previous call, so that on a full disk the write needs no new space beyond what the
+/// file grew by: overwriting blocks a file already owns allocates nothing. After the
+/// switch the next spare of `bytes.len() + margin` is reserved from the space the old
+/// file freed, as much of it as fits. The run ledger is written this way, so that a run
+/// failing because the disk is full still leaves its row.
+pub fn write_reserved(target: &Path, spare: &Path, bytes: &[u8], margin: u64) -> Result<()> {
+    let staged = match reserved_temp(target, spare) {
+        Some(temp) => {
+            let written = fs::OpenOptions::new()
+                .write(true)
+                .open(&temp)
+                .and_then(|mut f| {
+                    f.write_all(bytes)?;
+                    f.set_len(bytes.len() as u64)?;
+                    f.sync_all()
+                });
+            if let Err(e) = written {
+                let _ = fs::remove_file(&temp);
+                return Err(Error::io(target, e));
+            }
+            Staged {
+                temp,
+                target: target.to_path_buf(),
+            }
+        }
+        None => stage(target, bytes)?,
+    };
+    staged.publish()?;
+    reserve(spare, bytes.len() as u64 + margin);
+    Ok(())
+}
+
+/// The spare renamed to `target`'s temporary name (None: there is no spare).
+fn reserved_temp(target: &Path, spare: &Path) -> Option<PathBuf> {
+    let dir = directory_of(target)?;
+    let name = target.file_name()?.to_string_lossy().into_owned();
+    let temp = dir.join(format!(
+        "{TEMP_PREFIX}{}-{name}.partial",
+        std::process::id()
+    ));
+    fs::rename(spare, &temp).ok()?;
+    Some(temp)
+}
+
+/// Fills `spare` with zeros up to `len` bytes, or as far as the disk allows (a smaller
+/// spare still carries a few more ledger rows).
+fn reserve(spare: &Path, len: u64) {
+    let Ok(mut f) = fs::OpenOptions::new()
+        .append(true)
+        .open(spare)
+        .or_else(|_| create_private(spare).map_err(|_| ()))
+    else {
+        return;
+    };
+    let mut have = f.metadata().map_or(0, |m| m.len());
+    let zeros = [0u8; 64 * 1024];
+    while have < len {
+        let n = zeros.len().min((len - have) as usize);
+        if f.write_all(&zeros[..n]).is_err() {
+            // Keep what was reserved whole; a partial block may not be allocated.
+            let _ = f.set_len(have);
+            tracing::warn!(spare = %spare.display(), reserved = have, wanted = len, "the disk is nearly full: less space reserved for the run ledger than wanted");
+            break;
+        }
+        have += n as u64;
+    }
+    let _ = f.sync_all();
+}
+
 /// Points the symbolic link `link` at `target` (a path relative to the link's directory,
 /// so the lake can be mounted anywhere) with one rename: whoever resolves `link` finds
 /// the old target or the new one, never neither. Replaces a link, not a directory.

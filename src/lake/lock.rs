@@ -76,7 +76,7 @@ impl LakeLock {
             tracing::warn!(lock = %path.display(), previous = %previous, "taking over a lock left by a process that ended without releasing it");
         }
         let mut lock = LakeLock { file, path };
-        lock.write_holder()?;
+        lock.write_holder();
         Ok(Ok(lock))
     }
 
@@ -86,11 +86,13 @@ impl LakeLock {
         let (file, path) = open(root, name)?;
         file.lock().map_err(|e| Error::io(&path, e))?;
         let mut lock = LakeLock { file, path };
-        lock.write_holder()?;
+        lock.write_holder();
         Ok(lock)
     }
 
-    fn write_holder(&mut self) -> Result<()> {
+    /// Notes the holder in the lock file. Only informational (the `flock` is the lock),
+    /// so a full disk that refuses the few bytes does not stop the run: it is logged.
+    fn write_holder(&mut self) {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_else(|_| "this host".into());
@@ -99,11 +101,14 @@ impl LakeLock {
             std::process::id(),
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
-        self.file
+        let written = self
+            .file
             .set_len(0)
             .and_then(|()| self.file.seek(SeekFrom::Start(0)).map(|_| ()))
-            .and_then(|()| self.file.write_all(text.as_bytes()))
-            .map_err(|e| Error::io(&self.path, e))
+            .and_then(|()| self.file.write_all(text.as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!(lock = %self.path.display(), error = %e, "lock taken, but its holder could not be noted in the file");
+        }
     }
 }
 

@@ -142,6 +142,12 @@ pub struct Lineage {
 /// 100 000; 20 000 keeps years of history while the file stays a few MB.
 pub const MAX_RUNS: usize = 20_000;
 
+/// Space kept in `_meta/` for the next manifest write (`Manifest::save`).
+const SPARE: &str = "manifest.spare";
+/// What the spare holds beyond the manifest's size: room for the manifest to grow by a
+/// few hundred ledger rows while the disk stays full.
+const SPARE_MARGIN: u64 = 256 * 1024;
+
 /// Location of the manifest under a lake root.
 pub fn path(root: &Path) -> PathBuf {
     root.join("_meta").join("manifest.json")
@@ -191,9 +197,11 @@ impl Manifest {
             .find(|r| r.pipeline == pipeline && r.succeeded())
     }
 
-    /// Writes the manifest atomically.
+    /// Writes the manifest atomically, into space reserved by the previous write, so
+    /// that the ledger row of a run that failed on a full disk is still recorded.
     pub fn save(&self, root: &Path) -> Result<()> {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(e.to_string()))?;
-        atomic::write(&path(root), &bytes)
+        let spare = root.join("_meta").join(SPARE);
+        atomic::write_reserved(&path(root), &spare, &bytes, SPARE_MARGIN)
     }
 }

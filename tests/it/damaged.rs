@@ -73,7 +73,7 @@ async fn an_extract_with_only_a_header_and_a_total_line_fails() {
 }
 
 /// The published count of försörjningsstöd recipients 16-24 (kön T).
-async fn published_recipients(t: &TestLake) -> Option<i64> {
+pub async fn published_recipients(t: &TestLake) -> Option<i64> {
     let ctx = malgrupp::query::new_session();
     let file = malgrupp::publish::dir(&t.lake()).join("kartlaggning.parquet");
     ctx.register_parquet("k", &file.display().to_string(), Default::default())

@@ -2,7 +2,7 @@
 //!
 //! Modules: `agency` (agency formats end to end), `common` (a lake in a temp dir with the shipped pipelines and views),
 //! `kalmar` (the acceptance figures of Kalmar's Bilaga 1), `lake` (determinism, skipping,
-//! a killed run), `privacy` (no identity number in anything a run writes), `config`
+//! a killed run), `damaged` and `disk_full` (damaged deliveries, kills, a full disk), `privacy` (no identity number in anything a run writes), `config`
 //! (check reports every problem), `http` (the HTTP source against a mock server) and
 //! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance),
 //! `deploy` (deploy/ files against systemd-analyze, kubernetes-validate, the Compose schema).
@@ -15,6 +15,7 @@ mod daemon;
 mod damaged;
 mod deploy;
 mod disclosure;
+mod disk_full;
 mod export;
 mod gates;
 mod http;

@@ -133,7 +133,11 @@ fn modes_under(dir: &std::path::Path, out: &mut Vec<(std::path::PathBuf, bool, u
             // checked where it lies); it must not lead out of the lake.
             let target = std::fs::canonicalize(&path).expect("link target");
             let root = std::fs::canonicalize(dir).expect("dir");
-            assert!(target.starts_with(&root), "{} leads out of the lake", path.display());
+            assert!(
+                target.starts_with(&root),
+                "{} leads out of the lake",
+                path.display()
+            );
             continue;
         }
         out.push((

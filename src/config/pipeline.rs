@@ -83,6 +83,8 @@ pub struct FieldMapping {
     pub default: Option<String>,
     /// chrono date format.
     pub date_format: Option<String>,
+    /// Dates: days after the run's day a date may lie.
+    pub max_days_ahead: u32,
 }
 
 /// Origin of a raw value.
@@ -317,6 +319,9 @@ fn validate_field(
     if field.ty == FieldType::Personnummer && matches!(origin, Origin::Constant(_)) {
         p.push(file, at, "an identity number cannot be a constant");
     }
+    if spec.max_days_ahead.is_some() && field.ty != FieldType::Date {
+        p.push(file, format!("{at}.max_days_ahead"), "only for date fields");
+    }
     let values = spec.values.map(|m| {
         m.into_iter()
             .map(|(k, v)| {
@@ -366,6 +371,7 @@ fn validate_field(
         values,
         default: spec.default,
         date_format: spec.date_format,
+        max_days_ahead: spec.max_days_ahead.unwrap_or(0),
     })
 }
 

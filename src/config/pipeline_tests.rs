@@ -59,6 +59,14 @@ fn every_problem_is_reported_at_once() {
             "{text}"
         );
     }
+    let bad3 = GOOD.replace("\"0880\" }", "\"0880\", max_days_ahead = 5 }");
+    let text = Pipeline::from_toml(Path::new("pipelines/bad3.toml"), &bad3)
+        .expect_err("not a date")
+        .to_string();
+    assert!(
+        text.contains("fields.kommun.max_days_ahead") && text.contains("only for date fields"),
+        "{text}"
+    );
     let bad2 = GOOD.replace("\"0880\"", "\"0880\", colum = 'x'");
     let text = Pipeline::from_toml(Path::new("pipelines/bad2.toml"), &bad2)
         .expect_err("typo")

@@ -207,4 +207,7 @@ pub struct RawFieldSpec {
     pub default: Option<String>,
     /// chrono format for dates that are not ISO, e.g. `%d/%m/%Y`.
     pub date_format: Option<String>,
+    /// Dates: how many days after the run's day a date may lie (default 0: a date in the
+    /// future is quarantined, as a wrong column or format more often than a plan).
+    pub max_days_ahead: Option<u32>,
 }

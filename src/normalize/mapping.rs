@@ -442,7 +442,10 @@ fn typed(
         }
         FieldType::Number => vec![Cell::Float(value::parse_number(v, nf)?)],
         FieldType::Bool => vec![Cell::Bool(value::parse_bool(v)?)],
-        FieldType::Date => vec![Cell::Date(value::parse_date(v, m.date_format.as_deref())?)],
+        FieldType::Date => {
+            let date = value::parse_date(v, m.date_format.as_deref())?;
+            vec![Cell::Date(not_ahead(date, m.max_days_ahead)?)]
+        }
         FieldType::Value => {
             let c = value::parse_value_cell(v, nf)?;
             let opt = |x: Option<f64>| x.map_or(Cell::Null, Cell::Float);
@@ -460,6 +463,18 @@ fn typed(
 }
 
 /// How much of a value may be shown in quarantine and errors.
+/// `date`, unless it lies more than `max_days_ahead` days after today. Today is the UTC
+/// day plus one, so a date of today in any time zone passes.
+fn not_ahead(date: NaiveDate, max_days_ahead: u32) -> Result<NaiveDate, String> {
+    let latest = chrono::Utc::now().date_naive() + chrono::Days::new(1 + u64::from(max_days_ahead));
+    if date > latest {
+        return Err(format!(
+            "the date is after {latest}, more than max_days_ahead = {max_days_ahead} days from today (a wrong column or date format?)"
+        ));
+    }
+    Ok(date)
+}
+
 fn show(v: &str, ty: FieldType) -> String {
     if ty == FieldType::Personnummer {
         return personnummer::mask(v);

@@ -151,6 +151,58 @@ async fn an_aggregate_row_given_twice_fails_the_file_instead_of_publishing_two_r
     );
 }
 
+#[tokio::test]
+async fn a_category_cell_merged_over_two_rows_never_publishes_two_rows_of_one_key() {
+    let mut t = TestLake::new();
+    let extracts = t.dir.path().join("extracts");
+    std::fs::create_dir_all(&extracts).expect("mkdir");
+    // Kategori "Totalt" merged down over rows 4 and 5: the sheet holds it in row 4 only.
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let plain = Format::new();
+    ws.merge_range(
+        0,
+        0,
+        0,
+        5,
+        "Inskrivna arbetssökande 16–24 år, Kalmar kommun (0880), maj 2015",
+        &plain,
+    )
+    .expect("title");
+    ws.merge_range(1, 3, 1, 5, "Antal", &plain)
+        .expect("group header");
+    for (c, h) in ["Mått", "Ålder", "Kategori", "Kvinnor", "Män", "Totalt"]
+        .iter()
+        .enumerate()
+    {
+        ws.write_string(2, c as u16, *h).expect("header");
+    }
+    ws.merge_range(3, 2, 4, 2, "Totalt", &plain)
+        .expect("merged category");
+    for (r, numbers) in [(3u32, [280.0, 401.0, 681.0]), (4, [12.0, 30.0, 42.0])] {
+        ws.write_string(r, 0, "INSKRIVNA ARBETSLÖSA")
+            .expect("label");
+        ws.write_string(r, 1, "16-24").expect("age");
+        for (c, n) in (3u16..).zip(numbers) {
+            ws.write_number(r, c, n).expect("number");
+        }
+    }
+    std::fs::write(
+        extracts.join("af_inskrivna_2015-05.xlsx"),
+        wb.save_to_buffer().expect("xlsx"),
+    )
+    .expect("write");
+    private_af_pipeline(&mut t, &extracts);
+    let (outcome, out) = t.run(&["af"]).await;
+    let report = &outcome.reports[0];
+    assert!(
+        report.status == "failed" || report.rows_quarantined > 0,
+        "the row under the merged cell is a problem: {out}"
+    );
+    let keys = "select count(*) from (select kommun, period, matt, kon, alder, dimension, kategori from aggregat group by 1, 2, 3, 4, 5, 6, 7 having count(*) > 1)";
+    assert_eq!(t.scalar(keys).await, Some(0), "{out}");
+}
+
 /// Answers PxWebApi 2.0 data requests with a JSON-stat 2.0 cube of exactly the codes
 /// asked for (as SCB does), population = 300 + 10 × age + kön; one cell (age 24, women,
 /// 2015) suppressed with status `..`. The body starts with a byte-order mark.

@@ -377,3 +377,49 @@ async fn after_a_crash_loop_the_next_run_publishes_what_a_fresh_publish_of_the_l
         "no staged file of a killed run is left"
     );
 }
+
+/// The shipped KAA pipeline on a copy of its sample in which line 3 is registered on
+/// `date`, with `options` added to the registration date's field.
+async fn kaa_with_registration(date: &str, options: &str) -> malgrupp::cli::run::RunOutcome {
+    let mut t = TestLake::new();
+    let dir = t.dir.path().to_path_buf();
+    let bytes = std::fs::read("samples/kalmar/kaa_2015-06-15.csv").expect("sample");
+    let (text, _, _) = encoding_rs::WINDOWS_1252.decode(&bytes);
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let mut cells: Vec<String> = lines[2].split(';').map(str::to_string).collect();
+    cells[1] = date.to_string();
+    lines[2] = cells.join(";");
+    write_lines(&dir.join("kaa_2015-06-15.csv"), &lines);
+    let toml = std::fs::read_to_string("pipelines/kalmar_kaa.toml")
+        .expect("shipped")
+        .replace(
+            "samples/kalmar/kaa_*.csv",
+            &format!("{}/kaa_*.csv", dir.display()),
+        )
+        .replace(
+            "registreringsdatum = \"Registreringsdatum\"",
+            &format!("registreringsdatum = {{ column = \"Registreringsdatum\"{options} }}"),
+        );
+    std::fs::create_dir_all(dir.join("pipelines")).expect("mkdir");
+    std::fs::write(dir.join("pipelines/kaa.toml"), toml).expect("pipeline");
+    t.settings.pipelines_dir = dir.join("pipelines");
+    let (outcome, out) = t.run(&["kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    outcome
+}
+
+#[tokio::test]
+async fn a_date_after_today_is_quarantined_unless_the_field_allows_days_ahead() {
+    let ahead = (chrono::Utc::now().date_naive() + chrono::Days::new(30)).to_string();
+    let strict = kaa_with_registration(&ahead, "").await;
+    let lenient = kaa_with_registration(&ahead, ", max_days_ahead = 60").await;
+    assert_eq!(
+        strict.reports[0].rows_quarantined,
+        lenient.reports[0].rows_quarantined + 1,
+        "the row registered 30 days ahead is quarantined by default, not with 60 days allowed"
+    );
+    assert_eq!(
+        strict.reports[0].rows_written + 1,
+        lenient.reports[0].rows_written
+    );
+}

@@ -70,15 +70,30 @@ pub struct Mapped {
 
 impl Mapped {
     /// Appends the result of the next chunk of the same extract.
+    ///
+    /// A national extract spreads every chunk over hundreds of partitions, so each chunk
+    /// adds a small batch to each of them; a batch costs buffers and headers of its own
+    /// for every column, so a partition's batches are joined once they are
+    /// [`COALESCE_AT`] (the rows are copied a few times, the overhead is not kept).
     pub fn absorb(&mut self, next: Mapped) {
         for (part, batches) in next.partitions {
-            self.partitions.entry(part).or_default().extend(batches);
+            let held = self.partitions.entry(part).or_default();
+            held.extend(batches);
+            if held.len() >= COALESCE_AT
+                && let Ok(one) =
+                    datafusion::arrow::compute::concat_batches(&held[0].schema(), held.iter())
+            {
+                *held = vec![one];
+            }
         }
         self.rejected.extend(next.rejected);
         self.records += next.records;
         self.keys.extend(next.keys);
     }
 }
+
+/// Batches a partition may hold before [`Mapped::absorb`] joins them.
+const COALESCE_AT: usize = 8;
 
 struct RowError {
     column: Option<String>,

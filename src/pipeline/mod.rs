@@ -494,7 +494,7 @@ pub fn period_overlaps(period: &str, from: &str, to: &str) -> bool {
 fn decode_one(
     ctx: &RunContext<'_>,
     pipeline: &Pipeline,
-    extract: Extract,
+    mut extract: Extract,
     sha: String,
     opts: &RunOptions,
 ) -> Result<Decoded> {
@@ -526,6 +526,10 @@ fn decode_one(
         },
     )
     .map_err(data_err)?;
+    // The bytes are kept on disk (`keep_raw`) and everything the run needs from them is
+    // mapped: holding them until every extract is decoded would add the size of all the
+    // night's files to the peak.
+    extract.bytes = Vec::new();
     // The first rejections are logged one by one; the rest only counted (the
     // quarantine table has them all), so a bad national extract cannot flood the log.
     const LOGGED: usize = 10;

@@ -52,6 +52,9 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<Problem
     if let Some(warning) = lake_mode_warning(&settings.lake_root) {
         writeln!(out, "warning: {warning}").map_err(io)?;
     }
+    for warning in super::check_measures::warnings(&pipelines, &settings.sql_dir) {
+        writeln!(out, "warning: {warning}").map_err(io)?;
+    }
     if !problems.is_empty() {
         writeln!(out, "{} problem(s):\n{problems}", problems.0.len()).map_err(io)?;
     }

@@ -8,6 +8,7 @@ pub mod backfill;
 pub mod bench;
 pub mod bench_national;
 pub mod check;
+mod check_measures;
 pub mod demo;
 pub mod export;
 pub mod report;

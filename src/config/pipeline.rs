@@ -87,6 +87,24 @@ pub struct FieldMapping {
     pub max_days_ahead: u32,
 }
 
+impl Pipeline {
+    /// The measure codes an aggregate pipeline can write (its `matt` field's value map,
+    /// constant and default); None when it takes them as they come from a column, and
+    /// for record registers, whose measures the views derive.
+    pub fn written_measures(&self) -> Option<std::collections::BTreeSet<String>> {
+        let m = self.fields.iter().find(|m| m.field.name == "matt")?;
+        let mut codes: std::collections::BTreeSet<String> = m.default.iter().cloned().collect();
+        match (&m.origin, &m.values) {
+            (Origin::Constant(c), _) => {
+                codes.insert(c.clone());
+            }
+            (_, Some(values)) => codes.extend(values.values().cloned()),
+            _ => return None,
+        }
+        Some(codes)
+    }
+}
+
 /// Origin of a raw value.
 #[derive(Debug, Clone)]
 pub enum Origin {

@@ -30,6 +30,12 @@ const MEASURES: &[(&str, &str)] = &[
     ("fs_annan", "Orsak: annan"),
     ("af_inskrivna", "Inskrivna vid Arbetsförmedlingen"),
     ("af_oppet_arbetslosa", "Öppet arbetslösa"),
+    ("af_arbetslosa_i_program", "Arbetslösa i program"),
+    (
+        "af_inskrivna_arbetslosa",
+        "Inskrivna arbetslösa (öppet arbetslösa och i program)",
+    ),
+    ("af_samtliga_inskrivna", "Samtliga inskrivna"),
     ("af_med_insats", "Sökande i program med insats"),
     ("af_deltidsarbetslosa", "Deltidsarbetslösa"),
     (
@@ -39,6 +45,7 @@ const MEASURES: &[(&str, &str)] = &[
     ("af_ej_till_forfogande", "Ej till förfogande för arbete"),
     ("af_funktionshinderkod", "Med kod för funktionsnedsättning"),
     ("timanstallda", "Timanställda i kommunen"),
+    ("befolkning", "Folkmängd"),
     ("uvas", "Unga som varken arbetar eller studerar (UVAS)"),
     (
         "ak9_behoriga_yrkesprogram",
@@ -87,7 +94,17 @@ const MEASURES: &[(&str, &str)] = &[
         "sex_man_nadda_H2",
         "Sex månader efter: nådda, andra halvåret",
     ),
+    (
+        "sex_man_status_H1",
+        "Sex månader efter: status, första halvåret",
+    ),
+    (
+        "sex_man_status_H2",
+        "Sex månader efter: status, andra halvåret",
+    ),
+    ("avslut_andel", "Avslut: andel av avslut utan övergång"),
     ("anordnare_insatser", "Anordnare: insatser"),
+    ("anordnare_andel_lyckade", "Anordnare: andel lyckade avslut"),
     ("anordnare_deltagare", "Anordnare: deltagare"),
     ("anordnare_startade", "Anordnare: startade"),
     ("anordnare_avslutade", "Anordnare: avslutade"),
@@ -179,6 +196,17 @@ fn lookup(table: &[(&str, &'static str)], code: &str) -> Option<(usize, &'static
         .iter()
         .position(|(c, _)| *c == code)
         .map(|i| (i, table[i].1))
+}
+
+/// Whether `matt` is a documented measure (it has a label here and a row in
+/// docs/figures.md; a test keeps the two together).
+pub fn is_known_measure(matt: &str) -> bool {
+    lookup(MEASURES, matt).is_some()
+}
+
+/// Every documented measure code, in report order.
+pub fn known_measures() -> impl Iterator<Item = &'static str> {
+    MEASURES.iter().map(|(c, _)| *c)
 }
 
 /// Swedish label of a measure code (the code itself when unknown).

@@ -427,6 +427,30 @@ async fn demo_reproduces_kalmars_bilaga_1() {
     assert_eq!(t.scalar("select befolkning from kartlaggning where matt = 'malgrupp_summa' and kon = 'T' and alder = '16-19'").await, Some(3218));
     // The agreement's goal: the baseline month is May 2015, target 451.
     assert_eq!(t.scalar("select cast(malvarde as bigint) from malfoljning where mal_id = 'halvera_malgruppen' and period = '2015-05'").await, Some(451));
+    // Every measure the demo publishes has a Swedish label: the report never shows a
+    // raw code.
+    let ctx = t.session().await;
+    let measures = crate::common::query_in(
+        &ctx,
+        "select distinct matt from kartlaggning union select distinct matt from uppfoljning",
+    )
+    .await;
+    let mut unlabelled = Vec::new();
+    for b in &measures {
+        for m in malgrupp::query::columns::texts(b.column(0))
+            .expect("text")
+            .into_iter()
+            .flatten()
+        {
+            if !malgrupp::report::labels::is_known_measure(&m) {
+                unlabelled.push(m);
+            }
+        }
+    }
+    assert!(
+        unlabelled.is_empty(),
+        "measures without a label: {unlabelled:?}"
+    );
 }
 
 #[tokio::test]

@@ -9,9 +9,10 @@
 WITH band AS (
     SELECT * FROM (VALUES ('16-24', 16, 24), ('16-19', 16, 19)) AS t(alder, fran, till)
 ),
+-- AF's counts as `kartlaggning_af` gives them: a total AF did not deliver is K + M there.
 af AS (
-    SELECT kommun, period, kon, alder, CAST(varde AS BIGINT) AS antal
-    FROM aggregat WHERE kalla = 'af' AND matt = 'af_inskrivna' AND dimension = 'total'
+    SELECT kommun, period, kon, alder, antal
+    FROM kartlaggning_af WHERE matt = 'af_inskrivna' AND dimension = 'total'
 ),
 kaa_all AS (
     SELECT kommun, period, person_id, kon, alder FROM kaa

@@ -3,6 +3,10 @@
 -- multi-valued: a person with both counts under fysisk and under psykisk, and the
 -- overlap is also given as kategori 'fysisk_och_psykisk'.
 --
+-- Not delivered is not zero: a kommun-month whose extract has no sub-reason (delorsak),
+-- or no education, disability or country of birth, gets no rows for those measures or
+-- breakdowns, instead of zeros that would read as "nobody".
+--
 -- Every count is of distinct persons. How, matters at national size, where this view is
 -- most of the cost of publishing (docs/performance.md):
 -- * `rader` is how many different rows a person has in a measure and month. Nearly
@@ -51,9 +55,14 @@ counts AS (
     FROM b WHERE kategori IS NOT NULL
     GROUP BY kommun, period, matt, kon, alder, dimension, kategori
 ),
+levererat AS (
+    SELECT kommun, period, COUNT(delorsak) > 0 AS delorsak, COUNT(utbildning) > 0 AS utbildning,
+           COUNT(funktionsnedsattning) > 0 AS funktionsnedsattning, COUNT(fodelseland) > 0 AS fodelseland
+    FROM forsorjningsstod GROUP BY kommun, period
+),
 frame AS (
     SELECT p.kommun, p.period, m.matt, s.kon, c.alder, c.dimension, c.kategori
-    FROM (SELECT DISTINCT kommun, period FROM forsorjningsstod) p
+    FROM levererat p
     CROSS JOIN (VALUES ('fs_mottagare'), ('fs_arbetsloshet'), ('fs_arbetsloshet_endast_fs'), ('fs_arbetsloshet_vantar_ersattning'),
                        ('fs_arbetsloshet_otillracklig_ersattning'), ('fs_sociala_skal'), ('fs_ohalsa'), ('fs_otillracklig_inkomst'), ('fs_annan')) AS m(matt)
     CROSS JOIN (VALUES ('K'), ('M'), ('T')) AS s(kon)
@@ -68,6 +77,10 @@ frame AS (
                        ('16-24', 'funktionsnedsattning', 'fysisk_och_psykisk'), ('16-24', 'funktionsnedsattning', 'nej'),
                        ('16-24', 'funktionsnedsattning', 'saknas'),
                        ('16-24', 'fodelseland', 'inrikes'), ('16-24', 'fodelseland', 'utrikes'), ('16-24', 'fodelseland', 'saknas')) AS c(alder, dimension, kategori)
+    WHERE (p.delorsak OR m.matt NOT IN ('fs_arbetsloshet_endast_fs', 'fs_arbetsloshet_vantar_ersattning', 'fs_arbetsloshet_otillracklig_ersattning'))
+      AND (p.utbildning OR c.dimension <> 'utbildning')
+      AND (p.funktionsnedsattning OR c.dimension <> 'funktionsnedsattning')
+      AND (p.fodelseland OR c.dimension <> 'fodelseland')
 )
 SELECT f.kommun, f.period, f.matt, f.kon, f.alder, f.dimension, f.kategori, COALESCE(c.antal, 0) AS antal
 FROM frame f

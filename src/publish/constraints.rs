@@ -173,6 +173,27 @@ pub const IDENTITIES: &[Identity] = &[
         checked: true,
     },
     Identity {
+        says: "målgrupp, the parts added up = AF inskrivna + KAA without known activity + unemployed försörjningsstöd outside AF",
+        total: &[(Field::Matt, "malgrupp_delar_summa")],
+        parts: Parts::Cells(&[
+            &[(Field::Matt, "af_inskrivna")],
+            &[(Field::Matt, "malgrupp_kaa_ingen_okand")],
+            &[(Field::Matt, "malgrupp_fs_arbetsloshet_ej_af")],
+        ]),
+        each: &[],
+        checked: true,
+    },
+    Identity {
+        says: "målgrupp, the parts added up = unduplicated persons + the overlap counted twice",
+        total: &[(Field::Matt, "malgrupp_delar_summa")],
+        parts: Parts::Cells(&[
+            &[(Field::Matt, "malgrupp_unik")],
+            &[(Field::Matt, "malgrupp_overlapp")],
+        ]),
+        each: &[],
+        checked: true,
+    },
+    Identity {
         says: "follow-up: exits = the sum of exits by code (`avslut` = Σ `avslut_<kod>`)",
         total: &[(Field::Matt, "avslut")],
         parts: Parts::Cells(&[

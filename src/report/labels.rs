@@ -7,6 +7,16 @@
 /// Known measures in report order, with their Swedish labels.
 const MEASURES: &[(&str, &str)] = &[
     ("malgrupp_summa", "Målgruppen, summa över källor"),
+    ("malgrupp_kaa_ingen_okand", "KAA utan känd sysselsättning"),
+    (
+        "malgrupp_fs_arbetsloshet_ej_af",
+        "Försörjningsstöd, arbetslösa ej inskrivna vid AF",
+    ),
+    ("malgrupp_delar_summa", "Summa: AF inskrivna + de två ovan"),
+    (
+        "malgrupp_overlapp",
+        "– personer i både KAA och försörjningsstöd",
+    ),
     ("malgrupp_unik", "Målgruppen, unika personer"),
     ("kaa_inskrivna", "Inskrivna i aktivitetsansvaret"),
     ("kaa_planerad_avregistrering", "Planerad avregistrering"),

@@ -3,9 +3,10 @@
 -- multi-valued: a person with both counts under fysisk and under psykisk, and the
 -- overlap is also given as kategori 'fysisk_och_psykisk'.
 --
--- Not delivered is not zero: a kommun-month whose extract has no sub-reason (delorsak),
--- or no education, disability or country of birth, gets no rows for those measures or
--- breakdowns, instead of zeros that would read as "nobody".
+-- Not delivered is not zero: a kommun-month whose extract has no sub-reason (delorsak)
+-- although some have arbetslöshet, or no education, disability or country of birth,
+-- gets no rows for those measures or breakdowns, instead of zeros that would read as
+-- "nobody".
 --
 -- Every count is of distinct persons. How, matters at national size, where this view is
 -- most of the cost of publishing (docs/performance.md):
@@ -56,7 +57,10 @@ counts AS (
     GROUP BY kommun, period, matt, kon, alder, dimension, kategori
 ),
 levererat AS (
-    SELECT kommun, period, COUNT(delorsak) > 0 AS delorsak, COUNT(utbildning) > 0 AS utbildning,
+    -- Sub-reasons exist only for arbetslöshet: a month without it has them all zero.
+    SELECT kommun, period,
+           COUNT(delorsak) > 0 OR COUNT(CASE WHEN orsak = 'arbetsloshet' THEN 1 END) = 0 AS delorsak,
+           COUNT(utbildning) > 0 AS utbildning,
            COUNT(funktionsnedsattning) > 0 AS funktionsnedsattning, COUNT(fodelseland) > 0 AS fodelseland
     FROM forsorjningsstod GROUP BY kommun, period
 ),

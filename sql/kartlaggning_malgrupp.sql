@@ -23,24 +23,20 @@ af AS (
 kaa_all AS (
     SELECT kommun, period, person_id, kon, alder FROM kaa
 ),
-kaa_io AS (
-    SELECT DISTINCT kommun, period, person_id, kon, alder FROM kaa WHERE aktivitet IN ('ingen', 'okand')
-),
-fs_ej_af AS (
-    SELECT DISTINCT kommun, period, person_id, kon, alder FROM forsorjningsstod WHERE orsak = 'arbetsloshet' AND inskriven_af = false
-),
--- The persons of each part of the unduplicated count, and those in both.
-delar AS (
-    SELECT kommun, period, person_id, kon, alder, 'malgrupp_kaa_ingen_okand' AS matt FROM kaa_io
-    UNION ALL
-    SELECT kommun, period, person_id, kon, alder, 'malgrupp_fs_arbetsloshet_ej_af' FROM fs_ej_af
-    UNION ALL
-    SELECT kommun, period, person_id, kon, alder, 'malgrupp_unik_personer' FROM kaa_io
-    UNION
-    SELECT kommun, period, person_id, kon, alder, 'malgrupp_unik_personer' FROM fs_ej_af
+-- One row per person in either part of the unduplicated count, saying which: the counts
+-- below are then sums, with no person id hashed twice.
+personer AS (
+    SELECT kommun, period, person_id, MAX(kon) AS kon, MAX(alder) AS alder,
+           MAX(i_kaa) AS i_kaa, MAX(i_fs) AS i_fs
+    FROM (
+        SELECT kommun, period, person_id, kon, alder, 1 AS i_kaa, 0 AS i_fs FROM kaa WHERE aktivitet IN ('ingen', 'okand')
+        UNION ALL
+        SELECT kommun, period, person_id, kon, alder, 0, 1 FROM forsorjningsstod WHERE orsak = 'arbetsloshet' AND inskriven_af = false
+    ) x
+    GROUP BY kommun, period, person_id
 ),
 kon_kaa AS (SELECT kommun, period, person_id, kon, alder FROM kaa_all UNION ALL SELECT kommun, period, person_id, 'T', alder FROM kaa_all),
-kon_delar AS (SELECT kommun, period, person_id, kon, alder, matt FROM delar UNION ALL SELECT kommun, period, person_id, 'T', alder, matt FROM delar),
+kon_personer AS (SELECT kommun, period, kon, alder, i_kaa, i_fs FROM personer UNION ALL SELECT kommun, period, 'T', alder, i_kaa, i_fs FROM personer),
 -- KAA covers 16-20; the 16-24 band takes all of it, the others those of their ages.
 kaa_band AS (
     SELECT k.kommun, k.period, k.kon, b.alder, COUNT(DISTINCT k.person_id) AS antal
@@ -48,12 +44,9 @@ kaa_band AS (
     GROUP BY k.kommun, k.period, k.kon, b.alder
 ),
 delar_band AS (
-    SELECT d.kommun, d.period, d.kon, b.alder,
-           COUNT(DISTINCT CASE WHEN d.matt = 'malgrupp_kaa_ingen_okand' THEN d.person_id END) AS kaa_io,
-           COUNT(DISTINCT CASE WHEN d.matt = 'malgrupp_fs_arbetsloshet_ej_af' THEN d.person_id END) AS fs_ej_af,
-           COUNT(DISTINCT CASE WHEN d.matt = 'malgrupp_unik_personer' THEN d.person_id END) AS unik
-    FROM kon_delar d JOIN band b ON d.alder BETWEEN b.fran AND b.till
-    GROUP BY d.kommun, d.period, d.kon, b.alder
+    SELECT p.kommun, p.period, p.kon, b.alder, SUM(p.i_kaa) AS kaa_io, SUM(p.i_fs) AS fs_ej_af, COUNT(*) AS unik
+    FROM kon_personer p JOIN band b ON p.alder BETWEEN b.fran AND b.till
+    GROUP BY p.kommun, p.period, p.kon, b.alder
 ),
 steg AS (
     SELECT af.kommun, af.period, af.kon, af.alder, af.antal AS af,
@@ -63,14 +56,16 @@ steg AS (
     LEFT JOIN kaa_band ON kaa_band.kommun = af.kommun AND kaa_band.period = af.period AND kaa_band.kon = af.kon AND kaa_band.alder = af.alder
     LEFT JOIN delar_band db ON db.kommun = af.kommun AND db.period = af.period AND db.kon = af.kon AND db.alder = af.alder
 )
-SELECT kommun, period, 'malgrupp_summa' AS matt, kon, alder, 'total' AS dimension, 'total' AS kategori, af + kaa AS antal FROM steg
-UNION ALL
-SELECT kommun, period, 'malgrupp_kaa_ingen_okand', kon, alder, 'total', 'total', kaa_io FROM steg
-UNION ALL
-SELECT kommun, period, 'malgrupp_fs_arbetsloshet_ej_af', kon, alder, 'total', 'total', fs_ej_af FROM steg
-UNION ALL
-SELECT kommun, period, 'malgrupp_delar_summa', kon, alder, 'total', 'total', af + kaa_io + fs_ej_af FROM steg
-UNION ALL
-SELECT kommun, period, 'malgrupp_overlapp', kon, alder, 'total', 'total', kaa_io + fs_ej_af - unik FROM steg
-UNION ALL
-SELECT kommun, period, 'malgrupp_unik', kon, alder, 'total', 'total', af + unik FROM steg
+-- Each step from one pass over `steg` (a view's CTE is computed once per reference).
+SELECT s.kommun, s.period, m.matt, s.kon, s.alder, 'total' AS dimension, 'total' AS kategori,
+       CASE m.matt
+           WHEN 'malgrupp_summa' THEN s.af + s.kaa
+           WHEN 'malgrupp_kaa_ingen_okand' THEN s.kaa_io
+           WHEN 'malgrupp_fs_arbetsloshet_ej_af' THEN s.fs_ej_af
+           WHEN 'malgrupp_delar_summa' THEN s.af + s.kaa_io + s.fs_ej_af
+           WHEN 'malgrupp_overlapp' THEN s.kaa_io + s.fs_ej_af - s.unik
+           WHEN 'malgrupp_unik' THEN s.af + s.unik
+       END AS antal
+FROM steg s
+CROSS JOIN (VALUES ('malgrupp_summa'), ('malgrupp_kaa_ingen_okand'), ('malgrupp_fs_arbetsloshet_ej_af'),
+                   ('malgrupp_delar_summa'), ('malgrupp_overlapp'), ('malgrupp_unik')) AS m(matt)

@@ -36,6 +36,33 @@ const DEFS: &[SectionDef] = &[
     SectionDef { key: "ovrigt", title: "Övriga mått", sheet: "Övriga mått", prefixes: &[], shares: false },
 ];
 
+/// What a source delivers when it delivers everything: (measure that shows the source
+/// delivered the month, the measure and breakdown expected with it, the note's words).
+/// The views publish no zeros for what an extract did not deliver, so an absent
+/// breakdown is named in the notes as not delivered, never left to read as "nobody".
+#[rustfmt::skip]
+const DELIVERED_WITH: &[(&str, &str, &str, &str)] = &[
+    ("fs_mottagare", "fs_mottagare", "utbildning", "Försörjningsstöd per utbildningsnivå"),
+    ("fs_mottagare", "fs_mottagare", "funktionsnedsattning", "Försörjningsstöd per funktionsnedsättning"),
+    ("fs_mottagare", "fs_mottagare", "fodelseland", "Försörjningsstöd per födelseland"),
+    ("fs_arbetsloshet", "fs_arbetsloshet_endast_fs", "total", "Arbetslöshet per delorsak"),
+];
+
+/// Notes for the breakdowns of [`DELIVERED_WITH`] absent from the report's period.
+fn not_delivered(input: &ReportInput) -> Vec<String> {
+    let here = |matt: &str, dimension: &str| {
+        input
+            .cells
+            .iter()
+            .any(|c| c.period == input.period && c.matt == matt && c.dimension == dimension)
+    };
+    DELIVERED_WITH
+        .iter()
+        .filter(|(anchor, matt, dimension, _)| here(anchor, "total") && !here(matt, dimension))
+        .map(|(_, _, _, what)| format!("{what}: ej levererat av källan (inte noll)."))
+        .collect()
+}
+
 fn def_of(matt: &str) -> &'static SectionDef {
     DEFS.iter()
         .find(|d| d.prefixes.iter().any(|p| matt.starts_with(p)))
@@ -168,6 +195,7 @@ pub fn build(input: &ReportInput) -> Report {
             sections.push((def.key, def.title, def.sheet, SectionBody::Tables(tables)));
         }
     }
+    notes.extend(not_delivered(input));
     let goals = goal_views(input);
     if !goals.is_empty() {
         sections.push((
@@ -252,6 +280,36 @@ mod tests {
         for f in &shown {
             assert_eq!(f.figure, expected(input_cell(&input, &f.key), f.field));
         }
+    }
+
+    #[test]
+    fn a_breakdown_not_delivered_is_named_in_the_notes_not_shown_as_zeros() {
+        let full = build(&kalmar_input());
+        assert!(
+            !full.notes.iter().any(|n| n.contains("ej levererat")),
+            "{:?}",
+            full.notes
+        );
+        let mut input = kalmar_input();
+        let undelivered = |c: &Cell| {
+            c.matt.starts_with("fs_arbetsloshet_")
+                || (c.matt == "fs_mottagare" && c.dimension == "utbildning")
+        };
+        input.cells.retain(|c| !undelivered(c));
+        let notes = build(&input).notes;
+        for expected in [
+            "Försörjningsstöd per utbildningsnivå: ej levererat av källan (inte noll).",
+            "Arbetslöshet per delorsak: ej levererat av källan (inte noll).",
+        ] {
+            assert!(
+                notes.iter().any(|n| n == expected),
+                "{expected} not in {notes:?}"
+            );
+        }
+        assert!(
+            !notes.iter().any(|n| n.contains("födelseland")),
+            "{notes:?}"
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 -- their share of the kommun's total, distinct participants, started, ended, ended to
 -- work (arbete, subventionerat arbete), studies and own business, the share of exits
 -- with a successful result (those four outcomes), and programme days (start to end,
--- both counted) per ended participant and per participant ended with success.
+-- both counted): in all of the ended participations, per ended participant, per
+-- participant ended with success, and per successful exit (as providers report it: a
+-- person with two successful exits counts twice).
 WITH d AS (
     SELECT *, avslutade AND avslutskod IN ('arbete', 'subventionerat_arbete', 'studier', 'eget_foretag') AS lyckad
     FROM deltagande
@@ -28,5 +30,7 @@ SELECT a.kommun, a.ar, a.anordnare, a.insatser, CAST(a.insatser AS DOUBLE) / t.a
        a.deltagare, a.startade, a.avslutade, a.till_arbete, a.till_studier, a.till_eget_foretag,
        CASE WHEN a.avslutade = 0 THEN NULL ELSE CAST(a.lyckade AS DOUBLE) / a.avslutade END AS andel_lyckade,
        CASE WHEN a.avslutade_personer = 0 THEN NULL ELSE CAST(a.programdagar_avslutade AS DOUBLE) / a.avslutade_personer END AS programdagar_per_avslutad,
-       CASE WHEN a.lyckade_personer = 0 THEN NULL ELSE CAST(a.programdagar_lyckade AS DOUBLE) / a.lyckade_personer END AS programdagar_per_lyckad
+       CASE WHEN a.lyckade_personer = 0 THEN NULL ELSE CAST(a.programdagar_lyckade AS DOUBLE) / a.lyckade_personer END AS programdagar_per_lyckad,
+       a.programdagar_avslutade,
+       CASE WHEN a.lyckade = 0 THEN NULL ELSE CAST(a.programdagar_lyckade AS DOUBLE) / a.lyckade END AS programdagar_per_lyckat_avslut
 FROM a JOIN t ON t.kommun = a.kommun AND t.ar = a.ar

@@ -141,6 +141,10 @@ pub const AVSLUTSKOD: &[&str] = &[
     "sjukdom",
     "annan_insats",
     "eget_foretag",
+    // Ended for a reason outside the insats' outcomes: another authority took over,
+    // moved away, changed provider. A foreign code list maps here rather than to
+    // `avbruten`, which reads as a failure of the insats.
+    "annan",
 ];
 /// Status at the six-month follow-up (`ej_nadd`: could not be reached).
 pub const UPPFOLJNING: &[&str] = &[

@@ -205,6 +205,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "avslut_sjukdom")],
             &[(Field::Matt, "avslut_annan_insats")],
             &[(Field::Matt, "avslut_eget_foretag")],
+            &[(Field::Matt, "avslut_annan")],
             &[(Field::Matt, "avslut_okand")],
         ]),
         each: &[],

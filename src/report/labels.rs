@@ -76,6 +76,10 @@ const MEASURES: &[(&str, &str)] = &[
     ),
     ("avslut_studier", "Avslut: studier"),
     ("avslut_eget_foretag", "Avslut: eget företag"),
+    (
+        "avslut_annan",
+        "Avslut: annan orsak (myndighet, flytt, byte av anordnare)",
+    ),
     ("avslut_klar", "Avslut: klar enligt plan"),
     ("avslut_avbruten", "Avslut: avbruten"),
     ("avslut_sjukdom", "Avslut: sjukdom"),

@@ -1,6 +1,10 @@
 -- Helper for the follow-up views: one row per participation and calendar year it
 -- overlaps (a participation from 2011-10 to 2012-03 counts in both years). A
 -- participation seen in several yearly extracts is taken from the newest one.
+-- `tackt` says whether an extract of the kommun covers the year: a 2012 extract names
+-- participations started in 2011 but not those that ended in 2011, so the yearly views
+-- leave out uncovered years (they would show too few exits); the fact box, which spans
+-- an insats' whole life, keeps them.
 -- `alder` is the age at the end of that year; `aldersklass` is 18-24 or 25+.
 WITH senaste AS (
     SELECT kommun, period, person_id, kon, alder, insats, COALESCE(anordnare, 'okänd') AS anordnare,
@@ -14,6 +18,9 @@ ar AS (
     SELECT DISTINCT CAST(date_part('year', startdatum) AS INT) AS ar FROM p
     UNION SELECT DISTINCT CAST(date_part('year', slutdatum) AS INT) FROM p WHERE slutdatum IS NOT NULL
     UNION SELECT DISTINCT uttagsar FROM p
+),
+tackta AS (
+    SELECT DISTINCT kommun, CAST(substr(period, 1, 4) AS INT) AS ar FROM deltagare
 )
 SELECT p.kommun, a.ar, p.person_id, p.kon,
        p.alder - (p.uttagsar - a.ar) AS alder,
@@ -24,8 +31,10 @@ SELECT p.kommun, a.ar, p.person_id, p.kon,
        CAST(date_part('year', p.startdatum) AS INT) = a.ar AS startade,
        p.slutdatum IS NOT NULL AND CAST(date_part('year', p.slutdatum) AS INT) = a.ar AS avslutade,
        CASE WHEN p.slutdatum IS NULL THEN NULL WHEN date_part('month', p.slutdatum) <= 6 THEN 'H1' ELSE 'H2' END AS halvar,
-       CASE WHEN p.slutdatum IS NULL THEN NULL ELSE p.slutdatum - p.startdatum + 1 END AS programdagar
+       CASE WHEN p.slutdatum IS NULL THEN NULL ELSE p.slutdatum - p.startdatum + 1 END AS programdagar,
+       t.ar IS NOT NULL AS tackt
 FROM p
 JOIN ar a
   ON a.ar >= CAST(date_part('year', p.startdatum) AS INT)
  AND a.ar <= COALESCE(CAST(date_part('year', p.slutdatum) AS INT), p.uttagsar)
+LEFT JOIN tackta t ON t.kommun = p.kommun AND t.ar = a.ar

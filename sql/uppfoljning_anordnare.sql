@@ -7,7 +7,7 @@
 -- person with two successful exits counts twice).
 WITH d AS (
     SELECT *, avslutade AND avslutskod IN ('arbete', 'subventionerat_arbete', 'studier', 'eget_foretag') AS lyckad
-    FROM deltagande
+    FROM deltagande WHERE tackt
 ),
 a AS (
     SELECT kommun, ar, anordnare,

@@ -2,8 +2,8 @@
 -- the exits that did NOT move on to another insats (the seed's way: transitions are
 -- not outcomes of the insats); it is NULL for the transitions themselves.
 WITH e AS (
-    SELECT kommun, ar, insats, person_id, kon, avslutskod FROM deltagande WHERE avslutade
-    UNION ALL SELECT kommun, ar, 'alla', person_id, kon, avslutskod FROM deltagande WHERE avslutade
+    SELECT kommun, ar, insats, person_id, kon, avslutskod FROM deltagande WHERE tackt AND avslutade
+    UNION ALL SELECT kommun, ar, 'alla', person_id, kon, avslutskod FROM deltagande WHERE tackt AND avslutade
 ),
 k AS (
     SELECT kommun, ar, insats, person_id, kon, COALESCE(avslutskod, 'okand') AS avslutskod FROM e

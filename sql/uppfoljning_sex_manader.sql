@@ -3,10 +3,10 @@
 -- how many were reached, and each status with its share among those reached.
 WITH e AS (
     SELECT kommun, ar, halvar, insats, person_id, uppfoljning FROM deltagande
-    WHERE avslutade AND COALESCE(avslutskod, '') <> 'annan_insats'
+    WHERE tackt AND avslutade AND COALESCE(avslutskod, '') <> 'annan_insats'
     UNION ALL
     SELECT kommun, ar, halvar, 'alla', person_id, uppfoljning FROM deltagande
-    WHERE avslutade AND COALESCE(avslutskod, '') <> 'annan_insats'
+    WHERE tackt AND avslutade AND COALESCE(avslutskod, '') <> 'annan_insats'
 ),
 tot AS (
     SELECT kommun, ar, halvar, insats,

@@ -1,7 +1,9 @@
 -- Försörjningsstöd under 25 (SPEC §4.3): persons per reason group × kön × breakdown,
 -- zero-filled over the known categories so that tables print their zeros. Disability is
 -- multi-valued: a person with both counts under fysisk and under psykisk, and the
--- overlap is also given as kategori 'fysisk_och_psykisk'.
+-- overlap is also given as kategori 'fysisk_och_psykisk'. Registration at
+-- Arbetsförmedlingen is a breakdown too (`inskriven_af`: inskriven, ej_inskriven, saknas):
+-- Mölndal's målgrupp takes the unemployed recipients outside AF.
 --
 -- Not delivered is not zero: a kommun-month whose extract has no sub-reason (delorsak)
 -- although some have arbetslöshet, or no education, disability or country of birth,
@@ -14,11 +16,11 @@
 --   everyone has one, and is counted by COUNT(*) without hashing person ids; the few with
 --   several (payments with different reasons or details, or a register error) are
 --   counted by COUNT(DISTINCT). The two share no person, so the sum is exact.
--- * Each row is spread over its breakdowns by one join with the `slot` list below (18
+-- * Each row is spread over its breakdowns by one join with the `slot` list below (20
 --   rows: every breakdown, for its own kön and for T) instead of a UNION ALL per
 --   breakdown, which DataFusion would plan as one scan of the lake each.
 WITH d AS (
-    SELECT DISTINCT kommun, period, matt, person_id, kon, alder, orsak, utbildning, funktionsnedsattning, fodelseland FROM fs_grupper
+    SELECT DISTINCT kommun, period, matt, person_id, kon, alder, orsak, utbildning, funktionsnedsattning, fodelseland, inskriven_af FROM fs_grupper
 ),
 n AS (
     SELECT kommun, period, matt, person_id, COUNT(*) AS rader FROM d GROUP BY kommun, period, matt, person_id
@@ -38,6 +40,7 @@ b AS (
                WHEN 'ingen_kand' THEN CASE WHEN d.funktionsnedsattning IS NULL OR d.funktionsnedsattning IN ('nej', 'saknas')
                                            THEN COALESCE(d.funktionsnedsattning, 'saknas') END
                WHEN 'fodelseland' THEN COALESCE(d.fodelseland, 'saknas')
+               WHEN 'inskriven_af' THEN CASE WHEN d.inskriven_af THEN 'inskriven' WHEN NOT d.inskriven_af THEN 'ej_inskriven' ELSE 'saknas' END
            END AS kategori
     FROM d
     JOIN n ON n.kommun = d.kommun AND n.period = d.period AND n.matt = d.matt AND n.person_id = d.person_id
@@ -45,6 +48,7 @@ b AS (
                        ('utbildning', 'utbildning', FALSE), ('funktionsnedsattning', 'fysisk', FALSE),
                        ('funktionsnedsattning', 'psykisk', FALSE), ('funktionsnedsattning', 'fysisk_och_psykisk', FALSE),
                        ('funktionsnedsattning', 'ingen_kand', FALSE), ('fodelseland', 'fodelseland', FALSE),
+                       ('inskriven_af', 'inskriven_af', FALSE), ('inskriven_af', 'inskriven_af', TRUE),
                        ('total', 'alder', TRUE), ('total', 'band', TRUE), ('orsak', 'orsak', TRUE),
                        ('utbildning', 'utbildning', TRUE), ('funktionsnedsattning', 'fysisk', TRUE),
                        ('funktionsnedsattning', 'psykisk', TRUE), ('funktionsnedsattning', 'fysisk_och_psykisk', TRUE),
@@ -61,7 +65,8 @@ levererat AS (
     SELECT kommun, period,
            COUNT(delorsak) > 0 OR COUNT(CASE WHEN orsak = 'arbetsloshet' THEN 1 END) = 0 AS delorsak,
            COUNT(utbildning) > 0 AS utbildning,
-           COUNT(funktionsnedsattning) > 0 AS funktionsnedsattning, COUNT(fodelseland) > 0 AS fodelseland
+           COUNT(funktionsnedsattning) > 0 AS funktionsnedsattning, COUNT(fodelseland) > 0 AS fodelseland,
+           COUNT(inskriven_af) > 0 AS inskriven_af
     FROM forsorjningsstod GROUP BY kommun, period
 ),
 frame AS (
@@ -80,11 +85,14 @@ frame AS (
                        ('16-24', 'funktionsnedsattning', 'fysisk'), ('16-24', 'funktionsnedsattning', 'psykisk'),
                        ('16-24', 'funktionsnedsattning', 'fysisk_och_psykisk'), ('16-24', 'funktionsnedsattning', 'nej'),
                        ('16-24', 'funktionsnedsattning', 'saknas'),
-                       ('16-24', 'fodelseland', 'inrikes'), ('16-24', 'fodelseland', 'utrikes'), ('16-24', 'fodelseland', 'saknas')) AS c(alder, dimension, kategori)
+                       ('16-24', 'fodelseland', 'inrikes'), ('16-24', 'fodelseland', 'utrikes'), ('16-24', 'fodelseland', 'saknas'),
+                       ('16-24', 'inskriven_af', 'inskriven'), ('16-24', 'inskriven_af', 'ej_inskriven'),
+                       ('16-24', 'inskriven_af', 'saknas')) AS c(alder, dimension, kategori)
     WHERE (p.delorsak OR m.matt NOT IN ('fs_arbetsloshet_endast_fs', 'fs_arbetsloshet_vantar_ersattning', 'fs_arbetsloshet_otillracklig_ersattning'))
       AND (p.utbildning OR c.dimension <> 'utbildning')
       AND (p.funktionsnedsattning OR c.dimension <> 'funktionsnedsattning')
       AND (p.fodelseland OR c.dimension <> 'fodelseland')
+      AND (p.inskriven_af OR c.dimension <> 'inskriven_af')
 )
 SELECT f.kommun, f.period, f.matt, f.kon, f.alder, f.dimension, f.kategori, COALESCE(c.antal, 0) AS antal
 FROM frame f

@@ -155,6 +155,7 @@ const DIMENSIONS: &[(&str, &str)] = &[
     ("utbildning", "Utbildningsnivå"),
     ("funktionsnedsattning", "Funktionsnedsättning"),
     ("fodelseland", "Födelseland"),
+    ("inskriven_af", "Inskriven vid Arbetsförmedlingen"),
     ("orsak", "Försörjningsorsak"),
     ("forvaltning", "Förvaltning"),
 ];
@@ -181,6 +182,8 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("fysisk_och_psykisk", "Fysisk och psykisk"),
     ("inrikes", "Inrikes född"),
     ("utrikes", "Utrikes född"),
+    ("inskriven", "Inskriven vid AF"),
+    ("ej_inskriven", "Ej inskriven vid AF"),
     ("arbetsloshet", "Arbetslöshet"),
     ("ohalsa", "Ohälsa"),
     ("sociala_skal", "Sociala skäl"),

@@ -20,21 +20,19 @@ fn private_af_pipeline(t: &mut TestLake, extracts: &std::path::Path) {
     t.settings.pipelines_dir = pipelines;
 }
 
-fn af_workbook(month: &str, rows: &[(&str, &str, &str, &str)]) -> Vec<u8> {
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
-    ws.set_name("Kalmar").expect("sheet name");
-    let plain = Format::new();
+/// The rows above AF's data: the title merged over the sheet, "Antal" over the kön
+/// columns, the column names.
+fn af_sheet_head(ws: &mut rust_xlsxwriter::Worksheet, month: &str, plain: &Format) {
     ws.merge_range(
         0,
         0,
         0,
         5,
         &format!("Inskrivna arbetssökande 16–24 år, Kalmar kommun (0880), {month}"),
-        &plain,
+        plain,
     )
     .expect("title");
-    ws.merge_range(1, 3, 1, 5, "Antal", &plain)
+    ws.merge_range(1, 3, 1, 5, "Antal", plain)
         .expect("group header");
     for (c, h) in ["Mått", "Ålder", "Kategori", "Kvinnor", "Män", "Totalt"]
         .iter()
@@ -42,6 +40,14 @@ fn af_workbook(month: &str, rows: &[(&str, &str, &str, &str)]) -> Vec<u8> {
     {
         ws.write_string(2, c as u16, *h).expect("header");
     }
+}
+
+fn af_workbook(month: &str, rows: &[(&str, &str, &str, &str)]) -> Vec<u8> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Kalmar").expect("sheet name");
+    let plain = Format::new();
+    af_sheet_head(ws, month, &plain);
     for (i, (label, k, m, t)) in rows.iter().enumerate() {
         let r = 3 + i as u32;
         ws.write_string(r, 0, *label).expect("label");
@@ -160,23 +166,7 @@ async fn a_category_cell_merged_over_two_rows_never_publishes_two_rows_of_one_ke
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     let plain = Format::new();
-    ws.merge_range(
-        0,
-        0,
-        0,
-        5,
-        "Inskrivna arbetssökande 16–24 år, Kalmar kommun (0880), maj 2015",
-        &plain,
-    )
-    .expect("title");
-    ws.merge_range(1, 3, 1, 5, "Antal", &plain)
-        .expect("group header");
-    for (c, h) in ["Mått", "Ålder", "Kategori", "Kvinnor", "Män", "Totalt"]
-        .iter()
-        .enumerate()
-    {
-        ws.write_string(2, c as u16, *h).expect("header");
-    }
+    af_sheet_head(ws, "maj 2015", &plain);
     ws.merge_range(3, 2, 4, 2, "Totalt", &plain)
         .expect("merged category");
     for (r, numbers) in [(3u32, [280.0, 401.0, 681.0]), (4, [12.0, 30.0, 42.0])] {

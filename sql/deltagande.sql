@@ -6,8 +6,10 @@
 -- leave out uncovered years (they would show too few exits); the fact box, which spans
 -- an insats' whole life, keeps them.
 -- `alder` is the age at the end of that year; `aldersklass` is 18-24 or 25+.
+-- A register keyed by a customer id may not deliver kön or birth year: kon is then
+-- 'okand' (counted in T, in neither K nor M) and aldersklass 'okänd'.
 WITH senaste AS (
-    SELECT kommun, period, person_id, kon, alder, insats, COALESCE(anordnare, 'okänd') AS anordnare,
+    SELECT kommun, period, person_id, COALESCE(kon, 'okand') AS kon, alder, insats, COALESCE(anordnare, 'okänd') AS anordnare,
            startdatum, slutdatum, avslutskod, uppfoljning,
            CAST(substr(period, 1, 4) AS INT) AS uttagsar,
            ROW_NUMBER() OVER (PARTITION BY kommun, person_id, insats, startdatum ORDER BY period DESC) AS nr
@@ -24,7 +26,8 @@ tackta AS (
 )
 SELECT p.kommun, a.ar, p.person_id, p.kon,
        p.alder - (p.uttagsar - a.ar) AS alder,
-       CASE WHEN p.alder - (p.uttagsar - a.ar) < 18 THEN 'under 18'
+       CASE WHEN p.alder IS NULL THEN 'okänd'
+            WHEN p.alder - (p.uttagsar - a.ar) < 18 THEN 'under 18'
             WHEN p.alder - (p.uttagsar - a.ar) <= 24 THEN '18-24'
             ELSE '25+' END AS aldersklass,
        p.insats, p.anordnare, p.startdatum, p.slutdatum, p.avslutskod, p.uppfoljning,

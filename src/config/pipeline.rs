@@ -85,6 +85,8 @@ pub struct FieldMapping {
     pub date_format: Option<String>,
     /// Dates: days after the run's day a date may lie.
     pub max_days_ahead: u32,
+    /// `personnyckel`: the kind of identifier, the domain of its pseudonyms.
+    pub kind: Option<String>,
 }
 
 impl Pipeline {
@@ -189,6 +191,10 @@ impl Pipeline {
         for (key, value) in raw.fields {
             let at = format!("fields.{key}");
             let Some(field) = target.field(&key) else {
+                if let Some(why) = person_key_refused(target, &key) {
+                    p.push(&file, &at, why);
+                    continue;
+                }
                 let names: Vec<_> = target.all_fields().iter().map(|f| f.name).collect();
                 p.push(
                     &file,
@@ -229,6 +235,9 @@ impl Pipeline {
                     format!("required by table {}: {}", target.name, fd.doc),
                 );
             }
+        }
+        if target.kind == TableKind::Record {
+            person_fields(target, &fields, &file, &mut p);
         }
         fields.sort_by_key(|m| {
             target
@@ -337,13 +346,34 @@ fn validate_field(
     if field.ty == FieldType::Personnummer && matches!(origin, Origin::Constant(_)) {
         p.push(file, at, "an identity number cannot be a constant");
     }
+    if field.ty == FieldType::PersonKey && matches!(origin, Origin::Constant(_)) {
+        p.push(file, at, "a person key cannot be a constant");
+    }
     if spec.max_days_ahead.is_some() && field.ty != FieldType::Date {
         p.push(file, format!("{at}.max_days_ahead"), "only for date fields");
+    }
+    match (&spec.kind, field.ty) {
+        (Some(_), ty) if ty != FieldType::PersonKey => {
+            p.push(file, format!("{at}.kind"), "only for personnyckel");
+        }
+        (Some(kind), _) if !valid_key_kind(kind) => p.push(
+            file,
+            format!("{at}.kind"),
+            format!(
+                "'{kind}' is not a kind of identifier: use 1–64 of a-z, 0-9, '_', '-', '.', '/', e.g. kund_id/jobbverket"
+            ),
+        ),
+        (None, FieldType::PersonKey) => p.push(
+            file,
+            format!("{at}.kind"),
+            "say what the identifier is, e.g. kind = \"kund_id/jobbverket\" (name the issuer when ids are unique only within it): ids of different kinds get different pseudonyms",
+        ),
+        _ => {}
     }
     let values = spec.values.map(|m| {
         m.into_iter()
             .map(|(k, v)| {
-                if let FieldType::Category(allowed) = field.ty
+                if let Some(allowed) = field.ty.allowed()
                     && !allowed.contains(&v.as_str())
                 {
                     p.push(
@@ -390,7 +420,63 @@ fn validate_field(
         default: spec.default,
         date_format: spec.date_format,
         max_days_ahead: spec.max_days_ahead.unwrap_or(0),
+        kind: spec.kind,
     })
+}
+
+/// The domain of a person key's pseudonyms is this text: a small alphabet without NUL,
+/// so that it cannot run into the value behind it.
+fn valid_key_kind(kind: &str) -> bool {
+    (1..=64).contains(&kind.len())
+        && kind
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-./".contains(&b))
+}
+
+/// Why `key`, which is not a field of `target`, is a person field the table refuses.
+fn person_key_refused(target: &TableDef, key: &str) -> Option<String> {
+    let person_field = schema::TABLES
+        .iter()
+        .flat_map(|t| t.fields)
+        .any(|f| f.name == key && f.ty.is_person());
+    (target.kind == TableKind::Record && person_field && !target.accepts_person_key()).then(|| {
+        format!(
+            "table {} needs a personnummer: its views count persons across registers (KAA with försörjningsstöd), and only the personnummer links a person between them; map personnummer (tables that accept another person key: deltagare)",
+            target.name
+        )
+    })
+}
+
+/// A record register's person: exactly one of `personnummer` and `personnyckel`; kön and
+/// birth year only beside a `personnyckel` (a personnummer carries both).
+fn person_fields(target: &TableDef, fields: &[FieldMapping], file: &str, p: &mut Problems) {
+    let has = |name: &str| fields.iter().any(|m| m.field.name == name);
+    match (has("personnummer"), has("personnyckel")) {
+        (true, true) => p.push(
+            file,
+            "fields.personnyckel",
+            "map either personnummer or personnyckel: a person has one key",
+        ),
+        // Where only a personnummer will do, the table requires it (reported above).
+        (false, false) if target.accepts_person_key() => p.push(
+            file,
+            "fields.personnummer",
+            "required: map the register's personnummer, or another identifier of the person as personnyckel",
+        ),
+        (false, false) => {}
+        (true, false) => {
+            for name in ["fodelsear", "kon"] {
+                if has(name) {
+                    p.push(
+                        file,
+                        format!("fields.{name}"),
+                        "comes from the personnummer; map it only beside a personnyckel",
+                    );
+                }
+            }
+        }
+        (false, true) => {}
+    }
 }
 
 /// `A1` → (0, 0); `AB12` → (11, 27).

@@ -131,3 +131,122 @@ fn operational_sections_validate_and_report_every_problem() {
         assert!(text.contains(needle), "missing {needle:?} in {text}");
     }
 }
+
+/// A provider's register keyed by a customer id: accepted on `deltagare` only, with a
+/// kind, never beside a personnummer; kön and birth year only beside it.
+#[test]
+fn a_person_key_other_than_personnummer_is_checked_at_config_time() {
+    let deltagare = r#"
+target = "deltagare"
+[source]
+type = "file"
+path = "samples/x/*.csv"
+[format]
+type = "csv"
+[fields]
+kommun = { constant = "0880" }
+period = { constant = "2015" }
+personnyckel = { column = "Kund-id", kind = "kund_id/jobbverket" }
+fodelsear = "Födelseår"
+kon = { column = "Kön", values = { "Kvinna" = "K", "Man" = "M" } }
+insats = "Insats"
+startdatum = "Start"
+"#;
+    let path = Path::new("pipelines/provider.toml");
+    let p = Pipeline::from_toml(path, deltagare).expect("a customer id on deltagare is valid");
+    let key = p.fields.iter().find(|m| m.field.name == "personnyckel");
+    assert_eq!(
+        key.and_then(|m| m.kind.as_deref()),
+        Some("kund_id/jobbverket")
+    );
+    for (change, at, needle) in [
+        // Without a kind the pseudonyms of two issuers' ids could collide.
+        (
+            (", kind = \"kund_id/jobbverket\"", ""),
+            "fields.personnyckel.kind",
+            "say what the identifier is",
+        ),
+        (
+            ("kund_id/jobbverket", "Kund ID"),
+            "fields.personnyckel.kind",
+            "is not a kind of identifier",
+        ),
+        // Both keys: a person has one.
+        (
+            ("fodelsear =", "personnummer = \"Pnr\"\nfodelsear ="),
+            "fields.personnyckel",
+            "either personnummer or personnyckel",
+        ),
+        // Neither key.
+        (
+            (
+                "personnyckel = { column = \"Kund-id\", kind = \"kund_id/jobbverket\" }",
+                "",
+            ),
+            "fields.personnummer",
+            "required",
+        ),
+        // A kön map to a code the table does not know.
+        (
+            ("\"Man\" = \"M\"", "\"Man\" = \"X\""),
+            "fields.kon.values",
+            "K, M",
+        ),
+        // A customer id cannot be the same for every row.
+        (
+            ("{ column = \"Kund-id\",", "{ constant = \"1\","),
+            "fields.personnyckel",
+            "cannot be a constant",
+        ),
+    ] {
+        let bad = deltagare.replace(change.0, change.1);
+        assert_ne!(bad, deltagare, "{change:?} changes nothing");
+        let text = Pipeline::from_toml(path, &bad)
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            text.contains(at) && text.contains(needle),
+            "{at} / {needle}:\n{text}"
+        );
+    }
+    // kind on another field.
+    let bad = deltagare.replace(
+        "insats = \"Insats\"",
+        "insats = { column = \"Insats\", kind = \"x\" }",
+    );
+    let text = Pipeline::from_toml(path, &bad)
+        .expect_err("invalid")
+        .to_string();
+    assert!(
+        text.contains("fields.insats.kind") && text.contains("only for personnyckel"),
+        "{text}"
+    );
+    // Kön beside a personnummer: it comes from the number.
+    let bad = deltagare.replace(
+        "personnyckel = { column = \"Kund-id\", kind = \"kund_id/jobbverket\" }",
+        "personnummer = \"Pnr\"",
+    );
+    let text = Pipeline::from_toml(path, &bad)
+        .expect_err("invalid")
+        .to_string();
+    for at in ["fields.fodelsear", "fields.kon"] {
+        assert!(
+            text.contains(at) && text.contains("comes from the personnummer"),
+            "{text}"
+        );
+    }
+    // A register that is counted across registers needs the personnummer that links them.
+    let bad = GOOD.replace(
+        "personnummer = \"Personnr\"",
+        "personnyckel = { column = \"Kund-id\", kind = \"kund_id\" }",
+    );
+    let text = Pipeline::from_toml(Path::new("pipelines/fs.toml"), &bad)
+        .expect_err("invalid")
+        .to_string();
+    assert!(
+        text.contains("fields.personnyckel")
+            && text.contains("table forsorjningsstod needs a personnummer")
+            && text.contains("fields.personnummer"),
+        "{text}"
+    );
+}

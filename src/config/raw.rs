@@ -210,4 +210,7 @@ pub struct RawFieldSpec {
     /// Dates: how many days after the run's day a date may lie (default 0: a date in the
     /// future is quarantined, as a wrong column or format more often than a plan).
     pub max_days_ahead: Option<u32>,
+    /// `personnyckel`: what the identifier is, e.g. `kund_id/jobbverket`; the domain of
+    /// its pseudonyms (name the issuer when ids are unique only within it).
+    pub kind: Option<String>,
 }

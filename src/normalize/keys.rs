@@ -18,7 +18,7 @@ pub fn positions(table: &TableDef) -> Option<Vec<usize>> {
     let mut keys = Vec::new();
     for fd in table.fields {
         match fd.ty {
-            FieldType::Personnummer => {}
+            ty if ty.is_person() => {}
             // A value is four cells: number, text, status, token.
             FieldType::Value => at += 4,
             _ => {

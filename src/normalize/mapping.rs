@@ -10,12 +10,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use datafusion::arrow::record_batch::RecordBatch;
 
 use super::personnummer::{self, Personnummer};
 use super::pseudonym::PseudonymKey;
-use super::schema::{FieldType, TableKind};
+use super::schema::{FieldType, PERSON_KON, TableKind};
 use super::{kommun, value};
 use crate::config::pipeline::{FieldMapping, Origin, Pipeline};
 use crate::format::RawTable;
@@ -244,6 +244,9 @@ fn map_row(
     let mut period = String::new();
     let mut reference: Option<NaiveDate> = None;
     let mut pnr_text: Option<(String, Option<String>)> = None;
+    let mut person_key: Option<(String, Option<String>, &str)> = None;
+    let mut birth_year: Option<i32> = None;
+    let mut kon: Option<String> = None;
     let mut values: BTreeMap<&str, Vec<Cell>> = BTreeMap::new();
     for (m, src) in pipeline.fields.iter().zip(sources) {
         // Borrowed on the way through: a row that maps cleanly allocates no message parts
@@ -277,6 +280,14 @@ fn map_row(
             }
             FieldType::Period => period = value::parse_period(&v).map_err(fail_showing)?,
             FieldType::Personnummer => pnr_text = Some((v, column.map(str::to_string))),
+            FieldType::PersonKey => {
+                let kind = m.kind.as_deref().unwrap_or_default();
+                person_key = Some((v, column.map(str::to_string), kind))
+            }
+            FieldType::BirthYear => {
+                birth_year = Some(value::parse_birth_year(&v).map_err(fail_showing)?)
+            }
+            FieldType::Kon => kon = Some(category(PERSON_KON, &v).map_err(fail_showing)?),
             _ if m.field.name == "reference_date" => {
                 reference =
                     Some(value::parse_date(&v, m.date_format.as_deref()).map_err(fail_showing)?)
@@ -307,24 +318,45 @@ fn map_row(
                 value: None,
                 reason: "no reference date".into(),
             })?;
-        let (text, column) = pnr_text.ok_or_else(|| RowError {
-            column: None,
-            value: None,
-            reason: "fields.personnummer: a value is required".into(),
-        })?;
-        let pnr = Personnummer::parse(&text, reference).map_err(|e| RowError {
-            column: column.or(Some("personnummer".into())),
-            value: Some(personnummer::mask(&text)),
-            reason: format!("fields.personnummer: {e}"),
-        })?;
-        row.push(Cell::Text(key.pseudonymize(&pnr)));
-        row.push(Cell::Date(reference));
-        row.push(Cell::Int(pnr.age_at(reference)));
-        row.push(Cell::Text(pnr.kon().to_string()));
+        let person = match (pnr_text, person_key) {
+            (Some((text, column)), _) => {
+                let pnr = Personnummer::parse(&text, reference).map_err(|e| RowError {
+                    column: column.or(Some("personnummer".into())),
+                    value: Some(personnummer::mask(&text)),
+                    reason: format!("fields.personnummer: {e}"),
+                })?;
+                [
+                    Cell::Text(key.pseudonymize(&pnr)),
+                    Cell::Int(pnr.age_at(reference)),
+                    Cell::Text(pnr.kon().to_string()),
+                ]
+            }
+            (None, Some((text, column, kind))) => {
+                let id =
+                    person_key_id(key, kind, &text, reference, birth_year).map_err(|reason| {
+                        RowError {
+                            column: column.or(Some("personnyckel".into())),
+                            value: Some(mask_person_key(&text)),
+                            reason,
+                        }
+                    })?;
+                let age = birth_year.map_or(Cell::Null, |y| Cell::Int(reference.year() - y));
+                [id, age, kon.map_or(Cell::Null, Cell::Text)]
+            }
+            (None, None) => {
+                return Err(RowError {
+                    column: None,
+                    value: None,
+                    reason: "fields.personnummer: a value is required".into(),
+                });
+            }
+        };
+        let [id, age, kon] = person;
+        row.extend([id, Cell::Date(reference), age, kon]);
     }
     for fd in pipeline.target.fields {
         match fd.ty {
-            FieldType::Personnummer => {}
+            ty if ty.is_person() => {}
             ty => {
                 let default = match fd.name {
                     "dimension" | "kategori" => Some(Cell::Text("total".into())),
@@ -411,8 +443,11 @@ fn raw_value(m: &FieldMapping, text: &str) -> Result<Option<String>, RowError> {
         };
         match map.get(key.as_ref()) {
             Some(mapped) => v.clone_from(mapped),
-            None if matches!(m.field.ty, FieldType::Category(allowed) if allowed.contains(&v.as_str())) =>
-                {}
+            None if m
+                .field
+                .ty
+                .allowed()
+                .is_some_and(|a| a.contains(&v.as_str())) => {}
             None => {
                 let mut keys: Vec<&str> = map.keys().map(String::as_str).collect();
                 keys.sort_unstable();
@@ -446,15 +481,7 @@ fn typed(
     let nf = &pipeline.table.numbers;
     Ok(match ty {
         FieldType::Text => vec![Cell::Text(personnummer::scrub(v))],
-        FieldType::Category(allowed) => {
-            let code = allowed
-                .iter()
-                .find(|a| a.eq_ignore_ascii_case(v))
-                .ok_or_else(|| {
-                    format!("expected one of {} (add a value map)", allowed.join(", "))
-                })?;
-            vec![Cell::Text((*code).to_string())]
-        }
+        FieldType::Category(allowed) => vec![Cell::Text(category(allowed, v)?)],
         FieldType::Number => vec![Cell::Float(value::parse_number(v, nf)?)],
         FieldType::Bool => vec![Cell::Bool(value::parse_bool(v)?)],
         FieldType::Date => {
@@ -471,10 +498,65 @@ fn typed(
                 opt(c.upper),
             ]
         }
-        FieldType::Kommun | FieldType::Period | FieldType::Personnummer => {
+        FieldType::Kommun
+        | FieldType::Period
+        | FieldType::Personnummer
+        | FieldType::PersonKey
+        | FieldType::BirthYear
+        | FieldType::Kon => {
             return Err("internal: handled by the caller".into());
         }
     })
+}
+
+/// The code of `allowed` that `v` is, ignoring case.
+fn category(allowed: &[&str], v: &str) -> Result<String, String> {
+    allowed
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(v))
+        .map(|code| (*code).to_string())
+        .ok_or_else(|| format!("expected one of {} (add a value map)", allowed.join(", ")))
+}
+
+/// The pseudonym of a person key that is not a personnummer. A personnummer in the
+/// column is refused: keyed as an id it would give the person a second pseudonym, and
+/// the register should map it as `personnummer`.
+fn person_key_id(
+    key: &PseudonymKey,
+    kind: &str,
+    text: &str,
+    reference: NaiveDate,
+    birth_year: Option<i32>,
+) -> Result<Cell, String> {
+    if personnummer::contains_valid_personnummer(text) {
+        return Err(
+            "fields.personnyckel: the value is a personnummer; map the column as personnummer"
+                .into(),
+        );
+    }
+    if text.chars().count() > MAX_PERSON_KEY_CHARS {
+        return Err(format!(
+            "fields.personnyckel: longer than {MAX_PERSON_KEY_CHARS} characters (a wrong column?)"
+        ));
+    }
+    if let Some(y) = birth_year
+        && y > reference.year()
+    {
+        return Err(format!(
+            "fields.fodelsear: {y} lies after the record's reference date {reference}"
+        ));
+    }
+    Ok(Cell::Text(key.pseudonymize_key(kind, text)))
+}
+
+/// Identifiers longer than this are not ids but a wrong column (a name, a note).
+const MAX_PERSON_KEY_CHARS: usize = 64;
+
+/// A person key as quarantine and errors may show it: its first two characters. It is
+/// personal data like a personnummer, of which only the birth date may be shown.
+fn mask_person_key(v: &str) -> String {
+    let shown: String = v.chars().take(2).collect();
+    format!("{shown}{}", "*".repeat(v.chars().count().saturating_sub(2)))
 }
 
 /// How much of a value may be shown in quarantine and errors.
@@ -491,8 +573,10 @@ fn not_ahead(date: NaiveDate, max_days_ahead: u32) -> Result<NaiveDate, String> 
 }
 
 fn show(v: &str, ty: FieldType) -> String {
-    if ty == FieldType::Personnummer {
-        return personnummer::mask(v);
+    match ty {
+        FieldType::Personnummer => return personnummer::mask(v),
+        FieldType::PersonKey => return mask_person_key(v),
+        _ => {}
     }
     let s = personnummer::scrub(v);
     if s.chars().count() > 60 {

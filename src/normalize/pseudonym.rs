@@ -1,6 +1,10 @@
 //! The keyed pseudonym that replaces every identity number at ingestion.
 //!
-//! `person_id = hex(HMAC-SHA256(key, normalized 12-digit number))`. A plain hash would
+//! `person_id = hex(HMAC-SHA256(key, normalized 12-digit number))`. A register keyed by
+//! another identifier (a customer id) gets `hex(HMAC-SHA256(key, "malgrupp person key"
+//! NUL kind NUL value))`: its input never is twelve digits, and the kind (which holds no
+//! NUL) separates ids of different kinds, so no two kinds can share a pseudonym short of
+//! an HMAC collision. A plain hash would
 //! be reversible by enumerating the few million possible numbers; the secret key makes
 //! that impossible for anyone without it. The key lives outside the lake (default
 //! `.malgrupp/pseudonym.key`, mode 0600) or in an environment variable.
@@ -22,6 +26,9 @@ use super::personnummer::Personnummer;
 use crate::error::{Error, Problems, Result};
 
 type HmacSha256 = Hmac<Sha256>;
+
+/// What a person key's MAC input starts with (a personnummer's is twelve digits).
+const KEY_DOMAIN: &[u8] = b"malgrupp person key\0";
 
 /// Where the key comes from (validated settings).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +127,16 @@ impl PseudonymKey {
         hex::encode(self.mac(pnr.normalized().as_bytes()))
     }
 
+    /// The pseudonym of a person key of `kind` that is not a personnummer (see the
+    /// module's header for the domain separation): 64 lowercase hex digits.
+    pub fn pseudonymize_key(&self, kind: &str, value: &str) -> String {
+        let mut mac = self.0.clone();
+        for part in [KEY_DOMAIN, kind.as_bytes(), b"\0", value.as_bytes()] {
+            mac.update(part);
+        }
+        hex::encode(mac.finalize().into_bytes())
+    }
+
     /// A short, non-secret fingerprint of the key (recorded in the manifest so that a
     /// rotated key is noticed).
     pub fn fingerprint(&self) -> String {
@@ -192,6 +209,31 @@ mod tests {
         );
         assert_eq!(k1.pseudonymize(&a).len(), 64);
         assert!(!k1.pseudonymize(&a).contains("2399"));
+    }
+
+    #[test]
+    fn person_keys_are_separated_by_kind_and_from_personnummer() {
+        let k = PseudonymKey::from_bytes([7; 32]);
+        let r = NaiveDate::from_ymd_opt(2015, 5, 31).expect("date");
+        let pnr = Personnummer::parse("199401012399", r).expect("valid");
+        // The same text as a personnummer, as a customer id of two issuers, and split
+        // differently between kind and value: four different pseudonyms.
+        let all = [
+            k.pseudonymize(&pnr),
+            k.pseudonymize_key("kund_id/a", "199401012399"),
+            k.pseudonymize_key("kund_id/b", "199401012399"),
+            k.pseudonymize_key("kund_id/a1", "99401012399"),
+        ];
+        let distinct: std::collections::BTreeSet<&String> = all.iter().collect();
+        assert_eq!(distinct.len(), 4, "{all:?}");
+        assert_eq!(
+            k.pseudonymize_key("kund_id/a", "K-1001"),
+            k.pseudonymize_key("kund_id/a", "K-1001")
+        );
+        assert_ne!(
+            k.pseudonymize_key("kund_id/a", "K-1001"),
+            PseudonymKey::from_bytes([8; 32]).pseudonymize_key("kund_id/a", "K-1001")
+        );
     }
 
     #[test]

@@ -32,10 +32,41 @@ pub enum FieldType {
     Bool,
     /// An identity number: validated, then replaced by `person_id`, `alder` and `kon`.
     Personnummer,
+    /// Another identifier of the person (a provider's customer id, a case number),
+    /// pseudonymized into `person_id` in the domain of the mapping's `kind`, so that it
+    /// never shares a pseudonym with a personnummer or with an id of another kind.
+    PersonKey,
+    /// A birth year: gives `alder` where the person key is not a personnummer.
+    BirthYear,
+    /// `K` or `M`: gives `kon` where the person key is not a personnummer.
+    Kon,
     /// A count or value cell that may carry a suppression token (`<5`, `..`, `X`): becomes
     /// `varde`, `varde_token`, `status` and `ovre_grans`.
     Value,
 }
+
+impl FieldType {
+    /// Whether the field folds into the person columns (`person_id`, `alder`, `kon`)
+    /// instead of being a column of its own.
+    pub fn is_person(self) -> bool {
+        matches!(
+            self,
+            FieldType::Personnummer | FieldType::PersonKey | FieldType::BirthYear | FieldType::Kon
+        )
+    }
+
+    /// The codes a categorical field takes (after the value map).
+    pub fn allowed(self) -> Option<&'static [&'static str]> {
+        match self {
+            FieldType::Category(allowed) => Some(allowed),
+            FieldType::Kon => Some(PERSON_KON),
+            _ => None,
+        }
+    }
+}
+
+/// Kön of a person (a record register).
+pub const PERSON_KON: &[&str] = &["K", "M"];
 
 /// One canonical field a pipeline can map.
 #[derive(Debug, Clone, Copy)]
@@ -302,8 +333,26 @@ pub static TABLES: &[TableDef] = &[
             f(
                 "personnummer",
                 FieldType::Personnummer,
-                true,
-                "identity number; replaced by person_id, alder, kon",
+                false,
+                "identity number; replaced by person_id, alder, kon (map this or personnyckel)",
+            ),
+            f(
+                "personnyckel",
+                FieldType::PersonKey,
+                false,
+                "another identifier of the person (customer id, case number) where the register has no personnummer; needs kind; replaced by person_id",
+            ),
+            f(
+                "fodelsear",
+                FieldType::BirthYear,
+                false,
+                "birth year, with personnyckel; gives alder (unknown without it)",
+            ),
+            f(
+                "kon",
+                FieldType::Kon,
+                false,
+                "K or M, with personnyckel; gives kon (unknown without it)",
             ),
             f(
                 "insats",
@@ -400,6 +449,13 @@ impl TableDef {
             .find(|f| f.name == name)
     }
 
+    /// Whether a pipeline may key the table's persons by something other than a
+    /// personnummer (`personnyckel`). Tables whose views count persons across registers
+    /// (KAA with försörjningsstöd) need the personnummer that links them.
+    pub fn accepts_person_key(&self) -> bool {
+        self.fields.iter().any(|f| f.ty == FieldType::PersonKey)
+    }
+
     /// Every mappable field, partition fields first.
     pub fn all_fields(&self) -> Vec<&'static FieldDef> {
         let mut v: Vec<&'static FieldDef> = PARTITION_FIELDS.iter().collect();
@@ -414,14 +470,16 @@ impl TableDef {
     pub fn file_schema(&self) -> SchemaRef {
         let mut cols = Vec::new();
         if self.kind == TableKind::Record {
+            // A register keyed by something else than a personnummer may not know them.
+            let unknown_person = self.accepts_person_key();
             cols.push(Field::new("person_id", DataType::Utf8, false));
             cols.push(Field::new("reference_date", DataType::Date32, false));
-            cols.push(Field::new("alder", DataType::Int32, false));
-            cols.push(Field::new("kon", DataType::Utf8, false));
+            cols.push(Field::new("alder", DataType::Int32, unknown_person));
+            cols.push(Field::new("kon", DataType::Utf8, unknown_person));
         }
         for fd in self.fields {
             match fd.ty {
-                FieldType::Personnummer => {}
+                ty if ty.is_person() => {}
                 FieldType::Value => {
                     cols.push(Field::new("varde", DataType::Float64, true));
                     cols.push(Field::new("varde_token", DataType::Utf8, true));

@@ -258,14 +258,26 @@ pub fn check_literal(field: &FieldDef, v: &str) -> Result<(), String> {
         FieldType::Bool => parse_bool(v).map(|_| ()),
         FieldType::Number => parse_number(v, &NumberFormat::default()).map(|_| ()),
         FieldType::Value => parse_value_cell(v, &NumberFormat::default()).map(|_| ()),
-        FieldType::Category(allowed) => {
+        FieldType::BirthYear => parse_birth_year(v).map(|_| ()),
+        FieldType::Category(_) | FieldType::Kon => {
+            let allowed = field.ty.allowed().unwrap_or_default();
             if allowed.contains(&v) {
                 Ok(())
             } else {
                 Err(format!("'{v}' is not one of {}", allowed.join(", ")))
             }
         }
-        FieldType::Text | FieldType::Personnummer => Ok(()),
+        FieldType::Text | FieldType::Personnummer | FieldType::PersonKey => Ok(()),
+    }
+}
+
+/// A birth year: four digits from 1900 on (a register of working-age people holds no
+/// one born earlier; a two-digit year is refused rather than guessed).
+pub fn parse_birth_year(v: &str) -> Result<i32, String> {
+    let t = v.trim();
+    match t.parse::<i32>() {
+        Ok(y) if t.len() == 4 && y >= 1900 => Ok(y),
+        _ => Err("expected a birth year as four digits, 1900 or later".into()),
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Identity {
     pub total: Fixed,
     /// The parts.
     pub parts: Parts,
+    /// Parts that exist only sometimes (persons of unknown kön): an absent one is
+    /// empty, as the identity holds by construction, and leaves the rest unchecked.
+    pub also: &'static [Fixed],
     /// Instances of `{}` in `total` and `parts` (one equation family each); empty: one.
     pub each: &'static [&'static str],
     /// Used only where the published data satisfy it exactly. A coincidence then adds
@@ -86,9 +89,10 @@ const REASONS: &[&str] = &[
 /// The identities of the long kartläggning within one kommun and period.
 pub const IDENTITIES: &[Identity] = &[
     Identity {
-        says: "T = K + M",
+        says: "T = K + M (+ okand: persons of a register that does not deliver kön)",
         total: &[(Field::Kon, "T")],
         parts: Parts::Cells(&[&[(Field::Kon, "K")], &[(Field::Kon, "M")]]),
+        also: &[&[(Field::Kon, "okand")]],
         each: &[],
         checked: false,
     },
@@ -96,6 +100,7 @@ pub const IDENTITIES: &[Identity] = &[
         says: "a breakdown's categories sum to the total row (where the data show it: multi-valued or partial breakdowns do not)",
         total: &[(Field::Dimension, "total"), (Field::Kategori, "total")],
         parts: Parts::Categories,
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -113,6 +118,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Alder, "23")],
             &[(Field::Alder, "24")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -120,6 +126,7 @@ pub const IDENTITIES: &[Identity] = &[
         says: "16-19 + 20-24 = 16-24",
         total: &[(Field::Alder, "16-24")],
         parts: Parts::Cells(&[&[(Field::Alder, "16-19")], &[(Field::Alder, "20-24")]]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -133,6 +140,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "fs_otillracklig_inkomst")],
             &[(Field::Matt, "fs_annan")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -144,6 +152,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "fs_arbetsloshet_vantar_ersattning")],
             &[(Field::Matt, "fs_arbetsloshet_otillracklig_ersattning")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -159,6 +168,7 @@ pub const IDENTITIES: &[Identity] = &[
             (Field::Dimension, "total"),
             (Field::Kategori, "total"),
         ]]),
+        also: &[],
         each: REASONS,
         checked: true,
     },
@@ -169,6 +179,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "af_inskrivna"), (Field::Alder, "16-24")],
             &[(Field::Matt, "kaa_inskrivna"), (Field::Alder, "16-20")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -180,6 +191,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "malgrupp_kaa_ingen_okand")],
             &[(Field::Matt, "malgrupp_fs_arbetsloshet_ej_af")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -190,6 +202,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "malgrupp_unik")],
             &[(Field::Matt, "malgrupp_overlapp")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -208,6 +221,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "avslut_annan")],
             &[(Field::Matt, "avslut_okand")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -218,6 +232,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "avslut_utan_overgang")],
             &[(Field::Matt, "avslut_annan_insats")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -235,6 +250,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Matt, "sex_man_{}_annat")],
             &[(Field::Matt, "sex_man_{}_arbetslos")],
         ]),
+        also: &[],
         each: &["H1", "H2"],
         checked: true,
     },
@@ -246,6 +262,7 @@ pub const IDENTITIES: &[Identity] = &[
             &[(Field::Alder, "18-24")],
             &[(Field::Alder, "25+")],
         ]),
+        also: &[],
         each: &[],
         checked: true,
     },
@@ -329,8 +346,9 @@ pub fn constraints(cells: &[Cell]) -> Vec<Constraint> {
                         let found: Vec<Option<usize>> =
                             parts.iter().map(|p| find(&replaced(k, p, each))).collect();
                         let complete = found.iter().all(Option::is_some);
+                        let also = identity.also.iter().map(|p| find(&replaced(k, p, each)));
                         vec![(
-                            found.into_iter().flatten().collect(),
+                            found.into_iter().chain(also).flatten().collect(),
                             identity.checked || !complete,
                         )]
                     }

@@ -4,7 +4,7 @@
 -- `status` is 'ok', for a total derived from K + M 'derived', or for agency cells
 -- 'suppressed'/'missing'/'nil' (then antal is NULL); `kalla` names the source. `andel` is set only for measures delivered as shares
 -- (Kolada's, converted from percent to 0–1); `kartlaggning` computes the others.
-SELECT kommun, period, matt, kon, alder, dimension, kategori, antal, 'ok' AS status, 'malgrupp' AS kalla, CAST(NULL AS DOUBLE) AS andel FROM kartlaggning_malgrupp
+SELECT kommun, period, matt, kon, alder, dimension, kategori, antal, status, 'malgrupp' AS kalla, CAST(NULL AS DOUBLE) AS andel FROM kartlaggning_malgrupp
 UNION ALL
 SELECT kommun, period, matt, kon, alder, dimension, kategori, antal, 'ok', 'kaa', NULL FROM kartlaggning_kaa
 UNION ALL

@@ -1,6 +1,8 @@
 -- KAA (SPEC §4.2): youths in the kommunala aktivitetsansvaret by kön, by activity and
 -- by reason for registration, and those with a plan to deregister soon. Age band 16-20
 -- is the KAA definition; every person is counted whatever their age.
+-- Not delivered is not zero: a kommun-month whose extract has no reason for registration
+-- or no planned deregistration has no rows for them (the report says so).
 WITH k AS (
     SELECT kommun, period, person_id, kon, aktivitet, registreringsorsak, planerad_avregistrering FROM kaa
     UNION ALL
@@ -16,9 +18,14 @@ counts AS (
     SELECT kommun, period, matt, kon, dimension, kategori, COUNT(DISTINCT person_id) AS antal FROM b
     GROUP BY kommun, period, matt, kon, dimension, kategori
 ),
+levererat AS (
+    SELECT kommun, period, COUNT(registreringsorsak) > 0 AS registreringsorsak,
+           COUNT(planerad_avregistrering) > 0 AS planerad_avregistrering
+    FROM kaa GROUP BY kommun, period
+),
 frame AS (
     SELECT p.kommun, p.period, c.matt, s.kon, c.dimension, c.kategori
-    FROM (SELECT DISTINCT kommun, period FROM kaa) p
+    FROM levererat p
     CROSS JOIN (VALUES ('K'), ('M'), ('T')) AS s(kon)
     CROSS JOIN (VALUES ('kaa_inskrivna', 'total', 'total'), ('kaa_planerad_avregistrering', 'total', 'total'),
                        ('kaa_inskrivna', 'aktivitet', 'studier'), ('kaa_inskrivna', 'aktivitet', 'arbete'),
@@ -27,6 +34,8 @@ frame AS (
                        ('kaa_inskrivna', 'registreringsorsak', 'introduktionsprogram'), ('kaa_inskrivna', 'registreringsorsak', 'avbrott'),
                        ('kaa_inskrivna', 'registreringsorsak', 'studiebevis'), ('kaa_inskrivna', 'registreringsorsak', 'aldrig_studerat'),
                        ('kaa_inskrivna', 'registreringsorsak', 'saknas')) AS c(matt, dimension, kategori)
+    WHERE (c.dimension <> 'registreringsorsak' OR p.registreringsorsak)
+      AND (c.matt <> 'kaa_planerad_avregistrering' OR p.planerad_avregistrering)
 )
 SELECT f.kommun, f.period, f.matt, f.kon, '16-20' AS alder, f.dimension, f.kategori, COALESCE(c.antal, 0) AS antal
 FROM frame f

@@ -12,12 +12,14 @@
 -- AF counts are aggregates, so overlap with AF itself cannot be removed; overlap between
 -- KAA and försörjningsstöd is removed by the pseudonymous person key. Without AF data
 -- for a kommun-month every measure here is absent or NULL rather than an undercount.
+-- `status` is 'ok', or where a step adds an AF count that AF withheld, that count's
+-- status ('suppressed'): the step is then withheld too, not missing.
 WITH band AS (
     SELECT * FROM (VALUES ('16-24', 16, 24), ('16-19', 16, 19), ('20-24', 20, 24)) AS t(alder, fran, till)
 ),
 -- AF's counts as `kartlaggning_af` gives them: a total AF did not deliver is K + M there.
 af AS (
-    SELECT kommun, period, kon, alder, antal
+    SELECT kommun, period, kon, alder, antal, status
     FROM kartlaggning_af WHERE matt = 'af_inskrivna' AND dimension = 'total'
 ),
 kaa_all AS (
@@ -49,7 +51,7 @@ delar_band AS (
     GROUP BY p.kommun, p.period, p.kon, b.alder
 ),
 steg AS (
-    SELECT af.kommun, af.period, af.kon, af.alder, af.antal AS af,
+    SELECT af.kommun, af.period, af.kon, af.alder, af.antal AS af, af.status AS af_status,
            COALESCE(kaa_band.antal, 0) AS kaa, COALESCE(db.kaa_io, 0) AS kaa_io,
            COALESCE(db.fs_ej_af, 0) AS fs_ej_af, COALESCE(db.unik, 0) AS unik
     FROM af JOIN band ON af.alder = band.alder
@@ -65,7 +67,9 @@ SELECT s.kommun, s.period, m.matt, s.kon, s.alder, 'total' AS dimension, 'total'
            WHEN 'malgrupp_delar_summa' THEN s.af + s.kaa_io + s.fs_ej_af
            WHEN 'malgrupp_overlapp' THEN s.kaa_io + s.fs_ej_af - s.unik
            WHEN 'malgrupp_unik' THEN s.af + s.unik
-       END AS antal
+       END AS antal,
+       CASE WHEN s.af IS NULL AND m.matt IN ('malgrupp_summa', 'malgrupp_delar_summa', 'malgrupp_unik')
+            THEN s.af_status ELSE 'ok' END AS status
 FROM steg s
 CROSS JOIN (VALUES ('malgrupp_summa'), ('malgrupp_kaa_ingen_okand'), ('malgrupp_fs_arbetsloshet_ej_af'),
                    ('malgrupp_delar_summa'), ('malgrupp_overlapp'), ('malgrupp_unik')) AS m(matt)

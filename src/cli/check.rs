@@ -52,7 +52,13 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<Problem
     if let Some(warning) = lake_mode_warning(&settings.lake_root) {
         writeln!(out, "warning: {warning}").map_err(io)?;
     }
-    for warning in super::check_measures::warnings(&pipelines, &settings.sql_dir) {
+    let per_pipeline = pipelines
+        .iter()
+        .flat_map(config::pipeline::Pipeline::warnings);
+    for warning in per_pipeline.chain(super::check_measures::warnings(
+        &pipelines,
+        &settings.sql_dir,
+    )) {
         writeln!(out, "warning: {warning}").map_err(io)?;
     }
     if !problems.is_empty() {

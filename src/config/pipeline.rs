@@ -90,6 +90,26 @@ pub struct FieldMapping {
 }
 
 impl Pipeline {
+    /// What `check` warns of in this pipeline alone: a register keyed by another
+    /// identifier than a personnummer without the columns that give kön and age, whose
+    /// persons the follow-up then shows under kön `okand` and age class `okänd`.
+    pub fn warnings(&self) -> Vec<String> {
+        let has = |name: &str| self.fields.iter().any(|m| m.field.name == name);
+        if !has("personnyckel") {
+            return Vec::new();
+        }
+        [("kon", "kön", "kön 'okand' (in T only)"), ("fodelsear", "birth year", "age class 'okänd'")]
+            .iter()
+            .filter(|(field, _, _)| !has(field))
+            .map(|(field, what, shown)| {
+                format!(
+                    "{}: keyed by personnyckel without fields.{field}: no {what} is known, and the follow-up shows its persons under {shown}",
+                    self.name
+                )
+            })
+            .collect()
+    }
+
     /// The measure codes an aggregate pipeline can write (its `matt` field's value map,
     /// constant and default); None when it takes them as they come from a column, and
     /// for record registers, whose measures the views derive.

@@ -154,6 +154,22 @@ startdatum = "Start"
 "#;
     let path = Path::new("pipelines/provider.toml");
     let p = Pipeline::from_toml(path, deltagare).expect("a customer id on deltagare is valid");
+    assert!(p.warnings().is_empty(), "{:?}", p.warnings());
+    // Without kön and birth year the register is valid, and check says what follows.
+    let bare = deltagare
+        .replace("fodelsear = \"Födelseår\"\n", "")
+        .replace(
+            "kon = { column = \"Kön\", values = { \"Kvinna\" = \"K\", \"Man\" = \"M\" } }\n",
+            "",
+        );
+    let warnings = Pipeline::from_toml(path, &bare)
+        .expect("valid")
+        .warnings()
+        .join("\n");
+    assert!(
+        warnings.contains("without fields.kon") && warnings.contains("without fields.fodelsear"),
+        "{warnings}"
+    );
     let key = p.fields.iter().find(|m| m.field.name == "personnyckel");
     assert_eq!(
         key.and_then(|m| m.kind.as_deref()),

@@ -46,6 +46,8 @@ const DELIVERED_WITH: &[(&str, &str, &str, &str)] = &[
     ("fs_mottagare", "fs_mottagare", "funktionsnedsattning", "Försörjningsstöd per funktionsnedsättning"),
     ("fs_mottagare", "fs_mottagare", "fodelseland", "Försörjningsstöd per födelseland"),
     ("fs_arbetsloshet", "fs_arbetsloshet_endast_fs", "total", "Arbetslöshet per delorsak"),
+    ("kaa_inskrivna", "kaa_inskrivna", "registreringsorsak", "KAA per registreringsorsak"),
+    ("kaa_inskrivna", "kaa_planerad_avregistrering", "total", "KAA, planerad avregistrering"),
 ];
 
 /// Notes for the breakdowns of [`DELIVERED_WITH`] absent from the report's period.

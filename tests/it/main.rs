@@ -22,6 +22,7 @@ mod http;
 mod kalmar;
 mod lake;
 mod national;
+mod onboarding;
 mod pgwire;
 mod privacy;
 mod publish;

@@ -88,6 +88,9 @@ async fn norrkoping_2012_and_skelleftea_fact_box() {
     assert_eq!(int(t, &exits("Praktik", "avslut_utan_overgang")).await, 162);
     assert_eq!(int(t, &exits("Utvecklingsanställning", "avslut")).await, 70);
     assert_eq!(int(t, &exits("Nil-resursen", "avslut")).await, 22);
+    // Vägledning: 218 ended, 66 of them moved on; the printed shares are of the 152.
+    assert_eq!(int(t, &exits("Vägledning", "avslut")).await, 218);
+    assert_eq!(int(t, &exits("Vägledning", "avslut_utan_overgang")).await, 152);
     let share = |insats: &str, kod: &str| {
         format!(
             "SELECT andel FROM uppfoljning_avslut WHERE {NKPG} AND insats = '{insats}' AND kon = 'T' AND avslutskod = '{kod}'"
@@ -103,6 +106,9 @@ async fn norrkoping_2012_and_skelleftea_fact_box() {
         ("Utvecklingsanställning", "studier", 1.4),
         ("Utvecklingsanställning", "klar", 70.0),
         ("Utvecklingsanställning", "avbruten", 5.7),
+        ("Vägledning", "avbruten", 32.9),
+        ("Vägledning", "klar", 64.5),
+        ("Vägledning", "studier", 2.6),
     ] {
         assert_eq!(
             percent(t, &share(insats, kod)).await,

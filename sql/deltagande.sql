@@ -16,28 +16,27 @@ WITH senaste AS (
     FROM deltagare
 ),
 p AS (SELECT * FROM senaste WHERE nr = 1),
-ar AS (
-    SELECT DISTINCT CAST(date_part('year', startdatum) AS INT) AS ar FROM p
-    UNION SELECT DISTINCT CAST(date_part('year', slutdatum) AS INT) FROM p WHERE slutdatum IS NOT NULL
-    UNION SELECT DISTINCT uttagsar FROM p
+-- Every year from the start to the end (or, while ongoing, the extract's year), also
+-- the years in between in which nothing starts or ends.
+per_ar AS (
+    SELECT p.*, CAST(unnest(range(CAST(date_part('year', p.startdatum) AS BIGINT),
+                                  CAST(COALESCE(date_part('year', p.slutdatum), p.uttagsar) AS BIGINT) + 1)) AS INT) AS ar
+    FROM p
 ),
 tackta AS (
     SELECT DISTINCT kommun, CAST(substr(period, 1, 4) AS INT) AS ar FROM deltagare
 )
-SELECT p.kommun, a.ar, p.person_id, p.kon,
-       p.alder - (p.uttagsar - a.ar) AS alder,
+SELECT p.kommun, p.ar, p.person_id, p.kon,
+       p.alder - (p.uttagsar - p.ar) AS alder,
        CASE WHEN p.alder IS NULL THEN 'okänd'
-            WHEN p.alder - (p.uttagsar - a.ar) < 18 THEN 'under 18'
-            WHEN p.alder - (p.uttagsar - a.ar) <= 24 THEN '18-24'
+            WHEN p.alder - (p.uttagsar - p.ar) < 18 THEN 'under 18'
+            WHEN p.alder - (p.uttagsar - p.ar) <= 24 THEN '18-24'
             ELSE '25+' END AS aldersklass,
        p.insats, p.anordnare, p.startdatum, p.slutdatum, p.avslutskod, p.uppfoljning,
-       CAST(date_part('year', p.startdatum) AS INT) = a.ar AS startade,
-       p.slutdatum IS NOT NULL AND CAST(date_part('year', p.slutdatum) AS INT) = a.ar AS avslutade,
+       CAST(date_part('year', p.startdatum) AS INT) = p.ar AS startade,
+       p.slutdatum IS NOT NULL AND CAST(date_part('year', p.slutdatum) AS INT) = p.ar AS avslutade,
        CASE WHEN p.slutdatum IS NULL THEN NULL WHEN date_part('month', p.slutdatum) <= 6 THEN 'H1' ELSE 'H2' END AS halvar,
        CASE WHEN p.slutdatum IS NULL THEN NULL ELSE p.slutdatum - p.startdatum + 1 END AS programdagar,
        t.ar IS NOT NULL AS tackt
-FROM p
-JOIN ar a
-  ON a.ar >= CAST(date_part('year', p.startdatum) AS INT)
- AND a.ar <= COALESCE(CAST(date_part('year', p.slutdatum) AS INT), p.uttagsar)
-LEFT JOIN tackta t ON t.kommun = p.kommun AND t.ar = a.ar
+FROM per_ar p
+LEFT JOIN tackta t ON t.kommun = p.kommun AND t.ar = p.ar

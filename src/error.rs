@@ -1,8 +1,9 @@
 //! The library's error type and `Result` alias.
 //!
 //! Errors are split the way an operator needs them: problems in the configuration the
-//! user wrote (fix the file), problems with a source or its data (fix or wait for the
-//! extract), problems in a query, and plain I/O. Every message that could carry a raw
+//! user wrote (fix the file), a wrong request (fix the command line or the API call),
+//! nothing to show for what was asked, problems with a source or its data (fix or wait
+//! for the extract), problems in a query, and plain I/O. Every message that could carry a raw
 //! value from an extract goes through [`crate::normalize::personnummer::scrub`] first,
 //! so no identity number can leak into a log line or an error.
 
@@ -65,6 +66,16 @@ impl Problems {
             Err(Error::Config(self))
         }
     }
+
+    /// Like [`into_result`](Self::into_result) for problems of a request (command-line
+    /// arguments, API parameters): [`Error::Usage`].
+    pub fn into_usage<T>(self, value: T) -> Result<T> {
+        if self.0.is_empty() {
+            Ok(value)
+        } else {
+            Err(Error::Usage(self))
+        }
+    }
 }
 
 impl fmt::Display for Problems {
@@ -85,6 +96,15 @@ pub enum Error {
     /// The user's configuration is wrong; every problem found is listed.
     #[error("configuration problems:\n{0}")]
     Config(Problems),
+
+    /// The request is wrong: a command-line argument or an API parameter (HTTP 400).
+    #[error("invalid request:\n{0}")]
+    Usage(Problems),
+
+    /// Nothing to show for what was asked: nothing published yet, or no data for the
+    /// kommun and period (HTTP 404).
+    #[error("{0}")]
+    NotFound(String),
 
     /// A source could not be read (missing file, HTTP error, timeout).
     #[error("pipeline {pipeline}: source {location}: {message}")]

@@ -26,13 +26,10 @@ pub fn execute(
     let threshold = threshold.unwrap_or(i64::from(settings.suppress_below));
     let audits = crate::audit::audit_dir(&dir, threshold, csv)?;
     if audits.is_empty() {
-        let mut p = crate::error::Problems::default();
-        p.push(
-            dir.display().to_string(),
-            "",
-            "no published long table to audit (run the pipelines first)",
-        );
-        return Err(Error::Config(p));
+        return Err(Error::NotFound(format!(
+            "{}: no published long table to audit (run the pipelines first)",
+            dir.display()
+        )));
     }
     write!(
         out,

@@ -39,7 +39,7 @@ pub async fn execute(
             format!("{from} is after --to {to}"),
         );
     }
-    p.into_result(())?;
+    p.into_usage(())?;
     let (pipelines, problems) = config::load_pipelines(&settings.pipelines_dir)?;
     let Some(pipeline) = pipelines.iter().find(|p| p.name == name) else {
         if !problems.is_empty() {

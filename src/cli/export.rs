@@ -69,7 +69,7 @@ pub async fn execute(
                 }
             ),
         );
-        return Err(Error::Config(p));
+        return Err(Error::Usage(p));
     }
     let ctx = crate::query::new_session();
     let path = file

@@ -46,7 +46,8 @@ pub async fn render(
 ) -> Result<Vec<u8>> {
     let input = report::load::load(settings, kommun, period).await?;
     report::render(&input, format).map_err(|e| match e {
-        ReportError::NoData { .. } | ReportError::UnknownFormat(_) => usage("--period", e),
+        ReportError::NoData { .. } => Error::NotFound(e.to_string()),
+        ReportError::UnknownFormat(_) => usage("--format", e),
         other => Error::Internal(other.to_string()),
     })
 }
@@ -54,5 +55,5 @@ pub async fn render(
 fn usage(field: &str, e: ReportError) -> Error {
     let mut p = Problems::default();
     p.push("command line", field, e.to_string());
-    Error::Config(p)
+    Error::Usage(p)
 }

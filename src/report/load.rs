@@ -28,19 +28,16 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
             "--kommun",
             format!("'{kommun}' is not a kommun code (4 digits, e.g. 0880)"),
         );
-        return Err(Error::Config(p));
+        return Err(Error::Usage(p));
     };
     let lake = Lake::new(&settings.lake_root);
     let published_dir = crate::publish::resolved(&lake);
     let published = published_dir.join("kartlaggning.parquet");
     if !published.is_file() {
-        let mut p = Problems::default();
-        p.push(
-            published.display().to_string(),
-            "",
-            "nothing is published yet: run `malgrupp run` first",
-        );
-        return Err(Error::Config(p));
+        return Err(Error::NotFound(format!(
+            "{}: nothing is published yet: run `malgrupp run` first",
+            published.display()
+        )));
     }
     let ctx = crate::query::new_session();
     let path = published.to_string_lossy().into_owned();

@@ -138,8 +138,11 @@ pub(crate) async fn report(
             }
             resp
         }
-        Ok(Err(crate::error::Error::Config(p))) => {
-            ApiError::new(StatusCode::NOT_FOUND, p.to_string().trim()).into_response()
+        Ok(Err(crate::error::Error::Usage(p))) => {
+            ApiError::bad_request(p.to_string().trim()).into_response()
+        }
+        Ok(Err(crate::error::Error::NotFound(what))) => {
+            ApiError::new(StatusCode::NOT_FOUND, what).into_response()
         }
         Ok(Err(e)) => {
             tracing::error!(error = %e, "report failed");

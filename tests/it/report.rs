@@ -160,8 +160,41 @@ async fn the_served_report_renders_in_chromium_with_the_published_figures() {
         .await
         .expect("get");
     assert_eq!(missing.status(), 404);
+    // A wrong request is the client's (400); nothing to show is 404.
+    let not_a_kommun = client
+        .get(format!("http://{addr}/api/v1/reports/9999/2015-05"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(not_a_kommun.status(), 400);
     let _ = stop.send(());
     server.await.expect("join").expect("served");
+
+    // A broken agreement is the server's configuration, not a missing report: it must
+    // not be answered as 404 (the served handler answers it 500 and logs it).
+    let broken = tempfile::tempdir().expect("tempdir");
+    std::fs::write(broken.path().join("0880.toml"), "kommun = ").expect("write");
+    let mut settings = t.settings.clone();
+    settings.agreements_dir = broken.path().to_path_buf();
+    let err = malgrupp::cli::report::render(
+        &settings,
+        "0880",
+        "2015-05",
+        malgrupp::report::ReportFormat::Html,
+    )
+    .await
+    .expect_err("a broken agreement");
+    assert!(matches!(err, malgrupp::Error::Config(_)), "{err:?}");
+    let err = malgrupp::cli::report::render(
+        &t.settings,
+        "0880",
+        "2031-01",
+        malgrupp::report::ReportFormat::Html,
+    )
+    .await
+    .expect_err("no data");
+    assert!(matches!(err, malgrupp::Error::NotFound(_)), "{err:?}");
 
     let page = artifacts().join("bilaga1_0880_2015-05.html");
     std::fs::write(&page, &html).expect("write page");

@@ -90,7 +90,10 @@ async fn norrkoping_2012_and_skelleftea_fact_box() {
     assert_eq!(int(t, &exits("Nil-resursen", "avslut")).await, 22);
     // Vägledning: 218 ended, 66 of them moved on; the printed shares are of the 152.
     assert_eq!(int(t, &exits("Vägledning", "avslut")).await, 218);
-    assert_eq!(int(t, &exits("Vägledning", "avslut_utan_overgang")).await, 152);
+    assert_eq!(
+        int(t, &exits("Vägledning", "avslut_utan_overgang")).await,
+        152
+    );
     let share = |insats: &str, kod: &str| {
         format!(
             "SELECT andel FROM uppfoljning_avslut WHERE {NKPG} AND insats = '{insats}' AND kon = 'T' AND avslutskod = '{kod}'"

@@ -3,6 +3,7 @@
 pub mod agreement;
 pub mod decoding;
 pub mod operations;
+mod person;
 pub mod pipeline;
 pub mod raw;
 pub mod settings;

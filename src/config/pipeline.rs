@@ -211,7 +211,7 @@ impl Pipeline {
         for (key, value) in raw.fields {
             let at = format!("fields.{key}");
             let Some(field) = target.field(&key) else {
-                if let Some(why) = person_key_refused(target, &key) {
+                if let Some(why) = super::person::key_refused(target, &key) {
                     p.push(&file, &at, why);
                     continue;
                 }
@@ -257,7 +257,7 @@ impl Pipeline {
             }
         }
         if target.kind == TableKind::Record {
-            person_fields(target, &fields, &file, &mut p);
+            super::person::validate(target, &fields, &file, &mut p);
         }
         fields.sort_by_key(|m| {
             target
@@ -376,7 +376,7 @@ fn validate_field(
         (Some(_), ty) if ty != FieldType::PersonKey => {
             p.push(file, format!("{at}.kind"), "only for personnyckel");
         }
-        (Some(kind), _) if !valid_key_kind(kind) => p.push(
+        (Some(kind), _) if !super::person::valid_key_kind(kind) => p.push(
             file,
             format!("{at}.kind"),
             format!(
@@ -442,61 +442,6 @@ fn validate_field(
         max_days_ahead: spec.max_days_ahead.unwrap_or(0),
         kind: spec.kind,
     })
-}
-
-/// The domain of a person key's pseudonyms is this text: a small alphabet without NUL,
-/// so that it cannot run into the value behind it.
-fn valid_key_kind(kind: &str) -> bool {
-    (1..=64).contains(&kind.len())
-        && kind
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-./".contains(&b))
-}
-
-/// Why `key`, which is not a field of `target`, is a person field the table refuses.
-fn person_key_refused(target: &TableDef, key: &str) -> Option<String> {
-    let person_field = schema::TABLES
-        .iter()
-        .flat_map(|t| t.fields)
-        .any(|f| f.name == key && f.ty.is_person());
-    (target.kind == TableKind::Record && person_field && !target.accepts_person_key()).then(|| {
-        format!(
-            "table {} needs a personnummer: its views count persons across registers (KAA with försörjningsstöd), and only the personnummer links a person between them; map personnummer (tables that accept another person key: deltagare)",
-            target.name
-        )
-    })
-}
-
-/// A record register's person: exactly one of `personnummer` and `personnyckel`; kön and
-/// birth year only beside a `personnyckel` (a personnummer carries both).
-fn person_fields(target: &TableDef, fields: &[FieldMapping], file: &str, p: &mut Problems) {
-    let has = |name: &str| fields.iter().any(|m| m.field.name == name);
-    match (has("personnummer"), has("personnyckel")) {
-        (true, true) => p.push(
-            file,
-            "fields.personnyckel",
-            "map either personnummer or personnyckel: a person has one key",
-        ),
-        // Where only a personnummer will do, the table requires it (reported above).
-        (false, false) if target.accepts_person_key() => p.push(
-            file,
-            "fields.personnummer",
-            "required: map the register's personnummer, or another identifier of the person as personnyckel",
-        ),
-        (false, false) => {}
-        (true, false) => {
-            for name in ["fodelsear", "kon"] {
-                if has(name) {
-                    p.push(
-                        file,
-                        format!("fields.{name}"),
-                        "comes from the personnummer; map it only beside a personnyckel",
-                    );
-                }
-            }
-        }
-        (false, true) => {}
-    }
 }
 
 /// `A1` → (0, 0); `AB12` → (11, 27).

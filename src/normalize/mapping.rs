@@ -10,10 +10,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::personnummer::{self, Personnummer};
+use super::person::{self, PersonFields};
+use super::personnummer;
 use super::pseudonym::PseudonymKey;
 use super::schema::{FieldType, PERSON_KON, TableKind};
 use super::{kommun, value};
@@ -95,10 +96,11 @@ impl Mapped {
 /// Batches a partition may hold before [`Mapped::absorb`] joins them.
 const COALESCE_AT: usize = 8;
 
-struct RowError {
-    column: Option<String>,
-    value: Option<String>,
-    reason: String,
+/// Why a row is rejected: the column, the value as it may be shown, the reason.
+pub(super) struct RowError {
+    pub(super) column: Option<String>,
+    pub(super) value: Option<String>,
+    pub(super) reason: String,
 }
 
 /// Maps `table` (decoded from the file `file_name`, content id `extract_id`).
@@ -243,10 +245,7 @@ fn map_row(
     let mut kommun_code = String::new();
     let mut period = String::new();
     let mut reference: Option<NaiveDate> = None;
-    let mut pnr_text: Option<(String, Option<String>)> = None;
-    let mut person_key: Option<(String, Option<String>, &str)> = None;
-    let mut birth_year: Option<i32> = None;
-    let mut kon: Option<String> = None;
+    let mut person = PersonFields::default();
     let mut values: BTreeMap<&str, Vec<Cell>> = BTreeMap::new();
     for (m, src) in pipeline.fields.iter().zip(sources) {
         // Borrowed on the way through: a row that maps cleanly allocates no message parts
@@ -279,15 +278,15 @@ fn map_row(
                     .to_string()
             }
             FieldType::Period => period = value::parse_period(&v).map_err(fail_showing)?,
-            FieldType::Personnummer => pnr_text = Some((v, column.map(str::to_string))),
+            FieldType::Personnummer => person.personnummer = Some((v, column.map(str::to_string))),
             FieldType::PersonKey => {
                 let kind = m.kind.as_deref().unwrap_or_default();
-                person_key = Some((v, column.map(str::to_string), kind))
+                person.key = Some((v, column.map(str::to_string), kind))
             }
             FieldType::BirthYear => {
-                birth_year = Some(value::parse_birth_year(&v).map_err(fail_showing)?)
+                person.birth_year = Some(value::parse_birth_year(&v).map_err(fail_showing)?)
             }
-            FieldType::Kon => kon = Some(category(PERSON_KON, &v).map_err(fail_showing)?),
+            FieldType::Kon => person.kon = Some(category(PERSON_KON, &v).map_err(fail_showing)?),
             _ if m.field.name == "reference_date" => {
                 reference =
                     Some(value::parse_date(&v, m.date_format.as_deref()).map_err(fail_showing)?)
@@ -318,40 +317,7 @@ fn map_row(
                 value: None,
                 reason: "no reference date".into(),
             })?;
-        let person = match (pnr_text, person_key) {
-            (Some((text, column)), _) => {
-                let pnr = Personnummer::parse(&text, reference).map_err(|e| RowError {
-                    column: column.or(Some("personnummer".into())),
-                    value: Some(personnummer::mask(&text)),
-                    reason: format!("fields.personnummer: {e}"),
-                })?;
-                [
-                    Cell::Text(key.pseudonymize(&pnr)),
-                    Cell::Int(pnr.age_at(reference)),
-                    Cell::Text(pnr.kon().to_string()),
-                ]
-            }
-            (None, Some((text, column, kind))) => {
-                let id =
-                    person_key_id(key, kind, &text, reference, birth_year).map_err(|reason| {
-                        RowError {
-                            column: column.or(Some("personnyckel".into())),
-                            value: Some(mask_person_key(&text)),
-                            reason,
-                        }
-                    })?;
-                let age = birth_year.map_or(Cell::Null, |y| Cell::Int(reference.year() - y));
-                [id, age, kon.map_or(Cell::Null, Cell::Text)]
-            }
-            (None, None) => {
-                return Err(RowError {
-                    column: None,
-                    value: None,
-                    reason: "fields.personnummer: a value is required".into(),
-                });
-            }
-        };
-        let [id, age, kon] = person;
+        let [id, age, kon] = person.cells(key, reference)?;
         row.extend([id, Cell::Date(reference), age, kon]);
     }
     for fd in pipeline.target.fields {
@@ -510,53 +476,12 @@ fn typed(
 }
 
 /// The code of `allowed` that `v` is, ignoring case.
-fn category(allowed: &[&str], v: &str) -> Result<String, String> {
+pub(super) fn category(allowed: &[&str], v: &str) -> Result<String, String> {
     allowed
         .iter()
         .find(|a| a.eq_ignore_ascii_case(v))
         .map(|code| (*code).to_string())
         .ok_or_else(|| format!("expected one of {} (add a value map)", allowed.join(", ")))
-}
-
-/// The pseudonym of a person key that is not a personnummer. A personnummer in the
-/// column is refused: keyed as an id it would give the person a second pseudonym, and
-/// the register should map it as `personnummer`.
-fn person_key_id(
-    key: &PseudonymKey,
-    kind: &str,
-    text: &str,
-    reference: NaiveDate,
-    birth_year: Option<i32>,
-) -> Result<Cell, String> {
-    if personnummer::contains_valid_personnummer(text) {
-        return Err(
-            "fields.personnyckel: the value is a personnummer; map the column as personnummer"
-                .into(),
-        );
-    }
-    if text.chars().count() > MAX_PERSON_KEY_CHARS {
-        return Err(format!(
-            "fields.personnyckel: longer than {MAX_PERSON_KEY_CHARS} characters (a wrong column?)"
-        ));
-    }
-    if let Some(y) = birth_year
-        && y > reference.year()
-    {
-        return Err(format!(
-            "fields.fodelsear: {y} lies after the record's reference date {reference}"
-        ));
-    }
-    Ok(Cell::Text(key.pseudonymize_key(kind, text)))
-}
-
-/// Identifiers longer than this are not ids but a wrong column (a name, a note).
-const MAX_PERSON_KEY_CHARS: usize = 64;
-
-/// A person key as quarantine and errors may show it: its first two characters. It is
-/// personal data like a personnummer, of which only the birth date may be shown.
-fn mask_person_key(v: &str) -> String {
-    let shown: String = v.chars().take(2).collect();
-    format!("{shown}{}", "*".repeat(v.chars().count().saturating_sub(2)))
 }
 
 /// How much of a value may be shown in quarantine and errors.
@@ -575,7 +500,7 @@ fn not_ahead(date: NaiveDate, max_days_ahead: u32) -> Result<NaiveDate, String> 
 fn show(v: &str, ty: FieldType) -> String {
     match ty {
         FieldType::Personnummer => return personnummer::mask(v),
-        FieldType::PersonKey => return mask_person_key(v),
+        FieldType::PersonKey => return person::mask_key(v),
         _ => {}
     }
     let s = personnummer::scrub(v);

@@ -23,6 +23,7 @@ pub mod lake;
 pub mod normalize;
 pub mod pgwire;
 pub mod pipeline;
+pub mod progress;
 pub mod publish;
 pub mod query;
 pub mod report;

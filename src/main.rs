@@ -188,7 +188,7 @@ fn init_logging(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         // Log lines pause the progress bars of an interactive run instead of tearing them.
-        .with_writer(malgrupp::service::progress::LogWriter)
+        .with_writer(malgrupp::progress::LogWriter)
         // Colours only for a person at a terminal, never into a file or a collector.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match format {

@@ -11,6 +11,7 @@ pub mod check;
 mod check_measures;
 pub mod demo;
 pub mod export;
+mod progress;
 pub mod report;
 pub mod run;
 pub mod serve;

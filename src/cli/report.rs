@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
 use crate::error::{Error, Problems, Result};
-use crate::report::{self, ReportError, ReportFormat};
+use crate::report::{ReportError, ReportFormat};
 
 /// Renders the report into `out` (default `bilaga1_<kommun>_<period>.<format>` in the
 /// current directory; `-` is standard output) and returns the file written (`-` for
@@ -17,10 +17,12 @@ pub async fn execute(
     format: &str,
     out: Option<&Path>,
 ) -> Result<PathBuf> {
-    let format: ReportFormat = format
-        .parse()
-        .map_err(|e: ReportError| usage("--format", e))?;
-    let bytes = render(settings, kommun, period, format).await?;
+    let format: ReportFormat = format.parse().map_err(|e: ReportError| {
+        let mut p = Problems::default();
+        p.push("command line", "--format", e.to_string());
+        Error::Usage(p)
+    })?;
+    let bytes = crate::report::load::build(settings, kommun, period, format).await?;
     if out == Some(Path::new("-")) {
         use std::io::Write;
         let mut stdout = std::io::stdout().lock();
@@ -35,25 +37,4 @@ pub async fn execute(
         .unwrap_or_else(|| PathBuf::from(format!("bilaga1_{kommun}_{period}.{format}")));
     crate::lake::atomic::write(&path, &bytes)?;
     Ok(path)
-}
-
-/// The report's bytes (shared with `serve`).
-pub async fn render(
-    settings: &Settings,
-    kommun: &str,
-    period: &str,
-    format: ReportFormat,
-) -> Result<Vec<u8>> {
-    let input = report::load::load(settings, kommun, period).await?;
-    report::render(&input, format).map_err(|e| match e {
-        ReportError::NoData { .. } => Error::NotFound(e.to_string()),
-        ReportError::UnknownFormat(_) => usage("--format", e),
-        other => Error::Internal(other.to_string()),
-    })
-}
-
-fn usage(field: &str, e: ReportError) -> Error {
-    let mut p = Problems::default();
-    p.push("command line", field, e.to_string());
-    Error::Usage(p)
 }

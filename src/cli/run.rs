@@ -2,12 +2,12 @@
 
 use std::io::Write;
 
+use super::progress::Progress;
 use crate::config::{self, Settings};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
 use crate::pipeline::{RunOptions, RunReport};
 use crate::service::metrics::Metrics;
-use crate::service::progress::Progress;
 use crate::service::runner::{self, Runner, Trigger};
 
 /// The result of `run`: one report per pipeline attempted, and problems that kept

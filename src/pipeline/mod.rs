@@ -295,7 +295,7 @@ fn process(
     }
 
     // Decode and map the changed extracts (keeping each raw extract first).
-    crate::service::progress::stage(
+    crate::progress::stage(
         &pipeline.name,
         &format!("decoding {} extract(s)", todo.len()),
     );
@@ -396,7 +396,7 @@ fn process(
         report.partitions = batches.len();
         return Ok((Vec::new(), None));
     }
-    crate::service::progress::stage(
+    crate::progress::stage(
         &pipeline.name,
         &format!("writing {} partition(s)", batches.len()),
     );
@@ -521,7 +521,7 @@ fn decode_one(
         &mut |chunk| {
             let next = mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
             mapped.absorb(next);
-            crate::service::progress::rows(&pipeline.name, mapped.records as u64);
+            crate::progress::rows(&pipeline.name, mapped.records as u64);
             Ok(())
         },
     )

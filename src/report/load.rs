@@ -3,7 +3,8 @@
 //! the published `kartlaggning` for the kommun (all periods, for the lines over time),
 //! the goal follow-up recomputed by the shipped `malfoljning` view over the *published*
 //! counts (a suppressed count stays unknown there too), and the extracts behind the
-//! kommun's figures from the manifest.
+//! kommun's figures from the manifest. [`build`] renders it: the one way `report` and
+//! `serve` make a report.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +19,26 @@ use crate::error::{Error, Problems, Result};
 use crate::lake::Lake;
 use crate::lake::manifest::Manifest;
 use crate::query::columns::{floats, ints, texts as text};
+
+/// The report of `kommun` and `period` from the published views, rendered as `format`
+/// (what `report` writes and `serve` answers).
+pub async fn build(
+    settings: &Settings,
+    kommun: &str,
+    period: &str,
+    format: super::ReportFormat,
+) -> Result<Vec<u8>> {
+    let input = load(settings, kommun, period).await?;
+    super::render(&input, format).map_err(|e| match e {
+        super::ReportError::NoData { .. } => Error::NotFound(e.to_string()),
+        super::ReportError::UnknownFormat(_) => {
+            let mut p = Problems::default();
+            p.push("request", "format", e.to_string());
+            Error::Usage(p)
+        }
+        other => Error::Internal(other.to_string()),
+    })
+}
 
 /// The report input of `kommun` (4-digit code) and `period` from the published views.
 pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<ReportInput> {

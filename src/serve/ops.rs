@@ -117,7 +117,7 @@ pub(crate) async fn report(
         };
     let rendered = tokio::time::timeout(
         app.limits.timeout,
-        crate::cli::report::render(settings, &kommun, &period, format),
+        crate::report::load::build(settings, &kommun, &period, format),
     )
     .await;
     let (mime, name) = match format {

@@ -1,12 +1,10 @@
 //! The nightly service around the pipelines: running one pipeline with its lock, retries
 //! and ledger entry (`runner`), the scheduler loop with catch-up and graceful shutdown
 //! (`daemon`), `status` and freshness (`status`), Prometheus metrics (`metrics`), the
-//! failure/recovery webhook (`webhook`) and the progress bars of an interactive run
-//! (`progress`).
+//! failure/recovery webhook (`webhook`).
 
 pub mod daemon;
 pub mod metrics;
-pub mod progress;
 pub mod runner;
 pub mod status;
 pub mod webhook;

@@ -105,7 +105,7 @@ async fn read_body(pipeline: &str, mut resp: reqwest::Response) -> reqwest::Resu
     let hint = resp.content_length().unwrap_or(0).min(64 << 20) as usize;
     let mut body = Vec::with_capacity(hint);
     while let Some(chunk) = resp.chunk().await? {
-        crate::service::progress::downloaded(pipeline, chunk.len() as u64);
+        crate::progress::downloaded(pipeline, chunk.len() as u64);
         body.extend_from_slice(&chunk);
     }
     Ok(body)

@@ -177,7 +177,7 @@ async fn the_served_report_renders_in_chromium_with_the_published_figures() {
     std::fs::write(broken.path().join("0880.toml"), "kommun = ").expect("write");
     let mut settings = t.settings.clone();
     settings.agreements_dir = broken.path().to_path_buf();
-    let err = malgrupp::cli::report::render(
+    let err = malgrupp::report::load::build(
         &settings,
         "0880",
         "2015-05",
@@ -186,7 +186,7 @@ async fn the_served_report_renders_in_chromium_with_the_published_figures() {
     .await
     .expect_err("a broken agreement");
     assert!(matches!(err, malgrupp::Error::Config(_)), "{err:?}");
-    let err = malgrupp::cli::report::render(
+    let err = malgrupp::report::load::build(
         &t.settings,
         "0880",
         "2031-01",

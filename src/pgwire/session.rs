@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use datafusion::common::TableReference;
 use datafusion::execution::runtime_env::RuntimeEnv;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{SessionConfig, SessionContext};
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 
@@ -19,7 +19,7 @@ use super::limits::EnforceLimits;
 use crate::error::{Error, Result};
 use crate::serve::QueryLimits;
 use crate::serve::bounded::bound_functions;
-use crate::serve::safety::{YieldEverywhere, published_files};
+use crate::serve::safety::{YieldEverywhere, published_files, register_published};
 
 /// The catalog (PostgreSQL's database) the views are in: `current_database()`.
 pub(crate) const CATALOG: &str = "malgrupp";
@@ -100,22 +100,9 @@ impl Published {
                 ctx.deregister_table(TableReference::bare(name.clone()))?;
             }
         }
-        for (name, path) in files {
-            let Some(url) = path.to_str() else { continue };
-            // `bare`: a name is one identifier, never parsed as `schema.table`.
-            if let Err(e) = ctx
-                .register_parquet(
-                    TableReference::bare(name.clone()),
-                    url,
-                    ParquetReadOptions::default(),
-                )
-                .await
-            {
-                // One unreadable file must not take the other views offline.
-                tracing::warn!(view = %name, error = %e, "published file skipped");
-                now.retain(|(n, _, _)| *n != name);
-            }
-        }
+        let registered = register_published(ctx, files).await;
+        // A file that could not be registered is tried again at the next refresh.
+        now.retain(|(n, _, _)| registered.contains(n));
         self.seen = Some(now);
         Ok(())
     }

@@ -62,8 +62,18 @@ pub(crate) async fn published_session(
         .build();
     let ctx = SessionContext::new_with_state(state);
     super::bounded::bound_functions(&ctx, &app.runtime.memory_pool);
+    let names = register_published(&ctx, published_files(&app.published_dir).await?).await;
+    Ok((ctx, names))
+}
+
+/// Registers each `(view name, path)` of [`published_files`] in `ctx`; returns the names
+/// registered. The one way the HTTP API and the PostgreSQL endpoint open published views.
+pub(crate) async fn register_published(
+    ctx: &SessionContext,
+    files: Vec<(String, PathBuf)>,
+) -> Vec<String> {
     let mut names = Vec::new();
-    for (name, path) in published_files(&app.published_dir).await? {
+    for (name, path) in files {
         let Some(url) = path.to_str() else { continue };
         // `bare`: a name is one identifier, never parsed as `schema.table`.
         match ctx
@@ -79,7 +89,7 @@ pub(crate) async fn published_session(
             Err(e) => tracing::warn!(view = %name, error = %e, "published file skipped"),
         }
     }
-    Ok((ctx, names))
+    names
 }
 
 /// Makes every operator of a plan yield to the scheduler, not only the scans.

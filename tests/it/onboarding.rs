@@ -445,6 +445,19 @@ async fn a_second_kommun_onboarded_by_pipeline_files_gives_every_figure() {
     assert!(!shown.contains(&in_the_wrong_column), "{shown}");
     assert!(!shown.contains(&in_the_wrong_column[2..]), "{shown}");
 
+    // The outsider: nothing published here (kartläggning, and the follow-up with its
+    // persons of unknown kön) pins a small count down.
+    let published = malgrupp::publish::dir(&t.lake());
+    let audits = malgrupp::audit::audit_dir(&published, 5, false).expect("audit");
+    assert!(audits.len() >= 2, "{audits:?}");
+    for (name, a) in &audits {
+        assert!(
+            a.holds(),
+            "{name}:\n{}",
+            malgrupp::audit::render(&audits, 5, false)
+        );
+    }
+
     // The report: a total is shown where both kön are there, and what the extract did
     // not deliver says so.
     let out = t.dir.path().join("rapport.md");

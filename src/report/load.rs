@@ -31,11 +31,7 @@ pub async fn build(
     let input = load(settings, kommun, period).await?;
     super::render(&input, format).map_err(|e| match e {
         super::ReportError::NoData { .. } => Error::NotFound(e.to_string()),
-        super::ReportError::UnknownFormat(_) => {
-            let mut p = Problems::default();
-            p.push("request", "format", e.to_string());
-            Error::Usage(p)
-        }
+        // An unknown format is refused where the request is parsed, before this.
         other => Error::Internal(other.to_string()),
     })
 }

@@ -1,11 +1,11 @@
 //! Quality gates: the `[checks]` of a pipeline, evaluated on the partitions a run is
-//! about to publish. Any failure fails the run with [`Error::Gate`] before anything is
+//! about to publish. Any failure fails the run with [`Error::Gate`] and discards what was
 //! staged, so the previous version of every partition stays — stale beats wrong.
 //!
 //! The quarantine limit (`max_quarantined_share`) is the fifth gate; it is checked where
 //! the rejected rows are counted, in `pipeline`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs::File;
 
 use datafusion::arrow::record_batch::RecordBatch;
@@ -16,47 +16,53 @@ use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
 
-/// Checks every partition of a run; all failures are reported together.
-pub fn evaluate(
+/// The failed checks of one partition a run is about to publish, each prefixed with the
+/// partition; [`verdict`] turns those of every partition into the run's outcome.
+pub fn partition_failures(
     pipeline: &Pipeline,
     lake: &Lake,
-    partitions: &BTreeMap<(String, String), RecordBatch>,
-) -> Result<()> {
-    let mut failures = Vec::new();
-    for ((kommun, period), batch) in partitions {
-        let at = format!("kommun {kommun} period {period}");
-        for f in check_partition(&pipeline.checks, batch)? {
-            failures.push(format!("{at}: {f}"));
-        }
-        if let Some((lo, hi)) = pipeline.checks.row_count_ratio
-            && let Some((prev_period, prev_rows)) = previous_rows(lake, pipeline, kommun, period)
-            && prev_rows > 0
-        {
-            let ratio = batch.num_rows() as f64 / prev_rows as f64;
-            if ratio < lo || ratio > hi {
-                failures.push(format!(
-                    "{at}: {} rows against {prev_rows} in {prev_period} (ratio {ratio:.2}, allowed {lo}–{hi})",
-                    batch.num_rows()
-                ));
-            }
+    kommun: &str,
+    period: &str,
+    batch: &RecordBatch,
+) -> Result<Vec<String>> {
+    let at = format!("kommun {kommun} period {period}");
+    let mut failures: Vec<String> = check_partition(&pipeline.checks, batch)?
+        .into_iter()
+        .map(|f| format!("{at}: {f}"))
+        .collect();
+    if let Some((lo, hi)) = pipeline.checks.row_count_ratio
+        && let Some((prev_period, prev_rows)) = previous_rows(lake, pipeline, kommun, period)
+        && prev_rows > 0
+    {
+        let ratio = batch.num_rows() as f64 / prev_rows as f64;
+        if ratio < lo || ratio > hi {
+            failures.push(format!(
+                "{at}: {} rows against {prev_rows} in {prev_period} (ratio {ratio:.2}, allowed {lo}–{hi})",
+                batch.num_rows()
+            ));
         }
     }
+    Ok(failures)
+}
+
+/// The run's outcome from the failures of all its partitions (in partition order): any
+/// failure is [`Error::Gate`], all reported together.
+pub fn verdict(pipeline: &Pipeline, mut failures: Vec<String>) -> Result<()> {
     if failures.is_empty() {
-        Ok(())
-    } else {
-        // A national extract can fail in hundreds of partitions: the first ones say what
-        // is wrong, the count says how widely.
-        const SHOWN: usize = 20;
-        if failures.len() > SHOWN {
-            let more = failures.len() - SHOWN;
-            failures.truncate(SHOWN);
-            failures.push(format!("… and {more} more failed checks"));
-        }
-        Err(Error::Gate {
-            pipeline: pipeline.name.clone(),
-            failures,
-        })
+        return Ok(());
     }
+    // A national extract can fail in hundreds of partitions: the first ones say what is
+    // wrong, the count says how widely.
+    const SHOWN: usize = 20;
+    if failures.len() > SHOWN {
+        let more = failures.len() - SHOWN;
+        failures.truncate(SHOWN);
+        failures.push(format!("… and {more} more failed checks"));
+    }
+    Err(Error::Gate {
+        pipeline: pipeline.name.clone(),
+        failures,
+    })
 }
 
 /// The checks that need only the partition itself.

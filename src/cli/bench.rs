@@ -128,6 +128,7 @@ async fn run(
         lake: &lake,
         key: &key,
         client: &client,
+        memory_bytes: settings.ingest_memory_bytes,
     };
     let manifest = Manifest::default();
     let t = Instant::now();

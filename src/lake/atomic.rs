@@ -64,6 +64,12 @@ impl StagingFile {
         })
     }
 
+    /// The temporary file's path (scratch files that are never finished are read back
+    /// through it, see `pipeline::held`).
+    pub fn path(&self) -> &Path {
+        &self.temp
+    }
+
     /// Fsyncs the written content: the file is staged, ready to be published.
     pub fn finish(mut self) -> Result<Staged> {
         if let Some(f) = self.file.take() {

@@ -17,6 +17,10 @@ const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
 /// Builds one batch from rows whose cells follow `schema` column by column.
 pub fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    // Builders sized exactly: `new()` reserves 1,024 values per column, and a national
+    // extract maps into thousands of partition batches of a few hundred rows each, which
+    // kept four times the data's size alive until the run was staged.
+    let n = rows.len();
     for (i, field) in schema.fields().iter().enumerate() {
         let cells = rows.iter().map(|r| r.get(i).unwrap_or(&Cell::Null));
         let bad = |c: &Cell| {
@@ -28,7 +32,14 @@ pub fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
         };
         let array: ArrayRef = match field.data_type() {
             DataType::Utf8 => {
-                let mut b = StringBuilder::new();
+                let bytes = rows
+                    .iter()
+                    .map(|r| match r.get(i) {
+                        Some(Cell::Text(s)) => s.len(),
+                        _ => 0,
+                    })
+                    .sum();
+                let mut b = StringBuilder::with_capacity(n, bytes);
                 for c in cells {
                     match c {
                         Cell::Text(s) => b.append_value(s),
@@ -39,7 +50,7 @@ pub fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
                 Arc::new(b.finish())
             }
             DataType::Float64 => {
-                let mut b = Float64Builder::new();
+                let mut b = Float64Builder::with_capacity(n);
                 for c in cells {
                     match c {
                         Cell::Float(v) => b.append_value(*v),
@@ -50,7 +61,7 @@ pub fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
                 Arc::new(b.finish())
             }
             DataType::Int32 => {
-                let mut b = Int32Builder::new();
+                let mut b = Int32Builder::with_capacity(n);
                 for c in cells {
                     match c {
                         Cell::Int(v) => b.append_value(*v),
@@ -61,7 +72,7 @@ pub fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
                 Arc::new(b.finish())
             }
             DataType::Boolean => {
-                let mut b = BooleanBuilder::new();
+                let mut b = BooleanBuilder::with_capacity(n);
                 for c in cells {
                     match c {
                         Cell::Bool(v) => b.append_value(*v),
@@ -72,7 +83,7 @@ pub fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
                 Arc::new(b.finish())
             }
             DataType::Date32 => {
-                let mut b = Date32Builder::new();
+                let mut b = Date32Builder::with_capacity(n);
                 for c in cells {
                     match c {
                         Cell::Date(d) => b.append_value(

@@ -11,20 +11,21 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::record_batch::RecordBatch;
 use sha2::{Digest, Sha256};
 
 use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::format;
 use crate::lake::manifest::{ExtractState, Lineage, Manifest, PipelineState, RunRecord};
-use crate::lake::{Lake, atomic, parquet};
+use crate::lake::{Lake, atomic};
 use crate::normalize::mapping::{self, Mapped};
 use crate::normalize::pseudonym::PseudonymKey;
 use crate::source::{self, Extract};
+use held::Held;
 
+pub mod held;
 mod quarantine;
+mod stage;
 mod whole_file;
 
 /// Rows decoded and mapped at a time: an extract is never held as text cells or typed
@@ -40,6 +41,9 @@ pub struct RunContext<'a> {
     pub key: &'a PseudonymKey,
     /// The shared HTTP client.
     pub client: &'a reqwest::Client,
+    /// Bytes of mapped rows a run holds in memory before it spills them to the lake's
+    /// scratch space (`[lake] ingest_memory_mb`; 0: [`held::DEFAULT_BUDGET`]).
+    pub memory_bytes: usize,
 }
 
 /// How a run is asked to behave (the defaults are a normal nightly run).
@@ -141,8 +145,9 @@ impl Finished {
 struct Decoded {
     extract: Extract,
     sha: String,
+    /// What mapping found besides the rows (those are in the run's [`Held`]).
     mapped: Mapped,
-    /// Partitions this extract feeds (kept after the rows are moved out of `mapped`).
+    /// Partitions this extract feeds.
     parts: Vec<(String, String)>,
     dropped: usize,
 }
@@ -299,14 +304,20 @@ fn process(
         &pipeline.name,
         &format!("decoding {} extract(s)", todo.len()),
     );
+    let mut held = Held::new(
+        ctx.lake,
+        &pipeline.name,
+        pipeline.target.file_schema(),
+        ctx.memory_bytes,
+    );
     let mut decoded = Vec::new();
     for (e, sha) in todo {
-        decoded.push(decode_one(ctx, pipeline, e, sha, opts)?);
+        decoded.push(decode_one(ctx, pipeline, e, sha, opts, &mut held)?);
     }
     // Partitions to rebuild, and unchanged extracts that also feed them.
     let mut rebuild: BTreeSet<(String, String)> = decoded
         .iter()
-        .flat_map(|d| d.mapped.partitions.keys().cloned())
+        .flat_map(|d| d.parts.iter().cloned())
         .collect();
     loop {
         let extra: Vec<String> = unchanged
@@ -327,8 +338,8 @@ fn process(
                 location: state.raw_path.clone(),
                 bytes,
             };
-            let d = decode_one(ctx, pipeline, e, sha, opts)?;
-            rebuild.extend(d.mapped.partitions.keys().cloned());
+            let d = decode_one(ctx, pipeline, e, sha, opts, &mut held)?;
+            rebuild.extend(d.parts.iter().cloned());
             decoded.push(d);
         }
     }
@@ -373,46 +384,27 @@ fn process(
         });
     }
 
-    // Stage every partition file, then publish them together.
-    let schema = pipeline.target.file_schema();
-    let mut by_partition: BTreeMap<(String, String), Vec<RecordBatch>> = BTreeMap::new();
-    for d in &mut decoded {
-        for (part, batches) in std::mem::take(&mut d.mapped.partitions) {
-            by_partition.entry(part).or_default().extend(batches);
-        }
-    }
+    // Check and stage every partition file, then publish them together.
     if let Some((from, to)) = &opts.periods {
-        by_partition.retain(|(_, period), _| period_overlaps(period, from, to));
+        held.retain(|(_, period)| period_overlaps(period, from, to));
     }
-    let mut batches = BTreeMap::new();
-    for (part, parts) in by_partition {
-        batches.insert(part, concat_batches(&schema, &parts)?);
+    report.partition_list = held.partitions();
+    report.rows_written = held.rows();
+    if !opts.dry_run {
+        crate::progress::stage(
+            &pipeline.name,
+            &format!("writing {} partition(s)", report.partition_list.len()),
+        );
     }
-    report.partition_list = batches.keys().cloned().collect();
     // Quality gates: stale beats wrong, so a failed check publishes nothing.
-    crate::checks::evaluate(pipeline, ctx.lake, &batches)?;
-    report.rows_written = batches.values().map(|b| b.num_rows()).sum();
+    let staged = stage::check_and_stage(ctx, pipeline, &held, opts.dry_run)?;
     if opts.dry_run {
-        report.partitions = batches.len();
+        report.partitions = report.partition_list.len();
         return Ok((Vec::new(), None));
     }
-    crate::progress::stage(
-        &pipeline.name,
-        &format!("writing {} partition(s)", batches.len()),
-    );
-    let targets: Vec<(std::path::PathBuf, &RecordBatch)> = batches
-        .iter()
-        .map(|((kommun, period), b)| {
-            (
-                ctx.lake
-                    .partition_file(table, kommun, period, &pipeline.name),
-                b,
-            )
-        })
-        .collect();
-    let staged = stage_partitions(&targets)?;
     report.partitions = staged.len();
     atomic::publish_all(staged)?;
+    drop(held);
 
     // Record what was published.
     let mut state = PipelineState {
@@ -447,30 +439,6 @@ fn process(
     Ok((lineage, Some(state)))
 }
 
-/// Encodes and stages every partition file, on every core (each file is compressed and
-/// fsynced independently). All or nothing: on an error, what was staged is discarded.
-fn stage_partitions(targets: &[(std::path::PathBuf, &RecordBatch)]) -> Result<Vec<atomic::Staged>> {
-    let done = crate::runtime::parallel_map(targets, |(path, batch)| {
-        parquet::encode(std::slice::from_ref(*batch)).and_then(|bytes| atomic::stage(path, &bytes))
-    });
-    let mut staged = Vec::with_capacity(targets.len());
-    let mut error = None;
-    for r in done {
-        match r {
-            Some(Ok(s)) => staged.push(s),
-            Some(Err(e)) => error = error.or(Some(e)),
-            None => error = error.or(Some(Error::Internal("a writer thread stopped".into()))),
-        }
-    }
-    match error {
-        None => Ok(staged),
-        Some(e) => {
-            staged.into_iter().for_each(atomic::Staged::discard);
-            Err(e)
-        }
-    }
-}
-
 /// Whether a partition's period (`YYYY-MM`, or `YYYY` for a whole year) overlaps the
 /// inclusive range `from..=to` (each `YYYY-MM` or `YYYY`).
 pub fn period_overlaps(period: &str, from: &str, to: &str) -> bool {
@@ -497,6 +465,7 @@ fn decode_one(
     mut extract: Extract,
     sha: String,
     opts: &RunOptions,
+    held: &mut Held,
 ) -> Result<Decoded> {
     let data_err = |message: String| Error::Data {
         pipeline: pipeline.name.clone(),
@@ -508,7 +477,12 @@ fn decode_one(
             .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
     }
     let extract_id = sha[..16].to_string();
+    let order = std::sync::Arc::new((extract.name.clone(), sha.clone()));
     let mut mapped = Mapped::default();
+    let mut parts = BTreeSet::new();
+    // A failure to spill is the lake's, not the extract's: kept apart from the decoder's
+    // messages, which all name the file.
+    let mut spill_error = None;
     let dropped = format::decode_chunks(
         &pipeline.format,
         &pipeline.table,
@@ -519,13 +493,21 @@ fn decode_one(
             opts.chunk_rows
         },
         &mut |chunk| {
-            let next = mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
+            let mut next =
+                mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
+            parts.extend(next.partitions.keys().cloned());
+            if let Err(e) = held.push(&order, std::mem::take(&mut next.partitions)) {
+                let message = e.to_string();
+                spill_error = Some(e);
+                return Err(message);
+            }
             mapped.absorb(next);
             crate::progress::rows(&pipeline.name, mapped.records as u64);
             Ok(())
         },
     )
-    .map_err(data_err)?;
+    .map_err(|message| spill_error.take().unwrap_or_else(|| data_err(message)))?;
+    held.coalesce(&order)?;
     // The bytes are kept on disk (`keep_raw`) and everything the run needs from them is
     // mapped: holding them until every extract is decoded would add the size of all the
     // night's files to the peak.
@@ -540,10 +522,10 @@ fn decode_one(
         tracing::warn!(file = %extract.name, more = mapped.rejected.len() - LOGGED, "further rows quarantined");
     }
 
-    if let Some(message) = whole_file::problem(&mapped, dropped) {
+    if let Some(message) = whole_file::problem(&mapped, &parts, dropped) {
         return Err(data_err(message));
     }
-    let parts = mapped.partitions.keys().cloned().collect();
+    let parts = parts.into_iter().collect();
     Ok(Decoded {
         dropped,
         parts,

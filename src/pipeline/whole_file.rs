@@ -2,11 +2,17 @@
 //! a month that has not begun, an aggregate key given twice. Each fails the file, so the
 //! last good data stays in place.
 
+use std::collections::BTreeSet;
+
 use crate::normalize::mapping::Mapped;
 
-/// The first whole-file problem of `mapped` (`dropped`: rows dropped as trailer or by
+/// The first whole-file problem of `mapped` (`parts`: the partitions it feeds; `dropped`: rows dropped as trailer or by
 /// `drop_rows_where`), as the message for the operator.
-pub fn problem(mapped: &Mapped, dropped: usize) -> Option<String> {
+pub fn problem(
+    mapped: &Mapped,
+    parts: &BTreeSet<(String, String)>,
+    dropped: usize,
+) -> Option<String> {
     if mapped.records == 0 {
         // A delivery of nothing (a header alone, or a header and its total line) is far
         // more often a failed export than a month without anyone: it must not replace
@@ -23,11 +29,7 @@ pub fn problem(mapped: &Mapped, dropped: usize) -> Option<String> {
     // Data for a month that has not begun is a wrong period column or file name, not
     // news: it would stand in the lake as a month nobody can have counted yet.
     let this_month = chrono::Local::now().format("%Y-%m").to_string();
-    if let Some((_, p)) = mapped
-        .partitions
-        .keys()
-        .find(|(_, p)| p.as_str() > this_month.as_str())
-    {
+    if let Some((_, p)) = parts.iter().find(|(_, p)| p.as_str() > this_month.as_str()) {
         return Some(format!(
             "the extract holds period {p}, after this month ({this_month}): is the period column or file name right?"
         ));

@@ -53,6 +53,7 @@ impl Trigger {
 /// and the shutdown signal that cuts retry waits short.
 pub struct Runner {
     lake: Lake,
+    memory_bytes: usize,
     key: PseudonymKey,
     client: reqwest::Client,
     metrics: Arc<Metrics>,
@@ -81,6 +82,7 @@ impl Runner {
         Ok((
             Runner {
                 lake,
+                memory_bytes: settings.ingest_memory_bytes,
                 key,
                 client,
                 metrics,
@@ -137,6 +139,7 @@ impl Runner {
             lake: &self.lake,
             key: &self.key,
             client: &self.client,
+            memory_bytes: self.memory_bytes,
         };
         let previous_failed = Manifest::load(root)?
             .last_run(&pipeline.name)

@@ -16,8 +16,13 @@ use malgrupp::query::columns;
 
 use crate::common::{TestLake, files_under, query_in};
 
-/// Runs the shipped Kalmar FS pipeline on its sample into `root` with `chunk_rows`.
-async fn kalmar_fs_into(root: &Path, chunk_rows: usize) -> pipeline::RunReport {
+/// Runs the shipped Kalmar FS pipeline on its sample into `root` with `chunk_rows`,
+/// holding `memory_bytes` of mapped rows in memory (0: the default).
+async fn kalmar_fs_into(
+    root: &Path,
+    chunk_rows: usize,
+    memory_bytes: usize,
+) -> pipeline::RunReport {
     let path = Path::new("pipelines/kalmar_fs.toml");
     let text = std::fs::read_to_string(path).expect("shipped pipeline");
     let p = malgrupp::config::Pipeline::from_toml(path, &text).expect("valid pipeline");
@@ -28,6 +33,7 @@ async fn kalmar_fs_into(root: &Path, chunk_rows: usize) -> pipeline::RunReport {
         lake: &lake,
         key: &key,
         client: &client,
+        memory_bytes,
     };
     let opts = RunOptions {
         chunk_rows,
@@ -42,8 +48,18 @@ async fn an_extract_larger_than_a_chunk_is_written_byte_identically_with_its_row
     let dir = tempfile::tempdir().expect("tempdir");
     // 117 data rows, a trailing total row and two bad rows: with 7-row chunks the
     // trailer is held back across chunk boundaries and the bad rows fall in later chunks.
-    let small = kalmar_fs_into(&dir.path().join("small"), 7).await;
-    let whole = kalmar_fs_into(&dir.path().join("whole"), 1_000_000).await;
+    let small = kalmar_fs_into(&dir.path().join("small"), 7, 0).await;
+    let whole = kalmar_fs_into(&dir.path().join("whole"), 1_000_000, 0).await;
+    // A budget of one byte spills the mapped rows to disk after every chunk.
+    let spilled = kalmar_fs_into(&dir.path().join("spilled"), 7, 1).await;
+    assert_eq!(spilled.status, "ok", "{:?}", spilled.error);
+    let spill_dir = dir.path().join("spilled/_spill");
+    assert!(spill_dir.is_dir(), "the tiny budget never spilled");
+    assert_eq!(
+        files_under(&spill_dir),
+        Vec::<std::path::PathBuf>::new(),
+        "spill files outlived the run"
+    );
     assert_eq!(small.status, "ok", "{:?}", small.error);
     assert_eq!(
         (
@@ -91,6 +107,11 @@ async fn an_extract_larger_than_a_chunk_is_written_byte_identically_with_its_row
     assert_eq!(
         a, b,
         "partition and quarantine files differ between chunk sizes"
+    );
+    assert_eq!(
+        a,
+        parquet(&dir.path().join("spilled")),
+        "spilling the mapped rows changed the files"
     );
 
     // The quarantined row numbers are the extract's own line numbers.

@@ -1,13 +1,15 @@
 //! Configuration: service settings and pipeline files, raw and validated.
+//!
+//! This module owns the pipeline file's skeleton (target, fields, unpivot, operations,
+//! agreements); `[source]` and `[format]` are read and validated by the transport and
+//! format that own them (`crate::source::validate`, `crate::format::validate`).
 
 pub mod agreement;
-pub mod decoding;
 pub mod operations;
 mod person;
 pub mod pipeline;
 pub mod raw;
 pub mod settings;
-pub mod source;
 
 use std::path::Path;
 

@@ -10,13 +10,10 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use sha2::{Digest, Sha256};
 
-use super::decoding::validate_format;
-pub use super::decoding::{Format, TableOptions};
 use super::operations;
 use super::raw::{RawFieldSpec, RawPipeline};
-use super::source::validate_source;
-pub use super::source::{HeaderValue, Source};
 use crate::error::{Problems, Result};
+use crate::format::{Format, TableOptions};
 use crate::normalize::schema::{self, FieldDef, FieldType, TableDef, TableKind};
 use crate::normalize::value;
 
@@ -32,7 +29,7 @@ pub struct Pipeline {
     /// Target table.
     pub target: &'static TableDef,
     /// Transport.
-    pub source: Source,
+    pub source: crate::source::Source,
     /// Decoding.
     pub format: Format,
     /// Row filtering and number parsing shared by all formats.
@@ -192,8 +189,9 @@ impl Pipeline {
             );
             return Err(crate::error::Error::Config(p));
         };
-        let source = validate_source(raw.source, &file, &mut p);
-        let (format, table) = validate_format(raw.format, &file, &mut p);
+        // Each transport and format validates its own keys; the problems join this file's.
+        let source = crate::source::validate(raw.source, &file, &mut p);
+        let (format, table) = crate::format::validate(raw.format, &file, &mut p);
         let unpivot = raw.unpivot.map(|u| {
             if u.columns.is_empty() {
                 p.push(&file, "unpivot.columns", "list at least one column");

@@ -1,11 +1,53 @@
-//! CSV: decode the text encoding, then split records with the `csv` crate.
+//! CSV (`type = "csv"`): its keys (`delimiter`, `encoding`) validated; decode the text
+//! encoding, then split records with the `csv` crate.
 //!
 //! Municipal systems export semicolon-separated Windows-1252 or UTF-8 with or without a
 //! byte-order mark. A BOM always wins over the configured encoding (it cannot be an
 //! accident), and bytes that are not valid in the encoding are an error rather than
 //! replacement characters, so a wrongly configured encoding is noticed at once.
 
-use super::RawRow;
+use super::options::{RawFormat, refuse};
+use super::{Format, RawRow};
+use crate::error::Problems;
+
+/// How a CSV extract is read.
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// Delimiter byte.
+    pub delimiter: u8,
+    /// Text encoding.
+    pub encoding: &'static encoding_rs::Encoding,
+}
+
+/// Validates the CSV keys of `[format]` (default `;` and UTF-8), every problem into `p`.
+pub fn validate(raw: &RawFormat, file: &str, p: &mut Problems) -> Format {
+    refuse(&[(raw.sheet.is_some(), "sheet")], "only for xlsx", file, p);
+    let delimiter = match raw.delimiter.as_deref().unwrap_or(";") {
+        "\\t" | "\t" => b'\t',
+        d if d.len() == 1 => d.as_bytes()[0],
+        d => {
+            p.push(
+                file,
+                "format.delimiter",
+                format!("'{d}' is not a single ASCII character"),
+            );
+            b';'
+        }
+    };
+    let label = raw.encoding.as_deref().unwrap_or("utf-8");
+    let encoding = encoding_rs::Encoding::for_label(label.as_bytes()).unwrap_or_else(|| {
+        p.push(
+            file,
+            "format.encoding",
+            format!("unknown encoding '{label}'; e.g. utf-8 or windows-1252"),
+        );
+        encoding_rs::UTF_8
+    });
+    Format::Csv(CsvOptions {
+        delimiter,
+        encoding,
+    })
+}
 
 /// Reads every record of `bytes` as text cells.
 pub fn read(

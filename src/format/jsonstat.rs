@@ -1,4 +1,5 @@
-//! JSON-stat 2.0 datasets (SCB PxWeb's `json-stat2` output) → rows of text cells.
+//! JSON-stat 2.0 datasets (SCB PxWeb's `json-stat2` output, `type = "jsonstat"`) → rows
+//! of text cells.
 //!
 //! This module owns reading and validating one JSON-stat 2.0 `dataset` and flattening
 //! its cube into one row per cell: per dimension the category code and label, then the
@@ -17,7 +18,25 @@ use serde_json::{Map, Value};
 
 use super::json_kind as kind;
 
-use super::RawRow;
+use super::options::{RawFormat, refuse};
+use super::{Format, RawRow};
+use crate::error::Problems;
+
+/// Validates `[format]` for `type = "jsonstat"`: the document says how it is read, so it
+/// has no keys of its own, and CSV's and xlsx's keys are refused.
+pub fn validate(raw: &RawFormat, file: &str, p: &mut Problems) -> Format {
+    refuse(
+        &[
+            (raw.delimiter.is_some(), "delimiter"),
+            (raw.encoding.is_some(), "encoding"),
+            (raw.sheet.is_some(), "sheet"),
+        ],
+        &format!("not used by {}", raw.kind),
+        file,
+        p,
+    );
+    Format::JsonStat
+}
 
 /// Largest cube read. A sparse `value` object can describe a cube far larger than the
 /// file itself; rows are materialised, so an absurd `size` must be an error, not an

@@ -1,4 +1,5 @@
-//! Kolada data pages (`{base}/data/…` of api.kolada.se v2 and v3) → rows of text cells.
+//! Kolada data pages (`{base}/data/…` of api.kolada.se v2 and v3, `type = "kolada"`) →
+//! rows of text cells.
 //!
 //! This module owns reading one page — `{"count": n, "values": [...], "next_url": …}` — and
 //! flattening it to one row per entry of `values[].values[]`: KPI, municipality, period,
@@ -15,7 +16,25 @@ use serde_json::{Map, Value};
 
 use super::json_kind as kind;
 
-use super::RawRow;
+use super::options::{RawFormat, refuse};
+use super::{Format, RawRow};
+use crate::error::Problems;
+
+/// Validates `[format]` for `type = "kolada"`: the document says how it is read, so it
+/// has no keys of its own, and CSV's and xlsx's keys are refused.
+pub fn validate(raw: &RawFormat, file: &str, p: &mut Problems) -> Format {
+    refuse(
+        &[
+            (raw.delimiter.is_some(), "delimiter"),
+            (raw.encoding.is_some(), "encoding"),
+            (raw.sheet.is_some(), "sheet"),
+        ],
+        &format!("not used by {}", raw.kind),
+        file,
+        p,
+    );
+    Format::Kolada
+}
 
 /// Column names of row 1.
 pub const HEADER: [&str; 7] = [

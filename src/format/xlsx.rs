@@ -1,4 +1,5 @@
-//! Excel .xlsx via calamine: one sheet → text cells, numbered as Excel numbers rows.
+//! Excel .xlsx via calamine (`type = "xlsx"`): its key (`sheet`) validated; one sheet →
+//! text cells, numbered as Excel numbers rows.
 //!
 //! Numbers are written with the pipeline's decimal separator so that the shared number
 //! parser reads typed and text cells alike; dates become `YYYY-MM-DD`.
@@ -7,7 +8,32 @@ use std::io::Cursor;
 
 use calamine::{Data, Reader, Xlsx};
 
-use super::RawRow;
+use super::options::{RawFormat, refuse};
+use super::{Format, RawRow};
+use crate::error::Problems;
+
+/// How a workbook is read.
+#[derive(Debug, Clone)]
+pub struct XlsxOptions {
+    /// Sheet name; the first sheet when `None`.
+    pub sheet: Option<String>,
+}
+
+/// Validates the xlsx keys of `[format]`; `delimiter` and `encoding` are CSV's.
+pub fn validate(raw: &RawFormat, file: &str, p: &mut Problems) -> Format {
+    refuse(
+        &[
+            (raw.delimiter.is_some(), "delimiter"),
+            (raw.encoding.is_some(), "encoding"),
+        ],
+        "only for csv",
+        file,
+        p,
+    );
+    Format::Xlsx(XlsxOptions {
+        sheet: raw.sheet.clone(),
+    })
+}
 
 /// Reads every row of the sheet (`None`: the first sheet).
 pub fn read(bytes: &[u8], sheet: Option<&str>, decimal: char) -> Result<Vec<RawRow>, String> {
@@ -103,14 +129,14 @@ mod tests {
         );
         assert_eq!(rows[3].cells, vec!["Inskrivna", "16-24", "297", "<5"]);
         assert_eq!(rows[4].cells[2], "12,5");
-        let options = crate::config::pipeline::TableOptions {
+        let options = crate::format::TableOptions {
             header_rows: vec![2, 3],
             skip_trailing_rows: 0,
             trailing_row_matches: None,
             drop_rows_where: vec![],
             numbers: crate::normalize::value::NumberFormat::default(),
         };
-        let t = super::super::shape_all(rows, &options).expect("shape");
+        let t = crate::format::shape::shape_all(rows, &options).expect("shape");
         assert_eq!(
             t.columns,
             vec!["Mått", "Ålder", "Antal Kvinnor", "Antal Män"]

@@ -223,7 +223,7 @@ async fn run_inner(
     run_id: &str,
     report: &mut RunReport,
 ) -> Result<(Vec<Lineage>, Option<PipelineState>)> {
-    let extracts = source::fetch(pipeline, ctx.client).await?;
+    let extracts = source::fetch(&pipeline.name, &pipeline.source, ctx.client).await?;
     // Everything after the fetch is CPU and disk work without an await: on a
     // multi-threaded runtime (`serve`) the worker is handed over for it, so the API keeps
     // answering while a large extract is mapped. It also means nothing between staging and

@@ -1,9 +1,38 @@
-//! Local files: one path or a glob, read whole.
+//! Local files (`type = "file"`): the `[source]` keys, their validation, and reading
+//! one path or a glob, each file whole.
 
 use std::path::Path;
 
+use serde::Deserialize;
+
 use super::Extract;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problems, Result};
+
+/// `[source]` with `type = "file"`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawFile {
+    /// A path or glob (`*`, `?`, `[..]`), relative to the working directory.
+    pub path: String,
+}
+
+/// A validated file source.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    /// The path or glob.
+    pub pattern: String,
+}
+
+/// Checks the path is a usable glob (problems go to `p`, named after `file`).
+pub fn validate(raw: RawFile, file: &str, p: &mut Problems) -> FileSource {
+    let RawFile { path } = raw;
+    if path.trim().is_empty() {
+        p.push(file, "source.path", "must name a file or glob");
+    } else if let Err(e) = glob::Pattern::new(&path) {
+        p.push(file, "source.path", format!("not a valid glob: {e}"));
+    }
+    FileSource { pattern: path }
+}
 
 /// Reads every file matching `pattern` (sorted). No match is an error: a missing
 /// nightly extract must not pass silently.

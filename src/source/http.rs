@@ -1,4 +1,5 @@
-//! HTTP(S) transport: the one shared client and the one retry loop every HTTP source
+//! HTTP(S) transport: the `type = "http"` source (its `[source]` keys, their validation,
+//! a plain GET), and the one shared client and the one retry loop every HTTP source
 //! (plain files, PxWeb, Kolada) goes through.
 //!
 //! Transient failures (timeouts, connection errors, 5xx, 429) are retried with
@@ -7,13 +8,115 @@
 //! when the server sends one. Header secrets are read from the environment at request
 //! time and never logged; URLs are logged without their query string.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde::Deserialize;
 
 use super::Extract;
-use crate::config::pipeline::HeaderValue;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problems, Result};
+
+/// `[source]` with `type = "http"`: an http(s) URL fetched with the shared client.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHttp {
+    /// The URL.
+    pub url: String,
+    /// Per-request timeout in seconds (default 60).
+    pub timeout_secs: Option<u64>,
+    /// Retries after a transient failure (timeout, 5xx, 429), with exponential backoff (default 3).
+    pub retries: Option<u32>,
+    /// Request headers. Secret values must come from environment variables.
+    #[serde(default)]
+    pub headers: BTreeMap<String, RawHeader>,
+}
+
+/// A request header value.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawHeader {
+    /// A literal value (refused for headers that carry credentials).
+    pub value: Option<String>,
+    /// Name of an environment variable holding the value.
+    pub env: Option<String>,
+    /// Text put before the environment value, e.g. `"Bearer "`.
+    pub prefix: Option<String>,
+}
+
+/// A validated HTTP(S) source.
+#[derive(Debug, Clone)]
+pub struct HttpSource {
+    /// URL.
+    pub url: String,
+    /// Timeout per request.
+    pub timeout: Duration,
+    /// Retries after transient failures.
+    pub retries: u32,
+    /// Headers.
+    pub headers: Vec<(String, HeaderValue)>,
+}
+
+/// A header value, resolved at fetch time so secrets never sit in memory longer than needed.
+#[derive(Debug, Clone)]
+pub enum HeaderValue {
+    /// Literal (non-secret).
+    Literal(String),
+    /// From the environment.
+    Env {
+        /// Variable name.
+        var: String,
+        /// Prefix such as `Bearer `.
+        prefix: String,
+    },
+}
+
+/// Checks the URL and the headers; a header whose name suggests a credential must come
+/// from the environment, never from the file (which is committed and shown in reviews).
+pub fn validate(raw: RawHttp, file: &str, p: &mut Problems) -> HttpSource {
+    let RawHttp {
+        url,
+        timeout_secs,
+        retries,
+        headers,
+    } = raw;
+    match reqwest::Url::parse(&url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+        Ok(u) => p.push(
+            file,
+            "source.url",
+            format!("scheme '{}' is not http or https", u.scheme()),
+        ),
+        Err(e) => p.push(file, "source.url", format!("not a valid URL: {e}")),
+    }
+    let mut hs = Vec::new();
+    for (name, h) in headers {
+        let at = format!("source.headers.{name}");
+        let secret = [
+            "authorization",
+            "cookie",
+            "token",
+            "key",
+            "secret",
+            "password",
+        ]
+        .iter()
+        .any(|w| name.to_ascii_lowercase().contains(w));
+        match (h.value, h.env) {
+            (Some(_), Some(_)) => p.push(file, &at, "set either value or env, not both"),
+            (Some(_), None) if secret => p.push(file, &at, "this header carries a credential: take it from an environment variable (env = \"VAR\"), never write it in the file"),
+            (Some(v), None) => hs.push((name, HeaderValue::Literal(v))),
+            (None, Some(var)) => hs.push((name, HeaderValue::Env { var, prefix: h.prefix.unwrap_or_default() })),
+            (None, None) => p.push(file, &at, "set value or env"),
+        }
+    }
+    HttpSource {
+        url,
+        timeout: Duration::from_secs(timeout_secs.unwrap_or(60)),
+        retries: retries.unwrap_or(3),
+        headers: hs,
+    }
+}
 
 /// The one HTTP client of the process.
 pub fn client() -> Result<reqwest::Client> {

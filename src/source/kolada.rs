@@ -1,5 +1,6 @@
-//! Kolada transport: the KPI title check and every page of every data request, as
-//! extracts (decoding a page is `format::kolada`'s business).
+//! Kolada transport (`type = "kolada"`): its `[source]` keys and their validation, the
+//! KPI title check and every page of every data request, as extracts (decoding a page is
+//! `format::kolada`'s business).
 //!
 //! Kolada's data route is `{base}/data/kpi/{ids}/municipality/{ids}/year/{years}`, the same
 //! in v2 and v3, with at most [`MAX_IDS`] ids per parameter; longer lists are chunked and
@@ -18,11 +19,12 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use reqwest::Url;
+use serde::Deserialize;
 use serde_json::Value;
 
 use super::Extract;
 use super::http::{send, shown};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problems, Result};
 
 /// Most ids Kolada accepts in one path parameter of one request.
 pub const MAX_IDS: usize = 25;
@@ -44,7 +46,39 @@ pub struct KoladaKpi {
     pub title: String,
 }
 
-/// A validated Kolada source (built by the config layer).
+/// `[source]` with `type = "kolada"`: Kolada's KPI API (v3, or v2 by its base URL),
+/// paged, ids chunked by 25.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKolada {
+    /// API base (default `https://api.kolada.se/v3`).
+    pub url: Option<String>,
+    /// KPIs with their expected titles.
+    pub kpis: Vec<RawKpi>,
+    /// Kommun codes.
+    pub municipalities: Vec<String>,
+    /// Years.
+    pub years: Vec<String>,
+    /// Check every KPI's title against Kolada before fetching (default true).
+    pub verify_titles: Option<bool>,
+    /// Per-request timeout in seconds (default 60).
+    pub timeout_secs: Option<u64>,
+    /// Retries after transient failures (default 3).
+    pub retries: Option<u32>,
+}
+
+/// `kpis = [{ id = "N15428", title = "…" }]` of a Kolada source.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKpi {
+    /// Kolada's KPI id.
+    pub id: String,
+    /// The KPI's title as Kolada states it; checked at run time so that a reused or
+    /// mistyped id fails instead of loading another KPI.
+    pub title: String,
+}
+
+/// A validated Kolada source (built by [`validate`]).
 #[derive(Debug, Clone)]
 pub struct KoladaSource {
     /// API base, e.g. https://api.kolada.se/v3 (v2 bases work too).
@@ -61,6 +95,92 @@ pub struct KoladaSource {
     pub timeout: Duration,
     /// Retries of a transient failure, per request.
     pub retries: u32,
+}
+
+/// Checks the URL, the KPI ids and titles, the kommun codes and the years, every problem
+/// reported; Kolada has no route for a KPI alone, so municipalities or years are required.
+pub fn validate(raw: RawKolada, file: &str, p: &mut Problems) -> KoladaSource {
+    let RawKolada {
+        url,
+        kpis,
+        municipalities,
+        years,
+        verify_titles,
+        timeout_secs,
+        retries,
+    } = raw;
+    let url = url.unwrap_or_else(|| "https://api.kolada.se/v3".to_string());
+    if !matches!(Url::parse(&url), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+        p.push(file, "source.url", format!("'{url}' is not an http(s) URL"));
+    }
+    if kpis.is_empty() {
+        p.push(
+            file,
+            "source.kpis",
+            "list at least one KPI with its id and title",
+        );
+    }
+    for (i, k) in kpis.iter().enumerate() {
+        if k.id.trim().is_empty()
+            || !k
+                .id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            p.push(
+                file,
+                format!("source.kpis[{i}].id"),
+                format!("'{}' is not a Kolada KPI id such as N15428", k.id),
+            );
+        }
+        if k.title.trim().is_empty() {
+            p.push(
+                file,
+                format!("source.kpis[{i}].title"),
+                "give the KPI's title (it is checked against Kolada)",
+            );
+        }
+    }
+    if municipalities.is_empty() && years.is_empty() {
+        p.push(
+            file,
+            "source",
+            "name municipalities or years (Kolada has no route for a KPI alone)",
+        );
+    }
+    for (i, m) in municipalities.iter().enumerate() {
+        if crate::normalize::kommun::normalize(m).is_none() {
+            p.push(
+                file,
+                format!("source.municipalities[{i}]"),
+                format!("'{m}' is not one of the 290 kommun codes"),
+            );
+        }
+    }
+    for (i, y) in years.iter().enumerate() {
+        if y.len() != 4 || !y.chars().all(|c| c.is_ascii_digit()) {
+            p.push(
+                file,
+                format!("source.years[{i}]"),
+                format!("'{y}' is not a year such as 2015"),
+            );
+        }
+    }
+    KoladaSource {
+        url,
+        kpis: kpis
+            .into_iter()
+            .map(|k| KoladaKpi {
+                id: k.id,
+                title: k.title,
+            })
+            .collect(),
+        municipalities,
+        years,
+        verify_titles: verify_titles.unwrap_or(true),
+        timeout: Duration::from_secs(timeout_secs.unwrap_or(60)),
+        retries: retries.unwrap_or(3),
+    }
 }
 
 /// Verifies titles, then fetches every page of every request (ids chunked by 25) as one Extract per page.

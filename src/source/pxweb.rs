@@ -1,7 +1,8 @@
 //! SCB PxWeb tables (legacy API v1 and PxWebApi 2.0), fetched as JSON-stat 2.0 extracts.
 //!
-//! This module owns turning one PxWeb selection into requests: it reads the server's
-//! limits (cells per request, calls per time window), splits a selection that is too
+//! This module owns the `type = "pxweb"` source's keys and their validation, and turning
+//! one PxWeb selection into requests: it reads the server's limits (cells per request,
+//! calls per time window; `pxweb_limits.rs`), splits a selection that is too
 //! large into requests under the cell limit, paces them under the rate limit (one budget
 //! per server, shared by every pipeline of the process) and returns
 //! each response body as one [`Extract`]. It does not parse the data (the `jsonstat`
@@ -9,16 +10,47 @@
 //! [`http::send`], which owns retries, backoff, `Retry-After` and problem+json messages.
 
 use std::cmp::Reverse;
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
+use serde::Deserialize;
 use serde_json::{Value, json};
-use tokio::time::Instant;
 
 use super::{Extract, http};
-use crate::error::{Error, Result};
+use crate::error::{Error, Problems, Result};
+
+// Limits and pacing are a file of their own to keep this one readable; a child module,
+// so that they see the private `Endpoint` without widening it.
+#[path = "pxweb_limits.rs"]
+mod limits;
+#[cfg(test)]
+use limits::parse_limits;
+use limits::{V1_FALLBACK, V2_FALLBACK, pacer_for, read_limits};
+
+/// `[source]` with `type = "pxweb"`: SCB's PxWeb API returning JSON-stat 2.0 (use with
+/// `format.type = "jsonstat"`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPxweb {
+    /// `v1` (POST a query to the table URL) or `v2` (PxWebApi 2.0).
+    pub api: String,
+    /// v1: the table URL (`…/OV0104/v1/doris/sv/ssd/BE/BE0101/BE0101A/BefolkningNy`);
+    /// v2: the API base (`https://statistikdatabasen.scb.se/api/v2`).
+    pub url: String,
+    /// v2: the table id, e.g. `TAB638`.
+    pub table: Option<String>,
+    /// v2: language, default `sv`.
+    pub lang: Option<String>,
+    /// Variable code → value codes, e.g. `Region = ["0880"]`. Large selections are split
+    /// into requests under the server's cell limit (read from its config endpoint).
+    pub selection: BTreeMap<String, Vec<String>>,
+    /// Overrides the server's cell limit per request.
+    pub max_cells: Option<usize>,
+    /// Per-request timeout in seconds (default 60).
+    pub timeout_secs: Option<u64>,
+    /// Retries after transient failures (default 3).
+    pub retries: Option<u32>,
+}
 
 /// PxWeb API generation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +61,7 @@ pub enum PxApi {
     V2,
 }
 
-/// A validated PxWeb source (built by the config layer).
+/// A validated PxWeb source (built by [`validate`]).
 #[derive(Debug, Clone)]
 pub struct PxwebSource {
     /// API generation.
@@ -49,6 +81,70 @@ pub struct PxwebSource {
     pub retries: u32,
     /// Override of the server's cell limit per request.
     pub max_cells: Option<usize>,
+}
+
+/// Checks the API generation, the URL, the table (v2 names it, v1 has it in the URL) and
+/// the selection, every problem reported.
+pub fn validate(raw: RawPxweb, file: &str, p: &mut Problems) -> PxwebSource {
+    let RawPxweb {
+        api,
+        url,
+        table,
+        lang,
+        selection,
+        max_cells,
+        timeout_secs,
+        retries,
+    } = raw;
+    let api = match api.as_str() {
+        "v1" => PxApi::V1,
+        "v2" => PxApi::V2,
+        other => {
+            p.push(file, "source.api", format!("'{other}' is not v1 or v2"));
+            PxApi::V2
+        }
+    };
+    if !matches!(reqwest::Url::parse(&url), Ok(u) if matches!(u.scheme(), "http" | "https")) {
+        p.push(file, "source.url", format!("'{url}' is not an http(s) URL"));
+    }
+    match (api, &table) {
+        (PxApi::V2, None) => p.push(file, "source.table", "v2 needs the table id, e.g. TAB638"),
+        (PxApi::V1, Some(_)) => p.push(
+            file,
+            "source.table",
+            "v1 names the table in the URL; leave table out",
+        ),
+        _ => {}
+    }
+    if selection.is_empty() {
+        p.push(
+            file,
+            "source.selection",
+            "select at least one variable, e.g. Region = [\"0880\"]",
+        );
+    }
+    for (var, values) in &selection {
+        if values.is_empty() {
+            p.push(
+                file,
+                format!("source.selection.{var}"),
+                "list at least one value code",
+            );
+        }
+    }
+    if max_cells == Some(0) {
+        p.push(file, "source.max_cells", "must be positive");
+    }
+    PxwebSource {
+        api,
+        url,
+        table,
+        lang: lang.unwrap_or_else(|| "sv".into()),
+        selection: selection.into_iter().collect(),
+        timeout: Duration::from_secs(timeout_secs.unwrap_or(60)),
+        retries: retries.unwrap_or(3),
+        max_cells,
+    }
 }
 
 /// Fetches the selection, split into requests under the cell limit and paced under the rate limit.
@@ -131,29 +227,6 @@ pub async fn fetch(
     Ok(extracts)
 }
 
-/// The limits a server announces: cells per request, and calls per time window.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Limits {
-    max_cells: usize,
-    max_calls: usize,
-    window: Duration,
-}
-
-/// SCB's documented v1 limits: 110 000 cells per call (100 000 leaves a margin for
-/// tables whose cell count the server reckons differently), 30 calls per 10 s.
-const V1_FALLBACK: Limits = Limits {
-    max_cells: 100_000,
-    max_calls: 30,
-    window: Duration::from_secs(10),
-};
-
-/// SCB's PxWebApi 2.0 limits, used only when `/config` cannot be read.
-const V2_FALLBACK: Limits = Limits {
-    max_cells: 150_000,
-    max_calls: 30,
-    window: Duration::from_secs(10),
-};
-
 /// Variable codes taken for time (SCB writes `Tid`): on a tie, another variable is
 /// split first, so that extracts keep whole time series where that costs no request.
 const TIME_CODES: [&str; 4] = ["tid", "time", "year", "år"];
@@ -227,186 +300,6 @@ fn v1_config_url(url: &reqwest::Url, segments: &[&str]) -> Option<String> {
     config.set_query(Some("config"));
     config.set_fragment(None);
     Some(config.into())
-}
-
-/// Reads the server's limits (one call), falling back to SCB's documented ones where the
-/// server does not say.
-async fn read_limits(
-    client: &reqwest::Client,
-    pipeline: &str,
-    source: &PxwebSource,
-    endpoint: &Endpoint,
-    pacer: &Pacer,
-    fallback: Limits,
-) -> Result<Limits> {
-    let Some(url) = &endpoint.config else {
-        tracing::warn!(pipeline, url = %http::shown(&source.url), "no PxWeb config URL can be derived from this URL; using SCB's documented limits");
-        return Ok(fallback);
-    };
-    pacer.ready().await;
-    let count = pacer.retries_counter();
-    let body = match http::send(pipeline, url, source.timeout, source.retries, || {
-        count();
-        client.get(url)
-    })
-    .await
-    {
-        Ok(body) => body,
-        // v2 servers all have /config: a server that is down now is down for the data too.
-        Err(
-            e @ Error::Source {
-                transient: true, ..
-            },
-        ) if source.api == PxApi::V2 => return Err(e),
-        Err(e) => {
-            tracing::warn!(pipeline, url = %http::shown(url), error = %e, "cannot read the PxWeb limits; using SCB's documented limits");
-            return Ok(fallback);
-        }
-    };
-    let (limits, missing) = parse_limits(source.api, &body, fallback);
-    if !missing.is_empty() {
-        tracing::warn!(pipeline, url = %http::shown(url), missing = ?missing, "the PxWeb config does not give every limit; using SCB's documented value for those");
-    }
-    Ok(limits)
-}
-
-/// Limits from a config body, field by field, with the names of the fields that fell
-/// back. A missing, unreadable or non-positive field falls back: SSB's v2 answers 0 for
-/// "announced elsewhere", which is no "unlimited".
-fn parse_limits(api: PxApi, body: &[u8], fallback: Limits) -> (Limits, Vec<&'static str>) {
-    // serde_json refuses a byte-order mark, which PxWeb servers may put before JSON.
-    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
-    let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
-    let field = |key: &str| json.get(key).and_then(Value::as_u64).filter(|n| *n > 0);
-    let cells_keys: &[&'static str] = match api {
-        // v1 servers announce maxValues, some also maxCells: the smaller one is binding.
-        PxApi::V1 => &["maxValues", "maxCells"],
-        PxApi::V2 => &["maxDataCells"],
-    };
-    let calls_key = match api {
-        PxApi::V1 => "maxCalls",
-        PxApi::V2 => "maxCallsPerTimeWindow",
-    };
-    let mut missing = Vec::new();
-    let mut get = |keys: &[&'static str]| {
-        let value = keys.iter().filter_map(|k| field(k)).min();
-        if value.is_none() {
-            missing.push(keys[0]);
-        }
-        value
-    };
-    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-    let limits = Limits {
-        max_cells: get(cells_keys).map_or(fallback.max_cells, to_usize),
-        max_calls: get(&[calls_key]).map_or(fallback.max_calls, to_usize),
-        window: get(&["timeWindow"]).map_or(fallback.window, Duration::from_secs),
-    };
-    (limits, missing)
-}
-
-/// Sliding-window pacing: at most `max_calls` calls start within any `window`.
-///
-/// One pacer per server (scheme, host and port), shared by every pipeline of the process:
-/// the server counts calls per client, not per pipeline, so two PxWeb pipelines running
-/// side by side in `serve` share one budget.
-#[derive(Debug)]
-struct Pacer {
-    limits: Mutex<Limits>,
-    /// Starts of the calls of the last window, oldest first. Every attempt is recorded,
-    /// the retries `http::send` makes included: the server counts those too.
-    starts: Mutex<VecDeque<Instant>>,
-}
-
-/// The pacer of the server of `url`, created with `fallback` limits on first use.
-fn pacer_for(url: &str, fallback: Limits) -> Arc<Pacer> {
-    static PACERS: OnceLock<Mutex<HashMap<String, Arc<Pacer>>>> = OnceLock::new();
-    let key = reqwest::Url::parse(url)
-        .map(|u| {
-            format!(
-                "{}://{}:{}",
-                u.scheme(),
-                u.host_str().unwrap_or(""),
-                u.port_or_known_default().unwrap_or(0)
-            )
-        })
-        .unwrap_or_else(|_| url.to_string());
-    PACERS
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .entry(key)
-        .or_insert_with(|| Arc::new(Pacer::new(fallback)))
-        .clone()
-}
-
-impl Pacer {
-    fn new(limits: Limits) -> Self {
-        Self {
-            limits: Mutex::new(limits),
-            starts: Mutex::default(),
-        }
-    }
-
-    fn limits(&self) -> Limits {
-        *self.limits.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The server's announced limits replace the assumed ones.
-    fn set_limits(&self, limits: Limits) {
-        *self.limits.lock().unwrap_or_else(PoisonError::into_inner) = limits;
-    }
-
-    /// The window with a 5 % margin: the server counts arrivals, and network jitter can
-    /// bring two calls closer together there than they were when they left here.
-    fn span(&self) -> Duration {
-        let window = self.limits().window;
-        window + window / 20
-    }
-
-    /// Waits until one more call may start, and counts it as started: checking and
-    /// counting under one lock keeps two pipelines from taking the same last slot.
-    async fn ready(&self) {
-        loop {
-            let wake = {
-                let span = self.span();
-                let max = self.limits().max_calls.max(1);
-                let mut starts = self.starts.lock().unwrap_or_else(PoisonError::into_inner);
-                let now = Instant::now();
-                while starts
-                    .front()
-                    .is_some_and(|t| now.duration_since(*t) >= span)
-                {
-                    starts.pop_front();
-                }
-                if starts.len() < max {
-                    starts.push_back(now);
-                    return;
-                }
-                // The call that must leave the window before one more may start.
-                starts[starts.len() - max] + span
-            };
-            tokio::time::sleep_until(wake).await;
-        }
-    }
-
-    /// Records that a call starts now without waiting (the retries of one request).
-    fn record(&self) {
-        self.starts
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push_back(Instant::now());
-    }
-
-    /// A request builder's hook: the first attempt was counted by `ready`, every further
-    /// attempt (a retry inside `http::send`) is counted here.
-    fn retries_counter(&self) -> impl Fn() + '_ {
-        let first = AtomicBool::new(true);
-        move || {
-            if !first.swap(false, Ordering::SeqCst) {
-                self.record();
-            }
-        }
-    }
 }
 
 /// One request's selection: per variable, in the user's order, the values it asks for.

@@ -5,7 +5,7 @@
 //! Data flow of one pipeline run:
 //!
 //! ```text
-//! source (file | http) ──bytes──▶ format (csv | xlsx) ──RawTable──▶ normalize::mapping
+//! source (file | http) ──bytes──▶ format (csv | xlsx) ──RawTable──▶ mapping
 //!        │                                                          │  personnummer → HMAC pseudonym
 //!        └─▶ lake/raw (content-addressed)                           ▼
 //!                            lake: stage + fsync + rename ◀── Arrow batches ── quarantine
@@ -20,6 +20,7 @@ pub mod config;
 pub mod error;
 pub mod format;
 pub mod lake;
+pub mod mapping;
 pub mod normalize;
 pub mod pgwire;
 pub mod pipeline;

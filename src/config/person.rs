@@ -1,7 +1,7 @@
 //! Which person fields a record pipeline maps: exactly one key (`personnummer`, or
 //! `personnyckel` where the table accepts another identifier), and kön and birth year
 //! only beside a `personnyckel`. What a row's values make of them is
-//! `normalize::person`'s.
+//! `mapping::person`'s.
 
 use super::pipeline::FieldMapping;
 use crate::error::Problems;

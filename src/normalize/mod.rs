@@ -1,20 +1,13 @@
-//! Normalization: raw cells → the shared schema.
+//! The shared schema and the parsers every stage relies on; it imports no stage.
 //!
-//! `schema` is THE schema; `mapping` applies a pipeline's field mappings row by row;
-//! `personnummer` and `pseudonym` are the only code that sees identity numbers, and
-//! `person` turns a row's person fields (a personnummer or another key) into its columns;
-//! `value` parses Swedish numbers, periods and suppression tokens; `kommun` knows the
-//! 290 kommun codes; `batch` builds Arrow batches; `keys` finds an aggregate key given
-//! twice; `unpivot` turns value columns into rows.
+//! `schema` is THE schema; `personnummer` and `pseudonym` are the only code that sees
+//! identity numbers (`crate::mapping` applies them row by row); `value` parses Swedish
+//! numbers, periods and suppression tokens; `kommun` knows the 290 kommun codes; `codes`
+//! the canonical code lists.
 
-pub mod batch;
 pub mod codes;
-pub mod keys;
 pub mod kommun;
-pub mod mapping;
-mod person;
 pub mod personnummer;
 pub mod pseudonym;
 pub mod schema;
-pub mod unpivot;
 pub mod value;

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::format;
 use crate::lake::manifest::{ExtractState, Lineage, Manifest, PipelineState, RunRecord};
 use crate::lake::{Lake, atomic};
-use crate::normalize::mapping::{self, Mapped};
+use crate::mapping::{self, Mapped};
 use crate::normalize::pseudonym::PseudonymKey;
 use crate::source::{self, Extract};
 use held::Held;

@@ -8,7 +8,7 @@ use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::lake::manifest::PipelineState;
 use crate::lake::{Lake, atomic, parquet};
-use crate::normalize::batch;
+use crate::mapping::batch;
 
 /// One quarantine file per extract, replaced on every reprocessing (an extract that is
 /// now clean loses its old quarantine file).

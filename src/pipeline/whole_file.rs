@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::normalize::mapping::Mapped;
+use crate::mapping::Mapped;
 
 /// The first whole-file problem of `mapped` (`parts`: the partitions it feeds; `dropped`: rows dropped as trailer or by
 /// `drop_rows_where`), as the message for the operator.
@@ -34,7 +34,7 @@ pub fn problem(
             "the extract holds period {p}, after this month ({this_month}): is the period column or file name right?"
         ));
     }
-    if let Some((a, b, key)) = crate::normalize::keys::first_duplicate(&mapped.keys) {
+    if let Some((a, b, key)) = crate::mapping::keys::first_duplicate(&mapped.keys) {
         return Some(format!(
             "rows {a} and {b} have the same key ({}): an aggregate holds one value per kommun, period, source, measure, kön, age, breakdown and unit (a repeated row, or a category cell merged over several rows?)",
             crate::format::quote(key)

@@ -29,5 +29,6 @@ mod publish;
 mod report;
 mod service;
 mod slt;
+mod structure;
 mod terminal;
 mod uppfoljning;

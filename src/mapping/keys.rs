@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::mapping::Cell;
-use super::schema::{FieldType, TableDef, TableKind};
+use super::Cell;
+use crate::normalize::schema::{FieldType, TableDef, TableKind};
 
 /// Where the key's cells lie in a mapped row of `table` (every field but the value, in
 /// the row layout `mapping` builds); `None` for record tables, whose rows are persons.
@@ -69,8 +69,8 @@ mod tests {
 
     #[test]
     fn only_aggregate_tables_have_keys() {
-        let aggregat = super::super::schema::table("aggregat").expect("table");
-        let kaa = super::super::schema::table("kaa").expect("table");
+        let aggregat = crate::normalize::schema::table("aggregat").expect("table");
+        let kaa = crate::normalize::schema::table("kaa").expect("table");
         assert!(positions(kaa).is_none());
         let p = positions(aggregat).expect("keys");
         assert!(p.len() >= 7, "{p:?}");

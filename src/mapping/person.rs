@@ -5,9 +5,9 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::mapping::{Cell, RowError};
-use super::personnummer::{self, Personnummer};
-use super::pseudonym::PseudonymKey;
+use super::{Cell, RowError};
+use crate::normalize::personnummer::{self, Personnummer};
+use crate::normalize::pseudonym::PseudonymKey;
 
 /// What a row says about its person, collected while its fields are mapped.
 #[derive(Default)]

@@ -9,7 +9,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::mapping::{Cell, Rejected, Row};
+use super::{Cell, Rejected, Row};
 use crate::error::{Error, Result};
 
 const UNIX_EPOCH_CE_DAYS: i32 = 719_163;
@@ -106,13 +106,13 @@ pub fn rows_to_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema.clone(), columns)?)
 }
 
-/// Quarantine rows of one extract → a batch in [`super::schema::quarantine_schema`].
+/// Quarantine rows of one extract → a batch in [`crate::normalize::schema::quarantine_schema`].
 pub fn rejected_to_batch(
     file: &str,
     extract_id: &str,
     rejected: &[Rejected],
 ) -> Result<RecordBatch> {
-    let schema = super::schema::quarantine_schema();
+    let schema = crate::normalize::schema::quarantine_schema();
     let mut f = StringBuilder::new();
     let mut row = Int64Builder::new();
     let mut col = StringBuilder::new();

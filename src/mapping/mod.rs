@@ -7,19 +7,30 @@
 //! with any problem goes to quarantine with file, row, column and reason (values shown
 //! masked); a problem that concerns the whole file (a missing column, a constant that
 //! does not parse) fails the extract instead.
+//!
+//! The stage between `format` and `pipeline`: it reads a pipeline's field mappings
+//! (`config`) and the shared schema and value parsers (`normalize`). `person` turns a
+//! row's person fields (a personnummer or another key) into its columns, `batch` builds
+//! Arrow batches, `keys` finds an aggregate key given twice, `unpivot` turns value
+//! columns into rows.
+
+pub mod batch;
+pub mod keys;
+mod person;
+pub mod unpivot;
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use super::person::{self, PersonFields};
-use super::personnummer;
-use super::pseudonym::PseudonymKey;
-use super::schema::{FieldType, PERSON_KON, TableKind};
-use super::{kommun, value};
 use crate::config::pipeline::{FieldMapping, Origin, Pipeline};
 use crate::format::RawTable;
+use crate::normalize::personnummer;
+use crate::normalize::pseudonym::PseudonymKey;
+use crate::normalize::schema::{FieldType, PERSON_KON, TableKind};
+use crate::normalize::{kommun, value};
+use person::PersonFields;
 
 /// A typed cell of a canonical row.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +49,7 @@ pub enum Cell {
     Date(NaiveDate),
 }
 
-/// One canonical row, in the order of [`super::schema::TableDef::file_schema`].
+/// One canonical row, in the order of [`crate::normalize::schema::TableDef::file_schema`].
 pub type Row = Vec<Cell>;
 
 /// A rejected row.
@@ -111,7 +122,7 @@ pub fn map_extract(
     extract_id: &str,
     key: &PseudonymKey,
 ) -> Result<Mapped, String> {
-    let table = super::unpivot::apply(pipeline, table)?;
+    let table = unpivot::apply(pipeline, table)?;
     // Resolve columns and file-level values once: a problem here concerns the whole file.
     let mut sources = Vec::with_capacity(pipeline.fields.len());
     for m in &pipeline.fields {
@@ -169,7 +180,7 @@ pub fn map_extract(
         (Ok(d), Ok(k)) if !record => Some((d, k)),
         _ => None,
     };
-    let key_cells = super::keys::positions(pipeline.target);
+    let key_cells = keys::positions(pipeline.target);
     // Rows are independent: the chunk is split into one contiguous slice per core, and
     // the slices' results are joined in order, so the output is the sequential one.
     let workers = std::thread::available_parallelism()
@@ -197,7 +208,7 @@ pub fn map_extract(
             ) {
                 Ok((part, row)) => {
                     if let Some(at) = &key_cells {
-                        out.keys.push((super::keys::of(&part, &row, at), raw.row));
+                        out.keys.push((keys::of(&part, &row, at), raw.row));
                     }
                     parts.entry(part).or_default().push(row)
                 }
@@ -210,7 +221,7 @@ pub fn map_extract(
             }
         }
         for (part, rows) in parts {
-            let batch = super::batch::rows_to_batch(&schema, &rows).map_err(|e| e.to_string())?;
+            let batch = batch::rows_to_batch(&schema, &rows).map_err(|e| e.to_string())?;
             out.partitions.insert(part, vec![batch]);
         }
         Ok(out)

@@ -393,16 +393,8 @@ async fn collect_one(ctx: &SessionContext, sql: &str) -> Result<RecordBatch> {
     )?)
 }
 
-const KON_SQL: &str = "select kommun, period, matt, alder, dimension, kategori,
-    max(case when kon = 'K' then antal end) as kvinnor, bool_or(case when kon = 'K' then antal_skyddad end) as kvinnor_skyddad,
-    max(case when kon = 'M' then antal end) as man, bool_or(case when kon = 'M' then antal_skyddad end) as man_skyddad,
-    max(case when kon = 'T' then antal end) as totalt, bool_or(case when kon = 'T' then antal_skyddad end) as totalt_skyddad
-  from kartlaggning group by kommun, period, matt, alder, dimension, kategori
-  order by kommun, period, matt, alder, dimension, kategori";
-
-const BILAGA1_FS_ORSAK_SQL: &str = "select k.kommun, k.period, r.ordning, r.grupp, k.kvinnor, k.kvinnor_skyddad, k.man, k.man_skyddad, k.totalt, k.totalt_skyddad
-  from kartlaggning_kon k join (values (1, 'fs_mottagare', 'Totalt, oavsett orsak'), (2, 'fs_arbetsloshet', 'Arbetslöshet'),
-    (3, 'fs_arbetsloshet_endast_fs', '– endast försörjningsstöd som inkomstkälla'), (4, 'fs_arbetsloshet_vantar_ersattning', '– väntar på ersättning'),
-    (5, 'fs_arbetsloshet_otillracklig_ersattning', '– otillräcklig ersättning'), (6, 'fs_sociala_skal', 'Sociala skäl'), (7, 'fs_ohalsa', 'Ohälsa'),
-    (8, 'fs_otillracklig_inkomst', 'Otillräcklig inkomst'), (9, 'fs_annan', 'Annan orsak')) as r(ordning, matt, grupp) on k.matt = r.matt
-  where k.alder = '16-24' and k.dimension = 'total' order by k.kommun, k.period, r.ordning";
+/// The published forms derived from the suppressed long table: SQL files beside the
+/// lake's views, compiled in so that what is published does not depend on the folder a
+/// deployment points `[paths] sql` at.
+const KON_SQL: &str = include_str!("../../sql/published/kartlaggning_kon.sql");
+const BILAGA1_FS_ORSAK_SQL: &str = include_str!("../../sql/published/bilaga1_fs_orsak.sql");

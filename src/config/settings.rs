@@ -111,7 +111,8 @@ pub struct RawPublish {
     /// (default 5, so 1–4 are suppressed; 0 disables suppression).
     pub suppress_below: Option<u32>,
     /// Kommuner whose cells are computed and held together while publishing (default
-    /// 24). Lower takes less memory and more queries.
+    /// 12: 290 kommuner × 12 months publish in under 1 GB). Lower takes less memory and
+    /// more queries.
     pub kommuner_per_chunk: Option<usize>,
 }
 
@@ -254,7 +255,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("agreements"))),
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
-            kommuner_per_chunk: raw.publish.kommuner_per_chunk.unwrap_or(24).max(1),
+            kommuner_per_chunk: raw.publish.kommuner_per_chunk.unwrap_or(12).max(1),
             serve: ServeSettings {
                 listen: raw
                     .serve

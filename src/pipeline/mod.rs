@@ -15,8 +15,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use sha2::{Digest, Sha256};
-
 use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::format;
@@ -180,7 +178,7 @@ fn process(
     let mut unchanged: BTreeMap<String, ExtractState> = BTreeMap::new();
     let mut renamed = Vec::new();
     for e in extracts {
-        let sha = hex::encode(Sha256::digest(&e.bytes));
+        let sha = e.sha256(&pipeline.name)?;
         match previous.extracts.get(&sha) {
             Some(state)
                 if !opts.force
@@ -257,11 +255,7 @@ fn process(
                 continue;
             };
             let bytes = ctx.lake.read_raw(&state.raw_path)?;
-            let e = Extract {
-                name: state.file.clone(),
-                location: state.raw_path.clone(),
-                bytes,
-            };
+            let e = Extract::in_memory(state.file.clone(), state.raw_path.clone(), bytes);
             let d = decode_one(ctx, pipeline, e, sha, opts, &mut held)?;
             rebuild.extend(d.parts.iter().cloned());
             decoded.push(d);
@@ -391,6 +385,8 @@ fn decode_one(
     opts: &RunOptions,
     held: &mut Held,
 ) -> Result<Decoded> {
+    // A listed file is read only now, one at a time.
+    extract.load(&pipeline.name, &sha)?;
     let data_err = |message: String| Error::Data {
         pipeline: pipeline.name.clone(),
         file: extract.name.clone(),

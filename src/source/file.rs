@@ -1,5 +1,5 @@
 //! Local files (`type = "file"`): the `[source]` keys, their validation, and reading
-//! one path or a glob, each file whole.
+//! one path or a glob, each file whole when the run comes to it.
 
 use std::path::Path;
 
@@ -34,8 +34,9 @@ pub fn validate(raw: RawFile, file: &str, p: &mut Problems) -> FileSource {
     FileSource { pattern: path }
 }
 
-/// Reads every file matching `pattern` (sorted). No match is an error: a missing
-/// nightly extract must not pass silently.
+/// Lists every file matching `pattern` (sorted); each is read when the run comes to it
+/// ([`Extract::load`]). No match is an error: a missing nightly extract must not pass
+/// silently.
 pub fn read_glob(pipeline: &str, pattern: &str) -> Result<Vec<Extract>> {
     let source_err = |message: String| Error::Source {
         pipeline: pipeline.into(),
@@ -55,12 +56,11 @@ pub fn read_glob(pipeline: &str, pattern: &str) -> Result<Vec<Extract>> {
     paths
         .into_iter()
         .map(|p| {
-            let bytes =
-                std::fs::read(&p).map_err(|e| source_err(format!("{}: {e}", p.display())))?;
             Ok(Extract {
                 name: file_name(&p),
                 location: p.display().to_string(),
-                bytes,
+                bytes: Vec::new(),
+                file: Some(p),
             })
         })
         .collect()

@@ -277,11 +277,7 @@ pub async fn get(
         .filter(|s| !s.is_empty())
         .unwrap_or("download")
         .to_string();
-    Ok(Extract {
-        name,
-        location,
-        bytes,
-    })
+    Ok(Extract::in_memory(name, location, bytes))
 }
 
 /// Exponential backoff for HTTP requests (0.5 s, 1 s, 2 s … capped at 60 s).

@@ -400,11 +400,11 @@ async fn fetch_pages(ctx: &Ctx<'_>, requests: &[Url], max_pages: usize) -> Resul
                 }
             }
             tracing::debug!(pipeline = ctx.pipeline, url = %shown(url.as_str()), page = pages, "kolada: page");
-            extracts.push(Extract {
-                name: format!("kolada-{:03}.json", extracts.len() + 1),
-                location: shown(url.as_str()),
+            extracts.push(Extract::in_memory(
+                format!("kolada-{:03}.json", extracts.len() + 1),
+                shown(url.as_str()),
                 bytes,
-            });
+            ));
         }
     }
     Ok(extracts)

@@ -15,7 +15,11 @@ pub mod pxweb;
 
 use serde::Deserialize;
 
-use crate::error::{Problems, Result};
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Problems, Result};
 
 /// `[source]`, chosen by its `type`. A tagged enum cannot collect unknown keys the way
 /// the rest of the file does (`serde_ignored`), so each transport's keys deny unknown
@@ -57,15 +61,72 @@ pub fn validate(raw: RawSource, pipeline_file: &str, p: &mut Problems) -> Source
     }
 }
 
-/// The bytes of one extract.
+/// One extract: its content in memory, or — for a local file — the file to read it from
+/// when the run comes to it, so that a night of large files is never held at once.
 #[derive(Debug, Clone)]
 pub struct Extract {
     /// File name (last path segment), used by `file_name` fields and in messages.
     pub name: String,
     /// Full path or URL (without query string), for messages.
     pub location: String,
-    /// Content.
+    /// Content (empty until [`Extract::load`] for an extract listed from a local file).
     pub bytes: Vec<u8>,
+    /// The local file the content is read from, when it was listed rather than fetched.
+    pub file: Option<PathBuf>,
+}
+
+impl Extract {
+    /// An extract whose content was fetched into memory.
+    pub fn in_memory(name: String, location: String, bytes: Vec<u8>) -> Self {
+        Extract {
+            name,
+            location,
+            bytes,
+            file: None,
+        }
+    }
+
+    /// SHA-256 of the content, as hex; a listed file is read through, not held.
+    pub fn sha256(&self, pipeline: &str) -> Result<String> {
+        let Some(path) = self.file.as_ref().filter(|_| self.bytes.is_empty()) else {
+            return Ok(hex::encode(Sha256::digest(&self.bytes)));
+        };
+        let mut hasher = Sha256::new();
+        std::fs::File::open(path)
+            .and_then(|mut f| std::io::copy(&mut f, &mut hasher))
+            .map_err(|e| self.read_error(pipeline, e))?;
+        Ok(hex::encode(hasher.finalize()))
+    }
+
+    /// Brings a listed file's content into memory. It must still be the content whose
+    /// hash is `sha`: a file rewritten while the run reads it fails the run (a retry
+    /// reads it again) instead of being recorded under the other content's hash.
+    pub fn load(&mut self, pipeline: &str, sha: &str) -> Result<()> {
+        let Some(path) = self.file.as_ref().filter(|_| self.bytes.is_empty()) else {
+            return Ok(());
+        };
+        let bytes = std::fs::read(path).map_err(|e| self.read_error(pipeline, e))?;
+        if hex::encode(Sha256::digest(&bytes)) != sha {
+            return Err(Error::Source {
+                pipeline: pipeline.into(),
+                location: self.location.clone(),
+                message: "the file changed while the run read it; the next run reads it again"
+                    .into(),
+                transient: true,
+            });
+        }
+        self.bytes = bytes;
+        Ok(())
+    }
+
+    fn read_error(&self, pipeline: &str, e: std::io::Error) -> Error {
+        Error::Source {
+            pipeline: pipeline.into(),
+            location: self.location.clone(),
+            message: format!("{}: {e}", self.location),
+            transient: false,
+        }
+    }
 }
 
 /// Fetches every extract of the pipeline named `pipeline` from `source`, sorted by name.
@@ -81,5 +142,52 @@ pub async fn fetch(
         ]),
         Source::Kolada(k) => kolada::fetch(client, pipeline, k).await,
         Source::Pxweb(x) => pxweb::fetch(client, pipeline, x).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listed_file_is_read_when_loaded_and_a_file_rewritten_in_between_fails_the_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("fs_201505.csv");
+        std::fs::write(&path, b"a;b\n1;2\n").expect("write");
+        let pattern = dir.path().join("fs_*.csv").display().to_string();
+        let mut listed = file::read_glob("p", &pattern).expect("listed");
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].bytes.is_empty(), "a listed file is not held");
+        let sha = listed[0].sha256("p").expect("hash");
+        assert_eq!(
+            sha,
+            Extract::in_memory("x".into(), "x".into(), b"a;b\n1;2\n".to_vec())
+                .sha256("p")
+                .expect("hash")
+        );
+        let mut again = listed[0].clone();
+        again.load("p", &sha).expect("load");
+        assert_eq!(again.bytes, b"a;b\n1;2\n");
+
+        std::fs::write(&path, b"a;b\n1;3\n").expect("rewrite");
+        match listed[0].load("p", &sha) {
+            Err(Error::Source {
+                transient: true,
+                message,
+                ..
+            }) => assert!(
+                message.contains("changed while the run read it"),
+                "{message}"
+            ),
+            other => panic!("a rewritten file was read as the listed one: {other:?}"),
+        }
+        std::fs::remove_file(&path).expect("remove");
+        assert!(matches!(
+            listed[0].sha256("p"),
+            Err(Error::Source {
+                transient: false,
+                ..
+            })
+        ));
     }
 }

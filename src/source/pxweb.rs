@@ -218,11 +218,11 @@ pub async fn fetch(
         .await
         .map_err(|e| in_request(e, i + 1, total))?;
         tracing::debug!(pipeline, url = %location, request = i + 1, of = total, bytes = bytes.len(), "PxWeb response");
-        extracts.push(Extract {
-            name: format!("{}-{:03}.json", endpoint.stem, i + 1),
-            location: location.clone(),
+        extracts.push(Extract::in_memory(
+            format!("{}-{:03}.json", endpoint.stem, i + 1),
+            location.clone(),
             bytes,
-        });
+        ));
     }
     Ok(extracts)
 }

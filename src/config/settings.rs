@@ -75,7 +75,7 @@ pub struct RawServe {
 pub struct RawLake {
     /// Root directory of the lake (default `data`).
     pub root: Option<PathBuf>,
-    /// Mapped rows one run holds in memory, MiB (default 512); beyond it they are
+    /// Mapped rows one run holds in memory, MiB (default 256); beyond it they are
     /// spilled to `<root>/_spill/` until the run stages them, so a run's memory does not
     /// grow with the size of its extracts.
     pub ingest_memory_mb: Option<usize>,
@@ -243,7 +243,7 @@ impl Settings {
         let settings = Settings {
             file,
             lake_root: at(raw.lake.root.unwrap_or_else(|| PathBuf::from("data"))),
-            ingest_memory_bytes: raw.lake.ingest_memory_mb.unwrap_or(512).max(1) * 1024 * 1024,
+            ingest_memory_bytes: raw.lake.ingest_memory_mb.unwrap_or(256).max(1) * 1024 * 1024,
             pipelines_dir: at(raw
                 .paths
                 .pipelines

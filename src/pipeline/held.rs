@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::lake::{Lake, atomic};
 
 /// Default budget of mapped rows held in memory by one run (`[lake] ingest_memory_mb`).
-pub const DEFAULT_BUDGET: usize = 512 * 1024 * 1024;
+pub const DEFAULT_BUDGET: usize = 256 * 1024 * 1024;
 
 /// A (kommun, period) partition.
 pub type Partition = (String, String);

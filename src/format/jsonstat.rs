@@ -18,23 +18,14 @@ use serde_json::{Map, Value};
 
 use super::json_kind as kind;
 
-use super::options::{RawFormat, refuse};
+use super::options::{RawFormat, refuse_table_keys};
 use super::{Format, RawRow};
 use crate::error::Problems;
 
 /// Validates `[format]` for `type = "jsonstat"`: the document says how it is read, so it
 /// has no keys of its own, and CSV's and xlsx's keys are refused.
 pub fn validate(raw: &RawFormat, file: &str, p: &mut Problems) -> Format {
-    refuse(
-        &[
-            (raw.delimiter.is_some(), "delimiter"),
-            (raw.encoding.is_some(), "encoding"),
-            (raw.sheet.is_some(), "sheet"),
-        ],
-        &format!("not used by {}", raw.kind),
-        file,
-        p,
-    );
+    refuse_table_keys(raw, file, p);
     Format::JsonStat
 }
 

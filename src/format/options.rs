@@ -88,6 +88,21 @@ pub(super) fn refuse(keys: &[(bool, &str)], message: &str, file: &str, p: &mut P
     }
 }
 
+/// For a format whose document says how it is read (JSON-stat, Kolada): it has no keys
+/// of its own, and CSV's and xlsx's keys are refused.
+pub(super) fn refuse_table_keys(raw: &RawFormat, file: &str, p: &mut Problems) {
+    refuse(
+        &[
+            (raw.delimiter.is_some(), "delimiter"),
+            (raw.encoding.is_some(), "encoding"),
+            (raw.sheet.is_some(), "sheet"),
+        ],
+        &format!("not used by {}", raw.kind),
+        file,
+        p,
+    );
+}
+
 /// Validates the shared options of `raw`, every problem into `p`.
 pub(super) fn validate(raw: RawFormat, file: &str, p: &mut Problems) -> TableOptions {
     let header_rows = match raw.header_rows {

@@ -26,8 +26,9 @@ pub fn check_and_stage(
     let failed = AtomicBool::new(false);
     let done = crate::runtime::parallel_map(
         &parts,
-        |(kommun, period)| -> Result<(Vec<String>, Option<atomic::Staged>)> {
-            let batch = held.load(&(kommun.clone(), period.clone()))?;
+        |part| -> Result<(Vec<String>, Option<atomic::Staged>)> {
+            let (kommun, period) = part;
+            let batch = held.load(part)?;
             let failures =
                 crate::checks::partition_failures(pipeline, ctx.lake, kommun, period, &batch)?;
             if !failures.is_empty() {

@@ -6,6 +6,11 @@
 //! temporary names, so they see the old or the new file, never a half-written one.
 //! DataFusion's own local writer renames without fsync, which is why the lake does not
 //! write through it.
+//!
+//! A set of files published together (a run's partitions) is made durable as a set: on
+//! Linux its files and new directories are not fsynced one by one, but [`publish_all`]
+//! syncs the filesystem once before the renames and once after. A national run stages
+//! thousands of partition files, and three fsyncs each took most of its time.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -16,11 +21,14 @@ use crate::error::{Error, Result};
 /// Prefix of temporary files; stale ones are removed by [`remove_stale_temp_files`].
 pub const TEMP_PREFIX: &str = ".tmp-";
 
-/// A file written and fsynced under a temporary name, not yet published.
+/// A file written under a temporary name, not yet published.
 #[derive(Debug)]
 pub struct Staged {
     temp: PathBuf,
     target: PathBuf,
+    /// Fsynced already; false for a file of a set ([`stage_in_set`]), which is made
+    /// durable when it is published.
+    synced: bool,
 }
 
 /// Writes `bytes` to a temporary file beside `target` and fsyncs it.
@@ -28,6 +36,25 @@ pub fn stage(target: &Path, bytes: &[u8]) -> Result<Staged> {
     let mut f = StagingFile::create(target)?;
     f.write_all(bytes).map_err(|e| Error::io(&f.temp, e))?;
     f.finish()
+}
+
+/// Like [`stage`], for a file meant to be published with others by [`publish_all`]:
+/// neither the file nor a directory made for it is fsynced now, because `publish_all`
+/// syncs the whole filesystem before and after renaming the set. Where that sync is not
+/// available, it is [`stage`].
+pub fn stage_in_set(target: &Path, bytes: &[u8]) -> Result<Staged> {
+    if !cfg!(target_os = "linux") {
+        return stage(target, bytes);
+    }
+    let mut f = StagingFile::open(target, false)?;
+    f.write_all(bytes).map_err(|e| Error::io(&f.temp, e))?;
+    let file = f.file.take();
+    drop(file);
+    Ok(Staged {
+        temp: std::mem::take(&mut f.temp),
+        target: std::mem::take(&mut f.target),
+        synced: false,
+    })
 }
 
 /// A temporary file beside its target, written piece by piece (outputs too large to
@@ -43,10 +70,15 @@ pub struct StagingFile {
 impl StagingFile {
     /// Creates the temporary file for `target` (and its directory).
     pub fn create(target: &Path) -> Result<Self> {
+        Self::open(target, true)
+    }
+
+    /// [`StagingFile::create`]; new directories fsynced into their parents if `durable`.
+    fn open(target: &Path, durable: bool) -> Result<Self> {
         let dir = directory_of(target).ok_or_else(|| {
             Error::Internal(format!("{} has no parent directory", target.display()))
         })?;
-        create_dir_all_durable(dir)?;
+        create_dirs(dir, durable)?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -78,6 +110,7 @@ impl StagingFile {
         Ok(Staged {
             temp: std::mem::take(&mut self.temp),
             target: std::mem::take(&mut self.target),
+            synced: true,
         })
     }
 }
@@ -116,13 +149,30 @@ fn directory_of(target: &Path) -> Option<&Path> {
 }
 
 impl Staged {
-    /// Renames the staged file over its target and fsyncs the directory.
+    /// Renames the staged file over its target and makes that durable (the file of a set
+    /// published alone: the filesystem synced before and after).
     pub fn publish(self) -> Result<()> {
-        fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
-        if let Some(dir) = directory_of(&self.target) {
-            sync_dir(dir)?;
+        let synced = self.synced;
+        if !synced {
+            sync_filesystem(&self.temp)?;
+        }
+        let target = self.rename()?;
+        if !synced {
+            sync_filesystem(&target)?;
         }
         Ok(())
+    }
+
+    /// Renames the staged file over its target; a fsynced file's directory is fsynced
+    /// (a file of a set waits for the set's filesystem sync). Returns the target.
+    fn rename(self) -> Result<PathBuf> {
+        fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        if self.synced
+            && let Some(dir) = directory_of(&self.target)
+        {
+            sync_dir(dir)?;
+        }
+        Ok(self.target)
     }
 
     /// Removes the staged file (the run was abandoned).
@@ -160,6 +210,7 @@ pub fn write_reserved(target: &Path, spare: &Path, bytes: &[u8], margin: u64) ->
             Staged {
                 temp,
                 target: target.to_path_buf(),
+                synced: true,
             }
         }
         None => stage(target, bytes)?,
@@ -239,11 +290,41 @@ fn symlink(_target: &Path, link: &Path) -> Result<()> {
 /// Publishes several staged files. A test hook (`MALGRUPP_FAILPOINT=before-publish`)
 /// aborts the process here, with everything staged and nothing published, to prove that
 /// a killed run leaves the previous data intact.
+///
+/// Files staged for a set ([`stage_in_set`]) become durable together: the filesystem is
+/// synced once before the renames (every file's content on disk before any name points
+/// to it) and once after (the names, and the directories made for them).
 pub fn publish_all(staged: Vec<Staged>) -> Result<()> {
     failpoint("before-publish", staged.len());
-    for s in staged {
-        s.publish()?;
+    let unsynced = staged.iter().find(|s| !s.synced).map(|s| s.temp.clone());
+    if let Some(temp) = &unsynced {
+        sync_filesystem(temp)?;
     }
+    for s in staged {
+        s.rename()?;
+    }
+    if let Some(temp) = &unsynced {
+        sync_filesystem(directory_of(temp).unwrap_or(temp))?;
+    }
+    Ok(())
+}
+
+/// Writes everything of the filesystem `path` lies on to disk (Linux `syncfs`, which
+/// reports write-back errors). Only files staged by [`stage_in_set`] rely on it.
+#[cfg(target_os = "linux")]
+fn sync_filesystem(path: &Path) -> Result<()> {
+    let dir = if path.is_dir() {
+        path
+    } else {
+        directory_of(path).unwrap_or(path)
+    };
+    let handle = File::open(dir).map_err(|e| Error::io(dir, e))?;
+    rustix::fs::syncfs(&handle).map_err(|e| Error::io(dir, e.into()))
+}
+
+/// Elsewhere no file is staged unsynced ([`stage_in_set`] fsyncs), so nothing is left.
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem(_path: &Path) -> Result<()> {
     Ok(())
 }
 
@@ -259,13 +340,19 @@ pub fn failpoint(point: &str, staged: usize) {
 /// Creates a directory and its parents, fsyncing each new directory's parent so the new
 /// entries are durable.
 pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
+    create_dirs(dir, true)
+}
+
+/// Creates a directory and its parents private to the owner, fsyncing each new one into
+/// its parent if `durable` (otherwise a filesystem sync later makes them durable).
+fn create_dirs(dir: &Path, durable: bool) -> Result<()> {
     if dir.is_dir() {
         return Ok(());
     }
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-        create_dir_all_durable(parent)?;
+        create_dirs(parent, durable)?;
     }
-    match create_new_dir(dir) {
+    match new_dir(dir, durable) {
         Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
             Ok(())
         }
@@ -276,6 +363,11 @@ pub fn create_dir_all_durable(dir: &Path) -> Result<()> {
 /// Creates the directory `dir`, whose parent exists, durably and private to the owner;
 /// an error of kind `AlreadyExists` if it is there already (someone else made it first).
 pub fn create_new_dir(dir: &Path) -> Result<()> {
+    new_dir(dir, true)
+}
+
+/// [`create_new_dir`], the parent fsynced only if `durable`.
+fn new_dir(dir: &Path, durable: bool) -> Result<()> {
     let mut builder = fs::DirBuilder::new();
     #[cfg(unix)]
     {
@@ -285,7 +377,7 @@ pub fn create_new_dir(dir: &Path) -> Result<()> {
     builder.create(dir).map_err(|e| Error::io(dir, e))?;
     // The mode given at creation is narrowed by the umask; set it outright.
     set_mode(dir, DIR_MODE)?;
-    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+    if durable && let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         sync_dir(parent)?;
     }
     Ok(())
@@ -403,5 +495,47 @@ mod tests {
         assert_eq!(remove_stale_temp_files(dir.path()), 1);
         assert!(!dead.exists());
         assert_eq!(fs::read(&target).expect("read"), b"new");
+    }
+
+    #[test]
+    fn a_set_staged_without_fsyncs_appears_only_when_published_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let targets: Vec<PathBuf> = (0..3)
+            .map(|i| {
+                dir.path()
+                    .join(format!("t/kommun=0880/period=2015-0{i}/x.parquet"))
+            })
+            .collect();
+        write(&targets[0], b"old").expect("write");
+        let staged: Vec<Staged> = targets
+            .iter()
+            .map(|t| stage_in_set(t, b"new").expect("stage"))
+            .collect();
+        // Nothing visible under a target name yet, the new directories made private.
+        assert_eq!(fs::read(&targets[0]).expect("read"), b"old");
+        assert!(!targets[1].exists() && !targets[2].exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let dir_of_new = targets[1].parent().expect("parent");
+            let mode = fs::metadata(dir_of_new).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, DIR_MODE);
+        }
+        publish_all(staged).expect("publish");
+        for t in &targets {
+            assert_eq!(fs::read(t).expect("read"), b"new");
+        }
+        // One file of a set published alone is made durable on its own.
+        stage_in_set(&targets[1], b"alone")
+            .expect("stage")
+            .publish()
+            .expect("publish");
+        assert_eq!(fs::read(&targets[1]).expect("read"), b"alone");
+        let left: Vec<_> = fs::read_dir(targets[1].parent().expect("parent"))
+            .expect("ls")
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(TEMP_PREFIX))
+            .collect();
+        assert!(left.is_empty(), "no temporary file left: {left:?}");
     }
 }

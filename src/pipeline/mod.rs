@@ -321,8 +321,10 @@ fn process(
         return Ok((Vec::new(), None));
     }
     report.partitions = staged.len();
-    atomic::publish_all(staged)?;
+    // Spill files gone first: publishing syncs the lake's filesystem, and their pages
+    // would be written out for nothing.
     drop(held);
+    atomic::publish_all(staged)?;
 
     // Record what was published.
     let mut state = PipelineState {

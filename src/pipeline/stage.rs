@@ -42,7 +42,7 @@ pub fn check_and_stage(
                 .partition_file(table, kommun, period, &pipeline.name);
             let bytes = parquet::encode(std::slice::from_ref(&batch))?;
             drop(batch);
-            Ok((failures, Some(atomic::stage(&path, &bytes)?)))
+            Ok((failures, Some(atomic::stage_in_set(&path, &bytes)?)))
         },
     );
     let mut staged = Vec::with_capacity(parts.len());

@@ -110,10 +110,11 @@ pub struct RawPublish {
     /// Counts from 1 up to this value minus one are suppressed in published views
     /// (default 5, so 1–4 are suppressed; 0 disables suppression).
     pub suppress_below: Option<u32>,
-    /// Kommuner whose cells are computed and held together while publishing (default
-    /// 12: 290 kommuner × 12 months publish in under 1 GB). Lower takes less memory and
-    /// more queries.
-    pub kommuner_per_chunk: Option<usize>,
+    /// Kommun-months whose cells are computed and held together while publishing
+    /// (default 144: twelve kommuner of a one-year lake, one kommun of a ten-year lake).
+    /// A chunk is whole kommuner; a kommun with more months than this is a chunk of its
+    /// own. Lower takes less memory and more queries.
+    pub kommun_months_per_chunk: Option<usize>,
 }
 
 /// Validated settings.
@@ -135,8 +136,8 @@ pub struct Settings {
     pub key_source: KeySource,
     /// Suppression threshold for published outputs.
     pub suppress_below: u32,
-    /// Kommuner computed and held together while publishing (at least 1).
-    pub kommuner_per_chunk: usize,
+    /// Kommun-months computed and held together while publishing (at least 1).
+    pub kommun_months_per_chunk: usize,
     /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
     pub serve: ServeSettings,
 }
@@ -255,7 +256,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from("agreements"))),
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
-            kommuner_per_chunk: raw.publish.kommuner_per_chunk.unwrap_or(12).max(1),
+            kommun_months_per_chunk: raw.publish.kommun_months_per_chunk.unwrap_or(144).max(1),
             serve: ServeSettings {
                 listen: raw
                     .serve

@@ -180,8 +180,6 @@ async fn write_views(
     report: &mut PublishReport,
 ) -> Result<()> {
     let all: Vec<KommunMonth> = now.all().collect();
-    let mut kommuner: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
-    kommuner.dedup();
     let schema = cells::long_batch(&[], &[])?.schema();
     let scratch = crate::query::new_session();
     // The previous long table, read for the kommun-months that keep their rows.
@@ -196,17 +194,14 @@ async fn write_views(
             .await?;
     }
     let mut empty = true;
-    // A chunk's cells are its kommuner × their months (about 900 cells each); one query
-    // per chunk keeps the view's fixed cost small. Chunks are counted in kommuner, not
-    // kommun-months: planning a chunk's query costs in proportion to the lake's
-    // partitions, so many small chunks of a ten-year lake cost more time than the memory
-    // they save (docs/performance.md).
-    for chunk in kommuner.chunks(settings.kommuner_per_chunk) {
-        let in_chunk = |km: &&KommunMonth| chunk.contains(&km.0.as_str());
-        let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = all
-            .iter()
-            .filter(in_chunk)
-            .partition(|km| now.unchanged_in(previous, km));
+    // A chunk's cells are its kommun-months' (about 900 each), held together; one query
+    // per chunk keeps the view's fixed cost small. Chunks are whole kommuner: a chunk of
+    // one kommun (every chunk of a ten-year lake) is asked for with `kommun = '…'`, and
+    // the lake's listing then reads that kommun's folders only, so planning it does not
+    // grow with the lake (docs/performance.md).
+    for chunk in chunks(&all, settings.kommun_months_per_chunk) {
+        let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) =
+            chunk.iter().partition(|km| now.unchanged_in(previous, km));
         report.kept += keep.len();
         report.recomputed += redo.len();
         let mut parts = Vec::new();
@@ -247,11 +242,32 @@ async fn write_views(
     Ok(())
 }
 
+/// The kommun-months `all` (in kommun order) cut into chunks of whole kommuner, each of
+/// at most `per_chunk` kommun-months unless one kommun alone has more.
+fn chunks(all: &[KommunMonth], per_chunk: usize) -> Vec<&[KommunMonth]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < all.len() {
+        let kommun_end = i + all[i..].iter().take_while(|km| km.0 == all[i].0).count();
+        if kommun_end - start > per_chunk && i > start {
+            chunks.push(&all[start..i]);
+            start = i;
+        }
+        i = kommun_end;
+    }
+    if start < all.len() {
+        chunks.push(&all[start..]);
+    }
+    chunks
+}
+
 /// `kommun in (…) and period in (…)`: the smallest condition covering the kommun-months
 /// given that the lake's partition pruning understands (an OR of per-kommun conditions is
 /// not pushed into the scans, and each chunk would read the whole lake). It may cover more
-/// kommun-months than asked for; [`only`] drops those. Codes and periods were checked to
-/// be digits and dashes when the lake was listed.
+/// kommun-months than asked for; [`only`] drops those. One kommun is named with `=`:
+/// DataFusion then lists that kommun's folder only instead of every folder of the lake.
+/// Codes and periods were checked to be digits and dashes when the lake was listed.
 fn filter(kms: &[&KommunMonth]) -> String {
     let list = |values: std::collections::BTreeSet<&str>| {
         values
@@ -260,9 +276,13 @@ fn filter(kms: &[&KommunMonth]) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let kommuner: std::collections::BTreeSet<&str> = kms.iter().map(|(k, _)| k.as_str()).collect();
+    let kommun = match kommuner.first() {
+        Some(only) if kommuner.len() == 1 => format!("kommun = '{only}'"),
+        _ => format!("kommun in ({})", list(kommuner)),
+    };
     format!(
-        "kommun in ({}) and period in ({})",
-        list(kms.iter().map(|(k, _)| k.as_str()).collect()),
+        "{kommun} and period in ({})",
         list(kms.iter().map(|(_, p)| p.as_str()).collect())
     )
 }
@@ -398,3 +418,69 @@ async fn collect_one(ctx: &SessionContext, sql: &str) -> Result<RecordBatch> {
 /// deployment points `[paths] sql` at.
 const KON_SQL: &str = include_str!("../../sql/published/kartlaggning_kon.sql");
 const BILAGA1_FS_ORSAK_SQL: &str = include_str!("../../sql/published/bilaga1_fs_orsak.sql");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kms(spec: &[(&str, usize)]) -> Vec<KommunMonth> {
+        spec.iter()
+            .flat_map(|&(k, n)| (1..=n).map(move |m| (k.to_string(), format!("2015-{m:02}"))))
+            .collect()
+    }
+
+    #[test]
+    fn chunks_are_whole_kommuner_within_the_budget_unless_one_kommun_exceeds_it() {
+        let all = kms(&[
+            ("0180", 3),
+            ("0181", 3),
+            ("0182", 5),
+            ("0183", 1),
+            ("0184", 2),
+        ]);
+        let sizes = |per| -> Vec<Vec<&str>> {
+            chunks(&all, per)
+                .iter()
+                .map(|c| {
+                    let mut k: Vec<&str> = c.iter().map(|km| km.0.as_str()).collect();
+                    k.dedup();
+                    k
+                })
+                .collect()
+        };
+        assert_eq!(
+            sizes(6),
+            [vec!["0180", "0181"], vec!["0182", "0183"], vec!["0184"]]
+        );
+        // A kommun larger than the budget is a chunk of its own, never split.
+        assert_eq!(
+            sizes(4),
+            [
+                vec!["0180"],
+                vec!["0181"],
+                vec!["0182"],
+                vec!["0183", "0184"]
+            ]
+        );
+        assert_eq!(sizes(1).len(), 5);
+        assert_eq!(chunks(&all, 100).len(), 1);
+        assert!(chunks(&[], 10).is_empty());
+        // Every kommun-month once, in order.
+        let joined: Vec<KommunMonth> = chunks(&all, 4).concat();
+        assert_eq!(joined, all);
+    }
+
+    #[test]
+    fn one_kommun_is_asked_for_with_equality_so_its_folder_alone_is_listed() {
+        let all = kms(&[("0180", 2), ("0181", 1)]);
+        let refs: Vec<&KommunMonth> = all.iter().collect();
+        assert_eq!(
+            filter(&refs[..2]),
+            "kommun = '0180' and period in ('2015-01', '2015-02')"
+        );
+        assert_eq!(
+            filter(&refs),
+            "kommun in ('0180', '0181') and period in ('2015-01', '2015-02')"
+        );
+    }
+}

@@ -235,9 +235,10 @@ fn one_kommun_month_at_a_time(cells: &[publish::Cell]) -> Vec<bool> {
 #[tokio::test]
 async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomputes_one_month() {
     let mut t = TestLake::new();
-    // More kommuner than publishing takes per chunk, so chunks and kept rows meet.
+    // The full publish takes one kommun per chunk (each asked for with `kommun = …`); the
+    // night several (8 kommuner of 3 months), so chunks of both kinds and kept rows meet.
     const K: usize = 30;
-    t.settings.kommuner_per_chunk = 12;
+    t.settings.kommun_months_per_chunk = 2;
     let extracts = national(&mut t, K, 2, K * 6);
     let (outcome, out) = t.run(&["national_fs"]).await;
     assert_eq!(outcome.reports[0].status, "ok", "{out}");
@@ -250,6 +251,7 @@ async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomput
     // A night: one more month. Only its kommun-months are recomputed, and the result is
     // byte for byte what a publish from scratch gives.
     bench_national::write_month(&extracts, 2, K * 6, K).expect("extract");
+    t.settings.kommun_months_per_chunk = 24;
     let (outcome, out) = t.run(&["national_fs"]).await;
     assert_eq!(outcome.reports[0].status, "ok", "{out}");
     assert_eq!(

@@ -170,6 +170,8 @@ impl Held {
         tracing::debug!(file = %path.display(), bytes = self.in_memory, batches = written, "mapped rows spilled");
         self.files.push(file);
         self.in_memory = 0;
+        // A test hook: killed here, a run leaves spill files and nothing staged.
+        atomic::failpoint("after-spill", self.files.len());
         Ok(())
     }
 

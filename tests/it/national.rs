@@ -301,3 +301,79 @@ async fn splitting_by_kommun_month_hides_what_one_suppression_of_the_whole_table
     };
     assert_eq!(published(&t).await, expected(&t, whole).await);
 }
+
+#[tokio::test]
+async fn a_run_killed_while_spilling_leaves_the_lake_as_it_was_and_the_next_run_clears_its_files() {
+    let mut t = TestLake::new();
+    let extracts = national(&mut t, 5, 1, 8000);
+    // 8,000 mapped rows are more than the smallest budget, 1 MiB: the run spills.
+    let cfg = crate::lake::write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    std::fs::write(
+        &cfg,
+        text.replace("[lake]\n", "[lake]\ningest_memory_mb = 1\n"),
+    )
+    .expect("config");
+    let bin = env!("CARGO_BIN_EXE_malgrupp");
+    let run = |failpoint: Option<&str>| {
+        let mut c = std::process::Command::new(bin);
+        c.args([
+            "--config",
+            cfg.to_str().expect("utf-8 path"),
+            "run",
+            "national_fs",
+        ]);
+        if let Some(f) = failpoint {
+            c.env("MALGRUPP_FAILPOINT", f);
+        }
+        c.output().expect("spawn")
+    };
+    let first = run(None);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let data = t.dir.path().join("data");
+    let lake_files = || -> BTreeMap<String, Vec<u8>> {
+        files_under(&data.join("forsorjningsstod"))
+            .into_iter()
+            .map(|p| (p.display().to_string(), std::fs::read(&p).expect("read")))
+            .collect()
+    };
+    let before = lake_files();
+    assert!(!before.is_empty());
+    // A second month, and a process that dies once it has spilled.
+    bench_national::write_month(&extracts, 1, 8000, 5).expect("extract");
+    let killed = run(Some("after-spill"));
+    assert!(!killed.status.success(), "the failpoint aborts the process");
+    assert!(String::from_utf8_lossy(&killed.stderr).contains("failpoint after-spill"));
+    let spilled: Vec<_> = files_under(&data.join("_spill"))
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(!spilled.is_empty(), "the killed run had spilled");
+    assert_eq!(
+        lake_files(),
+        before,
+        "no partition of the killed run is visible"
+    );
+    // The next run clears the dead run's spill files and publishes both months.
+    let next = run(None);
+    assert!(
+        next.status.success(),
+        "{}",
+        String::from_utf8_lossy(&next.stderr)
+    );
+    let left: Vec<_> = files_under(&data)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let after = lake_files();
+    assert!(
+        after.len() > before.len(),
+        "the second month is in the lake"
+    );
+    assert!(before.keys().all(|k| after.contains_key(k)));
+}

@@ -29,7 +29,6 @@ pub mod publish;
 pub mod query;
 pub mod report;
 pub mod runtime;
-pub mod sample;
 pub mod schedule;
 pub mod serve;
 pub mod service;

@@ -53,7 +53,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if let Command::Sample { out: dir } = &cli.command {
-        for p in malgrupp::sample::write_kalmar(dir)? {
+        for p in malgrupp_sample::write_kalmar(dir)? {
             writeln!(out, "wrote {}", p.display())?;
         }
         return Ok(true);

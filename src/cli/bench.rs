@@ -10,6 +10,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use chrono::NaiveDate;
+use malgrupp_sample::testpnr;
 
 use crate::config::{Pipeline, Settings};
 use crate::error::{Error, Result};
@@ -17,7 +18,6 @@ use crate::lake::Lake;
 use crate::lake::manifest::Manifest;
 use crate::normalize::pseudonym::PseudonymKey;
 use crate::pipeline::{self, RunContext};
-use crate::sample::testpnr;
 
 /// Skatteverket's test numbers (both genders) born in `first..=last`.
 pub(super) fn test_numbers(first: NaiveDate, last: NaiveDate) -> Result<Vec<String>> {

@@ -23,7 +23,7 @@ use crate::common::{TestLake, query_in, scalar_in};
 fn pnr(y: i32, m: u32, d: u32, woman: bool) -> String {
     let start = NaiveDate::from_ymd_opt(y, m, d).expect("date");
     (0..10)
-        .find_map(|i| malgrupp::sample::testpnr::test_number(start + chrono::Days::new(i), woman))
+        .find_map(|i| malgrupp_sample::testpnr::test_number(start + chrono::Days::new(i), woman))
         .unwrap_or_else(|| panic!("no test number near {start}"))
 }
 

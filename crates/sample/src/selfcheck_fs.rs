@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use super::selfcheck::{
+use crate::selfcheck::{
     age_counts, age_of, ages_expect, count, crlf_lines, expect, file, is_woman, luhn_ok,
 };
-use super::testpnr;
+use crate::testpnr;
 
 const FS_FIELDS: usize = 9;
 

@@ -1,6 +1,6 @@
 //! Synthetic demo and acceptance extracts for Kalmar kommun (0880), May 2015.
 //!
-//! This module owns the deterministic generator of the four sample files the
+//! This crate owns the deterministic generator of the four sample files the
 //! product ships as its demo and acceptance data:
 //!
 //! | file | what it imitates |
@@ -19,6 +19,11 @@
 //! list of test numbers. Output is byte-for-byte identical on every run (a
 //! seeded PRNG, no clock, fixed workbook properties), so the shipped files can
 //! be compared with [`kalmar_files`] in a test.
+//!
+//! The participant registers of Norrköping and Skellefteå are in [`deltagare`].
+//! The product (`malgrupp sample`, `malgrupp bench`) calls this crate as
+//! `malgrupp_sample`; it is a crate of its own so that its self-checks build
+//! and run without DataFusion.
 
 mod af;
 pub mod deltagare;
@@ -31,9 +36,13 @@ pub mod testpnr;
 #[cfg(test)]
 mod deltagare_check;
 #[cfg(test)]
+mod deltagare_check_skelleftea;
+#[cfg(test)]
 mod selfcheck;
 #[cfg(test)]
 mod selfcheck_fs;
+#[cfg(test)]
+mod testpnr_check;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -56,7 +65,7 @@ pub fn write_kalmar(out_dir: &Path) -> io::Result<Vec<PathBuf>> {
 /// The same content in memory: (file name, bytes), so a test can compare with the shipped files.
 pub fn kalmar_files() -> Vec<(String, Vec<u8>)> {
     // The inputs are compile-time constants: generation can only fail if the
-    // specification tables themselves are inconsistent, which the module's
+    // specification tables themselves are inconsistent, which the crate's
     // self-check tests rule out.
     kalmar::generate()
         .expect("the fixed Kalmar specification is satisfiable (checked by the sample self-check tests)")

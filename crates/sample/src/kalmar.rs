@@ -9,9 +9,9 @@ use std::io;
 
 use chrono::{Datelike, NaiveDate};
 
-use super::pool::{NumberPool, Person};
-use super::rng::SplitMix64;
-use super::{af, fs, windows_1252, ymd};
+use crate::pool::{NumberPool, Person};
+use crate::rng::SplitMix64;
+use crate::{af, fs, windows_1252, ymd};
 
 /// The KAA register file.
 pub(super) const KAA_FILE: &str = "kaa_2015-06-15.csv";
@@ -25,7 +25,7 @@ pub(super) const AF_FILE: &str = "af_inskrivna_2015-05.xlsx";
 /// The one seed of the whole set: the kommun code and the reference date.
 const SEED: u64 = 0x0880_2015_0531;
 
-/// All four files, in the order [`super::write_kalmar`] reports them.
+/// All four files, in the order [`crate::write_kalmar`] reports them.
 pub(super) fn generate() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
     let mut rng = SplitMix64::new(SEED);
     let mut pool = NumberPool::new(&mut rng);
@@ -106,7 +106,7 @@ fn kaa_text(rng: &mut SplitMix64, pool: &mut NumberPool, shared: &[Person]) -> i
     // The shared persons keep their FS identity; everyone else is new.
     let mut ages: Vec<u32> = rng.shuffled(&KAA_AGES);
     for person in shared {
-        let age = super::age_at_reference(person.birth).unwrap_or(0);
+        let age = crate::age_at_reference(person.birth).unwrap_or(0);
         let at = ages.iter().position(|&a| a == age).ok_or_else(|| {
             io::Error::other(format!("KAA has no age {age} left for a shared person"))
         })?;

@@ -7,18 +7,19 @@
 //! asserted from the bytes. The expected numbers are typed out here again on
 //! purpose, so that a wrong table in the generator cannot confirm itself. Kön
 //! comes from the number's second-to-last digit, ages from its birth date.
+//!
+//! This file has the shared helpers, Norrköping's checks and those of both
+//! files; Skellefteå's workbook is checked in `deltagare_check_skelleftea.rs`.
 
 use std::collections::BTreeSet;
-use std::io::Cursor;
 
-use calamine::{Data, Dimensions, Reader, Xlsx};
 use chrono::NaiveDate;
 
-use super::deltagare::{deltagare_files, write_deltagare};
-use super::selfcheck::{Counts, count, crlf_lines, expect, is_woman, luhn_ok};
-use super::testpnr;
+use crate::deltagare::{deltagare_files, write_deltagare};
+use crate::selfcheck::{Counts, count, crlf_lines, expect, is_woman, luhn_ok, shipped_samples};
+use crate::testpnr;
 
-fn file(name: &str) -> Vec<u8> {
+pub(super) fn file(name: &str) -> Vec<u8> {
     deltagare_files()
         .into_iter()
         .find(|(n, _)| n == name)
@@ -30,12 +31,12 @@ fn date(text: &str) -> NaiveDate {
     NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("YYYY-MM-DD")
 }
 
-fn d(year: i32, month: u32, day: u32) -> NaiveDate {
+pub(super) fn d(year: i32, month: u32, day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(year, month, day).expect("valid literal date")
 }
 
 /// Completed years of the holder of a 12-digit number at `on`.
-fn age_at(number12: &str, on: NaiveDate) -> u32 {
+pub(super) fn age_at(number12: &str, on: NaiveDate) -> u32 {
     let birth =
         NaiveDate::parse_from_str(&number12[..8], "%Y%m%d").expect("number starts with a date");
     on.years_since(birth).expect("born before the date")
@@ -45,9 +46,9 @@ fn age_at(number12: &str, on: NaiveDate) -> u32 {
 // Norrköping
 // ---------------------------------------------------------------------------
 
-struct Row {
+pub(super) struct Row {
     /// Twelve digits, the dash removed.
-    number: String,
+    pub(super) number: String,
     insats: String,
     anordnare: String,
     start: NaiveDate,
@@ -71,7 +72,7 @@ impl Row {
     }
 }
 
-fn norrkoping() -> Vec<Row> {
+pub(super) fn norrkoping() -> Vec<Row> {
     let lines = crlf_lines(&file("norrkoping/deltagare_2012.csv"));
     assert_eq!(
         lines[0],
@@ -356,103 +357,6 @@ fn vagledning_matches_the_report() {
 }
 
 // ---------------------------------------------------------------------------
-// Skellefteå
-// ---------------------------------------------------------------------------
-
-/// Excel's serial date (1900 system) as a calendar date.
-fn excel_day(cell: &Data) -> NaiveDate {
-    let Data::DateTime(value) = cell else {
-        panic!("not a date cell: {cell:?}");
-    };
-    assert!(value.is_datetime());
-    d(1899, 12, 30) + chrono::Days::new(value.as_f64() as u64)
-}
-
-#[test]
-fn skelleftea_workbook_matches_the_report() {
-    let bytes = file("skelleftea/amt_deltagare_2009.xlsx");
-    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).expect("readable workbook");
-    assert_eq!(book.sheet_names(), ["Deltagare"]);
-    let merged = book
-        .merge_cells_by_sheet_name("Deltagare")
-        .expect("merged cells");
-    assert_eq!(
-        merged,
-        [Dimensions {
-            start: (0, 0),
-            end: (0, 3)
-        }]
-    );
-    let sheet = book.worksheet_range("Deltagare").expect("sheet");
-    let text = |row: u32, col: u32| match sheet.get_value((row, col)) {
-        Some(Data::String(s)) => s.clone(),
-        other => panic!("({row}, {col}) is not text: {other:?}"),
-    };
-    assert_eq!(
-        text(0, 0),
-        "Arbetsmarknadstorget Skellefteå – deltagare 2008-09-15 – 2009-06-30"
-    );
-    let headers: Vec<String> = (0..4).map(|col| text(1, col)).collect();
-    assert_eq!(
-        headers,
-        ["Personnummer", "Startdatum", "Slutdatum", "Avslutsorsak"]
-    );
-    assert_eq!(sheet.height(), 2 + 93);
-
-    let norrkoping: BTreeSet<String> = norrkoping().into_iter().map(|r| r.number).collect();
-    let mut numbers = BTreeSet::new();
-    let mut causes: Vec<(bool, String)> = Vec::new();
-    for row in 2..2 + 93 {
-        let short = text(row, 0);
-        assert!(
-            short.len() == 11 && short.as_bytes()[6] == b'-',
-            "YYMMDD-NNNC: {short}"
-        );
-        // Everyone is born in the 1980s or 1990 (aged 19–25 in 2009).
-        let number = format!("19{}{}", &short[..6], &short[7..]);
-        assert!(testpnr::is_test_number(&number), "{number}");
-        assert!(
-            (19..=25).contains(&age_at(&number, d(2009, 12, 31))),
-            "{number}"
-        );
-        assert!(
-            !norrkoping.contains(&number),
-            "{number} is also in Norrköping"
-        );
-        let start = excel_day(sheet.get_value((row, 1)).expect("start"));
-        let end = excel_day(sheet.get_value((row, 2)).expect("end"));
-        assert!(
-            (d(2008, 9, 15)..=d(2009, 3, 31)).contains(&start),
-            "{start}"
-        );
-        assert!(end > start && end <= d(2009, 6, 30), "{start} – {end}");
-        causes.push((is_woman(&number), text(row, 3)));
-        assert!(numbers.insert(number), "distinct persons");
-    }
-    assert_eq!(numbers.iter().filter(|n| !is_woman(n)).count(), 73);
-    assert_eq!(numbers.iter().filter(|n| is_woman(n)).count(), 20);
-    let by = |woman: bool| count(causes.iter().filter(|c| c.0 == woman).map(|c| c.1.as_str()));
-    assert_eq!(
-        by(true),
-        expect(&[
-            ("Arbete", 7),
-            ("Studier", 1),
-            ("Planerat avbrott", 11),
-            ("Oplanerat avbrott", 1)
-        ])
-    );
-    assert_eq!(
-        by(false),
-        expect(&[
-            ("Arbete", 23),
-            ("Studier", 7),
-            ("Planerat avbrott", 36),
-            ("Oplanerat avbrott", 7)
-        ])
-    );
-}
-
-// ---------------------------------------------------------------------------
 // Both files
 // ---------------------------------------------------------------------------
 
@@ -483,7 +387,7 @@ fn generation_is_deterministic() {
 /// [`write_deltagare`] when this fails.
 #[test]
 fn shipped_samples_match_the_generator() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let root = shipped_samples();
     if !root.exists() {
         return;
     }
@@ -497,10 +401,10 @@ fn shipped_samples_match_the_generator() {
 }
 
 /// Rewrites the shipped samples from the generator; run on purpose only:
-/// `cargo test --lib sample::deltagare_check::regenerate -- --ignored`.
+/// `cargo test -p malgrupp-sample --lib deltagare_check::regenerate -- --ignored`.
 #[test]
 #[ignore = "writes into the source tree"]
 fn regenerate_shipped_samples() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let root = shipped_samples();
     write_deltagare(&root).expect("writes the samples");
 }

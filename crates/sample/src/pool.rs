@@ -9,8 +9,8 @@ use std::io;
 
 use chrono::NaiveDate;
 
-use super::rng::SplitMix64;
-use super::{age_at_reference, testpnr};
+use crate::rng::SplitMix64;
+use crate::{age_at_reference, testpnr};
 
 /// One synthetic person: a birth date, a gender and their test number.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@
 
 use std::io;
 
-use super::pool::{NumberPool, Person};
-use super::rng::SplitMix64;
+use crate::pool::{NumberPool, Person};
+use crate::rng::SplitMix64;
 
 pub(super) const ARBETSLOSHET: &str = "Arbetslöshet";
 pub(super) const ENDAST_FS: &str = "Endast FS som inkomstkälla";

@@ -9,13 +9,20 @@
 //! confirm itself.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::selfcheck_fs::fs_split;
-use super::{age_at_reference, kalmar_files, testpnr, write_kalmar};
+use crate::selfcheck_fs::fs_split;
+use crate::{age_at_reference, kalmar_files, testpnr, write_kalmar};
 
 pub(super) type Counts = BTreeMap<String, usize>;
+
+/// The repository's `samples/` folder, which ships the generated files: two
+/// levels above this crate (`crates/sample`).
+pub(super) fn shipped_samples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples")
+}
 
 fn files() -> BTreeMap<String, Vec<u8>> {
     kalmar_files().into_iter().collect()
@@ -350,7 +357,7 @@ fn generation_is_deterministic() {
 /// exactly what the generator writes: regenerate them when this fails.
 #[test]
 fn shipped_samples_match_the_generator() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/kalmar");
+    let dir = shipped_samples().join("kalmar");
     if !dir.exists() {
         return;
     }

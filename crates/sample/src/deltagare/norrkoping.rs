@@ -1,155 +1,21 @@
-//! Participant-register samples: who took part in which labour-market insats,
-//! when, and how it ended.
+//! Norrköping's register of municipal labour-market insatser in 2012
+//! (`norrkoping/deltagare_2012.csv`): the report's tables of persons, exits and
+//! six-month follow-ups per insats, and the rows drawn to match them.
 //!
-//! | file | what it imitates |
-//! | --- | --- |
-//! | `norrkoping/deltagare_2012.csv` | Norrköping's register of municipal insatser in 2012 |
-//! | `skelleftea/amt_deltagare_2009.xlsx` | Skellefteå's project list of Arbetsmarknadstorget, 2008-09 – 2009-06 |
-//!
-//! The counts (persons by kön and age, exits by cause and half-year, the
-//! six-month follow-ups) reproduce the municipalities' published follow-ups, so
-//! a pipeline run over these files must arrive at the same figures. Everything
-//! the reports do not give (birth dates within an age class, exact dates, which
-//! person gets which cause) is drawn from one seeded PRNG, so the bytes are the
-//! same on every run. Identity numbers come from [`testpnr`] only, and nobody
-//! appears in both files.
+//! The tables are typed out as the published follow-up prints them; the
+//! `deltagare_check` tests read the generated file back against the same
+//! figures written out again, so a wrong table here cannot confirm itself.
 
-use std::collections::BTreeSet;
 use std::io;
 use std::ops::RangeInclusive;
-use std::path::{Path, PathBuf};
 
-use chrono::{Datelike, Days, NaiveDate};
-use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, XlsxError};
+use chrono::{Days, NaiveDate};
 
-use super::pool::Person;
-use super::rng::SplitMix64;
-use super::{testpnr, windows_1252, ymd};
+use crate::pool::Person;
+use crate::rng::SplitMix64;
+use crate::ymd;
 
-/// Writes the participant-register samples under `root` (`root/norrkoping/…`, `root/skelleftea/…`) and returns the paths.
-pub fn write_deltagare(root: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
-    for (name, bytes) in generate()? {
-        let path = root.join(name);
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        std::fs::write(&path, bytes)?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
-/// The same in memory: (path relative to `root`, bytes).
-pub fn deltagare_files() -> Vec<(String, Vec<u8>)> {
-    // The inputs are compile-time constants: generation can only fail if the
-    // tables below are inconsistent, which the `deltagare_check` tests rule out.
-    generate()
-        .expect("the fixed participant-register specification is satisfiable (checked by the deltagare_check tests)")
-        .into_iter()
-        .map(|(name, bytes)| (name.to_owned(), bytes))
-        .collect()
-}
-
-/// Norrköping's register, relative to the samples root.
-const NORRKOPING_FILE: &str = "norrkoping/deltagare_2012.csv";
-/// Skellefteå's workbook, relative to the samples root.
-const SKELLEFTEA_FILE: &str = "skelleftea/amt_deltagare_2009.xlsx";
-
-/// The one seed of both files: Norrköping's kommun code and the year end.
-const SEED: u64 = 0x0581_2012_1231;
-
-fn generate() -> io::Result<Vec<(&'static str, Vec<u8>)>> {
-    let mut rng = SplitMix64::new(SEED);
-    let mut supply = Supply::new(&mut rng);
-    // Skellefteå first: it needs the scarce numbers born in the 1980s at
-    // exact ages, while Norrköping's classes are wide enough to take the rest.
-    let amt = skelleftea_rows(&mut rng, &mut supply)?;
-    let register = norrkoping_rows(&mut rng, &mut supply)?;
-    Ok(vec![
-        (NORRKOPING_FILE, windows_1252(&norrkoping_text(&register))?),
-        (
-            SKELLEFTEA_FILE,
-            skelleftea_workbook(&amt).map_err(io::Error::other)?,
-        ),
-    ])
-}
-
-// ---------------------------------------------------------------------------
-// The supply of persons
-// ---------------------------------------------------------------------------
-
-/// Unused test numbers per gender (index 1: women), in a seeded random order.
-///
-/// Not the Kalmar `NumberPool`: that one is keyed by age in May 2015, while
-/// these registers count ages at other dates and need birth years back to 1955.
-struct Supply {
-    free: [Vec<(NaiveDate, String)>; 2],
-}
-
-impl Supply {
-    fn new(rng: &mut SplitMix64) -> Self {
-        let mut free = [Vec::new(), Vec::new()];
-        for woman in [false, true] {
-            let numbers = &mut free[usize::from(woman)];
-            numbers.extend(testpnr::numbers_between(
-                testpnr::EARLIEST_BIRTH_DATE,
-                testpnr::LAST_BIRTH_DATE,
-                woman,
-            ));
-            rng.shuffle(numbers);
-        }
-        Self { free }
-    }
-
-    /// Takes an unused person of the gender whose age at `on` lies in `ages`.
-    ///
-    /// The age is drawn evenly among the ages that still have numbers: the
-    /// test list is dense for the 1990s and thin before, and drawing numbers
-    /// instead of ages would pile everyone into the dense birth years.
-    fn take(
-        &mut self,
-        rng: &mut SplitMix64,
-        woman: bool,
-        ages: &RangeInclusive<u32>,
-        on: NaiveDate,
-    ) -> io::Result<Person> {
-        let numbers = &mut self.free[usize::from(woman)];
-        let available: Vec<u32> = numbers
-            .iter()
-            .filter_map(|&(birth, _)| on.years_since(birth))
-            .filter(|age| ages.contains(age))
-            .collect::<BTreeSet<u32>>()
-            .into_iter()
-            .collect();
-        if available.is_empty() {
-            return Err(io::Error::other(format!(
-                "no unused test number left for ages {ages:?} at {on}, woman {woman}"
-            )));
-        }
-        let age = available[rng.below(available.len())];
-        let at = numbers
-            .iter()
-            .position(|&(birth, _)| on.years_since(birth) == Some(age))
-            .ok_or_else(|| io::Error::other("an available age has no number"))?;
-        let (birth, number) = numbers.remove(at);
-        Ok(Person {
-            birth,
-            woman,
-            number,
-        })
-    }
-}
-
-/// A day drawn evenly from `first..=last`.
-fn day_in(rng: &mut SplitMix64, (first, last): (NaiveDate, NaiveDate)) -> NaiveDate {
-    let span = usize::try_from((last - first).num_days().max(0)).unwrap_or(0);
-    first + Days::new(rng.below(span + 1) as u64)
-}
-
-// ---------------------------------------------------------------------------
-// Norrköping 2012
-// ---------------------------------------------------------------------------
+use super::{Supply, day_in};
 
 /// The register's header line.
 const NORRKOPING_HEADER: &str =
@@ -175,7 +41,7 @@ type Counts = &'static [(&'static str, usize)];
 type Exit = (&'static str, (NaiveDate, NaiveDate), &'static str);
 
 /// One row: a person's participation in one insats.
-struct Participation {
+pub(super) struct Participation {
     person: Person,
     insats: &'static str,
     anordnare: &'static str,
@@ -300,7 +166,10 @@ const VAGLEDNING: Insats = Insats {
     ongoing_start: (ymd(2012, 1, 9), ymd(2012, 12, 17)),
 };
 
-fn norrkoping_rows(rng: &mut SplitMix64, supply: &mut Supply) -> io::Result<Vec<Participation>> {
+pub(super) fn norrkoping_rows(
+    rng: &mut SplitMix64,
+    supply: &mut Supply,
+) -> io::Result<Vec<Participation>> {
     let mut parts = vec![praktik(rng, supply)?];
     for spec in [&UTVECKLING, &NIL, &VAGLEDNING] {
         parts.push(insats(rng, supply, spec)?);
@@ -492,7 +361,7 @@ fn praktik(rng: &mut SplitMix64, supply: &mut Supply) -> io::Result<Vec<Particip
     Ok(rows)
 }
 
-fn norrkoping_text(rows: &[Participation]) -> String {
+pub(super) fn norrkoping_text(rows: &[Participation]) -> String {
     let mut text = String::new();
     text.push_str(NORRKOPING_HEADER);
     text.push_str("\r\n");
@@ -510,112 +379,4 @@ fn norrkoping_text(rows: &[Participation]) -> String {
         ));
     }
     text
-}
-
-// ---------------------------------------------------------------------------
-// Skellefteå, Arbetsmarknadstorget 2008-09 – 2009-06
-// ---------------------------------------------------------------------------
-
-/// The sheet's name.
-const AMT_SHEET: &str = "Deltagare";
-/// The merged title in A1:D1.
-const AMT_TITLE: &str = "Arbetsmarknadstorget Skellefteå – deltagare 2008-09-15 – 2009-06-30";
-const AMT_HEADERS: [&str; 4] = ["Personnummer", "Startdatum", "Slutdatum", "Avslutsorsak"];
-/// Ages are completed years at the end of the project's second year.
-const AMT_AGE_DATE: NaiveDate = ymd(2009, 12, 31);
-const AMT_START: (NaiveDate, NaiveDate) = (ymd(2008, 9, 15), ymd(2009, 3, 31));
-const AMT_LAST_END: NaiveDate = ymd(2009, 6, 30);
-/// Persons by age at [`AMT_AGE_DATE`]: (age, men, women). The report gives
-/// only the span 19–25; this spread over the ages is ours.
-const AMT_AGES: [(u32, usize, usize); 7] = [
-    (19, 14, 4),
-    (20, 12, 4),
-    (21, 12, 3),
-    (22, 11, 3),
-    (23, 10, 3),
-    (24, 8, 2),
-    (25, 6, 1),
-];
-/// Avslutsorsak: (cause, men, women).
-const AMT_CAUSES: [(&str, usize, usize); 4] = [
-    ("Arbete", 23, 7),
-    ("Studier", 7, 1),
-    ("Planerat avbrott", 36, 11),
-    ("Oplanerat avbrott", 7, 1),
-];
-
-struct AmtRow {
-    person: Person,
-    start: NaiveDate,
-    end: NaiveDate,
-    cause: &'static str,
-}
-
-fn skelleftea_rows(rng: &mut SplitMix64, supply: &mut Supply) -> io::Result<Vec<AmtRow>> {
-    let mut rows = Vec::new();
-    for woman in [false, true] {
-        let of = |men: usize, women: usize| if woman { women } else { men };
-        let ages = rng.shuffled(&AMT_AGES.map(|(age, men, women)| (age, of(men, women))));
-        let causes = rng.shuffled(&AMT_CAUSES.map(|(cause, men, women)| (cause, of(men, women))));
-        if causes.len() != ages.len() {
-            return Err(io::Error::other(
-                "Skellefteå causes and ages differ in count",
-            ));
-        }
-        for (age, cause) in ages.into_iter().zip(causes) {
-            let person = supply.take(rng, woman, &(age..=age), AMT_AGE_DATE)?;
-            let start = day_in(rng, AMT_START);
-            // Between two weeks and eight months, and the project closed at
-            // the end of June: late starters all leave then.
-            let days = 14 + rng.below(227) as u64;
-            let end = (start + Days::new(days)).min(AMT_LAST_END);
-            rows.push(AmtRow {
-                person,
-                start,
-                end,
-                cause,
-            });
-        }
-    }
-    // The project kept its list in order of enrolment.
-    rows.sort_by(|a, b| (a.start, &a.person.number).cmp(&(b.start, &b.person.number)));
-    Ok(rows)
-}
-
-/// An Excel date cell value; the project's dates all lie in 2008–2009.
-fn excel_date(date: NaiveDate) -> Result<ExcelDateTime, XlsxError> {
-    ExcelDateTime::from_ymd(date.year() as u16, date.month() as u8, date.day() as u8)
-}
-
-fn skelleftea_workbook(rows: &[AmtRow]) -> Result<Vec<u8>, XlsxError> {
-    let mut workbook = Workbook::new();
-    // A fixed creation time: otherwise the library stamps "now" into
-    // docProps/core.xml and the shipped file would differ on every run.
-    let created = ExcelDateTime::from_ymd(2009, 7, 1)?.and_hms(8, 0, 0)?;
-    let properties = DocProperties::new()
-        .set_title(AMT_TITLE)
-        .set_author("Skellefteå kommun, Arbetsmarknadstorget")
-        .set_creation_datetime(&created);
-    workbook.set_properties(&properties);
-
-    let bold = Format::new().set_bold();
-    let date = Format::new().set_num_format("yyyy-mm-dd");
-    let sheet = workbook.add_worksheet();
-    sheet.set_name(AMT_SHEET)?;
-    sheet.merge_range(0, 0, 0, 3, AMT_TITLE, &bold)?;
-    for (col, header) in (0u16..).zip(AMT_HEADERS) {
-        sheet.write_string_with_format(1, col, header, &bold)?;
-    }
-    for (row, entry) in (2u32..).zip(rows) {
-        // Text, not a number: a personnummer keeps its dash and leading zero.
-        sheet.write_string(row, 0, entry.person.short_with_dash())?;
-        sheet.write_date_with_format(row, 1, excel_date(entry.start)?, &date)?;
-        sheet.write_date_with_format(row, 2, excel_date(entry.end)?, &date)?;
-        sheet.write_string(row, 3, entry.cause)?;
-    }
-    sheet.set_column_width(0, 14)?;
-    sheet.set_column_width(1, 12)?;
-    sheet.set_column_width(2, 12)?;
-    sheet.set_column_width(3, 20)?;
-    workbook.save_to_buffer()
 }

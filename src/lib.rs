@@ -11,6 +11,10 @@
 //!                            lake: stage + fsync + rename ◀── Arrow batches ── quarantine
 //!                                        │
 //!                            query: SessionContext (tables + sql/*.sql views)
+//!                                        │
+//!                            publish: suppressed views ─▶ <lake>/published/
+//!                                        │
+//!                            published: the one reader ─▶ serve (HTTP), pgwire, export, report
 //! ```
 
 pub mod audit;
@@ -26,6 +30,7 @@ pub mod pgwire;
 pub mod pipeline;
 pub mod progress;
 pub mod publish;
+pub mod published;
 pub mod query;
 pub mod report;
 pub mod runtime;

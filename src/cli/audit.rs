@@ -20,7 +20,7 @@ pub fn execute(
 ) -> Result<bool> {
     // Resolved once, so a publish while the audit runs cannot mix two sets.
     let dir = dir.map_or_else(
-        || crate::publish::resolved(&Lake::new(&settings.lake_root)),
+        || crate::published::resolved(&Lake::new(&settings.lake_root)),
         |d| std::fs::canonicalize(d).unwrap_or_else(|_| d.to_path_buf()),
     );
     let threshold = threshold.unwrap_or(i64::from(settings.suppress_below));

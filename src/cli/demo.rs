@@ -60,11 +60,16 @@ pub async fn execute(settings: &Settings, out: &mut dyn Write) -> Result<bool> {
     for (title, sql) in sections {
         writeln!(out, "\n## {title}").map_err(io)?;
         match ctx.sql(sql).await {
-            Ok(df) => output::write(
-                &df.collect().await.map_err(Error::Query)?,
-                output::OutputFormat::Table,
-                out,
-            )?,
+            Ok(df) => {
+                let schema = df.schema().inner().clone();
+                let batches = df.collect().await.map_err(Error::Query)?;
+                let rows = output::Rows {
+                    name: title,
+                    schema: &schema,
+                    batches: &batches,
+                };
+                output::write(rows, output::Encoding::Table, out)?
+            }
             Err(e) => writeln!(out, "(not available: {e})").map_err(io)?,
         }
     }

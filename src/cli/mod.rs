@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::query::output::OutputFormat;
+use crate::query::output::Encoding;
 
 /// Nightly pipelines for the kartläggning of young people outside work and studies.
 #[derive(Debug, Parser)]
@@ -90,8 +90,8 @@ pub enum Command {
         /// The query.
         query: String,
         /// Output format.
-        #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
-        format: OutputFormat,
+        #[arg(long, value_parser = Encoding::offered(sql::OFFERED), default_value = "table")]
+        format: Encoding,
     },
     /// Export a published (suppressed) view to a file.
     Export {
@@ -104,8 +104,8 @@ pub enum Command {
         #[arg(long)]
         period: Option<String>,
         /// File format.
-        #[arg(long, value_enum)]
-        format: export::ExportFormat,
+        #[arg(long, value_parser = Encoding::offered(export::OFFERED))]
+        format: Encoding,
         /// Output file.
         #[arg(long)]
         out: PathBuf,

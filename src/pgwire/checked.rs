@@ -1,4 +1,4 @@
-//! datafusion-postgres' query handlers with the statement checks of `serve::guard` in
+//! datafusion-postgres' query handlers with the statement checks of `published::guard` in
 //! front: in both protocols the text a client sends is checked before datafusion-postgres
 //! parses and rewrites it, because its rewriting already walks the tree recursively —
 //! too late for a hook.
@@ -19,7 +19,7 @@ use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
 use futures::Sink;
 
-use crate::serve::guard::{self, Refused};
+use crate::published::guard::{self, Refused};
 
 /// SQLSTATE `statement_too_complex`.
 const TOO_COMPLEX: &str = "54001";

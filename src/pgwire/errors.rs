@@ -8,13 +8,14 @@ use datafusion_postgres::pgwire::api::{ClientInfo, ErrorHandler, METADATA_USER};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError};
 
 use super::hooks::READ_ONLY;
-use super::limits::LimitExceeded;
 use crate::normalize::personnummer::scrub;
+use crate::published::guard::is_refused_statement;
+use crate::published::{LimitExceeded, QueryLimits};
 
 /// Rewrites errors before pgwire sends them.
 #[derive(Debug)]
 pub(crate) struct Errors {
-    pub(crate) memory_bytes: usize,
+    pub(crate) limits: QueryLimits,
 }
 
 impl ErrorHandler for Errors {
@@ -70,11 +71,7 @@ impl Errors {
             },
             DataFusionError::ResourcesExhausted(_) => info(
                 "53200",
-                format!(
-                    "query needs more memory than the limit of {} bytes; narrow it with filters, fewer columns or aggregation ({})",
-                    self.memory_bytes,
-                    root.strip_backtrace()
-                ),
+                self.limits.memory_exceeded(&root.strip_backtrace()),
             ),
             DataFusionError::Plan(msg) if is_refused_statement(msg) => info(
                 READ_ONLY,
@@ -103,17 +100,6 @@ impl Errors {
             _ => internal(e),
         }
     }
-}
-
-/// The messages of [`datafusion::execution::context::SQLOptions::verify_plan`].
-fn is_refused_statement(msg: &str) -> bool {
-    [
-        "DDL not supported",
-        "DML not supported",
-        "Statement not supported",
-    ]
-    .iter()
-    .any(|p| msg.starts_with(p))
 }
 
 /// The detail only in the log: it may name server paths.

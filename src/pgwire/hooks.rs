@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::common::{DFSchema, ParamValues};
-use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::{EmptyRelation, LogicalPlan};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::parser::Statement as DfStatement;
@@ -33,7 +32,7 @@ use tokio::sync::Mutex;
 use super::compat::{bounded_concat_operator, rewrite_statement};
 use super::session::Published;
 use crate::normalize::personnummer::scrub;
-use crate::serve::guard::EXPLAIN_REFUSED;
+use crate::published::guard::{self, EXPLAIN_REFUSED};
 
 /// SQLSTATE `read_only_sql_transaction`.
 pub(crate) const READ_ONLY: &str = "25006";
@@ -274,12 +273,7 @@ impl Reads {
             .map_err(api)?;
         // Before anything runs: `||` evaluated within the memory limit.
         let plan = bounded_concat_operator(plan, ctx).map_err(api)?;
-        SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false)
-            .verify_plan(&plan)
-            .map_err(api)?;
+        guard::read_only().verify_plan(&plan).map_err(api)?;
         Ok(plan)
     }
 }

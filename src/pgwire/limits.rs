@@ -27,35 +27,7 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use futures::{Future, Stream, StreamExt};
 
-use crate::serve::QueryLimits;
-
-/// Why a query was stopped: carried as `DataFusionError::External` and turned into a
-/// PostgreSQL error with its own SQLSTATE by the error handler.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum LimitExceeded {
-    /// The result has more rows than allowed.
-    Rows(usize),
-    /// The query ran longer than allowed.
-    Time(Duration),
-}
-
-impl fmt::Display for LimitExceeded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LimitExceeded::Rows(n) => write!(
-                f,
-                "the result has more than {n} rows, the limit; aggregate, filter or add a LIMIT"
-            ),
-            LimitExceeded::Time(t) => write!(
-                f,
-                "query cancelled: it ran longer than the limit of {} ms; narrow it with filters or aggregation",
-                t.as_millis()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for LimitExceeded {}
+use crate::published::{LimitExceeded, QueryLimits};
 
 /// The physical optimizer rule that puts [`LimitExec`] on top of a plan. It must be the
 /// last rule, so that nothing moves a node above it.

@@ -5,8 +5,9 @@
 //! - **Authentication**: SCRAM-SHA-256 with the users and passwords the caller gives
 //!   ([`PgConfig::users`]); starting without a user is an error. No TLS: put the port
 //!   behind a TLS-terminating proxy (or keep it on 127.0.0.1) when it leaves the host.
-//! - **Only published views**: each connection gets its own DataFusion session in which
-//!   the Parquet files of `<lake>/published/` are the tables of `malgrupp.public`, with
+//! - **Only published views**: each connection gets its own DataFusion session
+//!   (`published::Session`) in which the views `published::open` lists are the tables
+//!   of `malgrupp.public`, with
 //!   datafusion-postgres' `pg_catalog` emulation and `information_schema` for the
 //!   clients' catalog queries, and what drivers call beyond it (`compat`: the version
 //!   as PostgreSQL 16, settings, catalog functions, `ARRAY(subquery)`, a bounded `||`).
@@ -19,9 +20,9 @@
 //! - **Admission** (`admission`): a client must authenticate within
 //!   [`HANDSHAKE_DEADLINE`]; unauthenticated connections are capped per IP address and
 //!   in all, and only authenticated ones take one of the [`MAX_SESSIONS`] session slots.
-//! - **Statement checks** (`checked`, `serve::guard`): over-complex statements are
+//! - **Statement checks** (`checked`, `published::guard`): over-complex statements are
 //!   refused (SQLSTATE 54001) before datafusion-postgres parses them, and functions that
-//!   grow their input reserve their result from the memory pool (`serve::bounded`).
+//!   grow their input reserve their result from the memory pool (`published::bounded`).
 //! - **Limits** ([`QueryLimits`]): one memory pool for all connections, without
 //!   spilling; the row limit and the timeout sit in every physical plan (`limits`), so
 //!   they hold in the simple and the extended protocol alike. A query over a limit fails
@@ -57,7 +58,7 @@ use tokio::task::JoinSet;
 
 use crate::error::{Error, Problems, Result};
 use crate::normalize::personnummer::scrub;
-use crate::serve::QueryLimits;
+use crate::published::QueryLimits;
 use crate::serve::admission::Standing;
 
 pub use admission::{HANDSHAKE_DEADLINE, HANDSHAKES_PER_PEER, MAX_HANDSHAKES, MAX_SESSIONS};
@@ -137,15 +138,7 @@ pub fn validate(config: &PgConfig) -> Result<()> {
             );
         }
     }
-    if config.limits.memory_bytes == 0 {
-        p.push("serve", "limits.memory_bytes", "must be greater than 0");
-    }
-    if config.limits.timeout.is_zero() {
-        p.push("serve", "limits.timeout", "must be greater than 0");
-    }
-    if config.limits.max_rows == 0 {
-        p.push("serve", "limits.max_rows", "must be greater than 0");
-    }
+    config.limits.validate(&mut p);
     p.into_result(())
 }
 
@@ -179,7 +172,7 @@ pub async fn serve_pg(
     let shared = Arc::new(Shared {
         runtime: match &config.runtime {
             Some(r) => r.clone(),
-            None => crate::serve::safety::runtime(&config.limits)?,
+            None => crate::published::runtime(&config.limits)?,
         },
         users: Arc::new(auth::Users::new(&config.users)?),
         parameters: Arc::new(server_parameters()),
@@ -199,21 +192,10 @@ pub async fn serve_pg(
             () = &mut shutdown => break,
             // Reap finished connections so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: keep serving the others.
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let Some(handshake) = admission.handshake(peer.ip()) else {
-                    tracing::warn!(%peer, "connection refused: too many unauthenticated connections");
-                    continue;
-                };
-                let standing = Standing::new(admission.clone(), handshake);
+            (socket, peer, standing) = admission.next(
+                &listener,
+                "connection refused: too many unauthenticated connections",
+            ) => {
                 let shared = shared.clone();
                 // The whole connection runs on the query runtime (large stacks), its
                 // socket registered there.
@@ -232,7 +214,7 @@ pub async fn serve_pg(
                     if let Err(e) = result {
                         tracing::info!(%peer, error = %scrub(&e.to_string()), "connection ended with an error");
                     }
-                }, &crate::serve::safety::query_runtime());
+                }, &crate::published::query_runtime());
             }
         }
     }
@@ -294,7 +276,7 @@ async fn connection(
             user,
         }),
         errors: Arc::new(errors::Errors {
-            memory_bytes: shared.config.limits.memory_bytes,
+            limits: shared.config.limits.clone(),
         }),
     };
     let serving = datafusion_postgres::pgwire::tokio::process_socket(socket, None, handlers);

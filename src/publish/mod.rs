@@ -62,14 +62,9 @@ pub struct PublishReport {
 }
 
 /// The published folder of a lake: a link to the current generation (`generation`).
+/// Readers open it through `published::open`.
 pub fn dir(lake: &Lake) -> std::path::PathBuf {
     lake.root().join("published")
-}
-
-/// The published folder resolved to its current generation: a reader of several files
-/// takes them all from here, so that a publish in between cannot mix two sets.
-pub fn resolved(lake: &Lake) -> std::path::PathBuf {
-    generation::current(lake).unwrap_or_else(|| dir(lake))
 }
 
 /// Materializes the published views with suppression (`settings.suppress_below`), reading

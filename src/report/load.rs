@@ -1,5 +1,6 @@
-//! Filling a [`ReportInput`] from what has been published — never from the lake's
-//! tables — so the report carries exactly the suppression of the published views:
+//! Filling a [`ReportInput`] from what has been published (`published::open_session`) —
+//! never from the lake's tables — so the report carries exactly the suppression of the
+//! published views:
 //! the published `kartlaggning` for the kommun (all periods, for the lines over time),
 //! the goal follow-up recomputed by the shipped `malfoljning` view over the *published*
 //! counts (a suppressed count stays unknown there too), and the extracts behind the
@@ -11,7 +12,8 @@ use std::collections::BTreeSet;
 use datafusion::arrow::array::{Array, BooleanArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::prelude::{ParquetReadOptions, SessionContext, col, lit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::prelude::{DataFrame, SessionContext, col, lit};
 
 use super::{Cell, GoalRow, ReportInput, SourceRow};
 use crate::config::Settings;
@@ -48,26 +50,28 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
         return Err(Error::Usage(p));
     };
     let lake = Lake::new(&settings.lake_root);
-    let published_dir = crate::publish::resolved(&lake);
-    let published = published_dir.join("kartlaggning.parquet");
-    if !published.is_file() {
-        return Err(Error::NotFound(format!(
-            "{}: nothing is published yet: run `malgrupp run` first",
-            published.display()
-        )));
-    }
-    let ctx = crate::query::new_session();
-    let path = published.to_string_lossy().into_owned();
-    ctx.register_parquet("kartlaggning", &path, ParquetReadOptions::default())
-        .await?;
+    // One generation for every view read here: a publish in between cannot mix sets.
+    let opened = crate::published::open_session(
+        &crate::publish::dir(&lake),
+        crate::published::Session::local(),
+    )
+    .await;
+    let (ctx, set) = match opened {
+        Ok((ctx, set)) if set.views.iter().any(|v| v.name == "kartlaggning") => (ctx, set),
+        _ => {
+            return Err(Error::NotFound(format!(
+                "{}: nothing is published yet: run `malgrupp run` first",
+                crate::published::resolved(&lake)
+                    .join("kartlaggning.parquet")
+                    .display()
+            )));
+        }
+    };
     let mut rows = cells(&ctx, "kartlaggning", kommun).await?;
     // The programme follow-up, where it is published, is a section of its own.
-    let followup = published_dir.join(format!("{}.parquet", crate::publish::followup::NAME));
-    if followup.is_file() {
-        let path = followup.to_string_lossy().into_owned();
-        ctx.register_parquet("uppfoljning", &path, ParquetReadOptions::default())
-            .await?;
-        rows.extend(cells(&ctx, "uppfoljning", kommun).await?);
+    let followup = crate::publish::followup::NAME;
+    if set.views.iter().any(|v| v.name == followup) {
+        rows.extend(cells(&ctx, followup, kommun).await?);
     }
     let goals = goals(&ctx, settings, kommun).await?;
     Ok(ReportInput {
@@ -84,13 +88,21 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
     })
 }
 
+/// `columns` of the rows of `df` that are `kommun`'s.
+async fn of_kommun(df: DataFrame, kommun: &str, columns: &[&str]) -> Result<Vec<RecordBatch>> {
+    Ok(df
+        .filter(col("kommun").eq(lit(kommun)))?
+        .select_columns(columns)?
+        .collect()
+        .await?)
+}
+
 /// The published rows of `kommun` in `table` (a published long table).
 async fn cells(ctx: &SessionContext, table: &str, kommun: &str) -> Result<Vec<Cell>> {
-    let batches = ctx
-        .table(table)
-        .await?
-        .filter(col("kommun").eq(lit(kommun)))?
-        .select_columns(&[
+    let batches = of_kommun(
+        ctx.table(table).await?,
+        kommun,
+        &[
             "period",
             "matt",
             "kon",
@@ -103,9 +115,9 @@ async fn cells(ctx: &SessionContext, table: &str, kommun: &str) -> Result<Vec<Ce
             "kalla",
             "befolkning",
             "andel",
-        ])?
-        .collect()
-        .await?;
+        ],
+    )
+    .await?;
     let mut out = Vec::new();
     for b in &batches {
         let t = |i: usize| text(b.column(i));
@@ -152,11 +164,10 @@ async fn goals(ctx: &SessionContext, settings: &Settings, kommun: &str) -> Resul
     crate::query::register_goals(ctx, &agreements)?;
     ctx.sql("create view kartlaggning_antal as select kommun, period, matt, kon, alder, dimension, kategori, antal from kartlaggning")
         .await?;
-    let batches = ctx
-        .sql(&sql)
-        .await?
-        .filter(col("kommun").eq(lit(kommun)))?
-        .select_columns(&[
+    let batches = of_kommun(
+        ctx.sql(&sql).await?,
+        kommun,
+        &[
             "mal_id",
             "beskrivning",
             "period",
@@ -169,9 +180,9 @@ async fn goals(ctx: &SessionContext, settings: &Settings, kommun: &str) -> Resul
             "malperiod",
             "malvarde",
             "kvar_till_mal",
-        ])?
-        .collect()
-        .await?;
+        ],
+    )
+    .await?;
     let mut out = Vec::new();
     for b in &batches {
         let t = |i: usize| text(b.column(i));

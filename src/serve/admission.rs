@@ -8,9 +8,11 @@
 //! and takes a session slot only once it is admitted.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// The counters of the whole endpoint.
@@ -52,6 +54,32 @@ impl Admission {
             admission: self.clone(),
             peer,
         })
+    }
+
+    /// The next connection of `listener` that may start its handshake, with the standing
+    /// it holds. A failed accept (out of file descriptors and the like) is logged and
+    /// waited out, so the others keep being served; a connection over a cap is logged
+    /// with `refused` and closed. Cancel-safe: nothing is lost when another branch of a
+    /// `select!` wins.
+    pub(crate) async fn next(
+        self: &Arc<Self>,
+        listener: &TcpListener,
+        refused: &str,
+    ) -> (TcpStream, SocketAddr, Arc<Standing>) {
+        loop {
+            let (socket, peer) = match listener.accept().await {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            match self.handshake(peer.ip()) {
+                Some(handshake) => return (socket, peer, Standing::new(self.clone(), handshake)),
+                None => tracing::warn!(%peer, "{refused}"),
+            }
+        }
     }
 }
 

@@ -15,17 +15,17 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use datafusion::common::{ScalarValue, TableReference};
 use datafusion::error::DataFusionError;
-use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::prelude::{DataFrame, ident, lit};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use serde::Deserialize;
 
-use super::encode::{ApiError, Format, rows_response};
-use super::guard;
+use super::encode::{ApiError, parse_format, rows_response};
 use super::safety::{api_error, published_session, run_limited};
 use super::{App, QueryLimits};
 use crate::error::Error;
+use crate::published::{self, LimitExceeded, guard};
+use crate::query::output::Encoding;
 
 /// Page size when the request names none (or the row limit, if that is smaller).
 const DEFAULT_PAGE: usize = 1000;
@@ -48,7 +48,7 @@ pub(crate) async fn readyz(State(app): State<Arc<App>>) -> Response {
         )
         .into_response();
     }
-    match super::safety::published_files(&app.published_dir).await {
+    match published::open(&app.published_dir).await {
         Ok(_) => "ready".into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "not ready");
@@ -102,7 +102,7 @@ pub(crate) async fn list_views(State(app): State<Arc<App>>) -> Response {
 
 /// What `GET /api/v1/views/{name}` was asked for.
 struct ViewRequest {
-    format: Format,
+    format: Encoding,
     limit: usize,
     offset: usize,
     /// Column → accepted values (one: equality, several: IN).
@@ -139,7 +139,7 @@ impl ViewRequest {
             }
         };
         Ok(ViewRequest {
-            format: Format::parse(reserved.get("format").map(String::as_str))?,
+            format: parse_format(reserved.get("format").map(String::as_str))?,
             limit: number("limit", DEFAULT_PAGE.min(max_rows), max_rows)?,
             offset: number("offset", 0, usize::MAX)?,
             filters,
@@ -282,7 +282,7 @@ pub(crate) async fn sql(
                 ))
             })
         })
-        .and_then(|r| Ok((Format::parse(r.format.as_deref())?, r.sql)));
+        .and_then(|r| Ok((parse_format(r.format.as_deref())?, r.sql)));
     let (format, text) = match parsed {
         Ok(p) => p,
         Err(e) => return e.into_response(),
@@ -291,7 +291,7 @@ pub(crate) async fn sql(
     run_limited(&app, async move { run_sql(&a, &text, format).await }).await
 }
 
-async fn run_sql(app: &App, text: &str, format: Format) -> Result<Response, ApiError> {
+async fn run_sql(app: &App, text: &str, format: Encoding) -> Result<Response, ApiError> {
     let limits: &QueryLimits = &app.limits;
     let fail = |e: DataFusionError| api_error(Error::Query(e), limits);
     // Before the parser: DataFusion's dialect here is the generic one.
@@ -300,13 +300,11 @@ async fn run_sql(app: &App, text: &str, format: Format) -> Result<Response, ApiE
     let (ctx, _) = published_session(app, 2)
         .await
         .map_err(|e| api_error(e, limits))?;
-    // Refuses DDL (CREATE/DROP), DML (INSERT/COPY) and statements (SET, transactions)
-    // at planning time, before anything runs.
-    let options = SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false);
-    let df = ctx.sql_with_options(text, options).await.map_err(fail)?;
+    // Refuses every statement that would change something at planning time.
+    let df = ctx
+        .sql_with_options(text, guard::read_only())
+        .await
+        .map_err(fail)?;
     if matches!(
         df.logical_plan(),
         LogicalPlan::Explain(_) | LogicalPlan::Analyze(_)
@@ -326,10 +324,7 @@ async fn run_sql(app: &App, text: &str, format: Format) -> Result<Response, ApiE
     if rows > limits.max_rows {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
-            format!(
-                "the result has more than {} rows, the limit; aggregate, filter or add a LIMIT",
-                limits.max_rows
-            ),
+            LimitExceeded::Rows(limits.max_rows).to_string(),
         ));
     }
     rows_response(format, schema, &batches).map_err(|e| api_error(e, limits))

@@ -27,7 +27,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
-use super::admission::{Admission, Standing};
+use super::admission::Admission;
 
 /// Connections that sent a request, served at once.
 pub const MAX_CONNECTIONS: usize = 512;
@@ -56,23 +56,12 @@ pub(crate) async fn serve_router(
             () = &mut shutdown => break,
             // Reap finished connections so the set does not grow.
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => {
-                let (socket, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        // Out of file descriptors and the like: keep serving the others.
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(100)).await;
-                        continue;
-                    }
-                };
-                let Some(handshake) = admission.handshake(peer.ip()) else {
-                    tracing::warn!(%peer, "connection refused: too many connections without a request");
-                    continue;
-                };
+            (socket, peer, standing) = admission.next(
+                &listener,
+                "connection refused: too many connections without a request",
+            ) => {
                 // The first request head admits the connection (a session slot), or
                 // is answered 503 when there is none.
-                let standing = Standing::new(admission.clone(), handshake);
                 let router = TowerToHyperService::new(router.clone());
                 let service = hyper::service::service_fn(move |request: Request<Incoming>| {
                     let admitted = standing.in_session() || standing.enter();

@@ -21,18 +21,17 @@
 //! Starting without any token is an error, so the API is never open by accident. Each
 //! request builds a fresh `SessionContext` from the files on disk (the publish step
 //! replaces them atomically, so a request sees the old or the new file, never a mix, and
-//! no cache can go stale); all requests share one memory pool, so the limit bounds the
-//! process, not one query. Queries run under a timeout and a row limit
-//! ([`QueryLimits`]), on threads with large stacks (`safety::query_runtime`), after the
-//! statement checks of `guard`, with growing functions bounded (`bounded`); slow and
-//! silent clients are held off by the listener (`listener`, `admission`).
+//! no cache can go stale; `published::open_session`); all requests share one memory
+//! pool, so the limit bounds the process, not one query. Queries run under a timeout and
+//! a row limit ([`QueryLimits`]), on threads with large stacks
+//! (`published::query_runtime`), after the statement checks of `published::guard`, with
+//! growing functions bounded (`published::bounded`); slow and silent clients are held
+//! off by the listener (`listener`, `admission`).
 
 pub(crate) mod admission;
 mod api;
 mod auth;
-pub(crate) mod bounded;
 mod encode;
-pub(crate) mod guard;
 mod listener;
 pub mod openapi;
 pub mod ops;
@@ -51,6 +50,7 @@ use axum::routing::{get, post};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::{Error, Problems, Result};
+pub use crate::published::QueryLimits;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ pub struct ServeConfig {
 pub fn shared_runtime(
     limits: &QueryLimits,
 ) -> Result<Arc<datafusion::execution::runtime_env::RuntimeEnv>> {
-    safety::runtime(limits)
+    crate::published::runtime(limits)
 }
 
 impl std::fmt::Debug for dyn ops::Operations {
@@ -110,29 +110,6 @@ impl Default for ServeConfig {
     }
 }
 
-/// Limits that keep one query from taking the server down.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueryLimits {
-    /// Memory pool shared by all running queries, in bytes (default 256 MiB). Queries
-    /// never spill to disk, so a query that needs more fails instead.
-    pub memory_bytes: usize,
-    /// Longest a request may run, planning, execution and encoding (default 30 s).
-    pub timeout: Duration,
-    /// Most rows one response may carry: larger `limit` values and SQL results are
-    /// refused (default 100 000).
-    pub max_rows: usize,
-}
-
-impl Default for QueryLimits {
-    fn default() -> Self {
-        QueryLimits {
-            memory_bytes: 256 * 1024 * 1024,
-            timeout: Duration::from_secs(30),
-            max_rows: 100_000,
-        }
-    }
-}
-
 /// The shared state of all handlers.
 pub(crate) struct App {
     pub(crate) published_dir: PathBuf,
@@ -154,7 +131,7 @@ pub fn router(cfg: ServeConfig) -> Result<Router> {
     let app = Arc::new(App {
         runtime: match &cfg.runtime {
             Some(r) => r.clone(),
-            None => safety::runtime(&cfg.limits)?,
+            None => crate::published::runtime(&cfg.limits)?,
         },
         published_dir: cfg.published_dir,
         tokens: auth::Tokens::new(&cfg.tokens),
@@ -258,15 +235,7 @@ fn validate(cfg: &ServeConfig) -> Result<()> {
             }
         }
     }
-    if cfg.limits.memory_bytes == 0 {
-        p.push("serve", "limits.memory_bytes", "must be greater than 0");
-    }
-    if cfg.limits.timeout.is_zero() {
-        p.push("serve", "limits.timeout", "must be greater than 0");
-    }
-    if cfg.limits.max_rows == 0 {
-        p.push("serve", "limits.max_rows", "must be greater than 0");
-    }
+    cfg.limits.validate(&mut p);
     p.into_result(())
 }
 

@@ -79,7 +79,7 @@ pub fn document(limits: &QueryLimits) -> Value {
             }},
             "/api/v1/sql": { "post": {
                 "summary": "One read-only SQL query over the published views",
-                "description": format!("SELECT, WITH and VALUES only; DDL, DML, statements such as SET and EXPLAIN (plans show server internals) are refused, so are statements with more than {ops} operators (400; write long OR chains as IN (…)) and the || operator (400; write concat(…)). Results over {max} rows are refused (413), so are queries over the memory limit of {} bytes (413) or running longer than {} ms (503).", limits.memory_bytes, limits.timeout.as_millis(), ops = super::guard::MAX_OPERATORS),
+                "description": format!("SELECT, WITH and VALUES only; DDL, DML, statements such as SET and EXPLAIN (plans show server internals) are refused, so are statements with more than {ops} operators (400; write long OR chains as IN (…)) and the || operator (400; write concat(…)). Results over {max} rows are refused (413), so are queries over the memory limit of {} bytes (413) or running longer than {} ms (503).", limits.memory_bytes, limits.timeout.as_millis(), ops = crate::published::guard::MAX_OPERATORS),
                 "requestBody": { "required": true, "content": { "application/json": { "schema": {
                     "type": "object", "required": ["sql"], "additionalProperties": false,
                     "properties": {

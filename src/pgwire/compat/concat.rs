@@ -1,12 +1,12 @@
 //! The `||` operator over the PostgreSQL endpoint, evaluated by a bounded function.
 //!
-//! psql's `\d+` (and other clients' catalog queries) use `||`, which `serve::guard`
+//! psql's `\d+` (and other clients' catalog queries) use `||`, which `published::guard`
 //! refuses on the HTTP API: DataFusion evaluates it as an operator, outside the function
-//! layer where `serve::bounded` caps and reserves what a call produces, so a chain of
+//! layer where `published::bounded` caps and reserves what a call produces, so a chain of
 //! `s || s` through CTEs doubled a string per step without limit. Here it is accepted
 //! and every string `||` of a planned read becomes `textcat(a, b)` — PostgreSQL's own
 //! name for the function behind the operator: NULL when either side is NULL (unlike
-//! `concat`), and wrapped by `serve::bounded` like `concat`, so its result counts
+//! `concat`), and wrapped by `published::bounded` like `concat`, so its result counts
 //! against the memory limit. Arrays joined with `||` are planned by DataFusion as
 //! `array_concat`/`array_append`/`array_prepend`, bounded the same way.
 //!
@@ -39,7 +39,7 @@ pub(super) fn register(ctx: &SessionContext) {
 }
 
 /// Replaces every string `||` in `plan` (and its subqueries) by the session's
-/// `textcat`, which `serve::bounded` has wrapped by then.
+/// `textcat`, which `published::bounded` has wrapped by then.
 pub(crate) fn bounded_concat_operator(
     plan: LogicalPlan,
     ctx: &SessionContext,
@@ -148,7 +148,7 @@ mod tests {
         let ctx = SessionContext::new();
         register(&ctx);
         let pool: Arc<dyn MemoryPool> = Arc::new(GreedyMemoryPool::new(pool_bytes));
-        crate::serve::bounded::bound_functions(&ctx, &pool);
+        crate::published::bounded::bound_functions(&ctx, &pool);
         ctx
     }
 

@@ -3,7 +3,7 @@
 //! writes them (numbers and booleans bare, NULL as `null`, everything else a string).
 //!
 //! Its result grows with its arguments (escaping can make a byte six), so
-//! `serve::bounded` wraps it like the string functions.
+//! `published::bounded` wraps it like the string functions.
 
 use std::sync::Arc;
 

@@ -54,7 +54,7 @@ impl SessionUser {
 
 /// Registers the compatibility functions in `ctx`, after datafusion-postgres' catalog
 /// emulation (whose functions of the same name they replace) and before
-/// `serve::bounded` wraps the growing ones (`textcat` behind `||`, `json_build_object`).
+/// `published::bounded` wraps the growing ones (`textcat` behind `||`, `json_build_object`).
 pub(crate) fn register(ctx: &SessionContext, user: &SessionUser) {
     settings::register(ctx);
     functions::register(ctx, user);

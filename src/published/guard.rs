@@ -1,5 +1,7 @@
-//! What one statement from a client may contain, checked on its text before anything
-//! recursive touches it. Shared by the HTTP API and the PostgreSQL endpoint.
+//! What SQL a client may run over the published views, for the HTTP API and the
+//! PostgreSQL endpoint alike: the checks on a statement's text before anything recursive
+//! touches it, the planning options that refuse every statement that would change
+//! something ([`read_only`]), and how such a refusal is recognized in an error.
 //!
 //! The SQL parser guards its own recursion (nested parentheses, subqueries, prefix
 //! operators), but it builds a chain of infix operators (`1+1+…`, `a = 1 OR a = 2 OR …`)
@@ -10,12 +12,13 @@
 //! depth of any tree the parser can build, and costs one pass without recursion.
 //!
 //! The same pass refuses `||` on the HTTP API: string concatenation by operator is not a
-//! function call, so it escapes the output bounds of `serve::bounded`; `concat(…)` does
+//! function call, so it escapes the output bounds of `published::bounded`; `concat(…)` does
 //! the same within them. The PostgreSQL endpoint accepts it (psql's catalog queries use
 //! it) and turns it into a bounded function call in every plan (`pgwire::compat`).
 
 use std::fmt;
 
+use datafusion::execution::context::SQLOptions;
 use datafusion::sql::sqlparser::dialect::Dialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
@@ -28,6 +31,27 @@ pub(crate) const MAX_OPERATORS: usize = 1000;
 /// Why EXPLAIN is refused, over HTTP and PostgreSQL alike: a plan names the server's
 /// files (absolute paths) and settings.
 pub(crate) const EXPLAIN_REFUSED: &str = "EXPLAIN is not offered: query plans show the server's internals (file paths, settings); run the query itself";
+
+/// Planning options that refuse DDL (CREATE/DROP), DML (INSERT/COPY) and statements
+/// (SET, transactions) before anything runs: a client only reads.
+pub(crate) fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// Whether `msg`, a planning error, is [`read_only`] refusing a statement (the messages
+/// of [`SQLOptions::verify_plan`]).
+pub(crate) fn is_refused_statement(msg: &str) -> bool {
+    [
+        "DDL not supported",
+        "DML not supported",
+        "Statement not supported",
+    ]
+    .iter()
+    .any(|p| msg.starts_with(p))
+}
 
 /// Why a statement is refused before it is parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +88,7 @@ impl std::error::Error for Refused {}
 pub(crate) fn check_text(sql: &str, dialect: &dyn Dialect) -> Result<(), Refused> {
     let tokens = operators_checked(sql, dialect)?;
     // `s || s || …` is evaluated outside the function layer that bounds what a call
-    // may produce (`serve::bounded`), and chained through CTEs it multiplies.
+    // may produce (`published::bounded`), and chained through CTEs it multiplies.
     if tokens.contains(&Token::StringConcat) {
         return Err(Refused::Concatenation);
     }

@@ -18,7 +18,9 @@ fn table_with(bytes: &[u8], decimal: char) -> Vec<Vec<String>> {
 }
 
 fn err(json: &str) -> String {
-    read(json.as_bytes(), ',').expect_err("must be rejected")
+    read(json.as_bytes(), ',')
+        .expect_err("must be rejected")
+        .to_string()
 }
 
 fn lines(rows: &[&[&str]]) -> Vec<Vec<String>> {

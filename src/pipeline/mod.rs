@@ -400,9 +400,6 @@ fn decode_one(
     let order = std::sync::Arc::new((extract.name.clone(), sha.clone()));
     let mut mapped = Mapped::default();
     let mut parts = BTreeSet::new();
-    // A failure to spill is the lake's, not the extract's: kept apart from the decoder's
-    // messages, which all name the file.
-    let mut spill_error = None;
     let dropped = format::decode_chunks(
         &pipeline.format,
         &pipeline.table,
@@ -416,17 +413,18 @@ fn decode_one(
             let mut next =
                 mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
             parts.extend(next.partitions.keys().cloned());
-            if let Err(e) = held.push(&order, std::mem::take(&mut next.partitions)) {
-                let message = e.to_string();
-                spill_error = Some(e);
-                return Err(message);
-            }
+            held.push(&order, std::mem::take(&mut next.partitions))
+                .map_err(ChunkError::Lake)?;
             mapped.absorb(next);
             crate::progress::rows(&pipeline.name, mapped.records as u64);
             Ok(())
         },
     )
-    .map_err(|message| spill_error.take().unwrap_or_else(|| data_err(message)))?;
+    .map_err(|e| match e {
+        ChunkError::Format(e) => data_err(e.to_string()),
+        ChunkError::Mapping(e) => data_err(e.to_string()),
+        ChunkError::Lake(e) => e,
+    })?;
     held.coalesce(&order)?;
     // The bytes are kept on disk (`keep_raw`) and everything the run needs from them is
     // mapped: holding them until every extract is decoded would add the size of all the
@@ -453,4 +451,28 @@ fn decode_one(
         extract,
         sha,
     })
+}
+
+/// Why decoding an extract chunk by chunk stopped. A failure to spill is the lake's, not
+/// the extract's: kept apart from the decoder's and the mapping's, which concern the file.
+#[derive(Debug)]
+enum ChunkError {
+    /// The file cannot be decoded.
+    Format(format::FormatError),
+    /// The file cannot be mapped.
+    Mapping(mapping::MappingError),
+    /// Mapped rows could not be held (spilled) by the lake.
+    Lake(Error),
+}
+
+impl From<format::FormatError> for ChunkError {
+    fn from(e: format::FormatError) -> Self {
+        ChunkError::Format(e)
+    }
+}
+
+impl From<mapping::MappingError> for ChunkError {
+    fn from(e: mapping::MappingError) -> Self {
+        ChunkError::Mapping(e)
+    }
 }

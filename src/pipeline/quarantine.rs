@@ -27,7 +27,8 @@ pub(super) fn write_quarantine(
             continue;
         }
         let batch = batch::rejected_to_batch(&d.extract.name, id, &d.mapped.rejected)?;
-        atomic::write(&path, &parquet::encode(&[batch])?)?;
+        let bytes = parquet::encode(&[batch]).map_err(|e| Error::write(&path, e))?;
+        atomic::write(&path, &bytes)?;
     }
     Ok(())
 }

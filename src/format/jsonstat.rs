@@ -517,3 +517,7 @@ impl Status {
 #[cfg(test)]
 #[path = "jsonstat_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "jsonstat_refusal_tests.rs"]
+mod refusal_tests;

@@ -20,10 +20,10 @@ use crate::normalize::schema::{FieldType, PERSON_KON};
 use crate::normalize::{kommun, value};
 
 /// Why a row is rejected: the column, the value as it may be shown, the reason.
-pub(crate) struct RowError {
-    pub(crate) column: Option<String>,
-    pub(crate) value: Option<String>,
-    pub(crate) reason: String,
+pub(super) struct RowError {
+    pub(super) column: Option<String>,
+    pub(super) value: Option<String>,
+    pub(super) reason: String,
 }
 
 /// Maps the cells of one row; the partition (kommun, period) and the canonical row.

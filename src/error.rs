@@ -3,7 +3,7 @@
 //! Errors are split the way an operator needs them: problems in the configuration the
 //! user wrote (fix the file), a wrong request (fix the command line or the API call),
 //! nothing to show for what was asked, problems with a source or its data (fix or wait
-//! for the extract), problems in a query, and plain I/O. Every message that could carry a raw
+//! for the extract), problems in a query, plain I/O, and writing the lake's files. Every message that could carry a raw
 //! value from an extract goes through [`crate::normalize::personnummer::scrub`] first,
 //! so no identity number can leak into a log line or an error.
 
@@ -154,6 +154,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Encoding or writing a file of the lake or of the published views (Parquet, CSV)
+    /// failed: a problem of the storage or the runtime, not of a query or of the data.
+    #[error("writing {}: {source}", path.display())]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The writer's error (Parquet or Arrow).
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A bug: an invariant of the program did not hold.
     #[error("internal error (please report): {0}")]
     Internal(String),
@@ -165,6 +175,17 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// Wraps a writer's error with the file it was writing.
+    pub fn write(
+        path: impl Into<PathBuf>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Error::Write {
+            path: path.into(),
+            source: source.into(),
         }
     }
 
@@ -180,6 +201,9 @@ impl Error {
     }
 }
 
+// Arrow and Parquet errors met while planning or running a query (reading the lake
+// included) are the query's. Writing a file is not: writers wrap their errors with
+// [`Error::write`] and the file's path instead of using these.
 impl From<datafusion::arrow::error::ArrowError> for Error {
     fn from(e: datafusion::arrow::error::ArrowError) -> Self {
         Error::Query(e.into())

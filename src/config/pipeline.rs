@@ -425,7 +425,7 @@ fn validate_field(
                 .and_then(|m: &HashMap<String, String>| m.get(&v.trim().to_lowercase()).cloned())
                 .unwrap_or(v);
             if let Err(e) = value::check_literal(field, &mapped) {
-                p.push(file, format!("{at}.{key}"), e);
+                p.push(file, format!("{at}.{key}"), e.to_string());
             }
         }
     }

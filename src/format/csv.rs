@@ -7,7 +7,7 @@
 //! replacement characters, so a wrongly configured encoding is noticed at once.
 
 use super::options::{RawFormat, refuse};
-use super::{Format, RawRow};
+use super::{Format, FormatError, RawRow};
 use crate::error::Problems;
 
 /// How a CSV extract is read.
@@ -54,7 +54,7 @@ pub fn read(
     bytes: &[u8],
     delimiter: u8,
     encoding: &'static encoding_rs::Encoding,
-) -> Result<Vec<RawRow>, String> {
+) -> Result<Vec<RawRow>, FormatError> {
     let text = text(bytes, encoding)?;
     records(&text, delimiter).collect()
 }
@@ -63,7 +63,7 @@ pub fn read(
 pub fn text<'b>(
     bytes: &'b [u8],
     encoding: &'static encoding_rs::Encoding,
-) -> Result<std::borrow::Cow<'b, str>, String> {
+) -> Result<std::borrow::Cow<'b, str>, FormatError> {
     let (text, used, had_errors) = encoding.decode(bytes);
     if had_errors {
         let hint = if used == encoding_rs::UTF_8 {
@@ -71,17 +71,19 @@ pub fn text<'b>(
         } else {
             ""
         };
-        return Err(format!("the file is not valid {}{hint}", used.name()));
+        return Err(FormatError::Encoding {
+            encoding: used.name(),
+            hint,
+        });
     }
     // Every line but the last ends in a line break: the file was cut mid-row (an
     // interrupted transfer), and its last row must not be taken for data or a trailer.
     let body = text.trim_end_matches([' ', '\t']);
     if body.contains('\n') && !body.ends_with('\n') {
         let last = body.rsplit('\n').next().unwrap_or_default();
-        return Err(format!(
-            "the file ends in the middle of a row: its last line has no line break, unlike the others (was the transfer cut off?): {}",
-            crate::normalize::personnummer::scrub(&super::quote(last))
-        ));
+        return Err(FormatError::CutMidRow {
+            last_line: crate::normalize::personnummer::scrub(&super::quote(last)),
+        });
     }
     Ok(text)
 }
@@ -90,7 +92,10 @@ pub fn text<'b>(
 /// count, so row numbers are those an editor shows). A record whose quoted field runs
 /// over line breaks is kept as one row marked for quarantine: register extracts have no
 /// multi-line fields, so it is a stray quote that swallowed the rows after it.
-pub fn records(text: &str, delimiter: u8) -> impl Iterator<Item = Result<RawRow, String>> + '_ {
+pub fn records(
+    text: &str,
+    delimiter: u8,
+) -> impl Iterator<Item = Result<RawRow, FormatError>> + '_ {
     ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -99,7 +104,7 @@ pub fn records(text: &str, delimiter: u8) -> impl Iterator<Item = Result<RawRow,
         .into_records()
         .enumerate()
         .map(|(i, record)| {
-            let record = record.map_err(|e| format!("row {}: {e}", i + 1))?;
+            let record = record.map_err(|source| FormatError::Record { row: i + 1, source })?;
             // The reader's position is where it began looking for the record, before the
             // blank lines it skips: count those too.
             let row = record.position().map_or(i + 1, |p| {
@@ -158,7 +163,9 @@ mod tests {
     #[test]
     fn a_file_cut_mid_row_is_an_error_of_the_whole_file() {
         let cut = b"Orsak;Belopp\r\nOhals;4\xa0312,50\r\nArbetsl";
-        let e = read(cut, b';', encoding_rs::WINDOWS_1252).expect_err("cut");
+        let e = read(cut, b';', encoding_rs::WINDOWS_1252)
+            .expect_err("cut")
+            .to_string();
         assert!(e.contains("middle of a row"), "{e}");
         // One line without a break, or a final break, is a whole file.
         assert!(read(b"Orsak;Belopp", b';', encoding_rs::WINDOWS_1252).is_ok());
@@ -169,7 +176,9 @@ mod tests {
     #[test]
     fn wrong_encoding_is_reported() {
         let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("Födelseland\n");
-        let e = read(&bytes, b';', encoding_rs::UTF_8).expect_err("not utf-8");
+        let e = read(&bytes, b';', encoding_rs::UTF_8)
+            .expect_err("not utf-8")
+            .to_string();
         assert!(e.contains("windows-1252"), "{e}");
     }
 

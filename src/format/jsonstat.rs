@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::json_kind as kind;
 
 use super::options::{RawFormat, refuse_table_keys};
-use super::{Format, RawRow};
+use super::{Format, FormatError, RawRow};
 use crate::error::Problems;
 
 /// Validates `[format]` for `type = "jsonstat"`: the document says how it is read, so it
@@ -39,14 +39,14 @@ const MAX_CELLS: usize = 10_000_000;
 /// Header: for each dimension in `id` order `<id>` and `<id>_label`, then `value` and
 /// `status`. Data rows are in flat-index order (the last dimension varies fastest) and
 /// numbered from 2.
-pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, String> {
+pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, FormatError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let root: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let root: Value = serde_json::from_slice(bytes).map_err(FormatError::NotJson)?;
     let Value::Object(top) = &root else {
-        return Err(format!(
+        return Err(FormatError::JsonStat(format!(
             "not JSON-stat: the top level is {}, not an object",
             kind(&root)
-        ));
+        )));
     };
     check_class_and_version(top)?;
     let ids = ids(top)?;
@@ -54,12 +54,16 @@ pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, String> {
     let dims = match top.get("dimension") {
         Some(Value::Object(d)) => d,
         Some(other) => {
-            return Err(format!(
+            return Err(FormatError::JsonStat(format!(
                 "not JSON-stat: 'dimension' is {}, expected an object",
                 kind(other)
+            )));
+        }
+        None => {
+            return Err(FormatError::JsonStat(
+                "not JSON-stat: missing 'dimension'".into(),
             ));
         }
-        None => return Err("not JSON-stat: missing 'dimension'".into()),
     };
     let mut cats = Vec::with_capacity(ids.len());
     for (id, &size) in ids.iter().zip(&sizes) {
@@ -113,32 +117,45 @@ pub fn read(bytes: &[u8], decimal: char) -> Result<Vec<RawRow>, String> {
 
 /// Rejects collections, bare dimensions and other JSON-stat versions. Both fields are
 /// optional here: a document that has the 2.0 dataset shape is read even if they are left out.
-fn check_class_and_version(top: &Map<String, Value>) -> Result<(), String> {
+fn check_class_and_version(top: &Map<String, Value>) -> Result<(), FormatError> {
     match top.get("class") {
         None | Some(Value::Null) => {}
         Some(Value::String(c)) if c == "dataset" => {}
         Some(Value::String(c)) => {
-            return Err(format!(
+            return Err(FormatError::JsonStat(format!(
                 "not a JSON-stat dataset: class is '{c}'; only class 'dataset' can be read"
-            ));
+            )));
         }
-        Some(other) => return Err(format!("'class' is {}, expected a string", kind(other))),
+        Some(other) => {
+            return Err(FormatError::JsonStat(format!(
+                "'class' is {}, expected a string",
+                kind(other)
+            )));
+        }
     }
     match top.get("version") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(v)) if v == "2" || v.starts_with("2.") => Ok(()),
-        Some(Value::String(v)) => Err(format!(
+        Some(Value::String(v)) => Err(FormatError::JsonStat(format!(
             "not JSON-stat 2.0: version is '{v}'; only 2.0 datasets can be read"
-        )),
-        Some(other) => Err(format!("'version' is {}, expected a string", kind(other))),
+        ))),
+        Some(other) => Err(FormatError::JsonStat(format!(
+            "'version' is {}, expected a string",
+            kind(other)
+        ))),
     }
 }
 
 /// The dimension ids, in cube order.
-fn ids(top: &Map<String, Value>) -> Result<Vec<&str>, String> {
+fn ids(top: &Map<String, Value>) -> Result<Vec<&str>, FormatError> {
     let list = match top.get("id") {
         Some(Value::Array(a)) => a,
-        Some(other) => return Err(format!("'id' is {}, expected an array", kind(other))),
+        Some(other) => {
+            return Err(FormatError::JsonStat(format!(
+                "'id' is {}, expected an array",
+                kind(other)
+            )));
+        }
         None => {
             // JSON-stat 1.x kept id/size inside 'dimension' or wrapped datasets in a
             // bundle; say so, as that is the likely cause of a missing 'id'.
@@ -149,16 +166,23 @@ fn ids(top: &Map<String, Value>) -> Result<Vec<&str>, String> {
             } else {
                 ""
             };
-            return Err(format!("not JSON-stat: missing 'id'{hint}"));
+            return Err(FormatError::JsonStat(format!(
+                "not JSON-stat: missing 'id'{hint}"
+            )));
         }
     };
     let mut ids = Vec::with_capacity(list.len());
     for (i, v) in list.iter().enumerate() {
         let Value::String(id) = v else {
-            return Err(format!("id[{i}] is {}, expected a string", kind(v)));
+            return Err(FormatError::JsonStat(format!(
+                "id[{i}] is {}, expected a string",
+                kind(v)
+            )));
         };
         if ids.contains(&id.as_str()) {
-            return Err(format!("'id' lists dimension '{id}' twice"));
+            return Err(FormatError::JsonStat(format!(
+                "'id' lists dimension '{id}' twice"
+            )));
         }
         ids.push(id.as_str());
     }
@@ -166,24 +190,37 @@ fn ids(top: &Map<String, Value>) -> Result<Vec<&str>, String> {
 }
 
 /// The number of categories per dimension, one per id.
-fn sizes(top: &Map<String, Value>, dims: usize) -> Result<Vec<usize>, String> {
+fn sizes(top: &Map<String, Value>, dims: usize) -> Result<Vec<usize>, FormatError> {
     let list = match top.get("size") {
         Some(Value::Array(a)) => a,
-        Some(other) => return Err(format!("'size' is {}, expected an array", kind(other))),
-        None => return Err("not JSON-stat: missing 'size'".into()),
+        Some(other) => {
+            return Err(FormatError::JsonStat(format!(
+                "'size' is {}, expected an array",
+                kind(other)
+            )));
+        }
+        None => {
+            return Err(FormatError::JsonStat(
+                "not JSON-stat: missing 'size'".into(),
+            ));
+        }
     };
     if list.len() != dims {
-        return Err(format!(
+        return Err(FormatError::JsonStat(format!(
             "'size' has {} entries but 'id' has {dims}",
             list.len()
-        ));
+        )));
     }
     list.iter()
         .enumerate()
         .map(|(i, v)| {
             v.as_u64()
                 .and_then(|s| usize::try_from(s).ok())
-                .ok_or_else(|| format!("size[{i}] is {v}, expected a non-negative integer"))
+                .ok_or_else(|| {
+                    FormatError::JsonStat(format!(
+                        "size[{i}] is {v}, expected a non-negative integer"
+                    ))
+                })
         })
         .collect()
 }
@@ -193,28 +230,34 @@ fn categories(
     id: &str,
     entry: Option<&Value>,
     size: usize,
-) -> Result<Vec<(String, String)>, String> {
+) -> Result<Vec<(String, String)>, FormatError> {
     let entry = entry.ok_or_else(|| {
-        format!("dimension '{id}' is listed in 'id' but has no entry in 'dimension'")
+        FormatError::JsonStat(format!(
+            "dimension '{id}' is listed in 'id' but has no entry in 'dimension'"
+        ))
     })?;
     let category = match entry.get("category") {
         Some(Value::Object(c)) => c,
         Some(other) => {
-            return Err(format!(
+            return Err(FormatError::JsonStat(format!(
                 "dimension '{id}': 'category' is {}, expected an object",
                 kind(other)
-            ));
+            )));
         }
-        None => return Err(format!("dimension '{id}' has no 'category'")),
+        None => {
+            return Err(FormatError::JsonStat(format!(
+                "dimension '{id}' has no 'category'"
+            )));
+        }
     };
     let labels = match category.get("label") {
         None | Some(Value::Null) => None,
         Some(Value::Object(l)) => Some(l),
         Some(other) => {
-            return Err(format!(
+            return Err(FormatError::JsonStat(format!(
                 "dimension '{id}': category.label is {}, expected an object",
                 kind(other)
-            ));
+            )));
         }
     };
     let count_error =
@@ -225,41 +268,41 @@ fn categories(
         None | Some(Value::Null) => match labels {
             Some(l) if l.len() == 1 => {
                 if size != 1 {
-                    return Err(format!(
+                    return Err(FormatError::JsonStat(format!(
                         "dimension '{id}' has one category (no category.index, one category.label) but size says {size}"
-                    ));
+                    )));
                 }
                 l.keys().map(String::as_str).collect()
             }
             Some(l) => {
-                return Err(format!(
+                return Err(FormatError::JsonStat(format!(
                     "dimension '{id}' has no category.index and {} category labels; an index is required unless there is exactly one category",
                     l.len()
-                ));
+                )));
             }
             None => {
-                return Err(format!(
+                return Err(FormatError::JsonStat(format!(
                     "dimension '{id}': category has neither 'index' nor 'label'"
-                ));
+                )));
             }
         },
         Some(Value::Array(list)) => {
             if list.len() != size {
-                return Err(count_error(list.len()));
+                return Err(FormatError::JsonStat(count_error(list.len())));
             }
             let mut seen = HashSet::with_capacity(list.len());
             let mut codes = Vec::with_capacity(list.len());
             for (i, v) in list.iter().enumerate() {
                 let Value::String(code) = v else {
-                    return Err(format!(
+                    return Err(FormatError::JsonStat(format!(
                         "dimension '{id}': category.index[{i}] is {}, expected a string",
                         kind(v)
-                    ));
+                    )));
                 };
                 if !seen.insert(code.as_str()) {
-                    return Err(format!(
+                    return Err(FormatError::JsonStat(format!(
                         "dimension '{id}': category.index lists '{code}' twice"
-                    ));
+                    )));
                 }
                 codes.push(code.as_str());
             }
@@ -267,7 +310,7 @@ fn categories(
         }
         Some(Value::Object(map)) => {
             if map.len() != size {
-                return Err(count_error(map.len()));
+                return Err(FormatError::JsonStat(count_error(map.len())));
             }
             // With as many entries as positions, in range and never twice, the positions
             // are a permutation of 0..size and every slot gets filled.
@@ -278,24 +321,24 @@ fn categories(
                     .and_then(|p| usize::try_from(p).ok())
                     .filter(|&p| p < size)
                     .ok_or_else(|| {
-                        format!(
+                        FormatError::JsonStat(format!(
                             "dimension '{id}': category.index gives '{code}' position {v}, expected an integer in 0..{size}"
-                        )
+                        ))
                     })?;
                 if let Some(other) = slots[p] {
-                    return Err(format!(
+                    return Err(FormatError::JsonStat(format!(
                         "dimension '{id}': category.index gives position {p} to both '{other}' and '{code}'"
-                    ));
+                    )));
                 }
                 slots[p] = Some(code.as_str());
             }
             slots.into_iter().flatten().collect()
         }
         Some(other) => {
-            return Err(format!(
+            return Err(FormatError::JsonStat(format!(
                 "dimension '{id}': category.index is {}, expected an array or an object",
                 kind(other)
-            ));
+            )));
         }
     };
     codes
@@ -305,10 +348,10 @@ fn categories(
                 None | Some(Value::Null) => code.to_string(),
                 Some(Value::String(s)) => s.clone(),
                 Some(other) => {
-                    return Err(format!(
+                    return Err(FormatError::JsonStat(format!(
                         "dimension '{id}': category.label of '{code}' is {}, expected a string",
                         kind(other)
-                    ));
+                    )));
                 }
             };
             Ok((code.to_string(), label))
@@ -317,7 +360,7 @@ fn categories(
 }
 
 /// The number of cells of the cube (product of size), bounded by [`MAX_CELLS`].
-fn cell_count(sizes: &[usize]) -> Result<usize, String> {
+fn cell_count(sizes: &[usize]) -> Result<usize, FormatError> {
     if sizes.contains(&0) {
         return Ok(0);
     }
@@ -326,42 +369,45 @@ fn cell_count(sizes: &[usize]) -> Result<usize, String> {
         .try_fold(1usize, |acc, &s| acc.checked_mul(s))
         .filter(|&n| n <= MAX_CELLS)
         .ok_or_else(|| {
-            format!("the cube has more than {MAX_CELLS} cells (product of size); it is too large to read")
+            FormatError::JsonStat(format!("the cube has more than {MAX_CELLS} cells (product of size); it is too large to read"))
         })
 }
 
 /// Parses a key of a sparse `value`/`status` object as a flat index below `n`. Only the
 /// plain decimal form is accepted, so that `"1"` and `"01"` cannot name one cell twice.
-fn flat_key(key: &str, n: usize, what: &str) -> Result<usize, String> {
+fn flat_key(key: &str, n: usize, what: &str) -> Result<usize, FormatError> {
     let plain = !key.is_empty()
         && key.bytes().all(|b| b.is_ascii_digit())
         && (key == "0" || !key.starts_with('0'));
     match key.parse::<usize>() {
         Ok(i) if plain && i < n => Ok(i),
-        Ok(_) if plain => Err(format!(
+        Ok(_) if plain => Err(FormatError::JsonStat(format!(
             "{what} has key '{key}', but the cube has only {n} cells (product of size)"
-        )),
-        _ => Err(format!(
+        ))),
+        _ => Err(FormatError::JsonStat(format!(
             "{what} has key '{key}', expected a flat index such as \"0\" or \"17\""
-        )),
+        ))),
     }
 }
 
 /// The value of every cell as text; `None` where null or absent.
-fn values(v: Option<&Value>, n: usize, decimal: char) -> Result<Vec<Option<String>>, String> {
+fn values(v: Option<&Value>, n: usize, decimal: char) -> Result<Vec<Option<String>>, FormatError> {
     match v {
         Some(Value::Array(list)) => {
             if list.len() != n {
-                return Err(format!(
+                return Err(FormatError::JsonStat(format!(
                     "value has {} entries, expected {n} (product of size)",
                     list.len()
-                ));
+                )));
             }
             list.iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    cell_value(v, decimal)
-                        .map_err(|k| format!("value[{i}] is {k}, expected a number or null"))
+                    cell_value(v, decimal).map_err(|k| {
+                        FormatError::JsonStat(format!(
+                            "value[{i}] is {k}, expected a number or null"
+                        ))
+                    })
                 })
                 .collect()
         }
@@ -369,16 +415,21 @@ fn values(v: Option<&Value>, n: usize, decimal: char) -> Result<Vec<Option<Strin
             let mut out = vec![None; n];
             for (key, v) in map {
                 let i = flat_key(key, n, "value")?;
-                out[i] = cell_value(v, decimal)
-                    .map_err(|k| format!("value '{key}' is {k}, expected a number or null"))?;
+                out[i] = cell_value(v, decimal).map_err(|k| {
+                    FormatError::JsonStat(format!(
+                        "value '{key}' is {k}, expected a number or null"
+                    ))
+                })?;
             }
             Ok(out)
         }
-        Some(other) => Err(format!(
+        Some(other) => Err(FormatError::JsonStat(format!(
             "'value' is {}, expected an array or an object",
             kind(other)
+        ))),
+        None => Err(FormatError::JsonStat(
+            "not JSON-stat: missing 'value'".into(),
         )),
-        None => Err("not JSON-stat: missing 'value'".into()),
     }
 }
 
@@ -407,14 +458,14 @@ enum Status {
 
 impl Status {
     /// Reads `status` for a cube of `n` cells.
-    fn read(v: Option<&Value>, n: usize) -> Result<Status, String> {
+    fn read(v: Option<&Value>, n: usize) -> Result<Status, FormatError> {
         let symbol = |v: &Value, at: String| match v {
             Value::Null => Ok(None),
             Value::String(s) => Ok(Some(s.clone())),
-            other => Err(format!(
+            other => Err(FormatError::JsonStat(format!(
                 "status {at} is {}, expected a string or null",
                 kind(other)
-            )),
+            ))),
         };
         match v {
             None | Some(Value::Null) => Ok(Status::None),
@@ -425,10 +476,10 @@ impl Status {
             }
             Some(Value::Array(list)) => {
                 if list.len() != n {
-                    return Err(format!(
+                    return Err(FormatError::JsonStat(format!(
                         "status has {} entries, expected {n} (one per value) or 1",
                         list.len()
-                    ));
+                    )));
                 }
                 let each = list
                     .iter()
@@ -445,10 +496,10 @@ impl Status {
                 }
                 Ok(Status::Each(each))
             }
-            Some(other) => Err(format!(
+            Some(other) => Err(FormatError::JsonStat(format!(
                 "'status' is {}, expected a string, an array or an object",
                 kind(other)
-            )),
+            ))),
         }
     }
 
@@ -466,3 +517,7 @@ impl Status {
 #[cfg(test)]
 #[path = "jsonstat_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "jsonstat_refusal_tests.rs"]
+mod refusal_tests;

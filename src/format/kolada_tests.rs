@@ -32,7 +32,9 @@ fn cells(rows: &[RawRow]) -> Vec<Vec<&str>> {
 }
 
 fn err(json: &str) -> String {
-    read(json.as_bytes(), ',').expect_err("must be rejected")
+    read(json.as_bytes(), ',')
+        .expect_err("must be rejected")
+        .to_string()
 }
 
 #[test]
@@ -156,7 +158,7 @@ fn malformed_pages_are_rejected_with_a_reason() {
         ),
     ];
     for (bytes, want) in cases {
-        let e = read(bytes, ',').expect_err("must be rejected");
+        let e = read(bytes, ',').expect_err("must be rejected").to_string();
         assert!(
             e.contains(want),
             "{}: got '{e}', want '{want}'",

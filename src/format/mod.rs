@@ -9,12 +9,14 @@
 //! Typing and mapping are not a format's business (see `normalize`).
 
 pub mod csv;
+mod error;
 pub mod jsonstat;
 pub mod kolada;
 mod options;
 mod shape;
 pub mod xlsx;
 
+pub use error::FormatError;
 pub use options::{HeaderRows, RawFormat, RawRowFilter, TableOptions};
 use shape::shape;
 
@@ -156,16 +158,20 @@ pub(crate) fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// Decodes `bytes` with the pipeline's format into one table. Errors are messages about
-/// the whole file.
-pub fn decode(format: &Format, options: &TableOptions, bytes: &[u8]) -> Result<RawTable, String> {
+/// Decodes `bytes` with the pipeline's format into one table. Errors are about the whole
+/// file.
+pub fn decode(
+    format: &Format,
+    options: &TableOptions,
+    bytes: &[u8],
+) -> Result<RawTable, FormatError> {
     collected(|on_chunk| decode_chunks(format, options, bytes, usize::MAX, on_chunk))
 }
 
 /// The chunks a chunked reader hands over, joined into one table (with its dropped rows).
 fn collected(
-    read: impl FnOnce(&mut dyn FnMut(RawTable) -> Result<(), String>) -> Result<usize, String>,
-) -> Result<RawTable, String> {
+    read: impl FnOnce(&mut dyn FnMut(RawTable) -> Result<(), FormatError>) -> Result<usize, FormatError>,
+) -> Result<RawTable, FormatError> {
     let mut whole: Option<RawTable> = None;
     let dropped = read(&mut |chunk| {
         match &mut whole {
@@ -184,13 +190,17 @@ fn collected(
 /// (possibly empty) table is handed over. A CSV file is split into records as it is
 /// read, so a large extract never exists as one table of text cells. Returns the number
 /// of rows dropped by `skip_trailing_rows` and `drop_rows_where`.
-pub fn decode_chunks(
+///
+/// The error is the caller's: what `on_chunk` fails with, or a [`FormatError`] turned
+/// into it, so a caller that maps and spills in `on_chunk` keeps its own failures apart
+/// from the file's.
+pub fn decode_chunks<E: From<FormatError>>(
     format: &Format,
     options: &TableOptions,
     bytes: &[u8],
     chunk_rows: usize,
-    on_chunk: &mut dyn FnMut(RawTable) -> Result<(), String>,
-) -> Result<usize, String> {
+    on_chunk: &mut dyn FnMut(RawTable) -> Result<(), E>,
+) -> Result<usize, E> {
     match format {
         Format::Csv(o) => {
             let text = csv::text(bytes, o.encoding)?;

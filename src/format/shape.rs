@@ -5,17 +5,17 @@
 
 use std::collections::VecDeque;
 
-use super::{RawRow, RawTable, TableOptions, quote};
+use super::{FormatError, RawRow, RawTable, TableOptions, quote};
 
 /// Turns the rows of a file into header + data according to the shared options:
 /// the rows down to the last header row form the head; blank rows are skipped; the
 /// last `skip_trailing_rows` data rows and rows matching `drop_rows_where` are dropped.
-pub(super) fn shape(
-    rows: impl Iterator<Item = Result<RawRow, String>>,
+pub(super) fn shape<E: From<FormatError>>(
+    rows: impl Iterator<Item = Result<RawRow, FormatError>>,
     options: &TableOptions,
     chunk_rows: usize,
-    on_chunk: &mut dyn FnMut(RawTable) -> Result<(), String>,
-) -> Result<usize, String> {
+    on_chunk: &mut dyn FnMut(RawTable) -> Result<(), E>,
+) -> Result<usize, E> {
     let last_header = *options.header_rows.last().unwrap_or(&1);
     let mut head: Vec<RawRow> = Vec::new();
     let mut table: Option<RawTable> = None;
@@ -66,21 +66,17 @@ pub(super) fn shape(
     let table = match table {
         Some(t) => t,
         None if head.iter().any(|r| r.row == last_header) => header(head, options)?,
-        None => {
-            return Err(format!(
-                "the file has no row {last_header}, where the header was expected"
-            ));
-        }
+        None => return Err(FormatError::NoHeaderRow { row: last_header }.into()),
     };
     // What is still held back is the trailer, unless it was not read as one row: a stray
     // quote that ran to the end of the file took the trailer with it, and dropping that
     // row would drop every row it swallowed.
     if let Some(r) = held.iter().find(|r| r.problem.is_some()) {
-        return Err(format!(
-            "row {} cannot be the trailing row skip_trailing_rows drops: {}",
-            r.row,
-            r.problem.as_deref().unwrap_or_default()
-        ));
+        return Err(FormatError::TrailerSwallowed {
+            row: r.row,
+            problem: r.problem.clone().unwrap_or_default(),
+        }
+        .into());
     }
     check_trailer(&held, data_rows - held.len(), options)?;
     dropped += held.len();
@@ -100,33 +96,35 @@ fn check_trailer(
     held: &VecDeque<RawRow>,
     data_rows: usize,
     options: &TableOptions,
-) -> Result<(), String> {
+) -> Result<(), FormatError> {
     let Some(re) = &options.trailing_row_matches else {
         return Ok(());
     };
     for r in held {
         let text = r.cells.join(";");
         let Some(found) = re.captures(&text) else {
-            return Err(format!(
-                "row {} is where the trailing row was expected, but it does not match trailing_row_matches '{}': {} (was the file cut off?)",
-                r.row,
-                re.as_str(),
-                quote(&text)
-            ));
+            return Err(FormatError::NotTrailer {
+                row: r.row,
+                pattern: re.as_str().to_string(),
+                text: quote(&text),
+            });
         };
         if let Some(declared) = found.name("rows") {
-            let n: usize = declared.as_str().trim().parse().map_err(|_| {
-                format!(
-                    "row {}: the trailer's row count {} is not a whole number",
-                    r.row,
-                    quote(declared.as_str())
-                )
-            })?;
+            let n: usize =
+                declared
+                    .as_str()
+                    .trim()
+                    .parse()
+                    .map_err(|_| FormatError::TrailerCount {
+                        row: r.row,
+                        count: quote(declared.as_str()),
+                    })?;
             if n != data_rows {
-                return Err(format!(
-                    "row {}: the trailer declares {n} data rows, but the file has {data_rows} (was the file cut off or rows lost?)",
-                    r.row
-                ));
+                return Err(FormatError::TrailerMismatch {
+                    row: r.row,
+                    declared: n,
+                    found: data_rows,
+                });
             }
         }
     }
@@ -180,7 +178,7 @@ fn checked_width(mut r: RawRow, width: usize) -> RawRow {
 }
 
 /// The head and the column names from the rows above the data.
-fn header(head: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String> {
+fn header(head: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, FormatError> {
     let width = head.iter().map(|r| r.cells.len()).max().unwrap_or(0);
     let header_rows: Vec<&RawRow> = options
         .header_rows
@@ -188,10 +186,9 @@ fn header(head: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String>
         .filter_map(|n| head.iter().find(|r| r.row == *n))
         .collect();
     if header_rows.len() != options.header_rows.len() {
-        return Err(format!(
-            "header row(s) {:?} not found in the file",
-            options.header_rows
-        ));
+        return Err(FormatError::HeaderRows {
+            rows: options.header_rows.clone(),
+        });
     }
     let mut columns = vec![String::new(); width];
     for (i, hr) in header_rows.iter().enumerate() {
@@ -236,17 +233,17 @@ fn header(head: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String>
 fn row_filters<'o>(
     table: &RawTable,
     options: &'o TableOptions,
-) -> Result<Vec<(usize, &'o regex::Regex)>, String> {
+) -> Result<Vec<(usize, &'o regex::Regex)>, FormatError> {
     options
         .drop_rows_where
         .iter()
         .map(|(name, re)| {
-            let idx = table.column(name).ok_or_else(|| {
-                format!(
-                    "drop_rows_where names column '{name}', which is not in the header ({})",
-                    quote(&table.columns.join(", "))
-                )
-            })?;
+            let idx = table
+                .column(name)
+                .ok_or_else(|| FormatError::FilterColumn {
+                    column: name.clone(),
+                    header: quote(&table.columns.join(", ")),
+                })?;
             Ok((idx, re))
         })
         .collect()
@@ -254,7 +251,10 @@ fn row_filters<'o>(
 
 /// [`shape`] collected into one table, in chunks of two rows (tests of the shaping).
 #[cfg(test)]
-pub(crate) fn shape_all(rows: Vec<RawRow>, options: &TableOptions) -> Result<RawTable, String> {
+pub(crate) fn shape_all(
+    rows: Vec<RawRow>,
+    options: &TableOptions,
+) -> Result<RawTable, FormatError> {
     super::collected(|on_chunk| shape(rows.into_iter().map(Ok), options, 2, on_chunk))
 }
 
@@ -322,7 +322,9 @@ mod tests {
         let t = shape_all(file(&["Totalt", "2"]), &options("^Totalt;")).expect("a trailer");
         assert_eq!((t.rows.len(), t.dropped), (2, 1));
         // Cut off in transfer: the last data row is where the trailer was expected.
-        let e = shape_all(file(&["c", "3"]), &options("^Totalt;")).expect_err("no trailer");
+        let e = shape_all(file(&["c", "3"]), &options("^Totalt;"))
+            .expect_err("no trailer")
+            .to_string();
         assert!(
             e.contains("row 5") && e.contains("'^Totalt;'") && e.contains("c;3"),
             "{e}"
@@ -331,7 +333,9 @@ mod tests {
         let declared = options("^Totalt (?<rows>[0-9]+) rader");
         let t = shape_all(file(&["Totalt 2 rader", ""]), &declared).expect("2 rows");
         assert_eq!(t.rows.len(), 2);
-        let e = shape_all(file(&["Totalt 3 rader", ""]), &declared).expect_err("3 declared");
+        let e = shape_all(file(&["Totalt 3 rader", ""]), &declared)
+            .expect_err("3 declared")
+            .to_string();
         assert!(
             e.contains("declares 3 data rows, but the file has 2"),
             "{e}"

@@ -9,7 +9,7 @@ use std::io::Cursor;
 use calamine::{Data, Reader, Xlsx};
 
 use super::options::{RawFormat, refuse};
-use super::{Format, RawRow};
+use super::{Format, FormatError, RawRow};
 use crate::error::Problems;
 
 /// How a workbook is read.
@@ -36,21 +36,26 @@ pub fn validate(raw: &RawFormat, file: &str, p: &mut Problems) -> Format {
 }
 
 /// Reads every row of the sheet (`None`: the first sheet).
-pub fn read(bytes: &[u8], sheet: Option<&str>, decimal: char) -> Result<Vec<RawRow>, String> {
-    let mut book: Xlsx<_> =
-        Xlsx::new(Cursor::new(bytes)).map_err(|e| format!("not a readable .xlsx workbook: {e}"))?;
+pub fn read(bytes: &[u8], sheet: Option<&str>, decimal: char) -> Result<Vec<RawRow>, FormatError> {
+    let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(FormatError::Workbook)?;
     let names = book.sheet_names();
     let name = match sheet {
         Some(s) => names
             .iter()
             .find(|n| n.as_str() == s)
             .cloned()
-            .ok_or_else(|| format!("no sheet '{s}'; the workbook has {}", names.join(", ")))?,
-        None => names.first().cloned().ok_or("the workbook has no sheets")?,
+            .ok_or_else(|| FormatError::NoSuchSheet {
+                sheet: s.to_string(),
+                sheets: names.join(", "),
+            })?,
+        None => names.first().cloned().ok_or(FormatError::NoSheets)?,
     };
     let range = book
         .worksheet_range(&name)
-        .map_err(|e| format!("sheet '{name}': {e}"))?;
+        .map_err(|source| FormatError::Sheet {
+            name: name.clone(),
+            source,
+        })?;
     let (row0, col0) = range
         .start()
         .map_or((0, 0), |(r, c)| (r as usize, c as usize));
@@ -148,6 +153,7 @@ mod tests {
         assert!(
             read(&workbook(), Some("Nope"), ',')
                 .expect_err("no sheet")
+                .to_string()
                 .contains("Kalmar")
         );
         assert!(read(b"not a zip", None, ',').is_err());

@@ -5,7 +5,9 @@
 
 use chrono::{Datelike, NaiveDate};
 
-use super::{Cell, RowError};
+use super::Cell;
+use super::error::Invalid;
+use super::row::RowError;
 use crate::normalize::personnummer::{self, Personnummer};
 use crate::normalize::pseudonym::PseudonymKey;
 
@@ -45,12 +47,10 @@ impl PersonFields<'_> {
             }
             (None, Some((text, column, kind))) => {
                 let id =
-                    key_id(key, kind, &text, reference, self.birth_year).map_err(|reason| {
-                        RowError {
-                            column: column.or(Some("personnyckel".into())),
-                            value: Some(mask_key(&text)),
-                            reason,
-                        }
+                    key_id(key, kind, &text, reference, self.birth_year).map_err(|e| RowError {
+                        column: column.or(Some("personnyckel".into())),
+                        value: Some(mask_key(&text)),
+                        reason: e.to_string(),
                     })?;
                 let age = self
                     .birth_year
@@ -75,24 +75,17 @@ fn key_id(
     text: &str,
     reference: NaiveDate,
     birth_year: Option<i32>,
-) -> Result<Cell, String> {
+) -> Result<Cell, Invalid> {
     if personnummer::contains_valid_personnummer(text) {
-        return Err(
-            "fields.personnyckel: the value is a personnummer; map the column as personnummer"
-                .into(),
-        );
+        return Err(Invalid::KeyIsPersonnummer);
     }
     if text.chars().count() > MAX_KEY_CHARS {
-        return Err(format!(
-            "fields.personnyckel: longer than {MAX_KEY_CHARS} characters (a wrong column?)"
-        ));
+        return Err(Invalid::KeyTooLong { max: MAX_KEY_CHARS });
     }
     if let Some(y) = birth_year
         && y > reference.year()
     {
-        return Err(format!(
-            "fields.fodelsear: {y} lies after the record's reference date {reference}"
-        ));
+        return Err(Invalid::BornAfter { year: y, reference });
     }
     Ok(Cell::Text(key.pseudonymize_key(kind, text)))
 }

@@ -1,11 +1,12 @@
 //! `[unpivot]`: value columns (one per kön, say) turned into rows before mapping, each
 //! with the former header and the cell in two new columns.
 
+use super::MappingError;
 use crate::config::pipeline::Pipeline;
 use crate::format::RawTable;
 
 /// Applies `[unpivot]`: each listed column becomes a row with two new columns.
-pub fn apply(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, String> {
+pub fn apply(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, MappingError> {
     let Some(u) = &pipeline.unpivot else {
         return Ok(table.clone());
     };
@@ -13,12 +14,14 @@ pub fn apply(pipeline: &Pipeline, table: &RawTable) -> Result<RawTable, String> 
         .columns
         .iter()
         .map(|c| {
-            table.column(c).map(|i| (i, c)).ok_or_else(|| {
-                format!(
-                    "unpivot.columns: column '{c}' is not in the header (found: {})",
-                    crate::format::quote(&table.columns.join(", "))
-                )
-            })
+            table
+                .column(c)
+                .map(|i| (i, c))
+                .ok_or_else(|| MappingError::NoColumn {
+                    at: "unpivot.columns".into(),
+                    name: c.clone(),
+                    found: crate::format::quote(&table.columns.join(", ")),
+                })
         })
         .collect::<Result<_, _>>()?;
     let mut out = RawTable {

@@ -10,6 +10,60 @@ use chrono::{Datelike, NaiveDate};
 
 use super::schema::{FieldDef, FieldType};
 
+/// Why a cell's text is not a value of its type. The text says what was expected and
+/// never repeats the value (the caller decides what of it may be shown); `mapping` turns
+/// it into a quarantine reason, `config` into a problem of the pipeline file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// A personnummer where a figure was expected.
+    #[error("an identity number, not a figure: it belongs in a personnummer field")]
+    IdentityNumber,
+    /// Not a number in the pipeline's format.
+    #[error("expected a number with '{decimal}' as decimal separator")]
+    Number {
+        /// The pipeline's decimal separator.
+        decimal: char,
+    },
+    /// Neither a number nor a suppression or missing-value token.
+    #[error("expected a number or a suppression token such as <5, .. or X")]
+    ValueCell,
+    /// Not a period in any of the accepted forms.
+    #[error("expected a period such as 2015-05, 201505, 2015M05, maj 2015 or 2015")]
+    Period,
+    /// Not a date in the pipeline's `date_format`.
+    #[error("expected a date in the format {format}")]
+    DateFormat {
+        /// The chrono format configured.
+        format: String,
+    },
+    /// Not a date in the default forms.
+    #[error("expected a date as YYYY-MM-DD or YYYYMMDD")]
+    Date,
+    /// A date outside the years any extract can mean.
+    #[error("expected a date between 1900 and 2100")]
+    DateRange,
+    /// Not a yes/no.
+    #[error("expected yes/no: Ja/Nej, J/N, true/false or 1/0")]
+    Bool,
+    /// Not a birth year.
+    #[error("expected a birth year as four digits, 1900 or later")]
+    BirthYear,
+    /// A constant or default that is no kommun code.
+    #[error("'{value}' is not one of the 290 kommun codes")]
+    Kommun {
+        /// The literal from the pipeline file.
+        value: String,
+    },
+    /// A constant or default that is not one of a category's codes.
+    #[error("'{value}' is not one of {allowed}")]
+    Category {
+        /// The literal from the pipeline file.
+        value: String,
+        /// The codes, comma-separated.
+        allowed: String,
+    },
+}
+
 /// Decimal and thousands separators of a pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NumberFormat {
@@ -29,13 +83,11 @@ impl Default for NumberFormat {
 }
 
 /// Parses a number in the pipeline's format.
-pub fn parse_number(s: &str, nf: &NumberFormat) -> Result<f64, String> {
+pub fn parse_number(s: &str, nf: &NumberFormat) -> Result<f64, ValueError> {
     let t = s.trim();
     // 199410212386 parses as a number, but it is a person in the wrong column.
     if super::personnummer::is_identity_number(t) {
-        return Err(
-            "an identity number, not a figure: it belongs in a personnummer field".to_string(),
-        );
+        return Err(ValueError::IdentityNumber);
     }
     let mut out = String::with_capacity(t.len());
     for c in t.chars() {
@@ -47,20 +99,16 @@ pub fn parse_number(s: &str, nf: &NumberFormat) -> Result<f64, String> {
         } else if c.is_ascii_digit() || c == '-' || c == '+' || c == '\u{2212}' {
             out.push(if c == '\u{2212}' { '-' } else { c });
         } else {
-            return Err(format!(
-                "expected a number with '{}' as decimal separator",
-                nf.decimal
-            ));
+            return Err(ValueError::Number {
+                decimal: nf.decimal,
+            });
         }
     }
     out.parse::<f64>()
         .ok()
         .filter(|v| v.is_finite())
-        .ok_or_else(|| {
-            format!(
-                "expected a number with '{}' as decimal separator",
-                nf.decimal
-            )
+        .ok_or(ValueError::Number {
+            decimal: nf.decimal,
         })
 }
 
@@ -78,7 +126,7 @@ pub struct ValueCell {
 }
 
 /// Parses a count or value cell, recognizing suppression and missing-value tokens.
-pub fn parse_value_cell(s: &str, nf: &NumberFormat) -> Result<ValueCell, String> {
+pub fn parse_value_cell(s: &str, nf: &NumberFormat) -> Result<ValueCell, ValueError> {
     let t = s.trim();
     let token = |status, upper| {
         Ok(ValueCell {
@@ -103,9 +151,7 @@ pub fn parse_value_cell(s: &str, nf: &NumberFormat) -> Result<ValueCell, String>
         _ => {}
     }
     if let Some(rest) = t.strip_prefix('<') {
-        let bound = parse_number(rest, nf).map_err(|_| {
-            "expected a number or a suppression token such as <5, .. or X".to_string()
-        })?;
+        let bound = parse_number(rest, nf).map_err(|_| ValueError::ValueCell)?;
         let upper = if bound.fract() == 0.0 {
             bound - 1.0
         } else {
@@ -120,7 +166,7 @@ pub fn parse_value_cell(s: &str, nf: &NumberFormat) -> Result<ValueCell, String>
             status: "ok",
             upper: None,
         }),
-        Err(_) => Err("expected a number or a suppression token such as <5, .. or X".into()),
+        Err(_) => Err(ValueError::ValueCell),
     }
 }
 
@@ -161,16 +207,16 @@ const MONTHS: &[(&str, u32)] = &[
 ];
 
 /// Normalizes a period to `YYYY-MM` (monthly) or `YYYY` (yearly).
-pub fn parse_period(s: &str) -> Result<String, String> {
-    const EXPECTED: &str = "expected a period such as 2015-05, 201505, 2015M05, maj 2015 or 2015";
+pub fn parse_period(s: &str) -> Result<String, ValueError> {
+    const EXPECTED: ValueError = ValueError::Period;
     let t = s.trim().to_lowercase();
-    let ym = |y: &str, m: &str| -> Result<String, String> {
+    let ym = |y: &str, m: &str| -> Result<String, ValueError> {
         let (y, m): (i32, u32) = (
             y.parse().map_err(|_| EXPECTED)?,
             m.parse().map_err(|_| EXPECTED)?,
         );
         if !(1900..=2100).contains(&y) || !(1..=12).contains(&m) {
-            return Err(EXPECTED.into());
+            return Err(EXPECTED);
         }
         Ok(format!("{y:04}-{m:02}"))
     };
@@ -180,7 +226,7 @@ pub fn parse_period(s: &str) -> Result<String, String> {
         return if (1900..=2100).contains(&y) {
             Ok(t)
         } else {
-            Err(EXPECTED.into())
+            Err(EXPECTED)
         };
     }
     if t.len() == 6 && digits(&t) {
@@ -202,7 +248,7 @@ pub fn parse_period(s: &str) -> Result<String, String> {
     {
         return ym(year, &m.to_string());
     }
-    Err(EXPECTED.into())
+    Err(EXPECTED)
 }
 
 /// The last day of a period (the default reference date for ages).
@@ -220,39 +266,44 @@ pub fn period_end(period: &str) -> Option<NaiveDate> {
 }
 
 /// Parses a date: ISO `YYYY-MM-DD`, `YYYYMMDD`, or the pipeline's chrono `format`.
-pub fn parse_date(s: &str, format: Option<&str>) -> Result<NaiveDate, String> {
+pub fn parse_date(s: &str, format: Option<&str>) -> Result<NaiveDate, ValueError> {
     let t = s.trim();
     if let Some(f) = format {
-        return NaiveDate::parse_from_str(t, f)
-            .map_err(|_| format!("expected a date in the format {f}"));
+        return NaiveDate::parse_from_str(t, f).map_err(|_| ValueError::DateFormat {
+            format: f.to_string(),
+        });
     }
     NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(t, "%Y%m%d"))
-        .map_err(|_| "expected a date as YYYY-MM-DD or YYYYMMDD".to_string())
+        .map_err(|_| ValueError::Date)
         .and_then(|d| {
             if (1900..=2100).contains(&d.year()) {
                 Ok(d)
             } else {
-                Err("expected a date between 1900 and 2100".into())
+                Err(ValueError::DateRange)
             }
         })
 }
 
 /// Parses yes/no.
-pub fn parse_bool(s: &str) -> Result<bool, String> {
+pub fn parse_bool(s: &str) -> Result<bool, ValueError> {
     match s.trim().to_lowercase().as_str() {
         "ja" | "j" | "yes" | "y" | "true" | "1" | "x" | "sant" => Ok(true),
         "nej" | "n" | "no" | "false" | "0" | "falskt" => Ok(false),
-        _ => Err("expected yes/no: Ja/Nej, J/N, true/false or 1/0".into()),
+        _ => Err(ValueError::Bool),
     }
 }
 
 /// Checks a constant or default written in a pipeline file against its field.
-pub fn check_literal(field: &FieldDef, v: &str) -> Result<(), String> {
+pub fn check_literal(field: &FieldDef, v: &str) -> Result<(), ValueError> {
     match field.ty {
-        FieldType::Kommun => super::kommun::normalize(v)
-            .map(|_| ())
-            .ok_or_else(|| format!("'{v}' is not one of the 290 kommun codes")),
+        FieldType::Kommun => {
+            super::kommun::normalize(v)
+                .map(|_| ())
+                .ok_or_else(|| ValueError::Kommun {
+                    value: v.to_string(),
+                })
+        }
         FieldType::Period => parse_period(v).map(|_| ()),
         FieldType::Date => parse_date(v, None).map(|_| ()),
         FieldType::Bool => parse_bool(v).map(|_| ()),
@@ -264,7 +315,10 @@ pub fn check_literal(field: &FieldDef, v: &str) -> Result<(), String> {
             if allowed.contains(&v) {
                 Ok(())
             } else {
-                Err(format!("'{v}' is not one of {}", allowed.join(", ")))
+                Err(ValueError::Category {
+                    value: v.to_string(),
+                    allowed: allowed.join(", "),
+                })
             }
         }
         FieldType::Text | FieldType::Personnummer | FieldType::PersonKey => Ok(()),
@@ -273,11 +327,11 @@ pub fn check_literal(field: &FieldDef, v: &str) -> Result<(), String> {
 
 /// A birth year: four digits from 1900 on (a register of working-age people holds no
 /// one born earlier; a two-digit year is refused rather than guessed).
-pub fn parse_birth_year(v: &str) -> Result<i32, String> {
+pub fn parse_birth_year(v: &str) -> Result<i32, ValueError> {
     let t = v.trim();
     match t.parse::<i32>() {
         Ok(y) if t.len() == 4 && y >= 1900 => Ok(y),
-        _ => Err("expected a birth year as four digits, 1900 or later".into()),
+        _ => Err(ValueError::BirthYear),
     }
 }
 
@@ -298,7 +352,7 @@ mod tests {
         );
         assert!(parse_number("abc", &nf).is_err());
         for pnr in ["199410212386", "9410212386", "941021-2386"] {
-            let e = parse_number(pnr, &nf).expect_err(pnr);
+            let e = parse_number(pnr, &nf).expect_err(pnr).to_string();
             assert!(e.contains("identity number"), "{e}");
         }
         assert_eq!(parse_number("1994102123", &nf), Ok(1_994_102_123.0));

@@ -151,12 +151,14 @@ impl Held {
             .join(format!("{}-{index}.arrow", self.pipeline));
         let file = atomic::StagingFile::create(&target)?;
         let path = file.path().to_path_buf();
-        let mut writer = FileWriter::try_new(file, &self.schema)?;
+        // A failed write is the scratch space's (a full disk), not a query's.
+        let failed = |e| Error::write(&path, e);
+        let mut writer = FileWriter::try_new(file, &self.schema).map_err(failed)?;
         let mut written = 0;
         for pieces in self.parts.values_mut() {
             for p in pieces.iter_mut() {
                 if let Data::Memory(batch) = &p.data {
-                    writer.write(batch)?;
+                    writer.write(batch).map_err(failed)?;
                     p.data = Data::Spilled {
                         file: index,
                         index: written,
@@ -165,8 +167,8 @@ impl Held {
                 }
             }
         }
-        writer.finish()?;
-        let file = writer.into_inner()?;
+        writer.finish().map_err(failed)?;
+        let file = writer.into_inner().map_err(failed)?;
         tracing::debug!(file = %path.display(), bytes = self.in_memory, batches = written, "mapped rows spilled");
         self.files.push(file);
         self.in_memory = 0;

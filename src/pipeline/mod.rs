@@ -8,24 +8,29 @@
 //! Unchanged extracts (same bytes, same pipeline file, same key) are skipped, unless a
 //! partition they fed is rebuilt because another extract for it changed.
 //!
-//! Mapped rows wait for staging in [`held::Held`] (in memory up to a budget, spilled
-//! beyond it); `stage` checks, encodes and stages them a partition at a time; `report`
-//! is what a run hands back.
+//! [`process`] reads top-down as the phases of a run after the fetch: `changes` sorts
+//! out the unchanged extracts, `decode` decodes and maps the rest into [`held::Held`]
+//! (in memory up to a budget, spilled beyond it), `quarantine` writes the rejected rows
+//! and enforces their limit, `stage` checks, encodes and stages the partitions one at a
+//! time, then they are published together and recorded; `report` is what a run hands
+//! back.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
-use crate::format;
 use crate::lake::manifest::{ExtractState, Lineage, Manifest, PipelineState, RunRecord};
 use crate::lake::{Lake, atomic};
-use crate::mapping::{self, Mapped};
 use crate::normalize::pseudonym::PseudonymKey;
 use crate::source::{self, Extract};
+use changes::Changes;
+use decode::Decoded;
 use held::Held;
+use quarantine::remove_superseded_quarantine;
 pub use report::{Finished, RunReport};
 
+mod changes;
+mod decode;
 pub mod held;
 mod quarantine;
 mod report;
@@ -35,7 +40,6 @@ mod whole_file;
 /// Rows decoded and mapped at a time: an extract is never held as text cells or typed
 /// rows in whole, only as Arrow batches.
 pub const CHUNK_ROWS: usize = 65_536;
-use quarantine::{remove_superseded_quarantine, write_quarantine};
 
 /// What a run needs besides the pipeline.
 pub struct RunContext<'a> {
@@ -62,16 +66,6 @@ pub struct RunOptions {
     /// Rows decoded and mapped at a time (0: [`CHUNK_ROWS`]); the output never depends on
     /// it, which the tests show by varying it.
     pub chunk_rows: usize,
-}
-
-struct Decoded {
-    extract: Extract,
-    sha: String,
-    /// What mapping found besides the rows (those are in the run's [`Held`]).
-    mapped: Mapped,
-    /// Partitions this extract feeds.
-    parts: Vec<(String, String)>,
-    dropped: usize,
 }
 
 /// Runs `pipeline` once against the published state in `manifest` (read only: the caller
@@ -153,7 +147,10 @@ async fn run_inner(
     crate::runtime::cpu_bound(|| process(ctx, pipeline, manifest, opts, run_id, report, extracts))
 }
 
-/// The part of a run after the fetch (see [`run_inner`]).
+/// The part of a run after the fetch (see [`run_inner`]), phase by phase: sort out the
+/// unchanged extracts, decode and map the rest, quarantine rejected rows (failing above
+/// the limit), check and stage the partitions, publish them together, record what was
+/// published. Nothing is published before every phase before it has succeeded.
 fn process(
     ctx: &RunContext<'_>,
     pipeline: &Pipeline,
@@ -171,54 +168,19 @@ fn process(
         .filter(|s| s.fingerprint == fingerprint)
         .cloned()
         .unwrap_or_default();
-    let table = pipeline.target.name;
 
-    // Split into changed and unchanged extracts.
-    let mut todo: Vec<(Extract, String)> = Vec::new();
-    let mut unchanged: BTreeMap<String, ExtractState> = BTreeMap::new();
-    let mut renamed = Vec::new();
-    for e in extracts {
-        let sha = e.sha256(&pipeline.name)?;
-        match previous.extracts.get(&sha) {
-            Some(state)
-                if !opts.force
-                    && state.partitions.iter().all(|(k, p)| {
-                        ctx.lake
-                            .partition_file(table, k, p, &pipeline.name)
-                            .exists()
-                    }) =>
-            {
-                let mut state = state.clone();
-                // The same bytes under a new name: nothing to redo, but lineage follows
-                // the name the extract has now.
-                if state.file != e.name {
-                    renamed.push(Lineage {
-                        extract_sha256: sha.clone(),
-                        file: e.name.clone(),
-                        table: table.to_string(),
-                        partitions: state.partitions.clone(),
-                    });
-                    state.file = e.name;
-                }
-                unchanged.insert(sha, state);
-            }
-            _ => todo.push((e, sha)),
-        }
-    }
+    let Changes {
+        todo,
+        mut unchanged,
+        renamed,
+    } = changes::sort(ctx, pipeline, &previous, extracts, opts.force)?;
     report.files_unchanged = unchanged.len();
     if todo.is_empty() {
-        report.status = "unchanged";
-        // A failed run may have left the quarantine of an extract that is gone again.
         let current = PipelineState {
             fingerprint,
             extracts: unchanged,
         };
-        if opts.dry_run {
-            return Ok((Vec::new(), None));
-        }
-        remove_superseded_quarantine(ctx.lake, &pipeline.name, &current)?;
-        let state = (!renamed.is_empty()).then_some(current);
-        return Ok((renamed, state));
+        return nothing_changed(ctx, pipeline, opts, report, current, renamed);
     }
 
     // Decode and map the changed extracts (keeping each raw extract first).
@@ -232,77 +194,57 @@ fn process(
         pipeline.target.file_schema(),
         ctx.memory_bytes,
     );
-    let mut decoded = Vec::new();
-    for (e, sha) in todo {
-        decoded.push(decode_one(ctx, pipeline, e, sha, opts, &mut held)?);
-    }
-    // Partitions to rebuild, and unchanged extracts that also feed them.
-    let mut rebuild: BTreeSet<(String, String)> = decoded
-        .iter()
-        .flat_map(|d| d.parts.iter().cloned())
-        .collect();
-    loop {
-        let extra: Vec<String> = unchanged
-            .iter()
-            .filter(|(_, s)| s.partitions.iter().any(|p| rebuild.contains(p)))
-            .map(|(sha, _)| sha.clone())
-            .collect();
-        if extra.is_empty() {
-            break;
-        }
-        for sha in extra {
-            let Some(state) = unchanged.remove(&sha) else {
-                continue;
-            };
-            let bytes = ctx.lake.read_raw(&state.raw_path)?;
-            let e = Extract::in_memory(state.file.clone(), state.raw_path.clone(), bytes);
-            let d = decode_one(ctx, pipeline, e, sha, opts, &mut held)?;
-            rebuild.extend(d.parts.iter().cloned());
-            decoded.push(d);
-        }
-    }
-    decoded.sort_by(|a, b| (&a.extract.name, &a.sha).cmp(&(&b.extract.name, &b.sha)));
+    let decoded = decode::all(ctx, pipeline, opts, todo, &mut unchanged, &mut held)?;
 
     // The quarantine limit: too many bad rows means the extract (or the mapping) is wrong.
-    let records: usize = decoded.iter().map(|d| d.mapped.records).sum();
-    let rejected: usize = decoded.iter().map(|d| d.mapped.rejected.len()).sum();
-    report.rows_in = records;
-    report.rows_quarantined = rejected;
-    report.rows_dropped = decoded.iter().map(|d| d.dropped).sum();
-    if !opts.dry_run {
-        write_quarantine(ctx.lake, pipeline, &decoded)?;
-    }
-    if records > 0 && rejected as f64 / records as f64 > pipeline.max_quarantined_share {
-        let first = decoded
-            .iter()
-            .flat_map(|d| d.mapped.rejected.iter().map(move |r| (d, r)))
-            .next();
-        let example = first
-            .map(|(d, r)| {
-                format!(
-                    "; first: file {}, row {}, column {}: {}",
-                    d.extract.name,
-                    r.row,
-                    r.column.as_deref().unwrap_or("-"),
-                    r.reason
-                )
-            })
-            .unwrap_or_default();
-        return Err(Error::Data {
-            pipeline: pipeline.name.clone(),
-            file: decoded
-                .iter()
-                .map(|d| d.extract.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            message: format!(
-                "{rejected} of {records} rows rejected, above max_quarantined_share {}{example}; nothing published (see `malgrupp sql \"select * from quarantine\"`)",
-                pipeline.max_quarantined_share
-            ),
-        });
-    }
+    quarantine::record_and_limit(ctx.lake, pipeline, opts.dry_run, &decoded, report)?;
 
     // Check and stage every partition file, then publish them together.
+    let Some(staged) = check_and_stage(ctx, pipeline, opts, &mut held, report)? else {
+        return Ok((Vec::new(), None));
+    };
+    report.partitions = staged.len();
+    // Spill files gone first: publishing syncs the lake's filesystem, and their pages
+    // would be written out for nothing.
+    drop(held);
+    atomic::publish_all(staged)?;
+
+    let state = PipelineState {
+        fingerprint,
+        extracts: unchanged,
+    };
+    record(ctx, pipeline, run_id, state, renamed, &decoded)
+}
+
+/// The end of a run in which no extract changed: only names may have, and a failed run
+/// may have left the quarantine of an extract that is gone again.
+fn nothing_changed(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    report: &mut RunReport,
+    current: PipelineState,
+    renamed: Vec<Lineage>,
+) -> Result<(Vec<Lineage>, Option<PipelineState>)> {
+    report.status = "unchanged";
+    if opts.dry_run {
+        return Ok((Vec::new(), None));
+    }
+    remove_superseded_quarantine(ctx.lake, &pipeline.name, &current)?;
+    let state = (!renamed.is_empty()).then_some(current);
+    Ok((renamed, state))
+}
+
+/// Narrows what the run holds to the periods asked for, then checks every partition
+/// against the quality gates and stages it (stale beats wrong: a failed check publishes
+/// nothing). `None` in a dry run, which checks but stages nothing.
+fn check_and_stage(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    held: &mut Held,
+    report: &mut RunReport,
+) -> Result<Option<Vec<atomic::Staged>>> {
     if let Some((from, to)) = &opts.periods {
         held.retain(|(_, period)| period_overlaps(period, from, to));
     }
@@ -314,30 +256,32 @@ fn process(
             &format!("writing {} partition(s)", report.partition_list.len()),
         );
     }
-    // Quality gates: stale beats wrong, so a failed check publishes nothing.
-    let staged = stage::check_and_stage(ctx, pipeline, &held, opts.dry_run)?;
+    let staged = stage::check_and_stage(ctx, pipeline, held, opts.dry_run)?;
     if opts.dry_run {
         report.partitions = report.partition_list.len();
-        return Ok((Vec::new(), None));
+        return Ok(None);
     }
-    report.partitions = staged.len();
-    // Spill files gone first: publishing syncs the lake's filesystem, and their pages
-    // would be written out for nothing.
-    drop(held);
-    atomic::publish_all(staged)?;
+    Ok(Some(staged))
+}
 
-    // Record what was published.
-    let mut state = PipelineState {
-        fingerprint,
-        extracts: unchanged,
-    };
+/// What was published: every decoded extract joins the unchanged ones in the pipeline's
+/// `state`, with its lineage, and quarantine files of extracts no longer current go.
+fn record(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    run_id: &str,
+    mut state: PipelineState,
+    renamed: Vec<Lineage>,
+    decoded: &[Decoded],
+) -> Result<(Vec<Lineage>, Option<PipelineState>)> {
+    let table = pipeline.target.name;
     // A renamed extract that was decoded again (it feeds a rebuilt partition) is named
     // by its decoded entry below.
     let mut lineage: Vec<Lineage> = renamed
         .into_iter()
         .filter(|l| !decoded.iter().any(|d| d.sha == l.extract_sha256))
         .collect();
-    for d in &decoded {
+    for d in decoded {
         let parts = d.parts.clone();
         state.extracts.insert(
             d.sha.clone(),
@@ -377,82 +321,4 @@ pub fn period_overlaps(period: &str, from: &str, to: &str) -> bool {
         }
     };
     last(period) >= first(from) && first(period) <= last(to)
-}
-
-fn decode_one(
-    ctx: &RunContext<'_>,
-    pipeline: &Pipeline,
-    mut extract: Extract,
-    sha: String,
-    opts: &RunOptions,
-    held: &mut Held,
-) -> Result<Decoded> {
-    // A listed file is read only now, one at a time.
-    extract.load(&pipeline.name, &sha)?;
-    let data_err = |message: String| Error::Data {
-        pipeline: pipeline.name.clone(),
-        file: extract.name.clone(),
-        message: crate::normalize::personnummer::scrub(&message),
-    };
-    if !opts.dry_run {
-        ctx.lake
-            .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
-    }
-    let extract_id = sha[..16].to_string();
-    let order = std::sync::Arc::new((extract.name.clone(), sha.clone()));
-    let mut mapped = Mapped::default();
-    let mut parts = BTreeSet::new();
-    // A failure to spill is the lake's, not the extract's: kept apart from the decoder's
-    // messages, which all name the file.
-    let mut spill_error = None;
-    let dropped = format::decode_chunks(
-        &pipeline.format,
-        &pipeline.table,
-        &extract.bytes,
-        if opts.chunk_rows == 0 {
-            CHUNK_ROWS
-        } else {
-            opts.chunk_rows
-        },
-        &mut |chunk| {
-            let mut next =
-                mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
-            parts.extend(next.partitions.keys().cloned());
-            if let Err(e) = held.push(&order, std::mem::take(&mut next.partitions)) {
-                let message = e.to_string();
-                spill_error = Some(e);
-                return Err(message);
-            }
-            mapped.absorb(next);
-            crate::progress::rows(&pipeline.name, mapped.records as u64);
-            Ok(())
-        },
-    )
-    .map_err(|message| spill_error.take().unwrap_or_else(|| data_err(message)))?;
-    held.coalesce(&order)?;
-    // The bytes are kept on disk (`keep_raw`) and everything the run needs from them is
-    // mapped: holding them until every extract is decoded would add the size of all the
-    // night's files to the peak.
-    extract.bytes = Vec::new();
-    // The first rejections are logged one by one; the rest only counted (the
-    // quarantine table has them all), so a bad national extract cannot flood the log.
-    const LOGGED: usize = 10;
-    for r in mapped.rejected.iter().take(LOGGED) {
-        tracing::warn!(file = %extract.name, row = r.row, column = r.column.as_deref().unwrap_or("-"), reason = %r.reason, "row quarantined");
-    }
-    if mapped.rejected.len() > LOGGED {
-        tracing::warn!(file = %extract.name, more = mapped.rejected.len() - LOGGED, "further rows quarantined");
-    }
-
-    if let Some(message) = whole_file::problem(&mapped, &parts, dropped) {
-        return Err(data_err(message));
-    }
-    let parts = parts.into_iter().collect();
-    Ok(Decoded {
-        dropped,
-        parts,
-        mapped,
-        extract,
-        sha,
-    })
 }

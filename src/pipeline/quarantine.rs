@@ -1,22 +1,70 @@
 //! The quarantine side of a run: one Parquet file of rejected rows per extract, replaced
-//! when the extract is reprocessed and removed once the extract is superseded.
+//! when the extract is reprocessed and removed once the extract is superseded, and the
+//! limit on the share of rejected rows above which nothing is published.
 
 use std::collections::BTreeSet;
 
-use super::Decoded;
+use super::RunReport;
+use super::decode::Decoded;
 use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::lake::manifest::PipelineState;
 use crate::lake::{Lake, atomic, parquet};
 use crate::mapping::batch;
 
-/// One quarantine file per extract, replaced on every reprocessing (an extract that is
-/// now clean loses its old quarantine file).
-pub(super) fn write_quarantine(
+/// Counts the run's rows, writes the quarantine (not in a dry run) and fails the run
+/// when the share of rejected rows is above the pipeline's `max_quarantined_share`: that
+/// many bad rows means the extract (or the mapping) is wrong.
+pub(super) fn record_and_limit(
     lake: &Lake,
     pipeline: &Pipeline,
+    dry_run: bool,
     decoded: &[Decoded],
+    report: &mut RunReport,
 ) -> Result<()> {
+    let records: usize = decoded.iter().map(|d| d.mapped.records).sum();
+    let rejected: usize = decoded.iter().map(|d| d.mapped.rejected.len()).sum();
+    report.rows_in = records;
+    report.rows_quarantined = rejected;
+    report.rows_dropped = decoded.iter().map(|d| d.dropped).sum();
+    if !dry_run {
+        write_quarantine(lake, pipeline, decoded)?;
+    }
+    if records > 0 && rejected as f64 / records as f64 > pipeline.max_quarantined_share {
+        let first = decoded
+            .iter()
+            .flat_map(|d| d.mapped.rejected.iter().map(move |r| (d, r)))
+            .next();
+        let example = first
+            .map(|(d, r)| {
+                format!(
+                    "; first: file {}, row {}, column {}: {}",
+                    d.extract.name,
+                    r.row,
+                    r.column.as_deref().unwrap_or("-"),
+                    r.reason
+                )
+            })
+            .unwrap_or_default();
+        return Err(Error::Data {
+            pipeline: pipeline.name.clone(),
+            file: decoded
+                .iter()
+                .map(|d| d.extract.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            message: format!(
+                "{rejected} of {records} rows rejected, above max_quarantined_share {}{example}; nothing published (see `malgrupp sql \"select * from quarantine\"`)",
+                pipeline.max_quarantined_share
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// One quarantine file per extract, replaced on every reprocessing (an extract that is
+/// now clean loses its old quarantine file).
+fn write_quarantine(lake: &Lake, pipeline: &Pipeline, decoded: &[Decoded]) -> Result<()> {
     for d in decoded {
         let id = &d.sha[..16];
         let path = lake.quarantine_file(&pipeline.name, id);
@@ -27,7 +75,8 @@ pub(super) fn write_quarantine(
             continue;
         }
         let batch = batch::rejected_to_batch(&d.extract.name, id, &d.mapped.rejected)?;
-        atomic::write(&path, &parquet::encode(&[batch])?)?;
+        let bytes = parquet::encode(&[batch]).map_err(|e| Error::write(&path, e))?;
+        atomic::write(&path, &bytes)?;
     }
     Ok(())
 }

@@ -40,7 +40,8 @@ pub fn check_and_stage(
             let path = ctx
                 .lake
                 .partition_file(table, kommun, period, &pipeline.name);
-            let bytes = parquet::encode(std::slice::from_ref(&batch))?;
+            let bytes = parquet::encode(std::slice::from_ref(&batch))
+                .map_err(|e| Error::write(&path, e))?;
             drop(batch);
             Ok((failures, Some(atomic::stage_in_set(&path, &bytes)?)))
         },

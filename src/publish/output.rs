@@ -40,21 +40,29 @@ impl ViewOutput {
         &self.name
     }
 
+    /// The view's file with the extension `ext`.
+    fn path(&self, ext: &str) -> std::path::PathBuf {
+        self.dir.join(format!("{}.{ext}", self.name))
+    }
+
     /// Appends a batch (an empty one still fixes the files' schema and CSV header).
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         if self.files.is_none() {
-            let pq = StagingFile::create(&self.dir.join(format!("{}.parquet", self.name)))?;
-            let csv = StagingFile::create(&self.dir.join(format!("{}.csv", self.name)))?;
+            let pq = StagingFile::create(&self.path("parquet"))?;
+            let csv = StagingFile::create(&self.path("csv"))?;
             self.files = Some((
-                parquet::writer(pq, batch.schema())?,
+                parquet::writer(pq, batch.schema())
+                    .map_err(|e| Error::write(self.path("parquet"), e))?,
                 datafusion::arrow::csv::WriterBuilder::new()
                     .with_header(true)
                     .build(BufWriter::new(csv)),
             ));
         }
         if let Some((pq, csv)) = &mut self.files {
-            pq.write(batch)?;
-            csv.write(batch)?;
+            pq.write(batch)
+                .map_err(|e| Error::write(self.dir.join(format!("{}.parquet", self.name)), e))?;
+            csv.write(batch)
+                .map_err(|e| Error::write(self.dir.join(format!("{}.csv", self.name)), e))?;
         }
         self.rows += batch.num_rows();
         self.flagged += flagged(batch);
@@ -63,14 +71,15 @@ impl ViewOutput {
 
     /// Closes both files and returns them staged (None if nothing was ever written).
     pub fn finish(self) -> Result<Vec<Staged>> {
+        let (pq_path, csv_path) = (self.path("parquet"), self.path("csv"));
         let Some((pq, csv)) = self.files else {
             return Ok(Vec::new());
         };
-        let pq = pq.into_inner()?;
+        let pq = pq.into_inner().map_err(|e| Error::write(pq_path, e))?;
         let csv = csv
             .into_inner()
             .into_inner()
-            .map_err(|e| Error::Internal(format!("{}.csv: {}", self.name, e.error())))?;
+            .map_err(|e| Error::io(csv_path, e.into_error()))?;
         Ok(vec![pq.finish()?, csv.finish()?])
     }
 }

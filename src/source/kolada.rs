@@ -14,17 +14,29 @@
 //!
 //! Every request goes through [`http::send`](super::http::send), which owns timeouts,
 //! retries, backoff and `Retry-After`; nothing here retries.
+//!
+//! This file owns the `[source]` keys and the order of a fetch; `kolada_pages.rs` builds
+//! the data requests and follows their pages, `kolada_titles.rs` checks the KPI titles.
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use reqwest::Url;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::Extract;
 use super::http::{send, shown};
 use crate::error::{Error, Problems, Result};
+#[cfg(test)]
+use pages::next_link;
+use pages::{data_urls, fetch_pages};
+use titles::verify_titles;
+#[cfg(test)]
+use titles::{kpi_title, normalized};
+
+#[path = "kolada_pages.rs"]
+mod pages;
+#[path = "kolada_titles.rs"]
+mod titles;
 
 /// Most ids Kolada accepts in one path parameter of one request.
 pub const MAX_IDS: usize = 25;
@@ -317,200 +329,6 @@ fn ids<'a>(
         }
     }
     Ok(out)
-}
-
-/// `base` with `segments` appended to its path (a trailing slash of the base is dropped).
-fn with_path(base: &Url, segments: &[&str]) -> Result<Url> {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .map_err(|()| Error::Internal(format!("Kolada base URL {base} cannot take a path")))?
-        .pop_if_empty()
-        .extend(segments);
-    Ok(url)
-}
-
-/// One data URL per combination of id chunks, KPI chunks outermost.
-fn data_urls(
-    base: &Url,
-    kpis: &[String],
-    municipalities: &[String],
-    years: &[String],
-) -> Result<Vec<Url>> {
-    // An empty list is one "chunk" that leaves its parameter out of the path.
-    let chunks = |list: &[String]| -> Vec<String> {
-        if list.is_empty() {
-            vec![String::new()]
-        } else {
-            list.chunks(MAX_IDS).map(|c| c.join(",")).collect()
-        }
-    };
-    let (municipality_chunks, year_chunks) = (chunks(municipalities), chunks(years));
-    let mut urls = Vec::new();
-    for k in chunks(kpis) {
-        for m in &municipality_chunks {
-            for y in &year_chunks {
-                let mut segments = vec!["data", "kpi", k.as_str()];
-                if !m.is_empty() {
-                    segments.extend(["municipality", m.as_str()]);
-                }
-                if !y.is_empty() {
-                    segments.extend(["year", y.as_str()]);
-                }
-                let mut url = with_path(base, &segments)?;
-                url.query_pairs_mut().append_pair("per_page", PER_PAGE);
-                urls.push(url);
-            }
-        }
-    }
-    Ok(urls)
-}
-
-/// Fetches every page of every request. A next link to a page already fetched, or more
-/// than `max_pages` pages for one request, is an error: such a server would otherwise
-/// keep the nightly run busy forever or duplicate rows.
-async fn fetch_pages(ctx: &Ctx<'_>, requests: &[Url], max_pages: usize) -> Result<Vec<Extract>> {
-    let mut extracts: Vec<Extract> = Vec::new();
-    let mut seen: HashSet<Url> = HashSet::new();
-    for first in requests {
-        let mut next = Some(first.clone());
-        let mut pages = 0;
-        while let Some(url) = next.take() {
-            let bytes = ctx.get(&url).await?;
-            pages += 1;
-            seen.insert(url.clone());
-            next = next_link(&bytes, &url).map_err(|m| ctx.fail(url.as_str(), m))?;
-            if let Some(link) = &next {
-                if seen.contains(link) {
-                    return Err(ctx.fail(
-                        url.as_str(),
-                        format!(
-                            "the next page link points back to {}, a page already fetched; stopping instead of looping",
-                            // Without the query, as every URL in a message (it may carry tokens).
-                            shown(link.as_str())
-                        ),
-                    ));
-                }
-                if pages >= max_pages {
-                    return Err(ctx.fail(
-                        first.as_str(),
-                        format!(
-                            "the server is still paging after {max_pages} pages for one request; stopping"
-                        ),
-                    ));
-                }
-            }
-            tracing::debug!(pipeline = ctx.pipeline, url = %shown(url.as_str()), page = pages, "kolada: page");
-            extracts.push(Extract::in_memory(
-                format!("kolada-{:03}.json", extracts.len() + 1),
-                shown(url.as_str()),
-                bytes,
-            ));
-        }
-    }
-    Ok(extracts)
-}
-
-/// The next page of a page: `next_url` (v3) or `next_page` (v2), absent or `""` at the end.
-/// A relative link is resolved against the page's URL.
-fn next_link(bytes: &[u8], current: &Url) -> Result<Option<Url>, String> {
-    let top = page_object(bytes)?;
-    for key in ["next_url", "next_page"] {
-        let link = match top.get(key) {
-            None | Some(Value::Null) => continue,
-            Some(Value::String(s)) if s.trim().is_empty() => continue,
-            Some(Value::String(s)) => s.trim(),
-            Some(other) => return Err(format!("'{key}' is {other}, expected a URL string")),
-        };
-        let mut url = current
-            .join(link)
-            .map_err(|e| format!("'{key}' is '{link}', which is not a URL: {e}"))?;
-        match (current.scheme(), url.scheme()) {
-            // A server behind a TLS proxy may write its own links as http; never downgrade.
-            ("https", "http") if url.host_str() == current.host_str() => {
-                // Switching between the two special schemes cannot fail.
-                let _ = url.set_scheme("https");
-            }
-            (_, "http" | "https") => {}
-            (_, other) => return Err(format!("'{key}' has scheme '{other}', expected https")),
-        }
-        return Ok(Some(url));
-    }
-    Ok(None)
-}
-
-/// The top-level object of a Kolada response (a UTF-8 BOM is allowed).
-fn page_object(bytes: &[u8]) -> Result<serde_json::Map<String, Value>, String> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    match serde_json::from_slice(bytes) {
-        Ok(Value::Object(top)) => Ok(top),
-        Ok(_) => Err("not a Kolada response: the top level is not a JSON object".into()),
-        Err(e) => Err(format!("not a Kolada response: not JSON: {e}")),
-    }
-}
-
-/// Title as compared: trimmed, runs of whitespace as one space.
-fn normalized(title: &str) -> String {
-    title.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Compares every KPI's title with Kolada's metadata; all mismatches and unknown KPIs are
-/// reported together so that one run shows everything to fix.
-async fn verify_titles(ctx: &Ctx<'_>, base: &Url, kpis: &[KoladaKpi]) -> Result<()> {
-    let mut actual: HashMap<String, Option<String>> = HashMap::new();
-    let mut problems = Vec::new();
-    let mut failing: Vec<&str> = Vec::new();
-    for kpi in kpis {
-        let id = kpi.id.trim();
-        if !actual.contains_key(id) {
-            let url = with_path(base, &["kpi", id])?;
-            let body = ctx.get(&url).await?;
-            let title = kpi_title(&body, id).map_err(|m| ctx.fail(url.as_str(), m))?;
-            actual.insert(id.to_string(), title);
-        }
-        let problem = match actual.get(id).and_then(Option::as_deref) {
-            None => format!("KPI {id} is unknown to Kolada (expected '{}')", kpi.title),
-            Some(title) if normalized(title) != normalized(&kpi.title) => format!(
-                "KPI {id}: Kolada's title is '{title}' but the pipeline expects '{}'",
-                kpi.title
-            ),
-            Some(_) => continue,
-        };
-        problems.push(problem);
-        if !failing.contains(&id) {
-            failing.push(id);
-        }
-    }
-    if problems.is_empty() {
-        return Ok(());
-    }
-    let location = with_path(base, &["kpi", &failing.join(",")])?;
-    Err(ctx.fail(
-        location.as_str(),
-        format!(
-            "KPI title check failed: {}. Kolada may have redefined the KPI: check its definition, then update the pipeline's title (or its KPI id)",
-            problems.join("; ")
-        ),
-    ))
-}
-
-/// The title of KPI `id` from a metadata response; `None` when Kolada does not know it.
-fn kpi_title(bytes: &[u8], id: &str) -> Result<Option<String>, String> {
-    let top = page_object(bytes)?;
-    let Some(Value::Array(values)) = top.get("values") else {
-        return Err("not a Kolada KPI response: no 'values' array".into());
-    };
-    let Some(entry) = values
-        .iter()
-        .find(|v| v.get("id").and_then(Value::as_str) == Some(id))
-    else {
-        return Ok(None);
-    };
-    match entry.get("title") {
-        Some(Value::String(t)) => Ok(Some(t.clone())),
-        _ => Err(format!(
-            "Kolada's metadata for KPI {id} has no title string"
-        )),
-    }
 }
 
 #[cfg(test)]

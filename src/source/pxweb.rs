@@ -449,3 +449,7 @@ fn in_request(error: Error, n: usize, total: usize) -> Error {
 #[cfg(test)]
 #[path = "pxweb_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "pxweb_unit_tests.rs"]
+mod unit_tests;

@@ -1,0 +1,173 @@
+//! Decoding and mapping a run's changed extracts, chunk by chunk, into the run's
+//! [`Held`] rows: each raw extract is kept in the lake first, a file that cannot be
+//! decoded or mapped as a whole fails the run as [`Error::Data`], rejected rows are
+//! collected for quarantine. Unchanged extracts that feed a partition being rebuilt are
+//! decoded again from their kept raw bytes, so the partition is rebuilt from all of them.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::held::Held;
+use super::{CHUNK_ROWS, RunContext, RunOptions, whole_file};
+use crate::config::pipeline::Pipeline;
+use crate::error::{Error, Result};
+use crate::format;
+use crate::lake::manifest::ExtractState;
+use crate::mapping::{self, Mapped};
+use crate::source::Extract;
+
+/// One extract of the run, decoded and mapped.
+pub(super) struct Decoded {
+    pub(super) extract: Extract,
+    pub(super) sha: String,
+    /// What mapping found besides the rows (those are in the run's [`Held`]).
+    pub(super) mapped: Mapped,
+    /// Partitions this extract feeds.
+    pub(super) parts: Vec<(String, String)>,
+    /// Data rows dropped by the format's options (trailer, filters).
+    pub(super) dropped: usize,
+}
+
+/// Decodes every extract of `todo`, then every unchanged extract that feeds a partition
+/// they feed (taking it out of `unchanged`), until no further partition is touched.
+/// Sorted by file name and hash, so the output does not depend on the fetch order.
+pub(super) fn all(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    todo: Vec<(Extract, String)>,
+    unchanged: &mut BTreeMap<String, ExtractState>,
+    held: &mut Held,
+) -> Result<Vec<Decoded>> {
+    let mut decoded = Vec::new();
+    for (e, sha) in todo {
+        decoded.push(one(ctx, pipeline, e, sha, opts, held)?);
+    }
+    // Partitions to rebuild, and unchanged extracts that also feed them.
+    let mut rebuild: BTreeSet<(String, String)> = decoded
+        .iter()
+        .flat_map(|d| d.parts.iter().cloned())
+        .collect();
+    loop {
+        let extra: Vec<String> = unchanged
+            .iter()
+            .filter(|(_, s)| s.partitions.iter().any(|p| rebuild.contains(p)))
+            .map(|(sha, _)| sha.clone())
+            .collect();
+        if extra.is_empty() {
+            break;
+        }
+        for sha in extra {
+            let Some(state) = unchanged.remove(&sha) else {
+                continue;
+            };
+            let bytes = ctx.lake.read_raw(&state.raw_path)?;
+            let e = Extract::in_memory(state.file.clone(), state.raw_path.clone(), bytes);
+            let d = one(ctx, pipeline, e, sha, opts, held)?;
+            rebuild.extend(d.parts.iter().cloned());
+            decoded.push(d);
+        }
+    }
+    decoded.sort_by(|a, b| (&a.extract.name, &a.sha).cmp(&(&b.extract.name, &b.sha)));
+    Ok(decoded)
+}
+
+/// Keeps, decodes and maps one extract.
+fn one(
+    ctx: &RunContext<'_>,
+    pipeline: &Pipeline,
+    mut extract: Extract,
+    sha: String,
+    opts: &RunOptions,
+    held: &mut Held,
+) -> Result<Decoded> {
+    // A listed file is read only now, one at a time.
+    extract.load(&pipeline.name, &sha)?;
+    let data_err = |message: String| Error::Data {
+        pipeline: pipeline.name.clone(),
+        file: extract.name.clone(),
+        message: crate::normalize::personnummer::scrub(&message),
+    };
+    if !opts.dry_run {
+        ctx.lake
+            .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
+    }
+    let extract_id = sha[..16].to_string();
+    let order = std::sync::Arc::new((extract.name.clone(), sha.clone()));
+    let mut mapped = Mapped::default();
+    let mut parts = BTreeSet::new();
+    let dropped = format::decode_chunks(
+        &pipeline.format,
+        &pipeline.table,
+        &extract.bytes,
+        if opts.chunk_rows == 0 {
+            CHUNK_ROWS
+        } else {
+            opts.chunk_rows
+        },
+        &mut |chunk| {
+            let mut next =
+                mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
+            parts.extend(next.partitions.keys().cloned());
+            held.push(&order, std::mem::take(&mut next.partitions))
+                .map_err(ChunkError::Lake)?;
+            mapped.absorb(next);
+            crate::progress::rows(&pipeline.name, mapped.records as u64);
+            Ok(())
+        },
+    )
+    .map_err(|e| match e {
+        ChunkError::Format(e) => data_err(e.to_string()),
+        ChunkError::Mapping(e) => data_err(e.to_string()),
+        ChunkError::Lake(e) => e,
+    })?;
+    held.coalesce(&order)?;
+    // The bytes are kept on disk (`keep_raw`) and everything the run needs from them is
+    // mapped: holding them until every extract is decoded would add the size of all the
+    // night's files to the peak.
+    extract.bytes = Vec::new();
+    // The first rejections are logged one by one; the rest only counted (the
+    // quarantine table has them all), so a bad national extract cannot flood the log.
+    const LOGGED: usize = 10;
+    for r in mapped.rejected.iter().take(LOGGED) {
+        tracing::warn!(file = %extract.name, row = r.row, column = r.column.as_deref().unwrap_or("-"), reason = %r.reason, "row quarantined");
+    }
+    if mapped.rejected.len() > LOGGED {
+        tracing::warn!(file = %extract.name, more = mapped.rejected.len() - LOGGED, "further rows quarantined");
+    }
+
+    if let Some(message) = whole_file::problem(&mapped, &parts, dropped) {
+        return Err(data_err(message));
+    }
+    let parts = parts.into_iter().collect();
+    Ok(Decoded {
+        dropped,
+        parts,
+        mapped,
+        extract,
+        sha,
+    })
+}
+
+/// Why decoding an extract chunk by chunk stopped. A failure to spill is the lake's, not
+/// the extract's: kept apart from the decoder's and the mapping's, which concern the file.
+#[derive(Debug)]
+enum ChunkError {
+    /// The file cannot be decoded.
+    Format(format::FormatError),
+    /// The file cannot be mapped.
+    Mapping(mapping::MappingError),
+    /// Mapped rows could not be held (spilled) by the lake.
+    Lake(Error),
+}
+
+impl From<format::FormatError> for ChunkError {
+    fn from(e: format::FormatError) -> Self {
+        ChunkError::Format(e)
+    }
+}
+
+impl From<mapping::MappingError> for ChunkError {
+    fn from(e: mapping::MappingError) -> Self {
+        ChunkError::Mapping(e)
+    }
+}

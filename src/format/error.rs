@@ -74,6 +74,11 @@ pub enum FormatError {
     #[error("{0}")]
     Kolada(String),
 
+    /// A format's own reason, in its own words or error type: a format added later
+    /// reports through this without a variant here (`FormatError::Other(msg.into())`).
+    #[error("{0}")]
+    Other(Box<dyn std::error::Error + Send + Sync>),
+
     /// The file ends above the (last) header row.
     #[error("the file has no row {row}, where the header was expected")]
     NoHeaderRow {

@@ -35,6 +35,30 @@ pub fn new_session() -> SessionContext {
     SessionContext::new_with_config(config)
 }
 
+/// Bytes of file listings a lake session keeps (DataFusion's default is 1 MiB).
+///
+/// DataFusion lists a table whole on its first query and answers later ones (a
+/// partition prefix such as one kommun included) from that listing while it fits. A
+/// national lake's listing is far larger than the default (a ten-year table has 34,800
+/// partitions, some 7 MB of listing), so every chunk of a publish listed every table
+/// again. A session lives for one command or one publish, and sees the lake as it was
+/// when it first listed it.
+const LAKE_LISTING_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// [`new_session`] whose file listings are kept for the session's life
+/// ([`LAKE_LISTING_CACHE_BYTES`]).
+fn lake_session() -> Result<SessionContext> {
+    use datafusion::execution::cache::cache_manager::CacheManagerConfig;
+    use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+    let runtime = RuntimeEnvBuilder::new()
+        .with_cache_manager(
+            CacheManagerConfig::default().with_list_files_cache_limit(LAKE_LISTING_CACHE_BYTES),
+        )
+        .build_arc()?;
+    let config = new_session().copied_config();
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
 /// Registers the lake's tables and the run ledger, then creates the views. View
 /// problems are returned, not raised, so one broken view does not hide the rest.
 pub async fn open(
@@ -42,7 +66,7 @@ pub async fn open(
     sql_dir: &std::path::Path,
     agreements_dir: &std::path::Path,
 ) -> Result<(SessionContext, Problems)> {
-    let ctx = new_session();
+    let ctx = lake_session()?;
     for t in TABLES {
         register_listing(
             &ctx,

@@ -190,10 +190,11 @@ async fn write_views(
     }
     let mut empty = true;
     // A chunk's cells are its kommun-months' (about 900 each), held together; one query
-    // per chunk keeps the view's fixed cost small. Chunks are whole kommuner: a chunk of
-    // one kommun (every chunk of a ten-year lake) is asked for with `kommun = '…'`, and
-    // the lake's listing then reads that kommun's folders only, so planning it does not
-    // grow with the lake (docs/performance.md).
+    // per chunk keeps the view's fixed cost small. Chunks are whole kommuner, so a
+    // ten-year chunk (one kommun × 120 months) holds what a one-year chunk of 12 kommuner
+    // does. The lake session lists each table once and answers every chunk's partition
+    // filter from that listing (`query::LAKE_LISTING_CACHE_BYTES`), so 290 chunks do not
+    // mean 290 listings of the lake (docs/performance.md).
     for chunk in chunks(&all, settings.kommun_months_per_chunk) {
         let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) =
             chunk.iter().partition(|km| now.unchanged_in(previous, km));
@@ -260,9 +261,9 @@ fn chunks(all: &[KommunMonth], per_chunk: usize) -> Vec<&[KommunMonth]> {
 /// `kommun in (…) and period in (…)`: the smallest condition covering the kommun-months
 /// given that the lake's partition pruning understands (an OR of per-kommun conditions is
 /// not pushed into the scans, and each chunk would read the whole lake). It may cover more
-/// kommun-months than asked for; [`only`] drops those. One kommun is named with `=`:
-/// DataFusion then lists that kommun's folder only instead of every folder of the lake.
-/// Codes and periods were checked to be digits and dashes when the lake was listed.
+/// kommun-months than asked for; [`only`] drops those. One kommun is named with `=`, a
+/// partition prefix to DataFusion (answered from the session's listing, or by listing
+/// that kommun's folder alone in a session without one). Codes and periods were checked to be digits and dashes when the lake was listed.
 fn filter(kms: &[&KommunMonth]) -> String {
     let list = |values: std::collections::BTreeSet<&str>| {
         values
@@ -466,7 +467,7 @@ mod tests {
     }
 
     #[test]
-    fn one_kommun_is_asked_for_with_equality_so_its_folder_alone_is_listed() {
+    fn one_kommun_is_asked_for_with_equality_a_partition_prefix() {
         let all = kms(&[("0180", 2), ("0181", 1)]);
         let refs: Vec<&KommunMonth> = all.iter().collect();
         assert_eq!(

@@ -103,6 +103,9 @@ pub struct RawPseudonymization {
     pub key_env: Option<String>,
 }
 
+/// Bytes of mapped rows a run holds in memory when `[lake] ingest_memory_mb` is not set.
+pub const DEFAULT_INGEST_MEMORY_BYTES: usize = 256 * 1024 * 1024;
+
 /// `[publish]`
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -244,7 +247,10 @@ impl Settings {
         let settings = Settings {
             file,
             lake_root: at(raw.lake.root.unwrap_or_else(|| PathBuf::from("data"))),
-            ingest_memory_bytes: raw.lake.ingest_memory_mb.unwrap_or(256).max(1) * 1024 * 1024,
+            ingest_memory_bytes: raw
+                .lake
+                .ingest_memory_mb
+                .map_or(DEFAULT_INGEST_MEMORY_BYTES, |mb| mb.max(1) * 1024 * 1024),
             pipelines_dir: at(raw
                 .paths
                 .pipelines

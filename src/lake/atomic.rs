@@ -48,13 +48,8 @@ pub fn stage_in_set(target: &Path, bytes: &[u8]) -> Result<Staged> {
     }
     let mut f = StagingFile::open(target, false)?;
     f.write_all(bytes).map_err(|e| Error::io(&f.temp, e))?;
-    let file = f.file.take();
-    drop(file);
-    Ok(Staged {
-        temp: std::mem::take(&mut f.temp),
-        target: std::mem::take(&mut f.target),
-        synced: false,
-    })
+    drop(f.file.take());
+    Ok(f.into_staged(false))
 }
 
 /// A temporary file beside its target, written piece by piece (outputs too large to
@@ -107,11 +102,17 @@ impl StagingFile {
         if let Some(f) = self.file.take() {
             f.sync_all().map_err(|e| Error::io(&self.temp, e))?;
         }
-        Ok(Staged {
+        Ok(self.into_staged(true))
+    }
+
+    /// The closed file as [`Staged`] (its handle already taken, so dropping `self`
+    /// removes nothing).
+    fn into_staged(mut self, synced: bool) -> Staged {
+        Staged {
             temp: std::mem::take(&mut self.temp),
             target: std::mem::take(&mut self.target),
-            synced: true,
-        })
+            synced,
+        }
     }
 }
 
@@ -152,27 +153,29 @@ impl Staged {
     /// Renames the staged file over its target and makes that durable (the file of a set
     /// published alone: the filesystem synced before and after).
     pub fn publish(self) -> Result<()> {
-        let synced = self.synced;
-        if !synced {
-            sync_filesystem(&self.temp)?;
+        let dir = (!self.synced)
+            .then(|| directory_of(&self.target).map(Path::to_path_buf))
+            .flatten();
+        if let Some(dir) = &dir {
+            sync_filesystem(dir)?;
         }
-        let target = self.rename()?;
-        if !synced {
-            sync_filesystem(&target)?;
+        self.rename()?;
+        if let Some(dir) = &dir {
+            sync_filesystem(dir)?;
         }
         Ok(())
     }
 
     /// Renames the staged file over its target; a fsynced file's directory is fsynced
-    /// (a file of a set waits for the set's filesystem sync). Returns the target.
-    fn rename(self) -> Result<PathBuf> {
+    /// (a file of a set waits for the set's filesystem sync).
+    fn rename(self) -> Result<()> {
         fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         if self.synced
             && let Some(dir) = directory_of(&self.target)
         {
             sync_dir(dir)?;
         }
-        Ok(self.target)
+        Ok(())
     }
 
     /// Removes the staged file (the run was abandoned).
@@ -296,35 +299,35 @@ fn symlink(_target: &Path, link: &Path) -> Result<()> {
 /// to it) and once after (the names, and the directories made for them).
 pub fn publish_all(staged: Vec<Staged>) -> Result<()> {
     failpoint("before-publish", staged.len());
-    let unsynced = staged.iter().find(|s| !s.synced).map(|s| s.temp.clone());
-    if let Some(temp) = &unsynced {
-        sync_filesystem(temp)?;
+    // A set lies in one lake: one directory of it names the filesystem.
+    let unsynced = staged
+        .iter()
+        .find(|s| !s.synced)
+        .and_then(|s| directory_of(&s.target).map(Path::to_path_buf));
+    if let Some(dir) = &unsynced {
+        sync_filesystem(dir)?;
     }
     for s in staged {
         s.rename()?;
     }
-    if let Some(temp) = &unsynced {
-        sync_filesystem(directory_of(temp).unwrap_or(temp))?;
+    if let Some(dir) = &unsynced {
+        sync_filesystem(dir)?;
     }
     Ok(())
 }
 
-/// Writes everything of the filesystem `path` lies on to disk (Linux `syncfs`, which
-/// reports write-back errors). Only files staged by [`stage_in_set`] rely on it.
+/// Writes everything of the filesystem the directory `dir` lies on to disk (Linux
+/// `syncfs`, which reports write-back errors). Only files staged by [`stage_in_set`]
+/// rely on it.
 #[cfg(target_os = "linux")]
-fn sync_filesystem(path: &Path) -> Result<()> {
-    let dir = if path.is_dir() {
-        path
-    } else {
-        directory_of(path).unwrap_or(path)
-    };
+fn sync_filesystem(dir: &Path) -> Result<()> {
     let handle = File::open(dir).map_err(|e| Error::io(dir, e))?;
     rustix::fs::syncfs(&handle).map_err(|e| Error::io(dir, e.into()))
 }
 
 /// Elsewhere no file is staged unsynced ([`stage_in_set`] fsyncs), so nothing is left.
 #[cfg(not(target_os = "linux"))]
-fn sync_filesystem(_path: &Path) -> Result<()> {
+fn sync_filesystem(_dir: &Path) -> Result<()> {
     Ok(())
 }
 

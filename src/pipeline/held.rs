@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::lake::{Lake, atomic};
 
 /// Default budget of mapped rows held in memory by one run (`[lake] ingest_memory_mb`).
-pub const DEFAULT_BUDGET: usize = 256 * 1024 * 1024;
+pub const DEFAULT_BUDGET: usize = crate::config::settings::DEFAULT_INGEST_MEMORY_BYTES;
 
 /// A (kommun, period) partition.
 pub type Partition = (String, String);

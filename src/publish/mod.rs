@@ -263,7 +263,8 @@ fn chunks(all: &[KommunMonth], per_chunk: usize) -> Vec<&[KommunMonth]> {
 /// not pushed into the scans, and each chunk would read the whole lake). It may cover more
 /// kommun-months than asked for; [`only`] drops those. One kommun is named with `=`, a
 /// partition prefix to DataFusion (answered from the session's listing, or by listing
-/// that kommun's folder alone in a session without one). Codes and periods were checked to be digits and dashes when the lake was listed.
+/// that kommun's folder alone in a session without one). Codes and periods were checked
+/// to be digits and dashes when the lake was listed.
 fn filter(kms: &[&KommunMonth]) -> String {
     let list = |values: std::collections::BTreeSet<&str>| {
         values

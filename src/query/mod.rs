@@ -29,10 +29,14 @@ use crate::normalize::schema::{self, TABLES};
 
 /// A fresh session with the settings the product relies on.
 pub fn new_session() -> SessionContext {
-    let config = SessionConfig::new()
+    SessionContext::new_with_config(session_config())
+}
+
+/// The settings every session of the product has.
+fn session_config() -> SessionConfig {
+    SessionConfig::new()
         .with_information_schema(true)
-        .with_target_partitions(2);
-    SessionContext::new_with_config(config)
+        .with_target_partitions(2)
 }
 
 /// Bytes of file listings a lake session keeps (DataFusion's default is 1 MiB).
@@ -55,8 +59,10 @@ fn lake_session() -> Result<SessionContext> {
             CacheManagerConfig::default().with_list_files_cache_limit(LAKE_LISTING_CACHE_BYTES),
         )
         .build_arc()?;
-    let config = new_session().copied_config();
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    Ok(SessionContext::new_with_config_rt(
+        session_config(),
+        runtime,
+    ))
 }
 
 /// Registers the lake's tables and the run ledger, then creates the views. View

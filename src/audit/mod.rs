@@ -220,20 +220,28 @@ fn partition_bounds(
 }
 
 /// Audits every published long table in `dir` (`csv`: read the CSV files instead of the
-/// Parquet ones). Returns (file name, audit) in file-name order; files that are not long
-/// tables (the wide views derived from them) are left out.
+/// Parquet ones). Returns (file name, audit) in file-name order, a view published per
+/// period named by its directory (`kartlaggning/`); files that are not long tables (the
+/// wide views derived from them) are left out.
 pub fn audit_dir(dir: &Path, threshold: i64, csv: bool) -> Result<Vec<(String, TableAudit)>> {
     let extension = if csv { "csv" } else { "parquet" };
-    let mut names: Vec<String> = std::fs::read_dir(dir)
+    let mut entries: Vec<(String, std::path::PathBuf)> = std::fs::read_dir(dir)
         .map_err(|e| crate::Error::io(dir, e))?
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(&format!(".{extension}")))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+        .filter(|(n, p)| {
+            !n.starts_with('.') && (p.is_dir() || n.ends_with(&format!(".{extension}")))
+        })
         .collect();
-    names.sort();
+    entries.sort();
     let mut out = Vec::new();
-    for name in names {
-        match LongTable::read(&dir.join(&name)) {
+    for (name, path) in entries {
+        let (name, read) = if path.is_dir() {
+            (format!("{name}/"), LongTable::read_dir(&path, extension))
+        } else {
+            (name, LongTable::read(&path))
+        };
+        match read {
             Ok(table) => out.push((name, audit_table(&table, threshold))),
             // Wide tables have no `antal`/`antal_skyddad`: derived from a long one.
             Err(crate::Error::Config(_)) => continue,

@@ -3,7 +3,7 @@
 //! interned), and the published count — NULL where the count is hidden.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
@@ -62,44 +62,47 @@ pub struct LongTable {
 impl LongTable {
     /// Reads `path` (`.parquet`, or `.csv` as written by publishing: header, commas).
     pub fn read(path: &Path) -> Result<LongTable> {
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        Self::read_files(path, &[path.to_path_buf()])
+    }
+
+    /// Reads a view published per period: every `.<extension>` file of `dir`, in name
+    /// order, as one table.
+    pub fn read_dir(dir: &Path, extension: &str) -> Result<LongTable> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == extension))
+            .filter(|p| {
+                !p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            })
+            .collect();
+        files.sort();
+        Self::read_files(dir, &files)
+    }
+
+    /// The files as one table; problems are reported against `shown`.
+    fn read_files(shown: &Path, files: &[PathBuf]) -> Result<LongTable> {
         let problem = |message: String| {
             let mut p = Problems::default();
-            p.push(path.display().to_string(), "", message);
+            p.push(shown.display().to_string(), "", message);
             Error::Config(p)
         };
-        let (schema, batches): (Vec<String>, Vec<RecordBatch>) =
-            if path.extension().is_some_and(|e| e == "csv") {
-                let mut header = String::new();
-                std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut header)
-                    .map_err(|e| Error::io(path, e))?;
-                // Every column as text: "0880" must stay "0880".
-                let fields: Vec<Field> = header
-                    .trim_end()
-                    .split(',')
-                    .map(|n| Field::new(n, DataType::Utf8, true))
-                    .collect();
-                let names = fields.iter().map(|f| f.name().clone()).collect();
-                let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-                let batches =
-                    datafusion::arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(fields)))
-                        .with_header(true)
-                        .build(file)?
-                        .collect::<std::result::Result<_, _>>()?;
-                (names, batches)
-            } else {
-                let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-                let names = builder
-                    .schema()
-                    .fields()
-                    .iter()
-                    .map(|f| f.name().clone())
-                    .collect();
-                (
-                    names,
-                    builder.build()?.collect::<std::result::Result<_, _>>()?,
-                )
-            };
+        let mut schema: Option<Vec<String>> = None;
+        let mut batches = Vec::new();
+        for file in files {
+            let (names, read) = read_file(file)?;
+            if schema.as_ref().is_some_and(|s| *s != names) {
+                return Err(problem(format!(
+                    "{} has other columns than the view's other files",
+                    file.display()
+                )));
+            }
+            schema = Some(names);
+            batches.extend(read);
+        }
+        let schema = schema.unwrap_or_default();
         // Checked on the file's columns, so an empty table is recognized too.
         for required in PARTITION.iter().chain(&["antal", "antal_skyddad"]) {
             if !schema.iter().any(|n| n == required) {
@@ -223,4 +226,40 @@ impl LongTable {
         order.sort_by_key(|&p| (std::cmp::Reverse(count[p]), p));
         order.into_iter().take(n).collect()
     }
+}
+
+/// The column names and rows of one published file (`.parquet`, or `.csv` as written
+/// by publishing: header, commas).
+fn read_file(path: &Path) -> Result<(Vec<String>, Vec<RecordBatch>)> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    Ok(if path.extension().is_some_and(|e| e == "csv") {
+        let mut header = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut header)
+            .map_err(|e| Error::io(path, e))?;
+        // Every column as text: "0880" must stay "0880".
+        let fields: Vec<Field> = header
+            .trim_end()
+            .split(',')
+            .map(|n| Field::new(n, DataType::Utf8, true))
+            .collect();
+        let names = fields.iter().map(|f| f.name().clone()).collect();
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let batches = datafusion::arrow::csv::ReaderBuilder::new(Arc::new(Schema::new(fields)))
+            .with_header(true)
+            .build(file)?
+            .collect::<std::result::Result<_, _>>()?;
+        (names, batches)
+    } else {
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let names = builder
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        (
+            names,
+            builder.build()?.collect::<std::result::Result<_, _>>()?,
+        )
+    })
 }

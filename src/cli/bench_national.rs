@@ -197,15 +197,13 @@ async fn latency(
 ) -> Result<()> {
     let lake = crate::lake::Lake::new(&s.lake_root);
     let (lake_ctx, _) = crate::query::open(&lake, &s.sql_dir, &s.agreements_dir).await?;
+    // The published views as every reader opens them (`kartlaggning` is a directory of
+    // one file per period).
     let published = crate::query::new_session();
-    let file = crate::publish::dir(&lake).join("kartlaggning.parquet");
-    published
-        .register_parquet(
-            "kartlaggning",
-            &file.display().to_string(),
-            Default::default(),
-        )
-        .await?;
+    crate::published::open(&crate::publish::dir(&lake))
+        .await?
+        .register(&published)
+        .await;
     let codes = crate::normalize::kommun::KOMMUNER;
     for (name, ctx) in [("lake view", &lake_ctx), ("published", &published)] {
         let mut times = Vec::new();

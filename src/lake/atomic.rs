@@ -316,6 +316,28 @@ pub fn publish_all(staged: Vec<Staged>) -> Result<()> {
     Ok(())
 }
 
+/// Puts each `to` in place as a hard link to `from` (a copy where the filesystem has no
+/// hard links): files a new set shares unchanged with the one it replaces. Published files
+/// are never written to again, so two sets can share them. New directories and the new
+/// entries are fsynced, once per directory.
+pub fn link_all(pairs: impl IntoIterator<Item = (PathBuf, PathBuf)>) -> Result<()> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for (from, to) in pairs {
+        let dir = directory_of(&to)
+            .ok_or_else(|| Error::Internal(format!("{} has no parent directory", to.display())))?;
+        if dirs.insert(dir.to_path_buf()) {
+            create_dirs(dir, true)?;
+        }
+        if fs::hard_link(&from, &to).is_err() {
+            let mut source = File::open(&from).map_err(|e| Error::io(&from, e))?;
+            let mut copy = create_private(&to)?;
+            std::io::copy(&mut source, &mut copy).map_err(|e| Error::io(&to, e))?;
+            copy.sync_all().map_err(|e| Error::io(&to, e))?;
+        }
+    }
+    dirs.iter().try_for_each(|d| sync_dir(d))
+}
+
 /// Writes everything of the filesystem the directory `dir` lies on to disk (Linux
 /// `syncfs`, which reports write-back errors). Only files staged by [`stage_in_set`]
 /// rely on it.

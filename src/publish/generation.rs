@@ -18,12 +18,24 @@ use crate::lake::{Lake, atomic};
 /// Directory of the generations, beside `published`.
 pub const GENERATIONS: &str = "_published";
 
-/// A generation directory being written, not yet published.
+/// A generation directory being written, not yet published. Dropped before [`switch`]
+/// (the publish failed, or its task was cancelled: a `serve` shutting down), it is
+/// removed with everything written into it.
 #[derive(Debug)]
 pub struct Generation {
     number: u64,
     /// Where its files go.
     pub dir: PathBuf,
+    /// Linked: the directory is published and stays.
+    switched: bool,
+}
+
+impl Drop for Generation {
+    fn drop(&mut self) {
+        if !self.switched {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
 }
 
 /// The link readers open: `<lake>/published`.
@@ -48,7 +60,13 @@ pub fn next(lake: &Lake) -> Result<Generation> {
         let dir = root.join(name(number));
         // Another process publishing at the same moment may have taken the number.
         match atomic::create_new_dir(&dir) {
-            Ok(()) => return Ok(Generation { number, dir }),
+            Ok(()) => {
+                return Ok(Generation {
+                    number,
+                    dir,
+                    switched: false,
+                });
+            }
             Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists => {
                 number += 1
             }
@@ -59,13 +77,14 @@ pub fn next(lake: &Lake) -> Result<Generation> {
 
 /// Turns the link to `generation` and removes the generations no reader can be in: all
 /// older ones but the one the link left.
-pub fn switch(lake: &Lake, generation: Generation) -> Result<()> {
+pub fn switch(lake: &Lake, mut generation: Generation) -> Result<()> {
     let root = lake.root().join(GENERATIONS);
     let left = current(lake).and_then(|p| number_of(&p));
     atomic::switch_link(
         &link(lake),
         &Path::new(GENERATIONS).join(name(generation.number)),
     )?;
+    generation.switched = true;
     for n in numbers(&root)? {
         if n < generation.number && Some(n) != left {
             let dir = root.join(name(n));
@@ -79,7 +98,7 @@ pub fn switch(lake: &Lake, generation: Generation) -> Result<()> {
 
 /// Removes a generation that will not be published (the publish failed).
 pub fn discard(generation: Generation) {
-    let _ = std::fs::remove_dir_all(&generation.dir);
+    drop(generation);
 }
 
 /// A `published/` that is a directory (a lake from before generations) is moved into

@@ -35,6 +35,11 @@ pub struct State {
     pub global: String,
     /// Fingerprint per `kommun|period`.
     pub kommun_months: BTreeMap<String, String>,
+    /// What each period's files hold, by view: (rows, flagged cells). Written with the
+    /// published set; a set from before per-period files has none, so all of it is
+    /// recomputed once.
+    #[serde(default)]
+    pub periods: BTreeMap<String, BTreeMap<String, (usize, usize)>>,
 }
 
 impl State {
@@ -63,6 +68,7 @@ impl State {
         Ok(State {
             global,
             kommun_months,
+            periods: BTreeMap::new(),
         })
     }
 
@@ -77,6 +83,32 @@ impl State {
     pub fn to_json(&self) -> Result<Vec<u8>> {
         serde_json::to_vec(self)
             .map_err(|e| Error::Internal(format!("publish state not serializable: {e}")))
+    }
+
+    /// Whether the published set of `previous` was built from the same lake files, with
+    /// the same SQL and threshold (what each period's files hold is not compared).
+    pub fn same_inputs(&self, previous: &State) -> bool {
+        self.global == previous.global && self.kommun_months == previous.kommun_months
+    }
+
+    /// The kommun-months by period, each period's in kommun order.
+    pub fn by_period(&self) -> BTreeMap<String, Vec<KommunMonth>> {
+        let mut out: BTreeMap<String, Vec<KommunMonth>> = BTreeMap::new();
+        for km in self.all() {
+            out.entry(km.1.clone()).or_default().push(km);
+        }
+        out
+    }
+
+    /// Whether period `period` is built from the same inputs as in `previous`: the same
+    /// kommun-months (none added, none gone), each unchanged, so its files can be kept.
+    pub fn period_unchanged(&self, previous: &State, period: &str, kms: &[KommunMonth]) -> bool {
+        let before = previous
+            .kommun_months
+            .keys()
+            .filter(|k| k.rsplit_once('|').is_some_and(|(_, p)| p == period))
+            .count();
+        before == kms.len() && kms.iter().all(|km| self.unchanged_in(previous, km))
     }
 
     /// Every kommun-month, in order.

@@ -37,16 +37,18 @@ pub fn resolved(lake: &Lake) -> PathBuf {
     crate::publish::generation::current(lake).unwrap_or_else(|| crate::publish::dir(lake))
 }
 
-/// One published view: a `<name>.parquet` file of the resolved folder.
+/// One published view: a `<name>.parquet` file of the resolved folder, or a `<name>/`
+/// directory of one `.parquet` file per period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
     /// The view's name, the file's stem: lowercase letters, digits and `_`.
     pub name: String,
-    /// Absolute path of the file.
+    /// Absolute path of the file or directory.
     pub path: PathBuf,
-    /// When the file was last replaced, if the file system says.
+    /// When the file (the newest file of a directory) was last replaced, if the file
+    /// system says.
     pub modified: Option<SystemTime>,
-    /// The file's length in bytes.
+    /// The file's length in bytes (a directory's: its files' together).
     pub len: u64,
 }
 
@@ -71,14 +73,20 @@ impl Set {
     pub async fn register(&self, ctx: &SessionContext) -> Vec<String> {
         let mut names = Vec::new();
         for view in &self.views {
-            let Some(url) = view.path.to_str() else {
+            let Some(path) = view.path.to_str() else {
                 continue;
+            };
+            // A directory is read as one table of all its files.
+            let url = if view.path.is_dir() {
+                format!("{path}/")
+            } else {
+                path.to_string()
             };
             // `bare`: a name is one identifier, never parsed as `schema.table`.
             match ctx
                 .register_parquet(
                     TableReference::bare(view.name.clone()),
-                    url,
+                    &url,
                     ParquetReadOptions::default(),
                 )
                 .await
@@ -93,7 +101,8 @@ impl Set {
 
 /// Opens the published folder `dir` (`publish::dir`): resolves it to the generation it
 /// names now and lists every `<name>.parquet` in it. The one function that reads the
-/// published folder for a reader.
+/// published folder for a reader. A directory `<name>/` with `.parquet` files is a view
+/// split by period.
 ///
 /// Names are limited to lowercase letters, digits and `_` (what SQL reaches without
 /// quoting); temporary files of the atomic writer start with `.` and are skipped. Fails
@@ -111,7 +120,16 @@ pub async fn open(dir: &Path) -> Result<Set> {
         let Some(file) = path.file_name().and_then(|n| n.to_str()) else {
             continue;
         };
-        let Some(stem) = file.strip_suffix(".parquet") else {
+        let Ok(meta) = entry.metadata().await else {
+            continue;
+        };
+        // A view is `<name>.parquet`, or `<name>/` holding one `.parquet` per period.
+        let stem = if meta.is_dir() {
+            Some(file)
+        } else {
+            file.strip_suffix(".parquet")
+        };
+        let Some(stem) = stem else {
             continue;
         };
         if !is_view_name(stem) {
@@ -123,20 +141,46 @@ pub async fn open(dir: &Path) -> Result<Set> {
             }
             continue;
         }
-        let Ok(meta) = entry.metadata().await else {
+        let (modified, len) = if meta.is_dir() {
+            match period_files(&path).await {
+                Some(summary) => summary,
+                None => continue,
+            }
+        } else if meta.is_file() {
+            (meta.modified().ok(), meta.len())
+        } else {
             continue;
         };
-        if meta.is_file() {
-            views.push(View {
-                name: stem.to_string(),
-                path,
-                modified: meta.modified().ok(),
-                len: meta.len(),
-            });
-        }
+        views.push(View {
+            name: stem.to_string(),
+            path,
+            modified,
+            len,
+        });
     }
     views.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(Set { dir: abs, views })
+}
+
+/// The newest modification time and the total length of the `.parquet` files of a
+/// view's directory; None when it holds none (not a view).
+async fn period_files(dir: &Path) -> Option<(Option<SystemTime>, u64)> {
+    let mut entries = tokio::fs::read_dir(dir).await.ok()?;
+    let (mut newest, mut len, mut any) = (None, 0, false);
+    while let Ok(Some(entry)) = entries.next_entry().await {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || !name.ends_with(".parquet") {
+            continue;
+        }
+        let Ok(meta) = entry.metadata().await else {
+            continue;
+        };
+        any = true;
+        len += meta.len();
+        newest = newest.max(meta.modified().ok());
+    }
+    any.then_some((newest, len))
 }
 
 /// A session built as `session` says with every published view of `dir` registered,

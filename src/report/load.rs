@@ -61,9 +61,7 @@ pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<Rep
         _ => {
             return Err(Error::NotFound(format!(
                 "{}: nothing is published yet: run `malgrupp run` first",
-                crate::published::resolved(&lake)
-                    .join("kartlaggning.parquet")
-                    .display()
+                crate::published::resolved(&lake).display()
             )));
         }
     };

@@ -85,6 +85,37 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
+/// The `.<ext>` files of a view published per period (`<published>/<view>/<period>.<ext>`),
+/// in period order.
+pub fn period_files(published: &std::path::Path, view: &str, ext: &str) -> Vec<PathBuf> {
+    files_under(&published.join(view))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect()
+}
+
+/// Whether `view` is published in `published`: as one file, or a directory of periods.
+pub fn is_published(published: &std::path::Path, view: &str) -> bool {
+    published.join(format!("{view}.parquet")).is_file()
+        || !period_files(published, view, "parquet").is_empty()
+}
+
+/// A view published per period as one CSV text: the header once, then every period's
+/// rows in period order.
+pub fn published_csv(published: &std::path::Path, view: &str) -> String {
+    let mut out = String::new();
+    for (i, f) in period_files(published, view, "csv").iter().enumerate() {
+        let text = std::fs::read_to_string(f).expect("published csv");
+        let body = if i == 0 {
+            text.as_str()
+        } else {
+            text.split_once('\n').map_or("", |(_, rest)| rest)
+        };
+        out.push_str(body);
+    }
+    out
+}
+
 /// Runs `sql` in an open session.
 pub async fn query_in(ctx: &datafusion::prelude::SessionContext, sql: &str) -> Vec<RecordBatch> {
     ctx.sql(sql)

@@ -260,7 +260,7 @@ async fn sigterm_mid_run_lets_the_run_finish_and_records_it() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(
-        site.root().join("published/kartlaggning.parquet").is_file(),
+        crate::common::is_published(&site.root().join("published"), "kartlaggning"),
         "republished at start-up"
     );
     let before = service.metrics().await;
@@ -325,7 +325,7 @@ async fn sigterm_mid_run_lets_the_run_finish_and_records_it() {
             .is_file()
     );
     assert!(
-        site.root().join("published/kartlaggning.parquet").is_file(),
+        crate::common::is_published(&site.root().join("published"), "kartlaggning"),
         "views republished after the run"
     );
     no_temp_files(&site.root());

@@ -75,11 +75,12 @@ async fn an_extract_with_only_a_header_and_a_total_line_fails() {
 /// The published count of försörjningsstöd recipients 16-24 (kön T).
 pub async fn published_recipients(t: &TestLake) -> Option<i64> {
     let ctx = malgrupp::query::new_session();
-    let file = malgrupp::publish::dir(&t.lake()).join("kartlaggning.parquet");
-    ctx.register_parquet("k", &file.display().to_string(), Default::default())
+    malgrupp::published::open(&malgrupp::publish::dir(&t.lake()))
         .await
-        .expect("register");
-    crate::common::scalar_in(&ctx, "select antal from k where matt = 'fs_mottagare' and kon = 'T' and alder = '16-24' and dimension = 'total'").await
+        .expect("published")
+        .register(&ctx)
+        .await;
+    crate::common::scalar_in(&ctx, "select antal from kartlaggning where matt = 'fs_mottagare' and kon = 'T' and alder = '16-24' and dimension = 'total'").await
 }
 
 #[tokio::test]
@@ -95,12 +96,16 @@ async fn a_kill_amid_the_published_files_leaves_readers_the_previous_set_whole()
 /// The published files and their contents (resolved through the `published` link).
 fn published_set(t: &TestLake) -> Vec<(String, Vec<u8>)> {
     let dir = malgrupp::publish::dir(&t.lake());
-    let mut set: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
-        .expect("published")
-        .flatten()
-        .map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            (name, std::fs::read(e.path()).expect("read"))
+    let resolved = std::fs::canonicalize(&dir).expect("published");
+    let mut set: Vec<(String, Vec<u8>)> = crate::common::files_under(&resolved)
+        .into_iter()
+        .map(|f| {
+            let name = f
+                .strip_prefix(&resolved)
+                .expect("inside")
+                .display()
+                .to_string();
+            (name, std::fs::read(&f).expect("read"))
         })
         .collect();
     set.sort();

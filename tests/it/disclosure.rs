@@ -33,7 +33,7 @@ fn pinned_only_outside_the_small_range(a: &audit::TableAudit) {
 /// The published long table by key (kommun … kategori) → (antal, antal_skyddad).
 fn published(t: &TestLake) -> HashMap<Vec<String>, (Option<i64>, bool)> {
     let table =
-        audit::table::LongTable::read(&publish::dir(&t.lake()).join("kartlaggning.parquet"))
+        audit::table::LongTable::read_dir(&publish::dir(&t.lake()).join("kartlaggning"), "parquet")
             .expect("published table");
     (0..table.rows.len())
         .map(|i| {
@@ -138,7 +138,7 @@ async fn the_auditor_pins_down_nothing_in_the_demo_lake_from_parquet_or_csv() {
     let csv = audit::audit_dir(&dir, 5, true).expect("audit");
     let names: Vec<&str> = parquet.iter().map(|(n, _)| n.as_str()).collect();
     // The follow-up is published too, with no rows: the demo has no programme data.
-    assert_eq!(names, ["kartlaggning.parquet", "uppfoljning.parquet"]);
+    assert_eq!(names, ["kartlaggning/", "uppfoljning.parquet"]);
     assert_eq!((parquet[1].1.rows, csv[1].1.rows), (0, 0));
     let (parquet, csv) = (&parquet[..1], &csv[..1]);
     for (name, a) in parquet.iter().chain(csv) {

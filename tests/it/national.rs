@@ -167,8 +167,9 @@ pub(crate) fn national(
 /// The published long table as (keys, antal, skyddad) rows.
 async fn published(t: &TestLake) -> Vec<(Vec<String>, Option<i64>, bool)> {
     let ctx = malgrupp::query::new_session();
-    let file = publish::dir(&t.lake()).join("kartlaggning.parquet");
-    ctx.register_parquet("k", &file.display().to_string(), Default::default())
+    // One file per period: read as one table, as the published readers do.
+    let dir = publish::dir(&t.lake()).join("kartlaggning");
+    ctx.register_parquet("k", &format!("{}/", dir.display()), Default::default())
         .await
         .expect("register");
     let mut out = Vec::new();
@@ -188,6 +189,8 @@ async fn published(t: &TestLake) -> Vec<(Vec<String>, Option<i64>, bool)> {
             ));
         }
     }
+    // Periods are files of their own, read in any order: compared sorted.
+    out.sort();
     out
 }
 
@@ -199,7 +202,7 @@ async fn expected(
     let ctx = t.session().await;
     let cells = cells::read_cells(&query_in(&ctx, &cells::sql(None)).await).expect("cells");
     let flags = flags_of(&cells);
-    cells
+    let mut rows: Vec<_> = cells
         .iter()
         .zip(flags)
         .map(|(c, f)| {
@@ -209,7 +212,9 @@ async fn expected(
                 f && c.antal.is_some(),
             )
         })
-        .collect()
+        .collect();
+    rows.sort();
+    rows
 }
 
 /// Each kommun-month suppressed on its own, one after the other.
@@ -250,6 +255,7 @@ async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomput
 
     // A night: one more month. Only its kommun-months are recomputed, and the result is
     // byte for byte what a publish from scratch gives.
+    let before_night = std::fs::canonicalize(publish::dir(&t.lake())).expect("generation");
     bench_national::write_month(&extracts, 2, K * 6, K).expect("extract");
     t.settings.kommun_months_per_chunk = 24;
     let (outcome, out) = t.run(&["national_fs"]).await;
@@ -261,20 +267,88 @@ async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomput
     );
     let ctx = t.session().await;
     let out_dir = publish::dir(&t.lake());
-    let read_set = || -> Vec<Vec<u8>> {
-        [
-            "kartlaggning.parquet",
-            "kartlaggning.csv",
-            "bilaga1_fs_orsak.csv",
-        ]
-        .iter()
-        .map(|n| std::fs::read(out_dir.join(n)).expect("published file"))
-        .collect()
+    // Every file of the per-period views, by name, and the identity of its inode.
+    let read_set = || -> Vec<(String, Vec<u8>)> {
+        ["kartlaggning", "kartlaggning_kon", "bilaga1_fs_orsak"]
+            .iter()
+            .flat_map(|v| files_under(&out_dir.join(v)))
+            .map(|f| {
+                let name = f
+                    .strip_prefix(&out_dir)
+                    .expect("inside")
+                    .display()
+                    .to_string();
+                (name, std::fs::read(&f).expect("published file"))
+            })
+            .collect()
     };
+    let inode = |dir: &Path, name: &str| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(dir.join(name))
+            .expect("published file")
+            .ino()
+    };
+    assert_eq!(
+        read_set().len(),
+        3 * 3 * 2,
+        "three views × three months × two formats"
+    );
+    // The months the night did not touch are the previous generation's files, linked.
+    let after_night = std::fs::canonicalize(&out_dir).expect("generation");
+    assert_ne!(after_night, before_night);
+    for name in [
+        "kartlaggning/2015-01.parquet",
+        "kartlaggning/2015-02.csv",
+        "bilaga1_fs_orsak/2015-01.csv",
+    ] {
+        assert_eq!(
+            inode(&before_night, name),
+            inode(&after_night, name),
+            "{name} kept"
+        );
+    }
     let night = read_set();
     // Nothing changed since: nothing is recomputed, nothing written.
     let again = publish::publish(&t.settings, &ctx).await.expect("publish");
     assert!(again.views.is_empty() && again.recomputed == 0, "{again:?}");
+
+    // One kommun-month of an old period changes (its partition file is replaced, which
+    // gives it a new modification time): only it is recomputed; its period's other
+    // kommun-months keep their rows, and the other periods their files.
+    let code = malgrupp::normalize::kommun::KOMMUNER[3].0;
+    let partition = t
+        .lake()
+        .partition_file("forsorjningsstod", code, "2015-02", "national_fs");
+    std::fs::File::options()
+        .write(true)
+        .open(&partition)
+        .expect("partition")
+        .set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+        .expect("touch");
+    let ctx = t.session().await;
+    let one = publish::publish(&t.settings, &ctx).await.expect("publish");
+    assert_eq!((one.recomputed, one.kept), (1, K * 3 - 1), "{one:?}");
+    let after_one = std::fs::canonicalize(&out_dir).expect("generation");
+    assert_eq!(
+        inode(&after_night, "kartlaggning/2015-03.parquet"),
+        inode(&after_one, "kartlaggning/2015-03.parquet")
+    );
+    assert_ne!(
+        inode(&after_night, "kartlaggning/2015-02.parquet"),
+        inode(&after_one, "kartlaggning/2015-02.parquet"),
+        "the changed period is written anew"
+    );
+    let differing: Vec<String> = read_set()
+        .into_iter()
+        .zip(&night)
+        .filter(|(a, b)| a != *b)
+        .map(|(a, _)| a.0)
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the same inputs publish the same bytes: {differing:?}"
+    );
+
     std::fs::remove_file(out_dir.join(publish::state::FILE)).expect("forget the state");
     let scratch = publish::publish(&t.settings, &ctx).await.expect("publish");
     assert_eq!((scratch.recomputed, scratch.kept), (K * 3, 0));

@@ -6,17 +6,21 @@ use datafusion::arrow::array::{Array, BooleanArray, Int64Array, StringArray};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use malgrupp::publish::{self, suppression};
 
-use crate::common::TestLake;
+use crate::common::{TestLake, period_files};
 
-/// (keys, antal, antal_skyddad) of a published long table, in file order.
-fn published_long(path: &std::path::Path) -> Vec<(Vec<String>, Option<i64>, bool)> {
-    let file = std::fs::File::open(path).expect("published file");
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .expect("parquet")
-        .build()
-        .expect("reader");
+/// (keys, antal, antal_skyddad) of the published long table, in period and file order.
+fn published_long(published: &std::path::Path) -> Vec<(Vec<String>, Option<i64>, bool)> {
+    let files = period_files(published, "kartlaggning", "parquet");
+    assert!(!files.is_empty(), "kartlaggning is published per period");
+    let batches = files.iter().flat_map(|path| {
+        let file = std::fs::File::open(path).expect("published file");
+        ParquetRecordBatchReaderBuilder::try_new(file)
+            .expect("parquet")
+            .build()
+            .expect("reader")
+    });
     let mut rows = Vec::new();
-    for b in reader {
+    for b in batches {
         let b = b.expect("batch");
         let s = |n: &str| {
             b.column(b.schema().index_of(n).expect(n))
@@ -66,7 +70,14 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .expect("published dir")
         .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_dir() {
+                format!("{name}/")
+            } else {
+                name
+            }
+        })
         .collect();
     files.sort();
     assert_eq!(
@@ -74,19 +85,40 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
         [
             // Which lake state the set was built from: kommun-months and fingerprints.
             "_state.json",
-            "bilaga1_fs_orsak.csv",
-            "bilaga1_fs_orsak.parquet",
-            "kartlaggning.csv",
-            "kartlaggning.parquet",
-            "kartlaggning_kon.csv",
-            "kartlaggning_kon.parquet",
+            // The per-kommun-month views: one file per period.
+            "bilaga1_fs_orsak/",
+            "kartlaggning/",
+            "kartlaggning_kon/",
             "uppfoljning.csv",
             "uppfoljning.parquet"
         ],
         "only aggregate views (and the state they were built from) are published"
     );
+    // Each view directory holds a Parquet and a CSV file per period, the same periods
+    // for all three.
+    let periods = |view: &str| -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join(view))
+            .expect("view dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let kartlaggning = periods("kartlaggning");
+    assert!(!kartlaggning.is_empty());
+    for pair in kartlaggning.chunks(2) {
+        let stem = pair[0].strip_suffix(".csv").expect("csv first");
+        assert_eq!(pair, [format!("{stem}.csv"), format!("{stem}.parquet")]);
+        assert!(
+            malgrupp::publish::state::is_period(stem) && stem.len() == 7,
+            "{stem}"
+        );
+    }
+    assert_eq!(periods("kartlaggning_kon"), kartlaggning);
+    assert_eq!(periods("bilaga1_fs_orsak"), kartlaggning);
 
-    let published = published_long(&dir.join("kartlaggning.parquet"));
+    let published = published_long(&dir);
     assert!(
         published.iter().all(|(_, v, _)| !matches!(v, Some(1..=4))),
         "no count 1–4 is visible"
@@ -184,7 +216,7 @@ async fn threshold_zero_publishes_every_count() {
     t.settings.suppress_below = 0;
     let (outcome, out) = t.run(&["kalmar_fs"]).await;
     assert!(outcome.success(), "{out}");
-    let published = published_long(&publish::dir(&t.lake()).join("kartlaggning.parquet"));
+    let published = published_long(&publish::dir(&t.lake()));
     assert!(published.iter().all(|(_, _, f)| !*f));
     assert!(published.iter().any(|(_, v, _)| matches!(v, Some(1..=4))));
 }

@@ -61,11 +61,12 @@ fn chromium(page: &Path, args: &[&str]) -> (String, Vec<String>) {
 /// `(matt, kon, alder, dimension, kategori)` → (antal, skyddad) of the published table.
 async fn published(t: &TestLake) -> HashMap<[String; 5], (Option<i64>, bool)> {
     let ctx = datafusion::prelude::SessionContext::new();
-    let file = t.lake().root().join("published/kartlaggning.parquet");
-    ctx.register_parquet("k", file.to_str().expect("utf-8"), Default::default())
+    malgrupp::published::open(&malgrupp::publish::dir(&t.lake()))
         .await
-        .expect("register");
-    let sql = "select matt, kon, alder, dimension, kategori, antal, antal_skyddad from k where kommun = '0880' and period = '2015-05'";
+        .expect("published")
+        .register(&ctx)
+        .await;
+    let sql = "select matt, kon, alder, dimension, kategori, antal, antal_skyddad from kartlaggning where kommun = '0880' and period = '2015-05'";
     let mut out = HashMap::new();
     for b in query_in(&ctx, sql).await {
         let s = |i: usize| {

@@ -79,7 +79,7 @@ fn kartlaggning_batch() -> RecordBatch {
     .expect("batch")
 }
 
-/// A lake with `published/` (two views, a temporary file, a CSV) and a record-level
+/// A lake with `published/` (two views, one of them per period, temporary files, a CSV) and a record-level
 /// `kaa` table beside it that must stay unreachable.
 fn lake() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -87,18 +87,34 @@ fn lake() -> tempfile::TempDir {
     std::fs::create_dir_all(&published).expect("mkdir");
     let batch = kartlaggning_batch();
     write_parquet(&published.join("kartlaggning.parquet"), &batch);
-    let orsak = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![
-            Field::new("orsak", DataType::Utf8, false),
-            Field::new("antal", DataType::Int64, true),
-        ])),
-        vec![
-            Arc::new(StringArray::from(vec!["arbetslos", "sjuk"])),
-            Arc::new(Int64Array::from(vec![Some(40), None])),
-        ],
-    )
-    .expect("batch");
-    write_parquet(&published.join("bilaga1_fs_orsak.parquet"), &orsak);
+    // A view published per period: a directory of one file per period, read as one
+    // table (its `antal` sums to 40 only if both files are read).
+    let orsak = |rows: &[(&str, Option<i64>)]| {
+        RecordBatch::try_new(
+            Arc::new(Schema::new(vec![
+                Field::new("orsak", DataType::Utf8, false),
+                Field::new("antal", DataType::Int64, true),
+            ])),
+            vec![
+                Arc::new(StringArray::from(
+                    rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+                )),
+                Arc::new(rows.iter().map(|r| r.1).collect::<Int64Array>()),
+            ],
+        )
+        .expect("batch")
+    };
+    let orsak_dir = published.join("bilaga1_fs_orsak");
+    std::fs::create_dir_all(&orsak_dir).expect("mkdir");
+    write_parquet(
+        &orsak_dir.join("2015-05.parquet"),
+        &orsak(&[("arbetslos", Some(30)), ("sjuk", None)]),
+    );
+    write_parquet(
+        &orsak_dir.join("2015-06.parquet"),
+        &orsak(&[("arbetslos", Some(10))]),
+    );
+    std::fs::write(orsak_dir.join(".tmp-1-2015-07.parquet.partial"), b"half").expect("tmp");
     std::fs::write(
         published.join(".tmp-1-kartlaggning.parquet.partial"),
         b"half",

@@ -152,19 +152,17 @@ async fn published_lake() -> (TestLake, PathBuf) {
     let (outcome, out) = t.run(&["kalmar_fs"]).await;
     assert!(outcome.success(), "{out}");
     let dir = malgrupp::publish::dir(&t.lake());
-    assert!(dir.join("kartlaggning.parquet").is_file());
+    assert!(!crate::common::period_files(&dir, "kartlaggning", "parquet").is_empty());
     (t, dir)
 }
 
 /// A figure straight from the published file with DataFusion.
 async fn figure(published: &Path, sql: &str) -> Option<i64> {
     let ctx = datafusion::prelude::SessionContext::new();
+    // One file per period, read as one table.
     ctx.register_parquet(
         "kartlaggning",
-        published
-            .join("kartlaggning.parquet")
-            .to_str()
-            .expect("utf-8 path"),
+        &format!("{}/", published.join("kartlaggning").display()),
         datafusion::prelude::ParquetReadOptions::default(),
     )
     .await
@@ -301,7 +299,7 @@ async fn psql_is_refused_everything_but_reading_published_views() {
     let r = s
         .psql(&format!(
             "select * from '{}'",
-            published.join("kartlaggning.parquet").display()
+            crate::common::period_files(&published, "kartlaggning", "parquet")[0].display()
         ))
         .await;
     assert!(r.error().contains("not found"), "{r:?}");
@@ -472,9 +470,13 @@ async fn extended_protocol_reads_with_parameters_and_is_refused_the_rest() {
     let row = c.query_one("select 1::bigint", &[]).await.expect("after");
     assert_eq!(row.get::<_, i64>(0), 1);
     let staged = published.join(".tmp-extra.parquet.partial");
-    std::fs::copy(published.join("kartlaggning_kon.parquet"), &staged).expect("copy");
+    std::fs::copy(
+        &crate::common::period_files(&published, "kartlaggning_kon", "parquet")[0],
+        &staged,
+    )
+    .expect("copy");
     std::fs::rename(&staged, published.join("extra.parquet")).expect("publish");
-    std::fs::remove_file(published.join("bilaga1_fs_orsak.parquet")).expect("unpublish");
+    std::fs::remove_dir_all(published.join("bilaga1_fs_orsak")).expect("unpublish");
     let row = c
         .query_one("select count(*) from extra", &[])
         .await

@@ -1,0 +1,405 @@
+//! The per-kommun-month views, written one file per period: `<view>/<period>.parquet`
+//! and `<view>/<period>.csv` in a published generation, for `kartlaggning` and the two
+//! forms derived from it.
+//!
+//! A period whose kommun-months all kept their inputs since the last publish keeps its
+//! files: they are hard-linked from the previous generation, never rewritten. So a night
+//! that adds one month writes that month's files only, and its cost follows the new
+//! month, not the lake's history. A period that changed is computed a chunk of whole
+//! kommuner at a time (`[publish] kommun_months_per_chunk`); within it, kommun-months
+//! whose inputs did not change keep their previously published rows.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+
+use super::cells::{self, Cell};
+use super::output::ViewOutput;
+use super::state::{KommunMonth, State};
+use super::{PublishReport, collect_one, suppress_each_kommun_month};
+use crate::config::Settings;
+use crate::error::Result;
+use crate::lake::atomic::{self, Staged};
+
+/// The views published per period, the long table first (the others derive from it).
+pub const PERIOD_VIEWS: [&str; 3] = ["kartlaggning", "kartlaggning_kon", "bilaga1_fs_orsak"];
+
+/// The files a publish put in its generation for the per-period views.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    /// Files written, to publish with the set.
+    pub staged: Vec<Staged>,
+    /// What each period's files hold, for the state.
+    pub periods: BTreeMap<String, BTreeMap<String, (usize, usize)>>,
+}
+
+/// What a publish reads: the lake, and the set published now with the state it was
+/// built from (periods and kommun-months unchanged since are taken from it).
+pub(super) struct Sources<'a> {
+    pub settings: &'a Settings,
+    /// A session over the lake (`query::open`).
+    pub ctx: &'a SessionContext,
+    /// The generation published now (None: nothing yet).
+    pub current: Option<&'a Path>,
+    /// The state `current` was built from.
+    pub previous: &'a State,
+    /// The state of the lake now.
+    pub now: &'a State,
+}
+
+/// Writes the per-period views into the generation `out`.
+pub(super) async fn write_periods(
+    src: &Sources<'_>,
+    out: &Path,
+    report: &mut PublishReport,
+) -> Result<Written> {
+    let (current, previous, now) = (src.current, src.previous, src.now);
+    let mut written = Written::default();
+    let mut totals: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    let schema = cells::long_batch(&[], &[])?.schema();
+    let scratch = crate::query::new_session();
+    for (period, kms) in now.by_period() {
+        let files = |dir: &Path| -> Vec<PathBuf> {
+            PERIOD_VIEWS
+                .iter()
+                .flat_map(|v| {
+                    ["parquet", "csv"].map(|ext| dir.join(v).join(format!("{period}.{ext}")))
+                })
+                .collect()
+        };
+        let kept = current
+            .zip(previous.periods.get(&period))
+            .filter(|(dir, counts)| {
+                now.period_unchanged(previous, &period, &kms)
+                    && (counts.values().all(|c| c.0 == 0) || files(dir).iter().all(|f| f.is_file()))
+            });
+        let counts = if let Some((dir, counts)) = kept {
+            if counts.values().any(|c| c.0 > 0) {
+                atomic::link_all(files(dir).into_iter().zip(files(out)))?;
+            }
+            report.kept += kms.len();
+            counts.clone()
+        } else {
+            let outputs = PERIOD_VIEWS.map(|v| ViewOutput::new(&out.join(v), &period));
+            write_period(src, &scratch, &schema, &kms, outputs, report)
+                .await?
+                .into_iter()
+                .fold(
+                    BTreeMap::new(),
+                    |mut counts, (view, rows, flagged, staged)| {
+                        written.staged.extend(staged);
+                        counts.insert(view, (rows, flagged));
+                        counts
+                    },
+                )
+        };
+        for (view, (rows, flagged)) in &counts {
+            if let Some(v) = PERIOD_VIEWS.iter().find(|v| *v == view) {
+                let t = totals.entry(v).or_default();
+                *t = (t.0 + rows, t.1 + flagged);
+            }
+        }
+        written.periods.insert(period, counts);
+    }
+    if totals.values().all(|t| t.0 == 0) {
+        // Nothing to publish: the views still appear, as single files with their columns
+        // and no rows, so that readers see every view of an empty lake.
+        let mut outputs = PERIOD_VIEWS.map(|v| ViewOutput::new(out, v));
+        write_chunk(&mut outputs, &cells::long_batch(&[], &[])?).await?;
+        for o in outputs {
+            written.staged.extend(o.finish()?);
+        }
+    }
+    for v in PERIOD_VIEWS {
+        let (rows, flagged) = totals.get(v).copied().unwrap_or_default();
+        report.views.push((v.to_string(), rows, flagged));
+    }
+    Ok(written)
+}
+
+/// One period's files: its kommun-months a chunk at a time, each chunk's changed
+/// kommun-months recomputed and the others' rows taken from the period's previous file.
+/// Returns (view, rows, flagged, staged files) per view.
+async fn write_period(
+    src: &Sources<'_>,
+    scratch: &SessionContext,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    kms: &[KommunMonth],
+    mut views: [ViewOutput; 3],
+    report: &mut PublishReport,
+) -> Result<Vec<(String, usize, usize, Vec<Staged>)>> {
+    let Sources {
+        settings,
+        ctx,
+        current,
+        previous,
+        now,
+    } = *src;
+    let period = kms.first().map(|km| km.1.clone()).unwrap_or_default();
+    // The period's previous long table, read for the kommun-months that keep their rows.
+    let prev_file = current
+        .map(|dir| dir.join(PERIOD_VIEWS[0]).join(format!("{period}.parquet")))
+        .filter(|f| f.is_file() && previous.periods.contains_key(&period));
+    if let Some(file) = &prev_file {
+        scratch
+            .register_parquet("previous", &file.display().to_string(), Default::default())
+            .await?;
+    }
+    let result = async {
+        // A chunk's cells are its kommun-months' (about 900 each), held together; one
+        // query per chunk keeps the view's fixed cost small. The lake session lists each
+        // table once and answers every chunk's partition filter from that listing
+        // (`query::LAKE_LISTING_CACHE_BYTES`), so chunks do not mean listings of the lake
+        // (docs/performance.md).
+        for chunk in chunks(kms, settings.kommun_months_per_chunk) {
+            let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = chunk
+                .iter()
+                .partition(|km| prev_file.is_some() && now.unchanged_in(previous, km));
+            report.kept += keep.len();
+            report.recomputed += redo.len();
+            let mut parts = Vec::new();
+            if !redo.is_empty() {
+                let sql = cells::sql(Some(&filter(&redo)));
+                let batches = ctx.sql(&sql).await?.collect().await?;
+                let cells = only(cells::read_cells(&batches)?, &redo);
+                let threshold = i64::from(settings.suppress_below);
+                let flags =
+                    crate::runtime::cpu_bound(|| suppress_each_kommun_month(&cells, threshold))?;
+                let (n, sum) = cells::hidden_loss(&cells, &flags);
+                report.hidden = (report.hidden.0 + n, report.hidden.1 + sum);
+                parts.push(cells::long_batch(&cells, &flags)?);
+            }
+            if !keep.is_empty() {
+                for b in kept_rows(scratch, &keep).await? {
+                    // Back to the long table's own types (a Parquet scan reads text as
+                    // views).
+                    let columns = schema
+                        .fields()
+                        .iter()
+                        .zip(b.columns())
+                        .map(|(f, c)| datafusion::arrow::compute::cast(c, f.data_type()))
+                        .collect::<std::result::Result<Vec<_>, _>>()?;
+                    parts.push(RecordBatch::try_new(schema.clone(), columns)?);
+                }
+            }
+            if parts.is_empty() {
+                continue;
+            }
+            let long = sorted(scratch, schema, parts).await?;
+            if long.num_rows() > 0 {
+                write_chunk(&mut views, &long).await?;
+            }
+        }
+        Ok::<_, crate::error::Error>(())
+    }
+    .await;
+    if prev_file.is_some() {
+        scratch.deregister_table("previous")?;
+    }
+    result?;
+    views
+        .into_iter()
+        .zip(PERIOD_VIEWS)
+        .map(|(v, name)| Ok((name.to_string(), v.rows, v.flagged, v.finish()?)))
+        .collect()
+}
+
+/// The kommun-months `all` (in kommun order) cut into chunks of whole kommuner, each of
+/// at most `per_chunk` kommun-months unless one kommun alone has more.
+fn chunks(all: &[KommunMonth], per_chunk: usize) -> Vec<&[KommunMonth]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < all.len() {
+        let kommun_end = i + all[i..].iter().take_while(|km| km.0 == all[i].0).count();
+        if kommun_end - start > per_chunk && i > start {
+            chunks.push(&all[start..i]);
+            start = i;
+        }
+        i = kommun_end;
+    }
+    if start < all.len() {
+        chunks.push(&all[start..]);
+    }
+    chunks
+}
+
+/// `kommun in (…) and period in (…)`: the smallest condition covering the kommun-months
+/// given that the lake's partition pruning understands (an OR of per-kommun conditions is
+/// not pushed into the scans, and each chunk would read the whole lake). It may cover more
+/// kommun-months than asked for; [`only`] drops those. One kommun is named with `=`, a
+/// partition prefix to DataFusion (answered from the session's listing, or by listing
+/// that kommun's folder alone in a session without one). Codes and periods were checked
+/// to be digits and dashes when the lake was listed.
+fn filter(kms: &[&KommunMonth]) -> String {
+    let list = |values: std::collections::BTreeSet<&str>| {
+        values
+            .iter()
+            .map(|v| format!("'{v}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let kommuner: std::collections::BTreeSet<&str> = kms.iter().map(|(k, _)| k.as_str()).collect();
+    let kommun = match kommuner.first() {
+        Some(only) if kommuner.len() == 1 => format!("kommun = '{only}'"),
+        _ => format!("kommun in ({})", list(kommuner)),
+    };
+    format!(
+        "{kommun} and period in ({})",
+        list(kms.iter().map(|(_, p)| p.as_str()).collect())
+    )
+}
+
+/// The cells of the kommun-months `kms` (in order).
+fn only(cells: Vec<Cell>, kms: &[&KommunMonth]) -> Vec<Cell> {
+    let wanted: std::collections::BTreeSet<(&str, &str)> =
+        kms.iter().map(|(k, p)| (k.as_str(), p.as_str())).collect();
+    cells
+        .into_iter()
+        .filter(|c| wanted.contains(&(c.keys[0].as_str(), c.keys[1].as_str())))
+        .collect()
+}
+
+/// The previously published long rows of the kommun-months `keep`.
+async fn kept_rows(scratch: &SessionContext, keep: &[&KommunMonth]) -> Result<Vec<RecordBatch>> {
+    // The same cover as for the lake; what it has beyond `keep` is recomputed, not kept.
+    let wanted: std::collections::BTreeSet<String> =
+        keep.iter().map(|(k, p)| format!("{k}|{p}")).collect();
+    let sql = format!("select * from previous where {}", filter(keep));
+    let batches: Vec<RecordBatch> = scratch.sql(&sql).await?.collect().await?;
+    let batches = batches
+        .iter()
+        .map(|b| {
+            let keys = crate::query::columns::texts(b.column(0))?
+                .into_iter()
+                .zip(crate::query::columns::texts(b.column(1))?);
+            let mask: datafusion::arrow::array::BooleanArray = keys
+                .map(|(k, p)| {
+                    Some(wanted.contains(&format!(
+                        "{}|{}",
+                        k.unwrap_or_default(),
+                        p.unwrap_or_default()
+                    )))
+                })
+                .collect();
+            Ok(datafusion::arrow::compute::filter_record_batch(b, &mask)?)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(batches)
+}
+
+/// One chunk's long rows in the published order.
+async fn sorted(
+    scratch: &SessionContext,
+    schema: &datafusion::arrow::datatypes::SchemaRef,
+    parts: Vec<RecordBatch>,
+) -> Result<RecordBatch> {
+    let table = MemTable::try_new(schema.clone(), vec![parts])?;
+    scratch.register_table("chunk", Arc::new(table))?;
+    let result = collect_one(
+        scratch,
+        &format!("select * from chunk order by {}", cells::ORDER),
+    )
+    .await;
+    scratch.deregister_table("chunk")?;
+    let batch = result?;
+    Ok(RecordBatch::try_new(
+        schema.clone(),
+        batch.columns().to_vec(),
+    )?)
+}
+
+/// Appends one chunk of the long table and the forms derived from it.
+async fn write_chunk(views: &mut [ViewOutput; 3], long: &RecordBatch) -> Result<()> {
+    views[0].write(long)?;
+    // The wide forms are computed from the suppressed long table, never from the lake.
+    let scratch = crate::query::new_session();
+    scratch.register_table(
+        "kartlaggning",
+        Arc::new(MemTable::try_new(long.schema(), vec![vec![long.clone()]])?),
+    )?;
+    let kon = collect_one(&scratch, KON_SQL).await?;
+    views[1].write(&kon)?;
+    scratch.register_table(
+        "kartlaggning_kon",
+        Arc::new(MemTable::try_new(kon.schema(), vec![vec![kon]])?),
+    )?;
+    views[2].write(&collect_one(&scratch, BILAGA1_FS_ORSAK_SQL).await?)?;
+    Ok(())
+}
+
+/// The published forms derived from the suppressed long table: SQL files beside the
+/// lake's views, compiled in so that what is published does not depend on the folder a
+/// deployment points `[paths] sql` at.
+const KON_SQL: &str = include_str!("../../sql/published/kartlaggning_kon.sql");
+const BILAGA1_FS_ORSAK_SQL: &str = include_str!("../../sql/published/bilaga1_fs_orsak.sql");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kms(spec: &[(&str, usize)]) -> Vec<KommunMonth> {
+        spec.iter()
+            .flat_map(|&(k, n)| (1..=n).map(move |m| (k.to_string(), format!("2015-{m:02}"))))
+            .collect()
+    }
+
+    #[test]
+    fn chunks_are_whole_kommuner_within_the_budget_unless_one_kommun_exceeds_it() {
+        let all = kms(&[
+            ("0180", 3),
+            ("0181", 3),
+            ("0182", 5),
+            ("0183", 1),
+            ("0184", 2),
+        ]);
+        let sizes = |per| -> Vec<Vec<&str>> {
+            chunks(&all, per)
+                .iter()
+                .map(|c| {
+                    let mut k: Vec<&str> = c.iter().map(|km| km.0.as_str()).collect();
+                    k.dedup();
+                    k
+                })
+                .collect()
+        };
+        assert_eq!(
+            sizes(6),
+            [vec!["0180", "0181"], vec!["0182", "0183"], vec!["0184"]]
+        );
+        // A kommun larger than the budget is a chunk of its own, never split.
+        assert_eq!(
+            sizes(4),
+            [
+                vec!["0180"],
+                vec!["0181"],
+                vec!["0182"],
+                vec!["0183", "0184"]
+            ]
+        );
+        assert_eq!(sizes(1).len(), 5);
+        assert_eq!(chunks(&all, 100).len(), 1);
+        assert!(chunks(&[], 10).is_empty());
+        // Every kommun-month once, in order.
+        let joined: Vec<KommunMonth> = chunks(&all, 4).concat();
+        assert_eq!(joined, all);
+    }
+
+    #[test]
+    fn one_kommun_is_asked_for_with_equality_a_partition_prefix() {
+        let all = kms(&[("0180", 2), ("0181", 1)]);
+        let refs: Vec<&KommunMonth> = all.iter().collect();
+        assert_eq!(
+            filter(&refs[..2]),
+            "kommun = '0180' and period in ('2015-01', '2015-02')"
+        );
+        assert_eq!(
+            filter(&refs),
+            "kommun in ('0180', '0181') and period in ('2015-01', '2015-02')"
+        );
+    }
+}

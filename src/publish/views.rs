@@ -5,9 +5,10 @@
 //! A period whose kommun-months all kept their inputs since the last publish keeps its
 //! files: they are hard-linked from the previous generation, never rewritten. So a night
 //! that adds one month writes that month's files only, and its cost follows the new
-//! month, not the lake's history. A period that changed is computed a chunk of whole
-//! kommuner at a time (`[publish] kommun_months_per_chunk`); within it, kommun-months
-//! whose inputs did not change keep their previously published rows.
+//! month, not the lake's history. Periods that changed are computed up to twelve at a
+//! time, a chunk of whole kommuner with their months of those periods at a time
+//! (`[publish] kommun_months_per_chunk`); within them, kommun-months whose inputs did not
+//! change keep their previously published rows.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,13 @@ pub(super) struct Sources<'a> {
     pub now: &'a State,
 }
 
+/// Periods computed together, at most: each has its files open while the window is
+/// written (six writers a period). Chunks are whole kommuner across the window's periods,
+/// because part of a chunk's cost is per kommun, whatever the number of its months (about
+/// 10 ms a kommun at national size; docs/performance.md): a chunk of one period per
+/// kommun paid it once per month.
+const PERIODS_PER_WINDOW: usize = 12;
+
 /// Writes the per-period views into the generation `out`.
 pub(super) async fn write_periods(
     src: &Sources<'_>,
@@ -60,8 +68,16 @@ pub(super) async fn write_periods(
     let (current, previous, now) = (src.current, src.previous, src.now);
     let mut written = Written::default();
     let mut totals: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
-    let schema = cells::long_batch(&[], &[])?.schema();
-    let scratch = crate::query::new_session();
+    let mut add = |counts: &BTreeMap<String, (usize, usize)>| {
+        for (view, (rows, flagged)) in counts {
+            if let Some(v) = PERIOD_VIEWS.iter().find(|v| *v == view) {
+                let t = totals.entry(v).or_default();
+                *t = (t.0 + rows, t.1 + flagged);
+            }
+        }
+    };
+    // Periods that kept their inputs keep their files; the others are computed.
+    let mut todo = Vec::new();
     for (period, kms) in now.by_period() {
         let files = |dir: &Path| -> Vec<PathBuf> {
             PERIOD_VIEWS
@@ -77,40 +93,72 @@ pub(super) async fn write_periods(
                 now.period_unchanged(previous, &period, &kms)
                     && (counts.values().all(|c| c.0 == 0) || files(dir).iter().all(|f| f.is_file()))
             });
-        let counts = if let Some((dir, counts)) = kept {
-            if counts.values().any(|c| c.0 > 0) {
-                atomic::link_all(files(dir).into_iter().zip(files(out)))?;
+        match kept {
+            Some((dir, counts)) => {
+                if counts.values().any(|c| c.0 > 0) {
+                    atomic::link_all(files(dir).into_iter().zip(files(out)))?;
+                }
+                report.kept += kms.len();
+                add(counts);
+                written.periods.insert(period, counts.clone());
             }
-            report.kept += kms.len();
-            counts.clone()
-        } else {
-            let outputs = PERIOD_VIEWS.map(|v| ViewOutput::new(&out.join(v), &period));
-            write_period(src, &scratch, &schema, &kms, outputs, report)
-                .await?
-                .into_iter()
-                .fold(
-                    BTreeMap::new(),
-                    |mut counts, (view, rows, flagged, staged)| {
-                        written.staged.extend(staged);
-                        counts.insert(view, (rows, flagged));
-                        counts
-                    },
-                )
-        };
-        for (view, (rows, flagged)) in &counts {
-            if let Some(v) = PERIOD_VIEWS.iter().find(|v| *v == view) {
-                let t = totals.entry(v).or_default();
-                *t = (t.0 + rows, t.1 + flagged);
-            }
+            None => todo.push((period, kms)),
         }
-        written.periods.insert(period, counts);
+    }
+    let scratch = crate::query::new_session();
+    // The previous long table, read for the kommun-months that keep their rows in a
+    // period that is computed again.
+    let previous_dir = current
+        .map(|dir| dir.join(PERIOD_VIEWS[0]))
+        .filter(|d| d.is_dir() && !previous.periods.is_empty());
+    if let Some(dir) = &previous_dir {
+        scratch
+            .register_parquet(
+                "previous",
+                &format!("{}/", dir.display()),
+                Default::default(),
+            )
+            .await?;
+    }
+    for window in todo.chunks(PERIODS_PER_WINDOW) {
+        let mut outputs: BTreeMap<String, [ViewOutput; 3]> = window
+            .iter()
+            .map(|(p, _)| {
+                (
+                    p.clone(),
+                    PERIOD_VIEWS.map(|v| ViewOutput::new(&out.join(v), p)),
+                )
+            })
+            .collect();
+        // Kommun by kommun, each with its months of the window.
+        let mut kms: Vec<KommunMonth> = window.iter().flat_map(|(_, k)| k.clone()).collect();
+        kms.sort();
+        write_window(
+            src,
+            &scratch,
+            previous_dir.is_some(),
+            &kms,
+            &mut outputs,
+            report,
+        )
+        .await?;
+        for (period, views) in outputs {
+            let mut counts = BTreeMap::new();
+            for (v, name) in views.into_iter().zip(PERIOD_VIEWS) {
+                counts.insert(name.to_string(), (v.rows, v.flagged));
+                written.staged.extend(v.finish()?);
+            }
+            add(&counts);
+            written.periods.insert(period, counts);
+        }
     }
     if totals.values().all(|t| t.0 == 0) {
         // Nothing to publish: the views still appear, as single files with their columns
         // and no rows, so that readers see every view of an empty lake.
-        let mut outputs = PERIOD_VIEWS.map(|v| ViewOutput::new(out, v));
+        let mut outputs =
+            BTreeMap::from([(String::new(), PERIOD_VIEWS.map(|v| ViewOutput::new(out, v)))]);
         write_chunk(&mut outputs, &cells::long_batch(&[], &[])?).await?;
-        for o in outputs {
+        for o in outputs.into_values().flatten() {
             written.staged.extend(o.finish()?);
         }
     }
@@ -121,91 +169,69 @@ pub(super) async fn write_periods(
     Ok(written)
 }
 
-/// One period's files: its kommun-months a chunk at a time, each chunk's changed
-/// kommun-months recomputed and the others' rows taken from the period's previous file.
-/// Returns (view, rows, flagged, staged files) per view.
-async fn write_period(
+/// A window's kommun-months (kommun by kommun) a chunk at a time: each chunk's changed
+/// kommun-months recomputed, the others' rows taken from the previous long table (when
+/// `has_previous`), and the rows of each period appended to its files in `outputs`.
+async fn write_window(
     src: &Sources<'_>,
     scratch: &SessionContext,
-    schema: &datafusion::arrow::datatypes::SchemaRef,
+    has_previous: bool,
     kms: &[KommunMonth],
-    mut views: [ViewOutput; 3],
+    outputs: &mut BTreeMap<String, [ViewOutput; 3]>,
     report: &mut PublishReport,
-) -> Result<Vec<(String, usize, usize, Vec<Staged>)>> {
+) -> Result<()> {
     let Sources {
         settings,
         ctx,
-        current,
         previous,
         now,
+        ..
     } = *src;
-    let period = kms.first().map(|km| km.1.clone()).unwrap_or_default();
-    // The period's previous long table, read for the kommun-months that keep their rows.
-    let prev_file = current
-        .map(|dir| dir.join(PERIOD_VIEWS[0]).join(format!("{period}.parquet")))
-        .filter(|f| f.is_file() && previous.periods.contains_key(&period));
-    if let Some(file) = &prev_file {
-        scratch
-            .register_parquet("previous", &file.display().to_string(), Default::default())
-            .await?;
-    }
-    let result = async {
-        // A chunk's cells are its kommun-months' (about 900 each), held together; one
-        // query per chunk keeps the view's fixed cost small. The lake session lists each
-        // table once and answers every chunk's partition filter from that listing
-        // (`query::LAKE_LISTING_CACHE_BYTES`), so chunks do not mean listings of the lake
-        // (docs/performance.md).
-        for chunk in chunks(kms, settings.kommun_months_per_chunk) {
-            let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = chunk
-                .iter()
-                .partition(|km| prev_file.is_some() && now.unchanged_in(previous, km));
-            report.kept += keep.len();
-            report.recomputed += redo.len();
-            let mut parts = Vec::new();
-            if !redo.is_empty() {
-                let sql = cells::sql(Some(&filter(&redo)));
-                let batches = ctx.sql(&sql).await?.collect().await?;
-                let cells = only(cells::read_cells(&batches)?, &redo);
-                let threshold = i64::from(settings.suppress_below);
-                let flags =
-                    crate::runtime::cpu_bound(|| suppress_each_kommun_month(&cells, threshold))?;
-                let (n, sum) = cells::hidden_loss(&cells, &flags);
-                report.hidden = (report.hidden.0 + n, report.hidden.1 + sum);
-                parts.push(cells::long_batch(&cells, &flags)?);
-            }
-            if !keep.is_empty() {
-                for b in kept_rows(scratch, &keep).await? {
-                    // Back to the long table's own types (a Parquet scan reads text as
-                    // views).
-                    let columns = schema
-                        .fields()
-                        .iter()
-                        .zip(b.columns())
-                        .map(|(f, c)| datafusion::arrow::compute::cast(c, f.data_type()))
-                        .collect::<std::result::Result<Vec<_>, _>>()?;
-                    parts.push(RecordBatch::try_new(schema.clone(), columns)?);
-                }
-            }
-            if parts.is_empty() {
-                continue;
-            }
-            let long = sorted(scratch, schema, parts).await?;
-            if long.num_rows() > 0 {
-                write_chunk(&mut views, &long).await?;
+    let schema = cells::long_batch(&[], &[])?.schema();
+    // A chunk's cells are its kommun-months' (about 900 each), held together; one query
+    // per chunk keeps the view's fixed cost small. The lake session lists each table once
+    // and answers every chunk's partition filter from that listing
+    // (`query::LAKE_LISTING_CACHE_BYTES`), so chunks do not mean listings of the lake
+    // (docs/performance.md).
+    for chunk in chunks(kms, settings.kommun_months_per_chunk) {
+        let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = chunk
+            .iter()
+            .partition(|km| has_previous && now.unchanged_in(previous, km));
+        report.kept += keep.len();
+        report.recomputed += redo.len();
+        let mut parts = Vec::new();
+        if !redo.is_empty() {
+            let sql = cells::sql(Some(&filter(&redo)));
+            let batches = ctx.sql(&sql).await?.collect().await?;
+            let cells = only(cells::read_cells(&batches)?, &redo);
+            let threshold = i64::from(settings.suppress_below);
+            let flags =
+                crate::runtime::cpu_bound(|| suppress_each_kommun_month(&cells, threshold))?;
+            let (n, sum) = cells::hidden_loss(&cells, &flags);
+            report.hidden = (report.hidden.0 + n, report.hidden.1 + sum);
+            parts.push(cells::long_batch(&cells, &flags)?);
+        }
+        if !keep.is_empty() {
+            for b in kept_rows(scratch, &keep).await? {
+                // Back to the long table's own types (a Parquet scan reads text as views).
+                let columns = schema
+                    .fields()
+                    .iter()
+                    .zip(b.columns())
+                    .map(|(f, c)| datafusion::arrow::compute::cast(c, f.data_type()))
+                    .collect::<std::result::Result<Vec<_>, _>>()?;
+                parts.push(RecordBatch::try_new(schema.clone(), columns)?);
             }
         }
-        Ok::<_, crate::error::Error>(())
+        if parts.is_empty() {
+            continue;
+        }
+        let long = sorted(scratch, &schema, parts).await?;
+        if long.num_rows() > 0 {
+            write_chunk(outputs, &long).await?;
+        }
     }
-    .await;
-    if prev_file.is_some() {
-        scratch.deregister_table("previous")?;
-    }
-    result?;
-    views
-        .into_iter()
-        .zip(PERIOD_VIEWS)
-        .map(|(v, name)| Ok((name.to_string(), v.rows, v.flagged, v.finish()?)))
-        .collect()
+    Ok(())
 }
 
 /// The kommun-months `all` (in kommun order) cut into chunks of whole kommuner, each of
@@ -313,9 +339,12 @@ async fn sorted(
     )?)
 }
 
-/// Appends one chunk of the long table and the forms derived from it.
-async fn write_chunk(views: &mut [ViewOutput; 3], long: &RecordBatch) -> Result<()> {
-    views[0].write(long)?;
+/// Appends one chunk of the long table and the forms derived from it, each period's rows
+/// to that period's files (`outputs` by period; a single entry takes every row).
+async fn write_chunk(
+    outputs: &mut BTreeMap<String, [ViewOutput; 3]>,
+    long: &RecordBatch,
+) -> Result<()> {
     // The wide forms are computed from the suppressed long table, never from the lake.
     let scratch = crate::query::new_session();
     scratch.register_table(
@@ -323,12 +352,38 @@ async fn write_chunk(views: &mut [ViewOutput; 3], long: &RecordBatch) -> Result<
         Arc::new(MemTable::try_new(long.schema(), vec![vec![long.clone()]])?),
     )?;
     let kon = collect_one(&scratch, KON_SQL).await?;
-    views[1].write(&kon)?;
     scratch.register_table(
         "kartlaggning_kon",
-        Arc::new(MemTable::try_new(kon.schema(), vec![vec![kon]])?),
+        Arc::new(MemTable::try_new(kon.schema(), vec![vec![kon.clone()]])?),
     )?;
-    views[2].write(&collect_one(&scratch, BILAGA1_FS_ORSAK_SQL).await?)?;
+    let orsak = collect_one(&scratch, BILAGA1_FS_ORSAK_SQL).await?;
+    // The periods the chunk has rows of (known once the long table is written).
+    let mut in_chunk = std::collections::BTreeSet::new();
+    for (i, batch) in [long.clone(), kon, orsak].iter().enumerate() {
+        if outputs.len() == 1 {
+            if let Some(views) = outputs.values_mut().next() {
+                views[i].write(batch)?;
+            }
+            continue;
+        }
+        let period = batch.schema().index_of("period")?;
+        let periods = crate::query::columns::texts(batch.column(period))?;
+        for (p, views) in outputs.iter_mut() {
+            let mask: datafusion::arrow::array::BooleanArray = periods
+                .iter()
+                .map(|v| Some(v.as_deref() == Some(p.as_str())))
+                .collect();
+            let rows = datafusion::arrow::compute::filter_record_batch(batch, &mask)?;
+            // A period with rows of the long table has all three files, the derived ones
+            // with their columns even when empty.
+            if rows.num_rows() > 0 || (i > 0 && in_chunk.contains(p)) {
+                views[i].write(&rows)?;
+            }
+        }
+        if i == 0 {
+            in_chunk = periods.into_iter().flatten().collect();
+        }
+    }
     Ok(())
 }
 

@@ -240,8 +240,9 @@ fn one_kommun_month_at_a_time(cells: &[publish::Cell]) -> Vec<bool> {
 #[tokio::test]
 async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomputes_one_month() {
     let mut t = TestLake::new();
-    // The full publish takes one kommun per chunk (each asked for with `kommun = …`); the
-    // night several (8 kommuner of 3 months), so chunks of both kinds and kept rows meet.
+    // The full publish takes one kommun (its two months) per chunk, each asked for with
+    // `kommun = …`; the night 24 kommuner of its one month per chunk; a changed
+    // kommun-month of an old period mixes recomputed and kept rows in one chunk.
     const K: usize = 30;
     t.settings.kommun_months_per_chunk = 2;
     let extracts = national(&mut t, K, 2, K * 6);

@@ -85,6 +85,18 @@ pub fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
     out
 }
 
+/// Every file under `dir` (recursively, in path order) as (path relative to `dir`,
+/// content).
+pub fn contents_under(dir: &std::path::Path) -> Vec<(String, Vec<u8>)> {
+    files_under(dir)
+        .into_iter()
+        .map(|f| {
+            let name = f.strip_prefix(dir).expect("inside").display().to_string();
+            (name, std::fs::read(&f).expect("read"))
+        })
+        .collect()
+}
+
 /// The `.<ext>` files of a view published per period (`<published>/<view>/<period>.<ext>`),
 /// in period order.
 pub fn period_files(published: &std::path::Path, view: &str, ext: &str) -> Vec<PathBuf> {

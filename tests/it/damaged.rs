@@ -97,19 +97,7 @@ async fn a_kill_amid_the_published_files_leaves_readers_the_previous_set_whole()
 fn published_set(t: &TestLake) -> Vec<(String, Vec<u8>)> {
     let dir = malgrupp::publish::dir(&t.lake());
     let resolved = std::fs::canonicalize(&dir).expect("published");
-    let mut set: Vec<(String, Vec<u8>)> = crate::common::files_under(&resolved)
-        .into_iter()
-        .map(|f| {
-            let name = f
-                .strip_prefix(&resolved)
-                .expect("inside")
-                .display()
-                .to_string();
-            (name, std::fs::read(&f).expect("read"))
-        })
-        .collect();
-    set.sort();
-    set
+    crate::common::contents_under(&resolved)
 }
 
 /// A smaller delivery whose run is killed at `failpoint`, after the lake and its

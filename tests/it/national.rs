@@ -268,18 +268,15 @@ async fn national_publish_equals_one_kommun_month_at_a_time_and_a_night_recomput
     );
     let ctx = t.session().await;
     let out_dir = publish::dir(&t.lake());
-    // Every file of the per-period views, by name, and the identity of its inode.
+    // Every file of the per-period views, by name (relative to the view's directory, which
+    // the count below tells apart), with its content.
     let read_set = || -> Vec<(String, Vec<u8>)> {
-        ["kartlaggning", "kartlaggning_kon", "bilaga1_fs_orsak"]
+        publish::views::PERIOD_VIEWS
             .iter()
-            .flat_map(|v| files_under(&out_dir.join(v)))
-            .map(|f| {
-                let name = f
-                    .strip_prefix(&out_dir)
-                    .expect("inside")
-                    .display()
-                    .to_string();
-                (name, std::fs::read(&f).expect("published file"))
+            .flat_map(|v| {
+                crate::common::contents_under(&out_dir.join(v))
+                    .into_iter()
+                    .map(move |(name, bytes)| (format!("{v}/{name}"), bytes))
             })
             .collect()
     };

@@ -2,10 +2,12 @@
 //! quarantine, the run ledger and lineage, and every view of `sql/`.
 //!
 //! Tables are Parquet listing tables over the lake with Hive partitions, so a filter on
-//! `kommun` or `period` prunes directories before any file is opened. `check` builds the
+//! `kommun` or `period` prunes directories before any file is opened (a list of kommuner
+//! is scanned kommun by kommun, `lake_table`). `check` builds the
 //! same context over empty in-memory tables, so views are planned without touching data.
 
 pub mod columns;
+mod lake_table;
 pub mod output;
 pub mod views;
 
@@ -147,7 +149,10 @@ async fn register_listing(
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
         .with_schema(file_schema);
-    ctx.register_table(name, Arc::new(ListingTable::try_new(config)?))?;
+    ctx.register_table(
+        name,
+        Arc::new(lake_table::LakeTable::new(ListingTable::try_new(config)?)),
+    )?;
     Ok(())
 }
 

@@ -53,10 +53,10 @@ pub(super) struct Sources<'a> {
 }
 
 /// Periods computed together, at most: each has its files open while the window is
-/// written (six writers a period). Chunks are whole kommuner across the window's periods,
-/// because part of a chunk's cost is per kommun, whatever the number of its months (about
-/// 10 ms a kommun at national size; docs/performance.md): a chunk of one period per
-/// kommun paid it once per month.
+/// written (six writers a period). Chunks are whole kommuner across the window's periods:
+/// part of a chunk's cost is per kommun named (its folders are listed for each scan of
+/// the chunk's query, `query::lake_table`), whatever the number of its months, so a chunk
+/// of one period per kommun would pay it once per month.
 const PERIODS_PER_WINDOW: usize = 12;
 
 /// Writes the per-period views into the generation `out`.
@@ -191,8 +191,8 @@ async fn write_window(
     // A chunk's cells are its kommun-months' (about 900 each), held together; one query
     // per chunk keeps the view's fixed cost small. The lake session lists each table once
     // and answers every chunk's partition filter from that listing
-    // (`query::LAKE_LISTING_CACHE_BYTES`), so chunks do not mean listings of the lake
-    // (docs/performance.md).
+    // (`query::LAKE_LISTING_CACHE_BYTES`), kommun by kommun (`query::lake_table`), so
+    // chunks do not mean listings of the lake (docs/performance.md).
     for chunk in chunks(kms, settings.kommun_months_per_chunk) {
         let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = chunk
             .iter()

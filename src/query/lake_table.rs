@@ -34,7 +34,7 @@ use datafusion::physical_plan::union::UnionExec;
 /// The partition column scans are split on.
 const KOMMUN: &str = "kommun";
 
-/// A listing table whose scans naming several kommuner are split per kommun.
+/// A listing table whose scans naming several kommuner list their files kommun by kommun.
 #[derive(Debug)]
 pub struct LakeTable {
     inner: ListingTable,
@@ -136,8 +136,8 @@ fn merged(
 }
 
 /// The filter (its index and column) that pins `kommun` to two or more values, and the
-/// distinct values in order: `kommun in ('…', …)` or `kommun = '…' or kommun = '…' …` (the form the
-/// optimizer may give a short list). None when no filter does.
+/// distinct values in order: `kommun in ('…', …)` or `kommun = '…' or kommun = '…' …`
+/// (the form the optimizer may give a short list). None when no filter does.
 fn pinned_kommuner(filters: &[Expr]) -> Option<(usize, Column, Vec<ScalarValue>)> {
     filters.iter().enumerate().find_map(|(at, f)| {
         let mut values = BTreeMap::new();

@@ -185,6 +185,49 @@ fn collected(
     Ok(table)
 }
 
+/// [`decode_chunks`] with the reading on a thread of its own, one chunk ahead of
+/// `on_chunk`: a CSV file is split into records on one core while the chunk before is
+/// mapped on the others (read in turn, a core stood idle for a quarter of a national
+/// ingest). The same chunks in the same order with the same result: a failure of
+/// `on_chunk` stops the reading and is the error returned, as it comes from an earlier
+/// chunk than any the reader could fail on.
+pub fn decode_chunks_ahead<E: From<FormatError>>(
+    format: &Format,
+    options: &TableOptions,
+    bytes: &[u8],
+    chunk_rows: usize,
+    on_chunk: &mut dyn FnMut(RawTable) -> Result<(), E>,
+) -> Result<usize, E> {
+    std::thread::scope(|s| {
+        let (ahead, chunks) = std::sync::mpsc::sync_channel::<RawTable>(1);
+        let reader = s.spawn(move || {
+            // `None`: the receiving side has stopped, with an error of its own.
+            decode_chunks::<Option<FormatError>>(format, options, bytes, chunk_rows, &mut |c| {
+                ahead.send(c).map_err(|_| None)
+            })
+        });
+        let mut failed = None;
+        for chunk in chunks.iter() {
+            if let Err(e) = on_chunk(chunk) {
+                failed = Some(e);
+                break;
+            }
+        }
+        drop(chunks);
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        match (failed, read) {
+            (Some(e), _) => Err(e),
+            (None, Ok(dropped)) => Ok(dropped),
+            (None, Err(Some(e))) => Err(e.into()),
+            (None, Err(None)) => {
+                unreachable!("the reader is stopped only by a failure of on_chunk")
+            }
+        }
+    })
+}
+
 /// Decodes `bytes` and hands the data rows to `on_chunk` in tables of at most
 /// `chunk_rows` rows, in file order, each with the head and the columns; at least one
 /// (possibly empty) table is handed over. A CSV file is split into records as it is
@@ -223,5 +266,93 @@ pub fn decode_chunks<E: From<FormatError>>(
             let rows = kolada::read(bytes, options.numbers.decimal)?;
             shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::value::NumberFormat;
+
+    fn csv_with_trailer(trailer: &str) -> (Format, TableOptions, Vec<u8>) {
+        let format = Format::Csv(csv::CsvOptions {
+            delimiter: b';',
+            encoding: encoding_rs::UTF_8,
+        });
+        let options = TableOptions {
+            header_rows: vec![1],
+            skip_trailing_rows: 1,
+            trailing_row_matches: Some(regex::Regex::new("^Totalt;").expect("re")),
+            drop_rows_where: vec![],
+            numbers: NumberFormat::default(),
+        };
+        let mut text = String::from("Nr;Belopp\n");
+        for i in 0..10 {
+            text.push_str(&format!("{i};{}\n", i * 10));
+        }
+        text.push_str(trailer);
+        (format, options, text.into_bytes())
+    }
+
+    /// The rows of each chunk handed over, by their file row numbers.
+    type Seen = Vec<Vec<usize>>;
+
+    fn read(
+        ahead: bool,
+        bytes: &[u8],
+        format: &Format,
+        options: &TableOptions,
+        fail_at: Option<usize>,
+    ) -> (Seen, Result<usize, String>) {
+        let mut seen = Vec::new();
+        let mut on_chunk = |t: RawTable| -> Result<(), FormatError> {
+            seen.push(t.rows.iter().map(|r| r.row).collect());
+            if Some(seen.len()) == fail_at {
+                return Err(FormatError::Other("refused by the receiving side".into()));
+            }
+            Ok(())
+        };
+        let result = if ahead {
+            decode_chunks_ahead(format, options, bytes, 3, &mut on_chunk)
+        } else {
+            decode_chunks(format, options, bytes, 3, &mut on_chunk)
+        };
+        (seen, result.map_err(|e| e.to_string()))
+    }
+
+    #[test]
+    fn reading_ahead_hands_over_the_same_chunks_with_the_same_outcome() {
+        let (format, options, good) = csv_with_trailer("Totalt;450\n");
+        let (_, _, no_trailer) = csv_with_trailer("");
+        let cases = [
+            ("whole file", &good, None),
+            ("the receiver fails at chunk 2", &good, Some(2)),
+            ("the file fails after its last chunk", &no_trailer, None),
+            ("both fail: the receiver's error wins", &no_trailer, Some(1)),
+        ];
+        for (case, bytes, fail_at) in cases {
+            let one_by_one = read(false, bytes, &format, &options, fail_at);
+            let ahead = read(true, bytes, &format, &options, fail_at);
+            assert_eq!(ahead, one_by_one, "{case}");
+        }
+        // What the cases above compare is what they are named for.
+        let (seen, result) = read(true, &good, &format, &options, None);
+        assert_eq!(
+            seen,
+            vec![vec![2, 3, 4], vec![5, 6, 7], vec![8, 9, 10], vec![11]]
+        );
+        assert_eq!(result, Ok(1));
+        let (seen, result) = read(true, &good, &format, &options, Some(2));
+        assert_eq!(seen.len(), 2);
+        assert!(result.is_err_and(|e| e.contains("refused")));
+        let (seen, result) = read(true, &no_trailer, &format, &options, None);
+        assert_eq!(
+            seen.concat().len(),
+            9,
+            "the last row is held back as the trailer"
+        );
+        assert!(result.is_err_and(|e| e.contains("row 11")));
+        let (_, result) = read(true, &no_trailer, &format, &options, Some(1));
+        assert!(result.is_err_and(|e| e.contains("refused")));
     }
 }

@@ -129,6 +129,7 @@ pub fn map_extract(
         _ => None,
     };
     let key_cells = keys::positions(pipeline.target);
+    let plan = row::RowPlan::new(pipeline, &sources, extract_id, key, record, total_pair);
     // Rows are independent: the chunk is split into one contiguous slice per core, and
     // the slices' results are joined in order, so the output is the sequential one.
     let workers = std::thread::available_parallelism()
@@ -151,9 +152,7 @@ pub fn map_extract(
                 });
                 continue;
             }
-            match row::map_row(
-                pipeline, &sources, &raw.cells, extract_id, key, record, total_pair,
-            ) {
+            match row::map_row(&plan, &raw.cells) {
                 Ok((part, row)) => {
                     if let Some(at) = &key_cells {
                         out.keys.push((keys::of(&part, &row, at), raw.row));

@@ -3,8 +3,15 @@
 //! decoded or mapped as a whole fails the run as [`Error::Data`], rejected rows are
 //! collected for quarantine. Unchanged extracts that feed a partition being rebuilt are
 //! decoded again from their kept raw bytes, so the partition is rebuilt from all of them.
+//!
+//! Extracts are decoded several at a time, one per core: between its chunks an extract
+//! has serial work (keeping the raw file, holding the mapped rows), and on its own it
+//! kept a national ingest's cores busy half the time. What is held does not depend on
+//! the order they finish in: [`Held`] orders rows by extract, then file order.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::held::Held;
 use super::{CHUNK_ROWS, RunContext, RunOptions, whole_file};
@@ -38,9 +45,27 @@ pub(super) fn all(
     unchanged: &mut BTreeMap<String, ExtractState>,
     held: &mut Held,
 ) -> Result<Vec<Decoded>> {
-    let mut decoded = Vec::new();
-    for (e, sha) in todo {
-        decoded.push(one(ctx, pipeline, e, sha, opts, held)?);
+    let held = Mutex::new(held);
+    let mapped_rows = AtomicUsize::new(0);
+    let run = Shared {
+        ctx,
+        pipeline,
+        opts,
+        held: &held,
+        mapped_rows: &mapped_rows,
+    };
+    let todo: Vec<Mutex<Option<(Extract, String)>>> =
+        todo.into_iter().map(|t| Mutex::new(Some(t))).collect();
+    let done = crate::runtime::parallel_map(&todo, |slot| {
+        let (e, sha) = lock(slot)
+            .take()
+            .ok_or_else(|| Error::Internal("an extract was decoded twice".into()))?;
+        one(&run, e, sha)
+    });
+    // The first failure in the extracts' order, as if they had been decoded one by one.
+    let mut decoded = Vec::with_capacity(done.len());
+    for d in done {
+        decoded.push(d.ok_or_else(|| Error::Internal("a decoding thread stopped".into()))??);
     }
     // Partitions to rebuild, and unchanged extracts that also feed them.
     let mut rebuild: BTreeSet<(String, String)> = decoded
@@ -62,7 +87,7 @@ pub(super) fn all(
             };
             let bytes = ctx.lake.read_raw(&state.raw_path)?;
             let e = Extract::in_memory(state.file.clone(), state.raw_path.clone(), bytes);
-            let d = one(ctx, pipeline, e, sha, opts, held)?;
+            let d = one(&run, e, sha)?;
             rebuild.extend(d.parts.iter().cloned());
             decoded.push(d);
         }
@@ -71,15 +96,29 @@ pub(super) fn all(
     Ok(decoded)
 }
 
+/// What the extracts decoded at the same time share.
+struct Shared<'r, 'c> {
+    ctx: &'r RunContext<'c>,
+    pipeline: &'r Pipeline,
+    opts: &'r RunOptions,
+    held: &'r Mutex<&'r mut Held>,
+    /// Rows mapped so far by the run, for the progress bar.
+    mapped_rows: &'r AtomicUsize,
+}
+
+/// The lock's value, also when a thread panicked holding it (its run fails anyway).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Keeps, decodes and maps one extract.
-fn one(
-    ctx: &RunContext<'_>,
-    pipeline: &Pipeline,
-    mut extract: Extract,
-    sha: String,
-    opts: &RunOptions,
-    held: &mut Held,
-) -> Result<Decoded> {
+fn one(run: &Shared<'_, '_>, mut extract: Extract, sha: String) -> Result<Decoded> {
+    let Shared {
+        ctx,
+        pipeline,
+        opts,
+        ..
+    } = *run;
     // A listed file is read only now, one at a time.
     extract.load(&pipeline.name, &sha)?;
     let data_err = |message: String| Error::Data {
@@ -95,7 +134,7 @@ fn one(
     let order = std::sync::Arc::new((extract.name.clone(), sha.clone()));
     let mut mapped = Mapped::default();
     let mut parts = BTreeSet::new();
-    let dropped = format::decode_chunks(
+    let dropped = format::decode_chunks_ahead(
         &pipeline.format,
         &pipeline.table,
         &extract.bytes,
@@ -108,10 +147,12 @@ fn one(
             let mut next =
                 mapping::map_extract(pipeline, &chunk, &extract.name, &extract_id, ctx.key)?;
             parts.extend(next.partitions.keys().cloned());
-            held.push(&order, std::mem::take(&mut next.partitions))
+            lock(run.held)
+                .push(&order, std::mem::take(&mut next.partitions))
                 .map_err(ChunkError::Lake)?;
+            let rows = run.mapped_rows.fetch_add(next.records, Ordering::Relaxed);
+            crate::progress::rows(&pipeline.name, (rows + next.records) as u64);
             mapped.absorb(next);
-            crate::progress::rows(&pipeline.name, mapped.records as u64);
             Ok(())
         },
     )
@@ -120,7 +161,7 @@ fn one(
         ChunkError::Mapping(e) => data_err(e.to_string()),
         ChunkError::Lake(e) => e,
     })?;
-    held.coalesce(&order)?;
+    lock(run.held).coalesce(&order)?;
     // The bytes are kept on disk (`keep_raw`) and everything the run needs from them is
     // mapped: holding them until every extract is decoded would add the size of all the
     // night's files to the peak.

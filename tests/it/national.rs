@@ -449,3 +449,61 @@ async fn a_run_killed_while_spilling_leaves_the_lake_as_it_was_and_the_next_run_
     );
     assert!(before.keys().all(|k| after.contains_key(k)));
 }
+
+#[tokio::test]
+async fn extracts_decoded_at_the_same_time_keep_their_rows_in_extract_then_file_order() {
+    use sha2::Digest;
+    let mut t = TestLake::new();
+    // Two extracts of the same month and kommuner: `fs_a` first by name but large, `fs_b`
+    // small, so `fs_b` is mapped first when they are decoded side by side.
+    let extracts = national(&mut t, 3, 1, 30_000);
+    let month = |name: &str| {
+        std::fs::rename(extracts.join("fs_201501.csv"), extracts.join(name)).expect("rename");
+        let bytes = std::fs::read(extracts.join(name)).expect("read");
+        hex::encode(sha2::Sha256::digest(&bytes))[..16].to_string()
+    };
+    let a = month("fs_a.csv");
+    bench_national::write_month(&extracts, 0, 60, 3).expect("extract");
+    let b = month("fs_b.csv");
+    let cfg = crate::lake::write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+        .args([
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "run",
+            "national_fs",
+        ])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let part = files_under(&t.dir.path().join("data/forsorjningsstod"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .expect("a partition file");
+    let ctx = malgrupp::query::new_session();
+    ctx.register_parquet("p", &part.display().to_string(), Default::default())
+        .await
+        .expect("register");
+    let mut ids = Vec::new();
+    for batch in query_in(&ctx, "select extract_id from p").await {
+        ids.extend(
+            columns::texts(batch.column(0))
+                .expect("text")
+                .into_iter()
+                .flatten(),
+        );
+    }
+    // Every row of the partition, in the file's order: fs_a's 10,000 then fs_b's 20.
+    let expected: Vec<String> = std::iter::repeat_n(a, 10_000)
+        .chain(std::iter::repeat_n(b, 20))
+        .collect();
+    assert_eq!(ids.len(), expected.len());
+    assert!(
+        ids == expected,
+        "the partition's rows are not in extract then file order"
+    );
+}

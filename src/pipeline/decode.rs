@@ -4,16 +4,18 @@
 //! collected for quarantine. Unchanged extracts that feed a partition being rebuilt are
 //! decoded again from their kept raw bytes, so the partition is rebuilt from all of them.
 //!
-//! Extracts are decoded several at a time, one per core: between its chunks an extract
-//! has serial work (keeping the raw file, holding the mapped rows), and on its own it
-//! kept a national ingest's cores busy half the time. What is held does not depend on
-//! the order they finish in: [`Held`] orders rows by extract, then file order.
+//! Extracts are decoded several at a time, one per core, as long as their bytes together
+//! stay under a quarter of the run's memory budget ([`InFlight`]): between its chunks an
+//! extract has serial work (keeping the raw file, holding the mapped rows), and on its
+//! own it kept a national ingest's cores busy half the time. What is held does not depend
+//! on the order they finish in: [`Held`] orders rows by extract, then file order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::held::Held;
+use super::in_flight::InFlight;
 use super::{CHUNK_ROWS, RunContext, RunOptions, whole_file};
 use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
@@ -54,12 +56,22 @@ pub(super) fn all(
         held: &held,
         mapped_rows: &mapped_rows,
     };
+    let budget = if ctx.memory_bytes == 0 {
+        super::held::DEFAULT_BUDGET
+    } else {
+        ctx.memory_bytes
+    };
+    let in_flight = InFlight::new(budget / 4);
     let todo: Vec<Mutex<Option<(Extract, String)>>> =
         todo.into_iter().map(|t| Mutex::new(Some(t))).collect();
     let done = crate::runtime::parallel_map(&todo, |slot| {
         let (e, sha) = lock(slot)
             .take()
             .ok_or_else(|| Error::Internal("an extract was decoded twice".into()))?;
+        let size = e
+            .size()
+            .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+        let _pass = in_flight.enter(size);
         one(&run, e, sha)
     });
     // The first failure in the extracts' order, as if they had been decoded one by one.

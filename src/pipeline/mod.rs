@@ -32,6 +32,7 @@ pub use report::{Finished, RunReport};
 mod changes;
 mod decode;
 pub mod held;
+mod in_flight;
 mod quarantine;
 mod report;
 mod stage;

@@ -86,6 +86,15 @@ impl Extract {
         }
     }
 
+    /// The content's size in bytes: a listed file's from its metadata until it is loaded
+    /// (None when that cannot be read; loading will say why).
+    pub fn size(&self) -> Option<u64> {
+        match &self.file {
+            Some(path) if self.bytes.is_empty() => std::fs::metadata(path).ok().map(|m| m.len()),
+            _ => Some(self.bytes.len() as u64),
+        }
+    }
+
     /// SHA-256 of the content, as hex; a listed file is read through, not held.
     pub fn sha256(&self, pipeline: &str) -> Result<String> {
         let Some(path) = self.file.as_ref().filter(|_| self.bytes.is_empty()) else {

@@ -199,7 +199,10 @@ pub fn decode_chunks_ahead<E: From<FormatError>>(
     on_chunk: &mut dyn FnMut(RawTable) -> Result<(), E>,
 ) -> Result<usize, E> {
     std::thread::scope(|s| {
-        let (ahead, chunks) = std::sync::mpsc::sync_channel::<RawTable>(1);
+        // A rendezvous: the reader waits with its chunk until the one before is taken, so
+        // one exists besides the one being mapped (a national extract's chunk of text
+        // cells is some 27 MB; a buffered channel kept a third).
+        let (ahead, chunks) = std::sync::mpsc::sync_channel::<RawTable>(0);
         let reader = s.spawn(move || {
             // `None`: the receiving side has stopped, with an error of its own.
             decode_chunks::<Option<FormatError>>(format, options, bytes, chunk_rows, &mut |c| {

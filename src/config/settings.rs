@@ -77,7 +77,8 @@ pub struct RawLake {
     pub root: Option<PathBuf>,
     /// Mapped rows one run holds in memory, MiB (default 256); beyond it they are
     /// spilled to `<root>/_spill/` until the run stages them, so a run's memory does not
-    /// grow with the size of its extracts.
+    /// grow with the size of its extracts. Extracts are decoded side by side (one per
+    /// core) while their bytes together stay under a quarter of it.
     pub ingest_memory_mb: Option<usize>,
 }
 

@@ -54,11 +54,7 @@ impl<'a> RowPlan<'a> {
         let fields = pipeline.target.fields;
         let at = |name: &str| fields.iter().position(|f| f.name == name);
         RowPlan {
-            slots: pipeline
-                .fields
-                .iter()
-                .map(|m| fields.iter().position(|f| std::ptr::eq(f, m.field)))
-                .collect(),
+            slots: pipeline.fields.iter().map(|m| at(m.field.name)).collect(),
             start_end: at("startdatum").zip(at("slutdatum")),
             pipeline,
             sources,

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::held::Held;
 use super::in_flight::InFlight;
@@ -64,7 +64,12 @@ pub(super) fn all(
     let in_flight = InFlight::new(budget / 4);
     let todo: Vec<Mutex<Option<(Extract, String)>>> =
         todo.into_iter().map(|t| Mutex::new(Some(t))).collect();
-    let done = crate::runtime::parallel_map(&todo, |slot| {
+    // Once an extract has failed the run, those not yet started are skipped (`Ok(None)`),
+    // as decoding them one by one would stop at it. The failure reported is the first in
+    // the extracts' order among those decoded (nearly always the first of them all: one
+    // is skipped only when it had not started by the time the failed one ended).
+    let failed = AtomicBool::new(false);
+    let done = crate::runtime::parallel_map(&todo, |slot| -> Result<Option<Decoded>> {
         let (e, sha) = lock(slot)
             .take()
             .ok_or_else(|| Error::Internal("an extract was decoded twice".into()))?;
@@ -72,12 +77,27 @@ pub(super) fn all(
             .size()
             .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
         let _pass = in_flight.enter(size);
-        one(&run, e, sha)
+        if failed.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let d = one(&run, e, sha);
+        if d.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        d.map(Some)
     });
-    // The first failure in the extracts' order, as if they had been decoded one by one.
     let mut decoded = Vec::with_capacity(done.len());
+    let mut skipped = false;
     for d in done {
-        decoded.push(d.ok_or_else(|| Error::Internal("a decoding thread stopped".into()))??);
+        match d.ok_or_else(|| Error::Internal("a decoding thread stopped".into()))?? {
+            Some(d) => decoded.push(d),
+            None => skipped = true,
+        }
+    }
+    if skipped {
+        return Err(Error::Internal(
+            "an extract was skipped, none failed".into(),
+        ));
     }
     // Partitions to rebuild, and unchanged extracts that also feed them.
     let mut rebuild: BTreeSet<(String, String)> = decoded

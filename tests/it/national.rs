@@ -507,3 +507,39 @@ async fn extracts_decoded_at_the_same_time_keep_their_rows_in_extract_then_file_
         "the partition's rows are not in extract then file order"
     );
 }
+
+#[tokio::test]
+async fn a_failed_extract_stops_the_decoding_of_those_after_it() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut t = TestLake::new();
+    let extracts = national(&mut t, 3, cores + 4, 3_000);
+    // The first extract by name is cut mid-row: it fails as soon as it is read.
+    let first = extracts.join("fs_201501.csv");
+    let mut bytes = std::fs::read(&first).expect("read");
+    bytes.truncate(bytes.len() - 20);
+    std::fs::write(&first, bytes).expect("write");
+    let cfg = crate::lake::write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+        .args([
+            "--config",
+            cfg.to_str().expect("utf-8"),
+            "run",
+            "national_fs",
+        ])
+        .output()
+        .expect("spawn");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("fs_201501.csv") && stderr.contains("middle of a row"),
+        "{stderr}"
+    );
+    // Each extract's raw file is kept when its decoding starts: the failed one and those
+    // already started beside it, not the rest.
+    let kept = files_under(&t.dir.path().join("data/raw")).len();
+    assert!(
+        (1..=cores).contains(&kept),
+        "{kept} extracts of {} were decoded after the first had failed the run",
+        cores + 4
+    );
+}

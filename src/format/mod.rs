@@ -187,8 +187,8 @@ fn collected(
 
 /// [`decode_chunks`] with the reading on a thread of its own, one chunk ahead of
 /// `on_chunk`: a CSV file is split into records on one core while the chunk before is
-/// mapped on the others (read in turn, a core stood idle for a quarter of a national
-/// ingest). The same chunks in the same order with the same result: a failure of
+/// mapped on the others, instead of the mapping waiting for the reading. The same
+/// chunks in the same order with the same result: a failure of
 /// `on_chunk` stops the reading and is the error returned, as it comes from an earlier
 /// chunk than any the reader could fail on.
 pub fn decode_chunks_ahead<E: From<FormatError>>(

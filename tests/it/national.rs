@@ -374,6 +374,21 @@ async fn splitting_by_kommun_month_hides_what_one_suppression_of_the_whole_table
     assert_eq!(published(&t).await, expected(&t, whole).await);
 }
 
+/// Runs `national_fs` as its own process with the config `cfg`, stopping at `failpoint`.
+fn run_national(cfg: &std::path::Path, failpoint: Option<&str>) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"));
+    c.args([
+        "--config",
+        cfg.to_str().expect("utf-8 path"),
+        "run",
+        "national_fs",
+    ]);
+    if let Some(f) = failpoint {
+        c.env("MALGRUPP_FAILPOINT", f);
+    }
+    c.output().expect("spawn")
+}
+
 #[tokio::test]
 async fn a_run_killed_while_spilling_leaves_the_lake_as_it_was_and_the_next_run_clears_its_files() {
     let mut t = TestLake::new();
@@ -386,21 +401,7 @@ async fn a_run_killed_while_spilling_leaves_the_lake_as_it_was_and_the_next_run_
         text.replace("[lake]\n", "[lake]\ningest_memory_mb = 1\n"),
     )
     .expect("config");
-    let bin = env!("CARGO_BIN_EXE_malgrupp");
-    let run = |failpoint: Option<&str>| {
-        let mut c = std::process::Command::new(bin);
-        c.args([
-            "--config",
-            cfg.to_str().expect("utf-8 path"),
-            "run",
-            "national_fs",
-        ]);
-        if let Some(f) = failpoint {
-            c.env("MALGRUPP_FAILPOINT", f);
-        }
-        c.output().expect("spawn")
-    };
-    let first = run(None);
+    let first = run_national(&cfg, None);
     assert!(
         first.status.success(),
         "{}",
@@ -417,7 +418,7 @@ async fn a_run_killed_while_spilling_leaves_the_lake_as_it_was_and_the_next_run_
     assert!(!before.is_empty());
     // A second month, and a process that dies once it has spilled.
     bench_national::write_month(&extracts, 1, 8000, 5).expect("extract");
-    let killed = run(Some("after-spill"));
+    let killed = run_national(&cfg, Some("after-spill"));
     assert!(!killed.status.success(), "the failpoint aborts the process");
     assert!(String::from_utf8_lossy(&killed.stderr).contains("failpoint after-spill"));
     let spilled: Vec<_> = files_under(&data.join("_spill"))
@@ -431,7 +432,7 @@ async fn a_run_killed_while_spilling_leaves_the_lake_as_it_was_and_the_next_run_
         "no partition of the killed run is visible"
     );
     // The next run clears the dead run's spill files and publishes both months.
-    let next = run(None);
+    let next = run_national(&cfg, None);
     assert!(
         next.status.success(),
         "{}",
@@ -466,15 +467,7 @@ async fn extracts_decoded_at_the_same_time_keep_their_rows_in_extract_then_file_
     bench_national::write_month(&extracts, 0, 60, 3).expect("extract");
     let b = month("fs_b.csv");
     let cfg = crate::lake::write_config(t.dir.path(), &t.settings.pipelines_dir);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
-        .args([
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "run",
-            "national_fs",
-        ])
-        .output()
-        .expect("spawn");
+    let out = run_national(&cfg, None);
     assert!(
         out.status.success(),
         "{}",
@@ -519,15 +512,7 @@ async fn a_failed_extract_stops_the_decoding_of_those_after_it() {
     bytes.truncate(bytes.len() - 20);
     std::fs::write(&first, bytes).expect("write");
     let cfg = crate::lake::write_config(t.dir.path(), &t.settings.pipelines_dir);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
-        .args([
-            "--config",
-            cfg.to_str().expect("utf-8"),
-            "run",
-            "national_fs",
-        ])
-        .output()
-        .expect("spawn");
+    let out = run_national(&cfg, None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

@@ -47,6 +47,7 @@ pub(super) fn all(
     unchanged: &mut BTreeMap<String, ExtractState>,
     held: &mut Held,
 ) -> Result<Vec<Decoded>> {
+    let budget = held.budget();
     let held = Mutex::new(held);
     let mapped_rows = AtomicUsize::new(0);
     let run = Shared {
@@ -55,11 +56,6 @@ pub(super) fn all(
         opts,
         held: &held,
         mapped_rows: &mapped_rows,
-    };
-    let budget = if ctx.memory_bytes == 0 {
-        super::held::DEFAULT_BUDGET
-    } else {
-        ctx.memory_bytes
     };
     let in_flight = InFlight::new(budget / 4);
     let todo: Vec<Mutex<Option<(Extract, String)>>> =

@@ -77,6 +77,11 @@ impl Held {
         }
     }
 
+    /// The bytes of mapped rows held in memory before they spill (the default resolved).
+    pub fn budget(&self) -> usize {
+        self.budget
+    }
+
     /// Adds the next mapped rows of the extract `(name, sha)`, spilling what is held
     /// once the budget is passed.
     pub fn push(

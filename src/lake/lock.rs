@@ -1,6 +1,7 @@
 //! Locks in the lake: one per pipeline, so two triggers — in one process or in two
-//! `malgrupp` processes on the same lake — never run the same pipeline at once, and one
-//! for the manifest, so runs of different pipelines never lose each other's ledger entries.
+//! `malgrupp` processes on the same lake — never run the same pipeline at once; one for
+//! the manifest, so runs of different pipelines never lose each other's ledger entries;
+//! and one for publishing, so two publishes of one lake never write side by side.
 //!
 //! A lock is an advisory `flock` on a file under `_meta/locks/`. The kernel drops it when
 //! the holding process dies, however it dies, so a lock left by a killed process can never
@@ -17,6 +18,9 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+
+/// How often [`LakeLock::acquire`] tries a held lock again.
+const RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// A held lock; released when dropped (or when the process dies).
 #[derive(Debug)]
@@ -88,6 +92,25 @@ impl LakeLock {
         let mut lock = LakeLock { file, path };
         lock.write_holder();
         Ok(lock)
+    }
+
+    /// Waits for the lock `name` without blocking the runtime: taken at once when free,
+    /// otherwise logged once with its holder and tried again every [`RETRY`]. Polling
+    /// keeps the wait cancellable (a `serve` shutting down drops it), where a blocking
+    /// `flock` on a thread of its own would hold the runtime's shutdown until it returned.
+    pub async fn acquire(root: &Path, name: &str, waiting_for: &str) -> Result<LakeLock> {
+        let mut logged = false;
+        loop {
+            match Self::try_acquire(root, name)? {
+                Ok(lock) => return Ok(lock),
+                Err(holder) if !logged => {
+                    tracing::info!(holder = %holder.text, "waiting for {waiting_for} to finish");
+                    logged = true;
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(RETRY).await;
+        }
     }
 
     /// Notes the holder in the lock file. Only informational (the `flock` is the lock),

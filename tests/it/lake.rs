@@ -242,3 +242,70 @@ async fn a_run_killed_before_publishing_leaves_the_previous_partition() {
     );
     assert_ne!(std::fs::read(&part).expect("published"), before);
 }
+
+#[test]
+fn a_publish_waits_while_another_process_publishes_the_same_lake() {
+    use std::io::BufRead;
+    let mut t = TestLake::new();
+    private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let root = t.dir.path().join("data");
+    // Another process's publish in progress: it holds the lake's publish lock.
+    let other = malgrupp::lake::lock::LakeLock::try_acquire(&root, malgrupp::publish::LOCK)
+        .expect("io")
+        .expect("free");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+        .args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    // The run ingests, then waits for the lock instead of publishing beside the other.
+    let waiting = loop {
+        match rx.recv_timeout(std::time::Duration::from_secs(120)) {
+            Ok(line) if line.contains("waiting for another publish") => break line,
+            Ok(_) => {}
+            Err(_) => {
+                let _ = child.kill();
+                panic!(
+                    "the run did not wait for the publish in progress:\n{}",
+                    reader.join().expect("reader")
+                );
+            }
+        }
+    };
+    assert!(
+        waiting.contains(&format!("pid {}", std::process::id())),
+        "the wait names the holder: {waiting}"
+    );
+    assert!(
+        std::fs::symlink_metadata(root.join("published")).is_err(),
+        "nothing was published while the other publish held the lake"
+    );
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "the run is still waiting"
+    );
+    // Once the other publish ends, the run publishes and finishes.
+    drop(other);
+    let status = child.wait().expect("wait");
+    let log = reader.join().expect("reader");
+    assert!(status.success(), "{log}");
+    assert!(
+        crate::common::is_published(&root.join("published"), "kartlaggning"),
+        "published after the wait: {log}"
+    );
+}

@@ -170,6 +170,25 @@ mod tests {
         assert!(LakeLock::try_acquire(dir.path(), "p").expect("io").is_ok());
     }
 
+    #[tokio::test]
+    async fn waiting_for_a_held_lock_can_be_given_up_and_ends_with_the_release() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = LakeLock::try_acquire(dir.path(), "p")
+            .expect("io")
+            .expect("free");
+        let wait = LakeLock::acquire(dir.path(), "p", "the test");
+        let gave_up = tokio::time::timeout(RETRY * 3, wait).await;
+        assert!(gave_up.is_err(), "taken while held");
+        // The abandoned wait left nothing held: after the release it is taken at once.
+        drop(held);
+        let again = tokio::time::timeout(RETRY * 3, LakeLock::acquire(dir.path(), "p", "the test"))
+            .await
+            .expect("taken once released")
+            .expect("io");
+        drop(again);
+        assert!(LakeLock::try_acquire(dir.path(), "p").expect("io").is_ok());
+    }
+
     #[test]
     fn a_lock_file_left_behind_is_taken_over() {
         let dir = tempfile::tempdir().expect("tempdir");

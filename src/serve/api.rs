@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use datafusion::common::{ScalarValue, TableReference};
@@ -21,6 +21,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use serde::Deserialize;
 
 use super::encode::{ApiError, parse_format, rows_response};
+use super::listener::BODY_READ_TIMEOUT;
 use super::safety::{api_error, published_session, run_limited};
 use super::{App, QueryLimits};
 use crate::error::Error;
@@ -269,10 +270,19 @@ struct SqlRequest {
 }
 
 /// `POST /api/v1/sql`: one read-only statement over the published views.
-pub(crate) async fn sql(
-    State(app): State<Arc<App>>,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
+pub(crate) async fn sql(State(app): State<Arc<App>>, request: Request) -> Response {
+    // Read here rather than by an extractor, so a body that is late is cut off.
+    let Ok(body) = tokio::time::timeout(BODY_READ_TIMEOUT, Bytes::from_request(request, &())).await
+    else {
+        return ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s of its head",
+                BODY_READ_TIMEOUT.as_secs()
+            ),
+        )
+        .into_response();
+    };
     let parsed = body
         .map_err(|e| ApiError::new(e.status(), e.body_text()))
         .and_then(|b| {

@@ -7,6 +7,7 @@
 //!   (`admission`): at most [`HANDSHAKES_PER_PEER`] per IP address and [`MAX_HANDSHAKES`]
 //!   in all; more are closed at once, so half-sent requests from one address cannot
 //!   take the file descriptors everybody else needs.
+//! - A request body must arrive within [`BODY_READ_TIMEOUT`] of its head.
 //! - At most [`MAX_CONNECTIONS`] connections that sent a request are served; the next
 //!   one is answered 503 and closed.
 //!
@@ -37,6 +38,11 @@ pub const MAX_HANDSHAKES: usize = 256;
 pub const HANDSHAKES_PER_PEER: usize = 16;
 /// Longest a client may take to send a request head, or stay idle between requests.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest a client may take to send a request body once its head has arrived (a body
+/// trickled or never sent would hold a session slot for good). The handlers that read
+/// a body answer 408 when it is late.
+pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` until `shutdown` completes.
 pub(crate) async fn serve_router(

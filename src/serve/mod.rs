@@ -35,7 +35,9 @@ mod encode;
 mod listener;
 pub mod openapi;
 pub mod ops;
-pub use listener::{HANDSHAKES_PER_PEER, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HANDSHAKES};
+pub use listener::{
+    BODY_READ_TIMEOUT, HANDSHAKES_PER_PEER, HEADER_READ_TIMEOUT, MAX_CONNECTIONS, MAX_HANDSHAKES,
+};
 pub(crate) mod safety;
 
 use std::future::Future;

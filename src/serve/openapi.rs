@@ -87,7 +87,7 @@ pub fn document(limits: &QueryLimits) -> Value {
                         "format": { "type": "string", "enum": ["json", "csv", "arrow", "parquet"], "default": "json" }
                     }
                 } } } },
-                "responses": { "200": rows, "400": error, "401": error, "413": error, "503": error }
+                "responses": { "200": rows, "400": error, "401": error, "408": error, "413": error, "503": error }
             }},
             "/api/v1/reports/{kommun}/{period}": { "get": {
                 "summary": "The Bilaga 1 report of a kommun and month from the published views",

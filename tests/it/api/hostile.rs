@@ -126,6 +126,37 @@ async fn half_sent_requests_do_not_lock_out_real_clients() {
     s.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_that_never_arrives_is_answered_408_and_closed() {
+    use malgrupp::serve::BODY_READ_TIMEOUT;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = Server::start(limits(100), vec![]).await;
+    let addr: std::net::SocketAddr = s.base.trim_start_matches("http://").parse().expect("addr");
+    // A client with a token sends a complete head announcing 64 bytes, and only the start
+    // of them: the request holds a session slot while the handler waits for the rest.
+    let mut socket = connect_from("127.0.0.2", addr).await;
+    let head = format!(
+        "POST /api/v1/sql HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\nContent-Length: 64\r\n\r\n{{\"sql\": \"sel"
+    );
+    socket.write_all(head.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        BODY_READ_TIMEOUT + std::time::Duration::from_secs(5),
+        socket.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "the server still waits for the body {:?} after it began",
+        BODY_READ_TIMEOUT + std::time::Duration::from_secs(5)
+    );
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request body"), "{answer}");
+    assert_eq!(s.get("/api/v1/views").await.status(), 200);
+    s.stop().await;
+}
+
 #[tokio::test]
 async fn explain_is_refused_without_internals() {
     let s = Server::start(limits(100), vec![]).await;

@@ -177,7 +177,7 @@ async fn write_window(
     scratch: &SessionContext,
     has_previous: bool,
     kms: &[KommunMonth],
-    outputs: &mut BTreeMap<String, [ViewOutput; 3]>,
+    outputs: &mut Outputs,
     report: &mut PublishReport,
 ) -> Result<()> {
     let Sources {
@@ -193,6 +193,13 @@ async fn write_window(
     // and answers every chunk's partition filter from that listing
     // (`query::LAKE_LISTING_CACHE_BYTES`), kommun by kommun (`query::lake_table`), so
     // chunks do not mean listings of the lake (docs/performance.md).
+    // A chunk's files are written by a task of their own while the next chunk is
+    // computed (each write waits for the one before, so the files take their rows in
+    // chunk order): computing and writing each kept one core busy, the other idle. The
+    // set holds at most one write, and dropping it (a failed or cancelled publish)
+    // stops that write.
+    let mut writing: tokio::task::JoinSet<Result<Outputs>> = tokio::task::JoinSet::new();
+    let mut idle = Some(std::mem::take(outputs));
     for chunk in chunks(kms, settings.kommun_months_per_chunk) {
         let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = chunk
             .iter()
@@ -228,10 +235,37 @@ async fn write_window(
         }
         let long = sorted(scratch, &schema, parts).await?;
         if long.num_rows() > 0 {
-            write_chunk(outputs, &long).await?;
+            let mut files = match idle.take() {
+                Some(files) => files,
+                None => written(&mut writing).await?,
+            };
+            writing.spawn(async move {
+                write_chunk(&mut files, &long).await?;
+                Ok(files)
+            });
         }
     }
+    *outputs = match idle {
+        Some(files) => files,
+        None => written(&mut writing).await?,
+    };
     Ok(())
+}
+
+/// A window's files, by period.
+type Outputs = BTreeMap<String, [ViewOutput; 3]>;
+
+/// The files back from the write under way in `writing`, once it has ended.
+async fn written(writing: &mut tokio::task::JoinSet<Result<Outputs>>) -> Result<Outputs> {
+    match writing.join_next().await {
+        Some(Ok(done)) => done,
+        Some(Err(e)) => Err(crate::error::Error::Internal(format!(
+            "a publish's write of a chunk stopped: {e}"
+        ))),
+        None => Err(crate::error::Error::Internal(
+            "a publish's files were neither idle nor being written".into(),
+        )),
+    }
 }
 
 /// The kommun-months `all` (in kommun order) cut into chunks of whole kommuner, each of

@@ -121,7 +121,7 @@ pub(super) async fn write_periods(
             .await?;
     }
     for window in todo.chunks(PERIODS_PER_WINDOW) {
-        let mut outputs: BTreeMap<String, [ViewOutput; 3]> = window
+        let mut outputs: Outputs = window
             .iter()
             .map(|(p, _)| {
                 (
@@ -375,10 +375,7 @@ async fn sorted(
 
 /// Appends one chunk of the long table and the forms derived from it, each period's rows
 /// to that period's files (`outputs` by period; a single entry takes every row).
-async fn write_chunk(
-    outputs: &mut BTreeMap<String, [ViewOutput; 3]>,
-    long: &RecordBatch,
-) -> Result<()> {
+async fn write_chunk(outputs: &mut Outputs, long: &RecordBatch) -> Result<()> {
     // The wide forms are computed from the suppressed long table, never from the lake.
     let scratch = crate::query::new_session();
     scratch.register_table(

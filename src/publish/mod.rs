@@ -41,7 +41,6 @@ pub use constraints::constraints;
 
 use crate::config::Settings;
 use crate::error::{Error, Result};
-use crate::lake::lock::LakeLock;
 use crate::lake::{Lake, atomic};
 use output::ViewOutput;
 use state::State;
@@ -50,7 +49,9 @@ use state::State;
 /// cells).
 const FOLLOWUP_KOMMUNER_PER_CHUNK: usize = 24;
 
-/// The lake lock held while publishing (`lake::lock`).
+/// The lake lock held while publishing (`lake::lock`): two publishes side by side would
+/// each remove the other's unfinished generation as a dead one, and the one finishing
+/// last would link its set even when it had read an older lake.
 pub const LOCK: &str = "publish";
 
 /// What was published.
@@ -78,15 +79,10 @@ pub fn dir(lake: &Lake) -> std::path::PathBuf {
 /// `kartlaggning` through `ctx`, a session over the lake (`query::open`) the caller has
 /// already opened, so the views are not planned twice. Only kommun-months whose inputs
 /// changed are recomputed, and only periods with such kommun-months are written; when
-/// none changed, nothing is written. Waits while another publish of the lake, in this
-/// process or another, is under way.
+/// none changed, nothing is written. The caller holds the lake's publish lock ([`LOCK`];
+/// `service::refresh` takes it).
 pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<PublishReport> {
     let lake = Lake::new(&settings.lake_root);
-    // One publish of a lake at a time, across processes: two side by side would each
-    // remove the other's unfinished generation as a dead one, and the one finishing last
-    // would link its set even when it had read an older lake. Waiting, the later one
-    // reads the state the earlier one published and recomputes only what changed since.
-    let _publishing = LakeLock::acquire(lake.root(), LOCK, "another publish of this lake").await?;
     // Resolved once: everything read from the previous publish is of one generation.
     let current = generation::current(&lake);
     let previous = current

@@ -43,7 +43,6 @@ pub struct Daemon {
     /// Pipelines with a run started over the API that has not finished: a second
     /// request is refused instead of queueing a run that would only be skipped.
     requested: Mutex<BTreeSet<String>>,
-    publishing: tokio::sync::Mutex<()>,
     shutdown: watch::Sender<bool>,
     ready: AtomicBool,
     scheduler: tokio::sync::Mutex<Option<Scheduler>>,
@@ -69,7 +68,6 @@ impl Daemon {
             tasks: Mutex::new(JoinSet::new()),
             running: Mutex::new(BTreeSet::new()),
             requested: Mutex::new(BTreeSet::new()),
-            publishing: tokio::sync::Mutex::new(()),
             shutdown,
             ready: AtomicBool::new(false),
             scheduler: tokio::sync::Mutex::new(None),
@@ -112,7 +110,6 @@ impl Daemon {
                 d.catch_up(clock.now()).await;
                 // A publish cut short by an earlier shutdown (or a run by another process)
                 // may have left the published views behind the lake: republish once.
-                let _one_at_a_time = d.publishing.lock().await;
                 let (problems, _) = super::refresh(&d.settings, d.runner.lake()).await;
                 for problem in problems {
                     tracing::error!(problem = %problem, "at start-up");
@@ -218,7 +215,6 @@ impl Daemon {
             // Also after an unchanged run: a publish that failed or was cut short earlier
             // is caught up (publishing writes nothing when the published set is current).
             Ok(report) if report.succeeded() => {
-                let _one_at_a_time = self.publishing.lock().await;
                 let (problems, published) =
                     super::refresh(&self.settings, self.runner.lake()).await;
                 for problem in problems {

@@ -11,6 +11,7 @@ pub mod webhook;
 
 use crate::config::Settings;
 use crate::lake::Lake;
+use crate::lake::lock::LakeLock;
 use crate::publish::PublishReport;
 
 /// After runs: re-plans the views against the new data (a view broken by new data is
@@ -21,6 +22,24 @@ use crate::publish::PublishReport;
 /// half-updated. Returns the problems and what was published (no views when nothing
 /// was written).
 pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishReport) {
+    // One publish of a lake at a time, in this process or across processes, taken before
+    // the session over the lake is opened: the later one then reads the lake and the
+    // state the earlier one left, and recomputes only what changed since.
+    let _publishing = match LakeLock::acquire(
+        lake.root(),
+        crate::publish::LOCK,
+        "another publish of this lake",
+    )
+    .await
+    {
+        Ok(lock) => lock,
+        Err(e) => {
+            return (
+                vec![format!("the publish lock could not be taken: {e}")],
+                PublishReport::default(),
+            );
+        }
+    };
     let mut problems = Vec::new();
     let ctx = match crate::query::open(lake, &settings.sql_dir, &settings.agreements_dir).await {
         Ok((ctx, view_problems)) => {

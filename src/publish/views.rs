@@ -193,6 +193,7 @@ async fn write_window(
     // and answers every chunk's partition filter from that listing
     // (`query::LAKE_LISTING_CACHE_BYTES`), kommun by kommun (`query::lake_table`), so
     // chunks do not mean listings of the lake (docs/performance.md).
+    //
     // A chunk's files are written by a task of their own while the next chunk is
     // computed (each write waits for the one before, so the files take their rows in
     // chunk order): computing and writing each kept one core busy, the other idle. The

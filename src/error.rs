@@ -154,6 +154,16 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A request to an object store (S3, Azure Blob) failed: a problem of the store, its
+    /// credentials or the network.
+    #[error("object store {object}: {source}")]
+    Store {
+        /// The object, as `<scheme>://<bucket>/<path>`.
+        object: String,
+        /// The store client's error.
+        source: object_store::Error,
+    },
+
     /// Encoding or writing a file of the lake or of the published views (Parquet, CSV)
     /// failed: a problem of the storage or the runtime, not of a query or of the data.
     #[error("writing {}: {source}", path.display())]

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, Problems, Result};
+use crate::lake::location::Location;
 use crate::normalize::pseudonym::KeySource;
 
 /// `malgrupp.toml` as written by the user.
@@ -73,7 +74,8 @@ pub struct RawServe {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLake {
-    /// Root directory of the lake (default `data`).
+    /// Root directory of the lake (default `data`); also written `file:///…`.
+    /// Object-storage roots (`s3://`, `az://`) are recognized and refused for now.
     pub root: Option<PathBuf>,
     /// Mapped rows one run holds in memory, MiB (default 256); beyond it they are
     /// spilled to `<root>/_spill/` until the run stages them, so a run's memory does not
@@ -246,9 +248,27 @@ impl Settings {
                 explicit: false,
             },
         };
+        let lake_root = match raw.lake.root {
+            None => PathBuf::from("data"),
+            Some(root) => match Location::parse(&root.to_string_lossy()) {
+                Ok(Location::Local(path)) => path,
+                Ok(Location::Object(object)) => {
+                    problems.push(
+                        &name,
+                        "lake.root",
+                        format!("`{object}`: a lake on object storage is not supported yet; the tables, the ledger and the published views need a local directory"),
+                    );
+                    root
+                }
+                Err(e) => {
+                    problems.push(&name, "lake.root", e);
+                    PathBuf::new()
+                }
+            },
+        };
         let settings = Settings {
             file,
-            lake_root: at(raw.lake.root.unwrap_or_else(|| PathBuf::from("data"))),
+            lake_root: at(lake_root),
             ingest_memory_bytes: raw
                 .lake
                 .ingest_memory_mb
@@ -350,5 +370,38 @@ mod tests {
         let s = Settings::load(Some(&p)).expect("valid");
         assert_eq!(s.lake_root, dir.path().join("lake"));
         assert_eq!(s.key_source, KeySource::Env("K".into()));
+    }
+
+    #[test]
+    fn a_lake_root_url_is_read_as_a_location_not_as_a_directory_named_after_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("malgrupp.toml");
+        std::fs::write(&p, "[lake]\nroot = 'file:///srv/lake'\n").expect("write");
+        assert_eq!(
+            Settings::load(Some(&p)).expect("valid").lake_root,
+            PathBuf::from("/srv/lake")
+        );
+        // Every problem is reported together, each naming the key and what is expected.
+        for (root, expected) in [
+            ("s3://kommun-lake/malgrupp", "not supported yet"),
+            ("az://lake", "not supported yet"),
+            ("s3://AKIA:secret@kommun-lake/x", "environment"),
+            ("gs://kommun-lake", "expected a local path"),
+        ] {
+            std::fs::write(
+                &p,
+                format!(
+                    "[lake]\nroot = '{root}'\n[pseudonymization]\nkey_file = 'k'\nkey_env = 'K'\n"
+                ),
+            )
+            .expect("write");
+            let e = Settings::load(Some(&p)).expect_err(root).to_string();
+            assert!(
+                e.contains("lake.root") && e.contains(expected) && e.contains("not both"),
+                "{root}: {e}"
+            );
+            assert!(!e.contains("secret"), "{e}");
+        }
+        assert!(!dir.path().join("s3:").exists());
     }
 }

@@ -116,14 +116,7 @@ impl LakeLock {
     /// Notes the holder in the lock file. Only informational (the `flock` is the lock),
     /// so a full disk that refuses the few bytes does not stop the run: it is logged.
     fn write_holder(&mut self) {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .unwrap_or_else(|_| "this host".into());
-        let text = format!(
-            "pid {} on {host} since {}",
-            std::process::id(),
-            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-        );
+        let text = this_process();
         let written = self
             .file
             .set_len(0)
@@ -141,6 +134,19 @@ impl Drop for LakeLock {
         let _ = self.file.set_len(0);
         let _ = self.file.unlock();
     }
+}
+
+/// This process as a holder: `pid <pid> on <host> since <now>` (leases on object storage
+/// name their holder the same way).
+pub fn this_process() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "this host".into());
+    format!(
+        "pid {} on {host} since {}",
+        std::process::id(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
 }
 
 fn read_holder(file: &mut File) -> String {

@@ -1,5 +1,6 @@
 //! The Parquet lake on local disk: layout, the atomic writer, Parquet encoding, the
-//! raw-extract store and the manifest.
+//! raw-extract store and the manifest; and the first parts of a lake on object storage:
+//! its location and client (`location`) and its cross-host locks (`lease`).
 //!
 //! ```text
 //! <root>/<table>/kommun=<code>/period=<period>/<pipeline>.parquet   canonical tables
@@ -11,6 +12,8 @@
 //! table never overwrite each other, and replacing one kommun-month is one rename.
 
 pub mod atomic;
+pub mod lease;
+pub mod location;
 pub mod lock;
 pub mod manifest;
 pub mod parquet;

@@ -5,7 +5,8 @@
 //! a killed run), `damaged` and `disk_full` (damaged deliveries, kills, a full disk), `privacy` (no identity number in anything a run writes), `config`
 //! (check reports every problem), `http` (the HTTP source against a mock server) and
 //! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance),
-//! `deploy` (deploy/ files against systemd-analyze, kubernetes-validate, the Compose schema).
+//! `deploy` (deploy/ files against systemd-analyze, kubernetes-validate, the Compose schema),
+//! `object_storage` (leases on a real S3 API: moto's server).
 
 mod agency;
 mod api;
@@ -22,6 +23,7 @@ mod http;
 mod kalmar;
 mod lake;
 mod national;
+mod object_storage;
 mod onboarding;
 mod pgwire;
 mod privacy;

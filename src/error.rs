@@ -164,6 +164,16 @@ pub enum Error {
         source: object_store::Error,
     },
 
+    /// A table's commit log refused a commit (another writer changed the same files) or
+    /// cannot be read: a problem of concurrent writers or of the storage, not a bug.
+    #[error("table {table}: {message}")]
+    Table {
+        /// The table, as its location.
+        table: String,
+        /// What happened.
+        message: String,
+    },
+
     /// Encoding or writing a file of the lake or of the published views (Parquet, CSV)
     /// failed: a problem of the storage or the runtime, not of a query or of the data.
     #[error("writing {}: {source}", path.display())]

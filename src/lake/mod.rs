@@ -1,6 +1,7 @@
 //! The Parquet lake on local disk: layout, the atomic writer, Parquet encoding, the
 //! raw-extract store and the manifest; and the first parts of a lake on object storage:
-//! its location and client (`location`) and its cross-host locks (`lease`).
+//! its location and client (`location`), its cross-host locks (`lease`) and its
+//! commit protocol, Delta Lake (`delta`).
 //!
 //! ```text
 //! <root>/<table>/kommun=<code>/period=<period>/<pipeline>.parquet   canonical tables
@@ -12,6 +13,7 @@
 //! table never overwrite each other, and replacing one kommun-month is one rename.
 
 pub mod atomic;
+pub mod delta;
 pub mod lease;
 pub mod location;
 pub mod lock;

@@ -6,7 +6,8 @@
 //! (check reports every problem), `http` (the HTTP source against a mock server) and
 //! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance),
 //! `deploy` (deploy/ files against systemd-analyze, kubernetes-validate, the Compose schema),
-//! `object_storage` (leases on a real S3 API: moto's server).
+//! `object_storage` (leases and Delta commits on a real S3 API, moto's server, read back
+//! by delta-rs and pyarrow).
 
 mod agency;
 mod api;

@@ -185,3 +185,169 @@ async fn an_unreachable_store_is_an_error_naming_the_object_not_a_free_lease() {
         "{e}"
     );
 }
+
+/// Parquet bytes of `kommun`'s `ages`, in a lake-like file (zstd like the lake's).
+fn parquet(ages: &[i32]) -> Vec<u8> {
+    use datafusion::arrow::array::{Int32Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::arrow::record_batch::RecordBatch;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("person_id", DataType::Utf8, false),
+        Field::new("alder", DataType::Int32, true),
+    ]));
+    let ids: Vec<String> = ages.iter().map(|a| format!("p{a}")).collect();
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(ids)),
+            Arc::new(Int32Array::from(ages.to_vec())),
+        ],
+    )
+    .expect("batch");
+    let mut bytes = Vec::new();
+    let mut writer =
+        datafusion::parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    bytes
+}
+
+#[tokio::test]
+async fn a_delta_table_committed_to_s3_is_read_by_delta_rs_and_pyarrow_as_committed() {
+    use malgrupp::lake::delta::{Change, DataFile, DeltaTable};
+    use object_store::{ObjectStoreExt, PutPayload};
+    let moto = Moto::start().await;
+    let (store, lake) = moto.host("nat");
+    let table = DeltaTable::new(store.clone(), lake.path("kaa"), format!("{lake}/kaa"));
+    let put = |kommun: &'static str, name: &'static str, ages: &'static [i32]| {
+        let store = store.clone();
+        let path = lake.path(&format!("kaa/kommun={kommun}/{name}.parquet"));
+        async move {
+            let bytes = parquet(ages);
+            let size = bytes.len() as u64;
+            store
+                .put(&path, PutPayload::from(bytes))
+                .await
+                .expect("put");
+            DataFile {
+                path: format!("kommun={kommun}/{name}.parquet"),
+                partition: [("kommun".to_string(), kommun.to_string())].into(),
+                size,
+                rows: ages.len() as u64,
+            }
+        }
+    };
+    let first = vec![
+        put("0880", "kaa-r1", &[16, 17, 18]).await,
+        put("0881", "kaa-r1", &[19, 20]).await,
+    ];
+    let schema = datafusion::arrow::datatypes::Schema::new(vec![
+        datafusion::arrow::datatypes::Field::new(
+            "person_id",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+        datafusion::arrow::datatypes::Field::new(
+            "alder",
+            datafusion::arrow::datatypes::DataType::Int32,
+            true,
+        ),
+    ]);
+    let change = Change {
+        add: first,
+        remove: vec![],
+    };
+    assert_eq!(
+        table
+            .create(&schema, &["kommun"], change, "CREATE TABLE")
+            .await
+            .expect("create"),
+        0
+    );
+    // Run 2 replaces kommun 0880; run 3 writes its file and is killed before committing.
+    let replacement = put("0880", "kaa-r2", &[21, 22, 23, 24]).await;
+    let change = Change {
+        add: vec![replacement],
+        remove: vec!["kommun=0880/kaa-r1.parquet".into()],
+    };
+    assert_eq!(table.commit(0, change, "WRITE").await.expect("commit"), 1);
+    put("0881", "kaa-r3", &[99]).await;
+
+    // Outside readers: delta-rs (PyPI `deltalake`) at the newest and the first version,
+    // and pyarrow's own S3 filesystem on a committed file.
+    let script = r#"
+import json, os, sys
+from deltalake import DeltaTable
+import pyarrow.fs, pyarrow.parquet as pq
+opts = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION")}
+opts["AWS_ALLOW_HTTP"] = "true"
+def ages(version=None):
+    t = DeltaTable("s3://lake/nat/kaa", storage_options=opts, version=version).to_pyarrow_table()
+    return sorted(zip(t.column("kommun").to_pylist(), t.column("alder").to_pylist()))
+fs = pyarrow.fs.S3FileSystem(endpoint_override=opts["AWS_ENDPOINT_URL"], scheme="http",
+    access_key=opts["AWS_ACCESS_KEY_ID"], secret_key=opts["AWS_SECRET_ACCESS_KEY"], region=opts["AWS_REGION"])
+direct = pq.read_table("lake/nat/kaa/kommun=0880/kaa-r2.parquet", filesystem=fs).column("alder").to_pylist()
+print(json.dumps({"newest": ages(), "first": ages(0), "version": DeltaTable("s3://lake/nat/kaa", storage_options=opts).version(), "direct": direct}))
+"#;
+    let env = moto.env();
+    let value = |k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .expect(k)
+    };
+    // Blocking is fine here: the server is another process, and nothing else runs.
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .env("AWS_ENDPOINT_URL", value("AWS_ENDPOINT"))
+        .env("AWS_ACCESS_KEY_ID", value("AWS_ACCESS_KEY_ID"))
+        .env("AWS_SECRET_ACCESS_KEY", value("AWS_SECRET_ACCESS_KEY"))
+        .env("AWS_REGION", value("AWS_REGION"))
+        .output()
+        .expect("python3 (pip install deltalake pyarrow, as .ci/run does)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let pairs = |v: &serde_json::Value| -> Vec<(String, i64)> {
+        v.as_array()
+            .expect("rows")
+            .iter()
+            .map(|p| {
+                (
+                    p[0].as_str().expect("kommun").to_string(),
+                    p[1].as_i64().expect("alder"),
+                )
+            })
+            .collect()
+    };
+    let rows = |list: &[(&str, i64)]| -> Vec<(String, i64)> {
+        list.iter().map(|(k, a)| (k.to_string(), *a)).collect()
+    };
+    // The uncommitted file of the killed run is in neither version.
+    assert_eq!(
+        pairs(&read["newest"]),
+        rows(&[
+            ("0880", 21),
+            ("0880", 22),
+            ("0880", 23),
+            ("0880", 24),
+            ("0881", 19),
+            ("0881", 20)
+        ])
+    );
+    assert_eq!(
+        pairs(&read["first"]),
+        rows(&[
+            ("0880", 16),
+            ("0880", 17),
+            ("0880", 18),
+            ("0881", 19),
+            ("0881", 20)
+        ])
+    );
+    assert_eq!(read["version"], 1);
+    assert_eq!(read["direct"], serde_json::json!([21, 22, 23, 24]));
+}

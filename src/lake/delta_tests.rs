@@ -1,0 +1,177 @@
+//! Tests of [`super::DeltaTable`] on the in-memory store (conditional create as on S3);
+//! tests/it/object_storage.rs commits to moto's S3 and reads back with delta-rs.
+
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use object_store::memory::InMemory;
+
+use super::*;
+
+fn table(store: &Arc<dyn ObjectStore>) -> DeltaTable {
+    DeltaTable::new(store.clone(), StorePath::from("lake/kaa"), "mem://lake/kaa")
+}
+
+fn file(kommun: &str, name: &str) -> DataFile {
+    DataFile {
+        path: format!("kommun={kommun}/{name}.parquet"),
+        partition: [("kommun".to_string(), kommun.to_string())].into(),
+        size: 100,
+        rows: 7,
+    }
+}
+
+fn schema() -> Schema {
+    Schema::new(vec![
+        Field::new("person_id", DataType::Utf8, false),
+        Field::new("alder", DataType::Int32, true),
+    ])
+}
+
+async fn created(store: &Arc<dyn ObjectStore>, files: Vec<DataFile>) -> DeltaTable {
+    let t = table(store);
+    let change = Change {
+        add: files,
+        remove: vec![],
+    };
+    assert_eq!(
+        t.create(&schema(), &["kommun"], change, "CREATE TABLE")
+            .await
+            .expect("create"),
+        0
+    );
+    t
+}
+
+fn paths(files: &[DataFile]) -> Vec<&str> {
+    files.iter().map(|f| f.path.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_commit_replaces_files_and_the_log_replays_to_the_newest_version() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    assert_eq!(table(&store).version().await.expect("list"), None);
+    let t = created(&store, vec![file("0880", "a-1"), file("0881", "a-1")]).await;
+    let replace = Change {
+        add: vec![file("0880", "a-2")],
+        remove: vec!["kommun=0880/a-1.parquet".into()],
+    };
+    assert_eq!(t.commit(0, replace, "WRITE").await.expect("commit"), 1);
+    assert_eq!(t.version().await.expect("list"), Some(1));
+    let files = t.files().await.expect("files");
+    assert_eq!(
+        paths(&files),
+        ["kommun=0880/a-2.parquet", "kommun=0881/a-1.parquet"]
+    );
+    assert_eq!(
+        files[0],
+        file("0880", "a-2"),
+        "partition, size and rows survive the log"
+    );
+    let again = t
+        .create(&schema(), &["kommun"], Change::default(), "CREATE TABLE")
+        .await;
+    assert!(matches!(again, Err(Error::Table { .. })), "{again:?}");
+}
+
+#[tokio::test]
+async fn writers_of_different_files_both_commit_and_of_the_same_file_one_is_refused_whole() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let t = created(&store, vec![file("0880", "fs-1")]).await;
+    // Two pipelines planned from version 0; the second rebases on the first.
+    let kaa = Change {
+        add: vec![file("0880", "kaa-1")],
+        remove: vec![],
+    };
+    let deltagare = Change {
+        add: vec![file("0881", "deltagare-1")],
+        remove: vec![],
+    };
+    assert_eq!(t.commit(0, kaa, "WRITE").await.expect("first"), 1);
+    assert_eq!(t.commit(0, deltagare, "WRITE").await.expect("rebased"), 2);
+    // Two writers replacing the same file from version 2: the later one is refused.
+    let replace = |name: &str| Change {
+        add: vec![file("0880", name)],
+        remove: vec!["kommun=0880/fs-1.parquet".into()],
+    };
+    assert_eq!(
+        t.commit(2, replace("fs-2"), "WRITE").await.expect("winner"),
+        3
+    );
+    let refused = t
+        .commit(2, replace("fs-3"), "WRITE")
+        .await
+        .expect_err("conflict");
+    let text = refused.to_string();
+    assert!(
+        text.contains("mem://lake/kaa") && text.contains("fs-1") && text.contains("nothing"),
+        "{text}"
+    );
+    assert_eq!(
+        t.version().await.expect("list"),
+        Some(3),
+        "nothing of the refused commit landed"
+    );
+    assert_eq!(
+        paths(&t.files().await.expect("files")),
+        [
+            "kommun=0880/fs-2.parquet",
+            "kommun=0880/kaa-1.parquet",
+            "kommun=0881/deltagare-1.parquet"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn of_writers_racing_for_one_version_each_lands_once_in_its_own_version() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let t = created(&store, vec![]).await;
+    let racers = (0..8).map(|i| {
+        let t = t.clone();
+        tokio::spawn(async move {
+            let change = Change {
+                add: vec![file("0880", &format!("p{i}"))],
+                remove: vec![],
+            };
+            t.commit(0, change, "WRITE").await.expect("commit")
+        })
+    });
+    let mut versions = Vec::new();
+    for racer in racers {
+        versions.push(racer.await.expect("join"));
+    }
+    versions.sort_unstable();
+    assert_eq!(versions, (1..=8).collect::<Vec<u64>>());
+    assert_eq!(t.files().await.expect("files").len(), 8);
+}
+
+#[test]
+fn the_schema_names_file_columns_then_partition_columns_as_strings() {
+    let text = schema_string(&schema(), &["kommun", "period"]).expect("schema");
+    let v: Value = serde_json::from_str(&text).expect("json");
+    let fields: Vec<(&str, &str)> = v["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().expect("name"),
+                f["type"].as_str().expect("type"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("person_id", "string"),
+            ("alder", "integer"),
+            ("kommun", "string"),
+            ("period", "string")
+        ]
+    );
+    let odd = Schema::new(vec![Field::new("x", DataType::Binary, true)]);
+    assert!(schema_string(&odd, &[]).is_err());
+    assert_eq!(version_of("00000000000000000012.json"), Some(12));
+    assert_eq!(version_of("00000000000000000012.checkpoint.parquet"), None);
+    assert_eq!(version_of("12.json"), None);
+}

@@ -92,8 +92,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             .await?
             .success(),
         Command::Status { format } => cli::status::execute(&settings, format, &mut out)?,
-        Command::Sql { query, format } => {
-            cli::sql::execute(&settings, &query, format, &mut out).await?;
+        Command::Sql {
+            query,
+            format,
+            delta,
+            as_of,
+        } => {
+            let extra = cli::sql::Extra {
+                delta,
+                as_of: as_of.as_deref(),
+            };
+            cli::sql::execute(&settings, &query, format, &extra, &mut out).await?;
             true
         }
         Command::Export {

@@ -92,6 +92,15 @@ pub enum Command {
         /// Output format.
         #[arg(long, value_parser = Encoding::offered(sql::OFFERED), default_value = "table")]
         format: Encoding,
+        /// Also query a Delta table, as NAME=ROOT (a path, file:///…, s3://bucket/prefix or
+        /// az://container/prefix; the store's endpoint and credentials from AWS_* or
+        /// AZURE_* in the environment). Repeatable.
+        #[arg(long = "delta", value_name = "NAME=ROOT")]
+        delta: Vec<String>,
+        /// Read the --delta tables as of a version (a number), a time (RFC 3339) or the
+        /// end of a day in Swedish time (YYYY-MM-DD); default the newest.
+        #[arg(long, value_name = "VERSION|TIME|DATE")]
+        as_of: Option<String>,
     },
     /// Export a published (suppressed) view to a file.
     Export {

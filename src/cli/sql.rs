@@ -3,20 +3,31 @@
 use std::io::Write;
 
 use crate::config::Settings;
-use crate::error::{Error, Result};
+use crate::error::{Error, Problems, Result};
 use crate::lake::Lake;
+use crate::lake::delta::AsOf;
 use crate::query::output::{self, Encoding, Rows};
-use crate::query::{self};
+use crate::query::{self, delta_table};
 
 /// The encodings `malgrupp sql` prints, in the order `--help` lists them.
 pub const OFFERED: &[Encoding] = &[Encoding::Table, Encoding::Csv, Encoding::Json];
 
-/// Runs `sql` over the lake and writes the result. Broken views are reported on stderr
-/// through the log but do not stop queries that do not use them.
+/// Tables queried beside the lake's: `--delta NAME=ROOT`, read `--as-of`.
+#[derive(Debug, Default)]
+pub struct Extra<'a> {
+    /// `NAME=ROOT` each.
+    pub delta: Vec<String>,
+    /// A version, an RFC 3339 time or a date; `None`: the newest.
+    pub as_of: Option<&'a str>,
+}
+
+/// Runs `sql` over the lake (and the `extra` tables) and writes the result. Broken views
+/// are reported on stderr through the log but do not stop queries that do not use them.
 pub async fn execute(
     settings: &Settings,
     sql: &str,
     format: Encoding,
+    extra: &Extra<'_>,
     out: &mut dyn Write,
 ) -> Result<()> {
     let format = format.offered_by("sql", OFFERED)?;
@@ -25,6 +36,7 @@ pub async fn execute(
     for p in &problems.0 {
         tracing::warn!(problem = %p, "view not available");
     }
+    register_delta(&ctx, extra).await?;
     let df = ctx.sql(sql).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.map_err(Error::Query)?;
@@ -39,4 +51,101 @@ pub async fn execute(
         writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
     }
     Ok(())
+}
+
+/// Registers the `--delta` tables, each as of `--as-of`; every malformed argument is
+/// reported together before any store is asked.
+async fn register_delta(
+    ctx: &datafusion::prelude::SessionContext,
+    extra: &Extra<'_>,
+) -> Result<()> {
+    let mut problems = Problems::default();
+    let as_of = match extra.as_of.map(as_of) {
+        None => AsOf::Newest,
+        Some(Ok(a)) => a,
+        Some(Err(e)) => {
+            problems.push("--as-of", "", e);
+            AsOf::Newest
+        }
+    };
+    let mut tables = Vec::new();
+    for arg in &extra.delta {
+        match arg.split_once('=') {
+            Some((name, root)) if !name.is_empty() && !root.is_empty() => {
+                if ctx.table_exist(name).unwrap_or(true) || tables.iter().any(|(n, _)| n == &name) {
+                    problems.push(
+                        "--delta",
+                        name,
+                        "a table or view of this name exists already; pick another",
+                    );
+                }
+                tables.push((name, root));
+            }
+            _ => problems.push(
+                "--delta",
+                "",
+                "expected NAME=ROOT, e.g. kaa=s3://bucket/lake/kaa",
+            ),
+        }
+    }
+    problems.into_usage(())?;
+    for (name, root) in tables {
+        let version = delta_table::register(ctx, name, root, as_of, std::env::vars()).await?;
+        tracing::info!(table = name, version, "Delta table registered");
+    }
+    Ok(())
+}
+
+/// `--as-of`: a version number, an RFC 3339 time, or a date meaning the end of that day
+/// in Swedish time (what was committed by midnight in Stockholm).
+fn as_of(text: &str) -> std::result::Result<AsOf, String> {
+    if let Ok(version) = text.parse::<u64>() {
+        return Ok(AsOf::Version(version));
+    }
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(AsOf::Time(time.with_timezone(&chrono::Utc)));
+    }
+    let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        format!("`{text}`: expected a version (e.g. 12), a time (2026-06-10T18:00:00+02:00) or a date (2026-06-10)")
+    })?;
+    let midnight = day
+        .succ_opt()
+        .and_then(|next| next.and_hms_opt(0, 0, 0))
+        .and_then(|t| {
+            t.and_local_timezone(chrono_tz::Europe::Stockholm)
+                .earliest()
+        })
+        .ok_or_else(|| format!("`{text}`: no such day in Swedish time"))?;
+    Ok(AsOf::Time(
+        midnight.with_timezone(&chrono::Utc) - chrono::Duration::milliseconds(1),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn as_of_reads_versions_times_and_swedish_days() {
+        assert_eq!(as_of("12"), Ok(AsOf::Version(12)));
+        let t = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .with_timezone(&chrono::Utc)
+        };
+        assert_eq!(
+            as_of("2026-06-10T18:00:00+02:00"),
+            Ok(AsOf::Time(t("2026-06-10T16:00:00Z")))
+        );
+        // The end of 10 June in Stockholm (summer time, UTC+2) is 21:59:59.999 UTC.
+        assert_eq!(
+            as_of("2026-06-10"),
+            Ok(AsOf::Time(t("2026-06-10T21:59:59.999Z")))
+        );
+        assert!(
+            as_of("10 juni")
+                .expect_err("refused")
+                .contains("expected a version")
+        );
+    }
 }

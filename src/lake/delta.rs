@@ -12,8 +12,10 @@
 //!
 //! Written here: protocol 1/2 (reader/writer), `metaData` with the schema and partition
 //! columns, `add` and `remove` of data files with their row counts, and `commitInfo`.
-//! Not written yet: checkpoints (readers replay the whole log; fine for a few hundred
-//! commits) and log retention.
+//! Read back: a table as of its newest version, a version or a time, for protocol-1
+//! readers. Not written or read yet: checkpoints (readers replay the whole log; fine for
+//! a few hundred commits; a log whose early versions were removed is refused) and log
+//! retention.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -37,6 +39,28 @@ pub struct DataFile {
     pub size: u64,
     /// Rows (the `numRecords` statistic engines plan with).
     pub rows: u64,
+}
+
+/// Which version of a table to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AsOf {
+    /// The newest.
+    Newest,
+    /// This version.
+    Version(u64),
+    /// The newest committed at or before this time.
+    Time(chrono::DateTime<chrono::Utc>),
+}
+
+/// A table as of one version.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    /// The version read.
+    pub version: u64,
+    /// Its partition columns, in order.
+    pub partition_columns: Vec<String>,
+    /// Its files.
+    pub files: Vec<DataFile>,
 }
 
 /// What a commit changes.
@@ -142,21 +166,67 @@ impl DeltaTable {
 
     /// The files of the newest version (the log replayed: adds minus later removes).
     pub async fn files(&self) -> Result<Vec<DataFile>> {
-        let mut live = BTreeMap::new();
+        Ok(self.snapshot(AsOf::Newest).await?.files)
+    }
+
+    /// The table as it was at `as_of`: its version, partition columns and files.
+    pub async fn snapshot(&self, as_of: AsOf) -> Result<Snapshot> {
+        let mut snapshot = Snapshot::default();
         let Some(newest) = self.version().await? else {
-            return Ok(Vec::new());
+            return Err(self.refused("no commit found (not a Delta table, or an empty one)".into()));
         };
-        for version in 0..=newest {
-            for action in self.read_version(version).await? {
+        let last = match as_of {
+            AsOf::Version(v) if v > newest => {
+                return Err(self.refused(format!("version {v} asked for, the newest is {newest}")));
+            }
+            AsOf::Version(v) => v,
+            AsOf::Newest | AsOf::Time(_) => newest,
+        };
+        let mut live = BTreeMap::new();
+        for version in 0..=last {
+            let actions = self.read_version(version).await.map_err(|e| match e {
+                Error::Store {
+                    source: object_store::Error::NotFound { .. },
+                    ..
+                } if version == 0 => self.refused(
+                    "the log does not start at version 0 (older versions were removed after a checkpoint); reading checkpoints is not supported yet".into(),
+                ),
+                e => e,
+            })?;
+            if let AsOf::Time(t) = as_of {
+                let committed = actions
+                    .iter()
+                    .find_map(|a| a.pointer("/commitInfo/timestamp")?.as_i64());
+                if committed.is_some_and(|ms| ms > t.timestamp_millis()) {
+                    if version == 0 {
+                        return Err(self.refused(format!("the table did not exist yet at {t}")));
+                    }
+                    break;
+                }
+            }
+            for action in actions {
                 if let Some(add) = action.get("add") {
                     let file = data_file(add).ok_or_else(|| self.damaged(version))?;
                     live.insert(file.path.clone(), file);
                 } else if let Some(path) = action.pointer("/remove/path").and_then(Value::as_str) {
                     live.remove(path);
+                } else if let Some(reader) = action.pointer("/protocol/minReaderVersion") {
+                    if reader.as_u64() != Some(1) {
+                        return Err(self.refused(format!(
+                            "needs a reader of protocol version {reader}; malgrupp reads version 1"
+                        )));
+                    }
+                } else if let Some(columns) = action.pointer("/metaData/partitionColumns") {
+                    snapshot.partition_columns = columns
+                        .as_array()
+                        .and_then(|c| c.iter().map(|c| Some(c.as_str()?.to_string())).collect())
+                        .ok_or_else(|| self.damaged(version))?;
                 }
             }
+            snapshot.version = version;
         }
-        Ok(live.into_values().collect())
+        snapshot.files = live.into_values().collect();
+        Ok(snapshot)
     }
 
     /// Paths a committed version added or removed.

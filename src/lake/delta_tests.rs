@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use object_store::memory::InMemory;
+use object_store::{ObjectStoreExt, PutPayload};
 
 use super::*;
 
@@ -174,4 +175,76 @@ fn the_schema_names_file_columns_then_partition_columns_as_strings() {
     assert_eq!(version_of("00000000000000000012.json"), Some(12));
     assert_eq!(version_of("00000000000000000012.checkpoint.parquet"), None);
     assert_eq!(version_of("12.json"), None);
+}
+
+#[tokio::test]
+async fn a_table_is_read_as_of_a_version_or_a_time_and_refuses_what_it_cannot_read() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let before = chrono::Utc::now() - chrono::Duration::hours(1);
+    let t = created(&store, vec![file("0880", "a-1")]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let replace = Change {
+        add: vec![file("0880", "a-2")],
+        remove: vec!["kommun=0880/a-1.parquet".into()],
+    };
+    t.commit(0, replace, "WRITE").await.expect("commit");
+    let at = |as_of| {
+        let t = t.clone();
+        async move {
+            let s = t.snapshot(as_of).await.expect("snapshot");
+            (
+                s.version,
+                s.partition_columns,
+                s.files.into_iter().map(|f| f.path).collect::<Vec<_>>(),
+            )
+        }
+    };
+    let first = (
+        0,
+        vec!["kommun".to_string()],
+        vec!["kommun=0880/a-1.parquet".to_string()],
+    );
+    let second = (
+        1,
+        vec!["kommun".to_string()],
+        vec!["kommun=0880/a-2.parquet".to_string()],
+    );
+    assert_eq!(at(AsOf::Version(0)).await, first);
+    assert_eq!(at(AsOf::Time(between)).await, first);
+    assert_eq!(at(AsOf::Newest).await, second);
+    assert_eq!(at(AsOf::Time(chrono::Utc::now())).await, second);
+    for (as_of, expected) in [
+        (AsOf::Version(2), "the newest is 1"),
+        (AsOf::Time(before), "did not exist yet"),
+    ] {
+        let e = t.snapshot(as_of).await.expect_err("refused").to_string();
+        assert!(e.contains(expected) && e.contains("mem://lake/kaa"), "{e}");
+    }
+    // A log that starts after version 0 (a checkpoint's) and a newer protocol are refused.
+    let log = |v: u64| StorePath::from(format!("lake/kaa/_delta_log/{v:020}.json"));
+    store.delete(&log(0)).await.expect("delete");
+    let e = t
+        .snapshot(AsOf::Newest)
+        .await
+        .expect_err("no version 0")
+        .to_string();
+    assert!(e.contains("checkpoint"), "{e}");
+    let newer = DeltaTable::new(store.clone(), StorePath::from("lake/v3"), "mem://lake/v3");
+    store
+        .put(
+            &StorePath::from("lake/v3/_delta_log/00000000000000000000.json"),
+            PutPayload::from_static(
+                b"{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7}}\n",
+            ),
+        )
+        .await
+        .expect("put");
+    let e = newer
+        .snapshot(AsOf::Newest)
+        .await
+        .expect_err("reader 3")
+        .to_string();
+    assert!(e.contains("protocol version 3"), "{e}");
 }

@@ -113,6 +113,11 @@ impl std::fmt::Display for ObjectLocation {
 }
 
 impl ObjectLocation {
+    /// The scheme as URLs of this store begin (`s3`, `az`).
+    pub fn scheme_name(&self) -> &'static str {
+        self.scheme.as_str()
+    }
+
     /// A client of the store, configured from `env` (pass `std::env::vars()`): every
     /// `AWS_*` or `AZURE_*` variable the object_store crate knows, e.g. `AWS_ENDPOINT`,
     /// `AWS_ACCESS_KEY_ID`, `AWS_REGION`, `AWS_ALLOW_HTTP`. Unknown variables are ignored,

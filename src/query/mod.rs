@@ -7,6 +7,7 @@
 //! same context over empty in-memory tables, so views are planned without touching data.
 
 pub mod columns;
+pub mod delta_table;
 mod lake_table;
 pub mod output;
 pub mod views;

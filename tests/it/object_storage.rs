@@ -69,7 +69,6 @@ impl Moto {
             ("AWS_ACCESS_KEY_ID", "malgrupp-test"),
             ("AWS_SECRET_ACCESS_KEY", "malgrupp-test"),
             ("AWS_REGION", "eu-north-1"),
-            ("HOME", "/nonexistent"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -350,4 +349,134 @@ print(json.dumps({"newest": ages(), "first": ages(0), "version": DeltaTable("s3:
     );
     assert_eq!(read["version"], 1);
     assert_eq!(read["direct"], serde_json::json!([21, 22, 23, 24]));
+
+    // malgrupp's own reader: `malgrupp sql --delta`, newest, as of a version and a time.
+    let cwd = tempfile::tempdir().expect("tempdir");
+    let sql = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .current_dir(cwd.path())
+            .args(["sql", "--format", "csv"])
+            .arg("select kommun, count(*) as n, sum(alder) as s from nat_kaa group by kommun order by kommun")
+            .args(extra)
+            .envs(moto.env())
+            .output()
+            .expect("malgrupp");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let delta = ["--delta", "nat_kaa=s3://lake/nat/kaa"];
+    let (ok, newest, err) = sql(&delta);
+    assert!(ok, "{err}");
+    assert_eq!(newest, "kommun,n,s\n0880,4,90\n0881,2,39\n");
+    let (ok, first, err) = sql(&[&delta[..], &["--as-of", "0"]].concat());
+    assert!(ok, "{err}");
+    assert_eq!(first, "kommun,n,s\n0880,3,51\n0881,2,39\n");
+    let now = Utc::now().to_rfc3339();
+    assert_eq!(sql(&[&delta[..], &["--as-of", &now]].concat()).1, newest);
+    // A committed file gone from the store is an error naming it, not rows left out.
+    store
+        .delete(&lake.path("kaa/kommun=0881/kaa-r1.parquet"))
+        .await
+        .expect("delete");
+    let (ok, out, err) = sql(&delta);
+    assert!(!ok && out.is_empty(), "{out}");
+    assert!(
+        err.contains("kommun=0881/kaa-r1.parquet") && err.contains("not in the store"),
+        "{err}"
+    );
+    // Credentials do not belong in the root, and are not echoed.
+    let (ok, _, err) = sql(&["--delta", "nat_kaa=s3://AKIAEXAMPLE:secret@lake/nat/kaa"]);
+    assert!(
+        !ok && err.contains("environment")
+            && !err.contains("secret")
+            && !err.contains("AKIAEXAMPLE"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_delta_table_on_local_disk_is_committed_and_queried_by_path_and_file_url() {
+    use malgrupp::lake::delta::{Change, DataFile, DeltaTable};
+    use object_store::local::LocalFileSystem;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("kaa");
+    let mut add = Vec::new();
+    for (kommun, ages) in [("0880", &[16, 17][..]), ("0881", &[30][..])] {
+        let part = root.join(format!("kommun={kommun}"));
+        std::fs::create_dir_all(&part).expect("mkdir");
+        let bytes = parquet(ages);
+        std::fs::write(part.join("kaa-r1.parquet"), &bytes).expect("write");
+        add.push(DataFile {
+            path: format!("kommun={kommun}/kaa-r1.parquet"),
+            partition: [("kommun".to_string(), kommun.to_string())].into(),
+            size: bytes.len() as u64,
+            rows: ages.len() as u64,
+        });
+    }
+    // Written but never committed: not part of the table.
+    std::fs::write(root.join("kommun=0881/kaa-r2.parquet"), parquet(&[99])).expect("write");
+    let prefix = object_store::path::Path::from_filesystem_path(&root).expect("path");
+    let table = DeltaTable::new(
+        Arc::new(LocalFileSystem::new()),
+        prefix,
+        root.display().to_string(),
+    );
+    let schema = datafusion::arrow::datatypes::Schema::new(vec![
+        datafusion::arrow::datatypes::Field::new(
+            "person_id",
+            datafusion::arrow::datatypes::DataType::Utf8,
+            false,
+        ),
+        datafusion::arrow::datatypes::Field::new(
+            "alder",
+            datafusion::arrow::datatypes::DataType::Int32,
+            true,
+        ),
+    ]);
+    let change = Change {
+        add,
+        remove: vec![],
+    };
+    table
+        .create(&schema, &["kommun"], change, "CREATE TABLE")
+        .await
+        .expect("create");
+    for root_arg in ["kaa".to_string(), format!("file://{}", root.display())] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .current_dir(dir.path())
+            .args([
+                "sql",
+                "--format",
+                "csv",
+                "select kommun, sum(alder) as s from t group by kommun order by kommun",
+            ])
+            .args(["--delta", &format!("t={root_arg}")])
+            .output()
+            .expect("malgrupp");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "kommun,s\n0880,33\n0881,30\n",
+            "{root_arg}"
+        );
+    }
+    // delta-rs reads the same table from disk.
+    let out = std::process::Command::new("python3")
+        .args(["-c", "import sys; from deltalake import DeltaTable; print(DeltaTable(sys.argv[1]).to_pyarrow_table().num_rows)"])
+        .arg(&root)
+        .output()
+        .expect("python3");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "3",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -190,6 +190,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// One invalid request: `field` of `place` (e.g. `--kommun` of `command line`).
+    pub fn usage(
+        place: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        let mut p = Problems::default();
+        p.push(place, field, message);
+        Error::Usage(p)
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -11,7 +11,7 @@ use datafusion::common::TableReference;
 use datafusion::prelude::{col, lit};
 
 use crate::config::Settings;
-use crate::error::{Error, Problems, Result};
+use crate::error::{Error, Result};
 use crate::lake::{Lake, atomic};
 use crate::published::{self, Session};
 use crate::query::output::{self, Encoding, Rows};
@@ -44,8 +44,7 @@ pub async fn execute(
         Err(_) => (None, Vec::new()),
     };
     let Some(ctx) = ctx.filter(|_| names.iter().any(|n| n == view)) else {
-        let mut p = Problems::default();
-        p.push(
+        return Err(Error::usage(
             "export",
             "VIEW",
             format!(
@@ -56,8 +55,7 @@ pub async fn execute(
                     names.join(", ")
                 }
             ),
-        );
-        return Err(Error::Usage(p));
+        ));
     };
     let mut df = ctx.table(TableReference::bare(view)).await?;
     for (column, value) in [("kommun", kommun), ("period", period)] {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::config::Settings;
-use crate::error::{Error, Problems, Result};
+use crate::error::{Error, Result};
 use crate::report::{ReportError, ReportFormat};
 
 /// Renders the report into `out` (default `bilaga1_<kommun>_<period>.<format>` in the
@@ -17,11 +17,9 @@ pub async fn execute(
     format: &str,
     out: Option<&Path>,
 ) -> Result<PathBuf> {
-    let format: ReportFormat = format.parse().map_err(|e: ReportError| {
-        let mut p = Problems::default();
-        p.push("command line", "--format", e.to_string());
-        Error::Usage(p)
-    })?;
+    let format: ReportFormat = format
+        .parse()
+        .map_err(|e: ReportError| Error::usage("command line", "--format", e.to_string()))?;
     let bytes = crate::report::load::build(settings, kommun, period, format).await?;
     if out == Some(Path::new("-")) {
         use std::io::Write;

@@ -248,3 +248,33 @@ async fn a_table_is_read_as_of_a_version_or_a_time_and_refuses_what_it_cannot_re
         .to_string();
     assert!(e.contains("protocol version 3"), "{e}");
 }
+
+#[tokio::test]
+async fn a_damaged_log_version_is_an_error_naming_table_and_version() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let t = created(&store, vec![file("0880", "a-1")]).await;
+    store
+        .put(
+            &StorePath::from("lake/kaa/_delta_log/00000000000000000001.json"),
+            PutPayload::from_static(b"{\"add\": {\"path\": \"kommun=0880/x.parquet\"\n"),
+        )
+        .await
+        .expect("put");
+    let e = t.files().await.expect_err("damaged").to_string();
+    assert!(
+        e.contains("mem://lake/kaa") && e.contains("version 1"),
+        "{e}"
+    );
+    // An add without its size is as damaged as broken JSON.
+    store
+        .put(
+            &StorePath::from("lake/kaa/_delta_log/00000000000000000001.json"),
+            PutPayload::from_static(
+                b"{\"add\": {\"path\": \"kommun=0880/x.parquet\", \"partitionValues\": {}}}\n",
+            ),
+        )
+        .await
+        .expect("put");
+    let e = t.files().await.expect_err("no size").to_string();
+    assert!(e.contains("version 1"), "{e}");
+}

@@ -40,11 +40,7 @@ pub async fn register(
     as_of: AsOf,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<u64> {
-    let usage = |message: String| {
-        let mut p = crate::error::Problems::default();
-        p.push("--delta", name, message);
-        Error::Usage(p)
-    };
+    let usage = |message: String| Error::usage("--delta", name, message);
     let (store, prefix, url): (Arc<dyn ObjectStore>, StorePath, String) =
         match Location::parse(root).map_err(usage)? {
             Location::Local(dir) => {

@@ -17,7 +17,7 @@ use datafusion::prelude::{DataFrame, SessionContext, col, lit};
 
 use super::{Cell, GoalRow, ReportInput, SourceRow};
 use crate::config::Settings;
-use crate::error::{Error, Problems, Result};
+use crate::error::{Error, Result};
 use crate::lake::Lake;
 use crate::lake::manifest::Manifest;
 use crate::query::columns::{floats, ints, texts as text};
@@ -41,13 +41,11 @@ pub async fn build(
 /// The report input of `kommun` (4-digit code) and `period` from the published views.
 pub async fn load(settings: &Settings, kommun: &str, period: &str) -> Result<ReportInput> {
     let Some(name) = crate::normalize::kommun::name(kommun) else {
-        let mut p = Problems::default();
-        p.push(
+        return Err(Error::usage(
             "command line",
             "--kommun",
             format!("'{kommun}' is not a kommun code (4 digits, e.g. 0880)"),
-        );
-        return Err(Error::Usage(p));
+        ));
     };
     let lake = Lake::new(&settings.lake_root);
     // One generation for every view read here: a publish in between cannot mix sets.

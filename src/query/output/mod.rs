@@ -15,7 +15,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::json::writer::JsonArray;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::error::{Error, Problems, Result};
+use crate::error::{Error, Result};
 
 /// How a tabular result is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -80,8 +80,7 @@ impl Encoding {
         if offered.contains(&self) {
             return Ok(self);
         }
-        let mut p = Problems::default();
-        p.push(
+        Err(Error::usage(
             command,
             "--format",
             format!(
@@ -89,8 +88,7 @@ impl Encoding {
                 Encoding::list(offered),
                 self.name()
             ),
-        );
-        Err(Error::Usage(p))
+        ))
     }
 
     /// A command-line parser accepting only `offered`, listed in that order in `--help`

@@ -111,6 +111,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             period,
             format,
             out: file,
+            as_of,
         } => {
             let rows = cli::export::execute(
                 &settings,
@@ -119,6 +120,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
                 period.as_deref(),
                 format,
                 &file,
+                as_of.as_deref(),
             )
             .await?;
             writeln!(out, "wrote {rows} rows to {}", file.display())?;

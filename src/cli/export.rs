@@ -13,6 +13,7 @@ use datafusion::prelude::{col, lit};
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::{Lake, atomic};
+use crate::publish::generation;
 use crate::published::{self, Session};
 use crate::query::output::{self, Encoding, Rows};
 
@@ -27,7 +28,8 @@ pub const OFFERED: &[Encoding] = &[
     Encoding::Json,
 ];
 
-/// Exports `view`, optionally filtered, to `out`; returns the number of rows.
+/// Exports `view`, optionally filtered, to `out`, as published now or `as_of` a time or
+/// date; returns the number of rows.
 pub async fn execute(
     settings: &Settings,
     view: &str,
@@ -35,9 +37,26 @@ pub async fn execute(
     period: Option<&str>,
     format: Encoding,
     out: &Path,
+    as_of: Option<&str>,
 ) -> Result<usize> {
     let format = format.offered_by("export", OFFERED)?;
-    let dir = crate::publish::dir(&Lake::new(&settings.lake_root));
+    let lake = Lake::new(&settings.lake_root);
+    let dir = match as_of {
+        None => crate::publish::dir(&lake),
+        Some(text) => {
+            let at = super::as_of::time(text).map_err(|e| Error::usage("export", "--as-of", e))?;
+            generation::as_of(&lake, at)?.ok_or_else(|| {
+                Error::usage(
+                    "export",
+                    "--as-of",
+                    format!(
+                        "nothing published as of {at} is kept (replaced sets are kept for [publish] keep_days = {} days)",
+                        settings.published_keep_days
+                    ),
+                )
+            })?
+        }
+    };
     // Nothing published yet reads as no views, so the message below says what to do.
     let (ctx, names) = match published::open_session(&dir, Session::local()).await {
         Ok((ctx, set)) => (Some(ctx), set.names()),

@@ -3,6 +3,7 @@
 //! Commands are library functions that write to a `Write` and return a result, so the
 //! integration tests drive exactly what the binary runs.
 
+pub mod as_of;
 pub mod audit;
 pub mod backfill;
 pub mod bench;
@@ -118,6 +119,10 @@ pub enum Command {
         /// Output file.
         #[arg(long)]
         out: PathBuf,
+        /// The view as published at a time (RFC 3339) or by the end of a day in Swedish
+        /// time (YYYY-MM-DD), within `[publish] keep_days`; default the current one.
+        #[arg(long, value_name = "TIME|DATE")]
+        as_of: Option<String>,
     },
     /// Render the Bilaga 1 report of one kommun and month from the published views.
     Report {

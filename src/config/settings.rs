@@ -122,6 +122,10 @@ pub struct RawPublish {
     /// chunk of its own. Lower takes less memory and more queries (docs/performance.md:
     /// 144 took 34.9 s and 1039 MB for a national year, 72 took 36.2 s and 766 MB).
     pub kommun_months_per_chunk: Option<usize>,
+    /// Days a published set is kept after it was replaced (default 30), so that
+    /// `malgrupp export --as-of` can say what was published at any moment of them; 0
+    /// keeps only the set before the current one.
+    pub keep_days: Option<u32>,
 }
 
 /// Validated settings.
@@ -145,6 +149,8 @@ pub struct Settings {
     pub suppress_below: u32,
     /// Kommun-months computed and held together while publishing (at least 1).
     pub kommun_months_per_chunk: usize,
+    /// Days a replaced published set is kept (`[publish] keep_days`).
+    pub published_keep_days: u32,
     /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
     pub serve: ServeSettings,
 }
@@ -285,6 +291,7 @@ impl Settings {
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
             kommun_months_per_chunk: raw.publish.kommun_months_per_chunk.unwrap_or(72).max(1),
+            published_keep_days: raw.publish.keep_days.unwrap_or(30),
             serve: ServeSettings {
                 listen: raw
                     .serve

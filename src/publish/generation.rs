@@ -5,18 +5,28 @@
 //! files of two publishes never stand side by side, and a kill at any moment leaves the
 //! link on a complete set.
 //!
-//! The generation the link left is kept for readers still in it; older ones, and those
-//! a killed publish left unfinished, are removed after the next switch. A lake from
-//! before generations has a plain `published/` directory: it becomes the first
-//! generation the first time the lake publishes.
+//! Each generation notes when it was published (`_published_at`, written just before the
+//! switch), so the set that was live at any moment can be found again: "what did we
+//! publish on 10 June?" (`malgrupp export --as-of`). A generation is kept while it was
+//! live within the last `[publish] keep_days` (and always the one the link left, for
+//! readers still in it); older ones, and those a killed publish left unfinished (they
+//! have no note), are removed after the next switch. A lake from before generations has
+//! a plain `published/` directory: it becomes the first generation the first time the
+//! lake publishes.
 
 use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::lake::{Lake, atomic};
 
 /// Directory of the generations, beside `published`.
 pub const GENERATIONS: &str = "_published";
+
+/// The note of when a generation was published, inside it (not a view: views are
+/// Parquet files and directories of them).
+const STAMP: &str = "_published_at";
 
 /// A generation directory being written, not yet published. Dropped before [`switch`]
 /// (the publish failed, or its task was cancelled: a `serve` shutting down), it is
@@ -75,25 +85,72 @@ pub fn next(lake: &Lake) -> Result<Generation> {
     }
 }
 
-/// Turns the link to `generation` and removes the generations no reader can be in: all
-/// older ones but the one the link left.
-pub fn switch(lake: &Lake, mut generation: Generation) -> Result<()> {
+/// Turns the link to `generation`, noting it published at `now`, and removes the
+/// generations no reader can be in and none of the last `keep` asks for: all older ones
+/// but the one the link left and those live at some moment of the last `keep`.
+pub fn switch(
+    lake: &Lake,
+    mut generation: Generation,
+    now: DateTime<Utc>,
+    keep: chrono::Duration,
+) -> Result<()> {
     let root = lake.root().join(GENERATIONS);
     let left = current(lake).and_then(|p| number_of(&p));
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    atomic::write(&generation.dir.join(STAMP), stamp.as_bytes())?;
     atomic::switch_link(
         &link(lake),
         &Path::new(GENERATIONS).join(name(generation.number)),
     )?;
     generation.switched = true;
-    for n in numbers(&root)? {
-        if n < generation.number && Some(n) != left {
-            let dir = root.join(name(n));
-            if let Err(e) = std::fs::remove_dir_all(&dir) {
-                tracing::warn!(dir = %dir.display(), error = %e, "an old published generation was not removed");
-            }
+    // A generation stopped being live when the next noted one was published.
+    let mut until = now;
+    for n in numbers(&root)?.into_iter().rev() {
+        if n >= generation.number {
+            continue;
+        }
+        let dir = root.join(name(n));
+        let published = published_at(&dir);
+        let recent = published.is_some() && until > now - keep;
+        if let Some(at) = published {
+            until = at;
+        }
+        if Some(n) == left || recent {
+            continue;
+        }
+        if let Err(e) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), error = %e, "an old published generation was not removed");
         }
     }
     Ok(())
+}
+
+/// The generation that was live at `at`: the newest published at or before it. None
+/// when none of those kept was (nothing published yet then, or no longer kept).
+pub fn as_of(lake: &Lake, at: DateTime<Utc>) -> Result<Option<PathBuf>> {
+    let root = lake.root().join(GENERATIONS);
+    if !root.is_dir() {
+        return Ok(None);
+    }
+    let mut found = None;
+    for n in numbers(&root)? {
+        let dir = root.join(name(n));
+        match published_at(&dir) {
+            Some(published) if published <= at => found = Some(dir),
+            Some(_) => break,
+            None => {}
+        }
+    }
+    Ok(found)
+}
+
+/// When a generation was published; None for one never switched to (or from before the
+/// note was written).
+fn published_at(dir: &Path) -> Option<DateTime<Utc>> {
+    let text = std::fs::read_to_string(dir.join(STAMP)).ok()?;
+    DateTime::parse_from_rfc3339(text.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Removes a generation that will not be published (the publish failed).
@@ -141,10 +198,63 @@ fn name(number: u64) -> String {
 mod tests {
     use super::*;
 
-    fn publish(lake: &Lake, content: &str) {
+    fn publish_at(lake: &Lake, content: &str, at: DateTime<Utc>, keep_days: i64) {
         let g = next(lake).expect("next");
         std::fs::write(g.dir.join("view.csv"), content).expect("write");
-        switch(lake, g).expect("switch");
+        switch(lake, g, at, chrono::Duration::days(keep_days)).expect("switch");
+    }
+
+    fn publish(lake: &Lake, content: &str) {
+        publish_at(lake, content, Utc::now(), 0);
+    }
+
+    fn day(d: i64) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-06-01T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc)
+            + chrono::Duration::days(d)
+    }
+
+    #[test]
+    fn a_set_live_within_the_days_kept_is_found_again_as_of_its_time_and_older_ones_go() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lake = Lake::new(dir.path());
+        assert_eq!(as_of(&lake, day(0)).expect("read"), None);
+        // Published on days 0, 9, 10 (and a publish killed on day 10), then day 40,
+        // keeping 30 days.
+        for (content, d) in [("a", 0), ("b", 9), ("c", 10)] {
+            publish_at(&lake, content, day(d), 30);
+        }
+        let killed = next(&lake).expect("next");
+        std::mem::forget(killed); // a killed process removes nothing
+        let at = |d: i64| {
+            as_of(&lake, day(d))
+                .expect("read")
+                .map(|g| std::fs::read_to_string(g.join("view.csv")).expect("read"))
+        };
+        assert_eq!(at(-1), None, "nothing published yet");
+        assert_eq!(at(5).as_deref(), Some("a"));
+        assert_eq!(
+            at(9).as_deref(),
+            Some("b"),
+            "at the moment of a publish: the new set"
+        );
+        assert_eq!(at(39).as_deref(), Some("c"));
+        publish_at(&lake, "d", day(40), 30);
+        // "a" stopped being live on day 9, "b" on day 10: 31 and 30 days before day 40.
+        // "c" was live until day 40 and is the set the link left; the killed one goes.
+        assert_eq!(at(5), None, "no longer kept");
+        assert_eq!(at(9), None);
+        assert_eq!(at(20).as_deref(), Some("c"));
+        assert_eq!(at(40).as_deref(), Some("d"));
+        assert_eq!(numbers(&dir.path().join(GENERATIONS)).expect("ls"), [3, 5]);
+        let mut names: Vec<_> = std::fs::read_dir(dir.path().join("published"))
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [STAMP, "view.csv"]);
     }
 
     #[test]

@@ -125,7 +125,8 @@ pub async fn publish(settings: &Settings, ctx: &SessionContext) -> Result<Publis
         atomic::failpoint("after-one-view-file", files.len());
     }
     atomic::publish_all(files.collect())?;
-    generation::switch(&lake, generation)?;
+    let keep = chrono::Duration::days(i64::from(settings.published_keep_days));
+    generation::switch(&lake, generation, chrono::Utc::now(), keep)?;
     Ok(report)
 }
 

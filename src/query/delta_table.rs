@@ -21,6 +21,7 @@ use datafusion::datasource::source::DataSourceExec;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
 use object_store::ObjectStore;
@@ -155,13 +156,21 @@ impl TableProvider for Committed {
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
         let plan = self.inner.scan(state, projection, filters, limit).await?;
-        let Some(config) = plan
-            .downcast_ref::<DataSourceExec>()
-            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
-        else {
+        if plan.is::<EmptyExec>() {
             // No files matched the filters: an empty scan has nothing to narrow.
             return Ok(plan);
-        };
+        }
+        // Any other plan would read files this snapshot does not have: refused rather
+        // than passed on.
+        let config = plan
+            .downcast_ref::<DataSourceExec>()
+            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
+            .ok_or_else(|| {
+                datafusion::error::DataFusionError::Internal(format!(
+                    "a Delta table's scan is not a file scan: {}",
+                    plan.name()
+                ))
+            })?;
         let groups = config
             .file_groups
             .iter()

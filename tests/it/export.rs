@@ -18,6 +18,7 @@ async fn excel_export_reads_back_with_the_published_figures() {
         Some("2015-05"),
         malgrupp::cli::export::ExportFormat::Xlsx,
         &file,
+        None,
     )
     .await
     .expect("export");
@@ -64,6 +65,7 @@ async fn excel_export_reads_back_with_the_published_figures() {
         None,
         malgrupp::cli::export::ExportFormat::Csv,
         &csv,
+        None,
     )
     .await
     .expect("export");
@@ -75,8 +77,91 @@ async fn excel_export_reads_back_with_the_published_figures() {
         None,
         malgrupp::cli::export::ExportFormat::Csv,
         &csv,
+        None,
     )
     .await
     .expect_err("record-level");
     assert!(err.to_string().contains("not a published view"), "{err}");
+}
+
+#[tokio::test]
+async fn a_view_is_exported_as_it_was_published_at_an_earlier_time() {
+    use malgrupp::cli::export::{ExportFormat, execute};
+    let t = TestLake::new();
+    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+    let (outcome, out) = t.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    let file = |name: &str| t.dir.path().join(name);
+    execute(
+        &t.settings,
+        "kartlaggning",
+        None,
+        None,
+        ExportFormat::Csv,
+        &file("first.csv"),
+        None,
+    )
+    .await
+    .expect("export");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // A second source changes the kartläggning: a new published set.
+    let (outcome, out) = t.run(&["kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    execute(
+        &t.settings,
+        "kartlaggning",
+        None,
+        None,
+        ExportFormat::Csv,
+        &file("second.csv"),
+        None,
+    )
+    .await
+    .expect("export");
+    let read = |name: &str| std::fs::read_to_string(file(name)).expect("read");
+    assert_ne!(
+        read("first.csv"),
+        read("second.csv"),
+        "the second run changed the view"
+    );
+    let as_of = |at: String, name: &'static str| {
+        let out = file(name);
+        let settings = t.settings.clone();
+        async move {
+            execute(
+                &settings,
+                "kartlaggning",
+                None,
+                None,
+                ExportFormat::Csv,
+                &out,
+                Some(&at),
+            )
+            .await
+        }
+    };
+    as_of(between.to_rfc3339(), "then.csv")
+        .await
+        .expect("as of then");
+    assert_eq!(read("then.csv"), read("first.csv"));
+    as_of(chrono::Utc::now().to_rfc3339(), "now.csv")
+        .await
+        .expect("as of now");
+    assert_eq!(read("now.csv"), read("second.csv"));
+    // Before the first publish there was nothing; a version number is not a moment.
+    let e = as_of(before.to_rfc3339(), "x.csv")
+        .await
+        .expect_err("nothing then")
+        .to_string();
+    assert!(
+        e.contains("--as-of") && e.contains("nothing published as of"),
+        "{e}"
+    );
+    let e = as_of("3".into(), "x.csv")
+        .await
+        .expect_err("a version")
+        .to_string();
+    assert!(e.contains("expected a time"), "{e}");
 }

@@ -83,6 +83,8 @@ async fn published_counts_are_suppressed_and_cannot_be_recovered() {
     assert_eq!(
         files,
         [
+            // When the set was published (for `export --as-of`).
+            "_published_at",
             // Which lake state the set was built from: kommun-months and fingerprints.
             "_state.json",
             // The per-kommun-month views: one file per period.

@@ -68,6 +68,15 @@ async fn register_delta(
             AsOf::Newest
         }
     };
+    if extra.as_of.is_some() && extra.delta.is_empty() {
+        // The lake's own tables have no history yet: silently reading today's rows
+        // would answer a question about the past with the present.
+        problems.push(
+            "--as-of",
+            "",
+            "applies to --delta tables only; the lake's own tables are read as they are now",
+        );
+    }
     let mut tables = Vec::new();
     for arg in &extra.delta {
         match arg.split_once('=') {
@@ -94,4 +103,37 @@ async fn register_delta(
         tracing::info!(table = name, version, "Delta table registered");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn malformed_delta_arguments_are_reported_together_before_any_store_is_asked() {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let extra = Extra {
+            delta: vec!["kaa".into(), "x=s3://b/x".into(), "x=s3://b/y".into()],
+            as_of: Some("10 juni"),
+        };
+        let e = register_delta(&ctx, &extra)
+            .await
+            .expect_err("refused")
+            .to_string();
+        for expected in ["expected NAME=ROOT", "exists already", "expected a version"] {
+            assert!(e.contains(expected), "{expected}: {e}");
+        }
+        let alone = Extra {
+            delta: vec![],
+            as_of: Some("2026-06-10"),
+        };
+        let e = register_delta(&ctx, &alone)
+            .await
+            .expect_err("refused")
+            .to_string();
+        assert!(e.contains("--delta tables only"), "{e}");
+        register_delta(&ctx, &Extra::default())
+            .await
+            .expect("nothing to do");
+    }
 }

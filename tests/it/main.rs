@@ -7,7 +7,7 @@
 //! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance),
 //! `deploy` (deploy/ files against systemd-analyze, kubernetes-validate, the Compose schema),
 //! `object_storage` (leases and Delta commits on a real S3 API, moto's server, read back
-//! by delta-rs and pyarrow).
+//! by delta-rs and pyarrow; a table delta-rs wrote, read by malgrupp).
 
 mod agency;
 mod api;

@@ -164,12 +164,8 @@ impl DeltaTable {
         )))
     }
 
-    /// The files of the newest version (the log replayed: adds minus later removes).
-    pub async fn files(&self) -> Result<Vec<DataFile>> {
-        Ok(self.snapshot(AsOf::Newest).await?.files)
-    }
-
-    /// The table as it was at `as_of`: its version, partition columns and files.
+    /// The table as it was at `as_of` (the log replayed: adds minus later removes): its
+    /// version, partition columns and files.
     pub async fn snapshot(&self, as_of: AsOf) -> Result<Snapshot> {
         let mut snapshot = Snapshot::default();
         let Some(newest) = self.version().await? else {

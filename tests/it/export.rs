@@ -92,41 +92,8 @@ async fn a_view_is_exported_as_it_was_published_at_an_earlier_time() {
     let (outcome, out) = t.run(&["kalmar_fs"]).await;
     assert!(outcome.success(), "{out}");
     let file = |name: &str| t.dir.path().join(name);
-    execute(
-        &t.settings,
-        "kartlaggning",
-        None,
-        None,
-        ExportFormat::Csv,
-        &file("first.csv"),
-        None,
-    )
-    .await
-    .expect("export");
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let between = chrono::Utc::now();
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    // A second source changes the kartläggning: a new published set.
-    let (outcome, out) = t.run(&["kalmar_kaa"]).await;
-    assert!(outcome.success(), "{out}");
-    execute(
-        &t.settings,
-        "kartlaggning",
-        None,
-        None,
-        ExportFormat::Csv,
-        &file("second.csv"),
-        None,
-    )
-    .await
-    .expect("export");
-    let read = |name: &str| std::fs::read_to_string(file(name)).expect("read");
-    assert_ne!(
-        read("first.csv"),
-        read("second.csv"),
-        "the second run changed the view"
-    );
-    let as_of = |at: String, name: &'static str| {
+    // `export kartlaggning --format csv --out <name> [--as-of <at>]`.
+    let export = |name: &'static str, at: Option<String>| {
         let out = file(name);
         let settings = t.settings.clone();
         async move {
@@ -137,11 +104,26 @@ async fn a_view_is_exported_as_it_was_published_at_an_earlier_time() {
                 None,
                 ExportFormat::Csv,
                 &out,
-                Some(&at),
+                at.as_deref(),
             )
             .await
         }
     };
+    export("first.csv", None).await.expect("export");
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let between = chrono::Utc::now();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // A second source changes the kartläggning: a new published set.
+    let (outcome, out) = t.run(&["kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    export("second.csv", None).await.expect("export");
+    let read = |name: &str| std::fs::read_to_string(file(name)).expect("read");
+    assert_ne!(
+        read("first.csv"),
+        read("second.csv"),
+        "the second run changed the view"
+    );
+    let as_of = |at: String, name: &'static str| export(name, Some(at));
     as_of(between.to_rfc3339(), "then.csv")
         .await
         .expect("as of then");

@@ -185,15 +185,20 @@ async fn an_unreachable_store_is_an_error_naming_the_object_not_a_free_lease() {
     );
 }
 
-/// Parquet bytes of `kommun`'s `ages`, in a lake-like file (zstd like the lake's).
-fn parquet(ages: &[i32]) -> Vec<u8> {
-    use datafusion::arrow::array::{Int32Array, StringArray};
+/// The columns of the test tables' files (`kommun` is their partition column).
+fn kaa_schema() -> datafusion::arrow::datatypes::Schema {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
-    use datafusion::arrow::record_batch::RecordBatch;
-    let schema = Arc::new(Schema::new(vec![
+    Schema::new(vec![
         Field::new("person_id", DataType::Utf8, false),
         Field::new("alder", DataType::Int32, true),
-    ]));
+    ])
+}
+
+/// Parquet bytes of one kommun's rows with these ages.
+fn parquet(ages: &[i32]) -> Vec<u8> {
+    use datafusion::arrow::array::{Int32Array, StringArray};
+    use datafusion::arrow::record_batch::RecordBatch;
+    let schema = Arc::new(kaa_schema());
     let ids: Vec<String> = ages.iter().map(|a| format!("p{a}")).collect();
     let batch = RecordBatch::try_new(
         schema.clone(),
@@ -211,47 +216,72 @@ fn parquet(ages: &[i32]) -> Vec<u8> {
     bytes
 }
 
+/// Writes `<table>/kommun=<kommun>/<name>.parquet` into `store` and returns it as the
+/// data file a commit adds.
+async fn put_kaa(
+    store: &Arc<dyn ObjectStore>,
+    table: &object_store::path::Path,
+    kommun: &str,
+    name: &str,
+    ages: &[i32],
+) -> malgrupp::lake::delta::DataFile {
+    use object_store::{ObjectStoreExt, PutPayload};
+    let relative = format!("kommun={kommun}/{name}.parquet");
+    let bytes = parquet(ages);
+    let size = bytes.len() as u64;
+    store
+        .put(
+            &table
+                .clone()
+                .join(format!("kommun={kommun}"))
+                .join(format!("{name}.parquet")),
+            PutPayload::from(bytes),
+        )
+        .await
+        .expect("put");
+    malgrupp::lake::delta::DataFile {
+        path: relative,
+        partition: [("kommun".to_string(), kommun.to_string())].into(),
+        size,
+        rows: ages.len() as u64,
+    }
+}
+
+/// `malgrupp sql --format csv <query> <args…>` in `cwd` with `env` added: whether it
+/// succeeded, its stdout and its stderr.
+fn malgrupp_sql(
+    cwd: &std::path::Path,
+    query: &str,
+    args: &[&str],
+    env: &[(String, String)],
+) -> (bool, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+        .current_dir(cwd)
+        .args(["sql", "--format", "csv", query])
+        .args(args)
+        .envs(env.iter().cloned())
+        .output()
+        .expect("malgrupp");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test]
 async fn a_delta_table_committed_to_s3_is_read_by_delta_rs_and_pyarrow_as_committed() {
-    use malgrupp::lake::delta::{Change, DataFile, DeltaTable};
-    use object_store::{ObjectStoreExt, PutPayload};
+    use malgrupp::lake::delta::{Change, DeltaTable};
+    use object_store::ObjectStoreExt;
     let moto = Moto::start().await;
     let (store, lake) = moto.host("nat");
     let table = DeltaTable::new(store.clone(), lake.path("kaa"), format!("{lake}/kaa"));
-    let put = |kommun: &'static str, name: &'static str, ages: &'static [i32]| {
-        let store = store.clone();
-        let path = lake.path(&format!("kaa/kommun={kommun}/{name}.parquet"));
-        async move {
-            let bytes = parquet(ages);
-            let size = bytes.len() as u64;
-            store
-                .put(&path, PutPayload::from(bytes))
-                .await
-                .expect("put");
-            DataFile {
-                path: format!("kommun={kommun}/{name}.parquet"),
-                partition: [("kommun".to_string(), kommun.to_string())].into(),
-                size,
-                rows: ages.len() as u64,
-            }
-        }
-    };
+    let kaa = lake.path("kaa");
     let first = vec![
-        put("0880", "kaa-r1", &[16, 17, 18]).await,
-        put("0881", "kaa-r1", &[19, 20]).await,
+        put_kaa(&store, &kaa, "0880", "kaa-r1", &[16, 17, 18]).await,
+        put_kaa(&store, &kaa, "0881", "kaa-r1", &[19, 20]).await,
     ];
-    let schema = datafusion::arrow::datatypes::Schema::new(vec![
-        datafusion::arrow::datatypes::Field::new(
-            "person_id",
-            datafusion::arrow::datatypes::DataType::Utf8,
-            false,
-        ),
-        datafusion::arrow::datatypes::Field::new(
-            "alder",
-            datafusion::arrow::datatypes::DataType::Int32,
-            true,
-        ),
-    ]);
+    let schema = kaa_schema();
     let change = Change {
         add: first,
         remove: vec![],
@@ -264,13 +294,13 @@ async fn a_delta_table_committed_to_s3_is_read_by_delta_rs_and_pyarrow_as_commit
         0
     );
     // Run 2 replaces kommun 0880; run 3 writes its file and is killed before committing.
-    let replacement = put("0880", "kaa-r2", &[21, 22, 23, 24]).await;
+    let replacement = put_kaa(&store, &kaa, "0880", "kaa-r2", &[21, 22, 23, 24]).await;
     let change = Change {
         add: vec![replacement],
         remove: vec!["kommun=0880/kaa-r1.parquet".into()],
     };
     assert_eq!(table.commit(0, change, "WRITE").await.expect("commit"), 1);
-    put("0881", "kaa-r3", &[99]).await;
+    put_kaa(&store, &kaa, "0881", "kaa-r3", &[99]).await;
 
     // Outside readers: delta-rs (PyPI `deltalake`) at the newest and the first version,
     // and pyarrow's own S3 filesystem on a committed file.
@@ -352,20 +382,10 @@ print(json.dumps({"newest": ages(), "first": ages(0), "version": DeltaTable("s3:
 
     // malgrupp's own reader: `malgrupp sql --delta`, newest, as of a version and a time.
     let cwd = tempfile::tempdir().expect("tempdir");
+    let env = moto.env();
     let sql = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
-            .current_dir(cwd.path())
-            .args(["sql", "--format", "csv"])
-            .arg("select kommun, count(*) as n, sum(alder) as s from nat_kaa group by kommun order by kommun")
-            .args(extra)
-            .envs(moto.env())
-            .output()
-            .expect("malgrupp");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
+        let query = "select kommun, count(*) as n, sum(alder) as s from nat_kaa group by kommun order by kommun";
+        malgrupp_sql(cwd.path(), query, extra, &env)
     };
     let delta = ["--delta", "nat_kaa=s3://lake/nat/kaa"];
     let (ok, newest, err) = sql(&delta);
@@ -399,43 +419,21 @@ print(json.dumps({"newest": ages(), "first": ages(0), "version": DeltaTable("s3:
 
 #[tokio::test]
 async fn a_delta_table_on_local_disk_is_committed_and_queried_by_path_and_file_url() {
-    use malgrupp::lake::delta::{Change, DataFile, DeltaTable};
+    use malgrupp::lake::delta::{Change, DeltaTable};
     use object_store::local::LocalFileSystem;
     let dir = tempfile::tempdir().expect("tempdir");
     let root = dir.path().join("kaa");
-    let mut add = Vec::new();
-    for (kommun, ages) in [("0880", &[16, 17][..]), ("0881", &[30][..])] {
-        let part = root.join(format!("kommun={kommun}"));
-        std::fs::create_dir_all(&part).expect("mkdir");
-        let bytes = parquet(ages);
-        std::fs::write(part.join("kaa-r1.parquet"), &bytes).expect("write");
-        add.push(DataFile {
-            path: format!("kommun={kommun}/kaa-r1.parquet"),
-            partition: [("kommun".to_string(), kommun.to_string())].into(),
-            size: bytes.len() as u64,
-            rows: ages.len() as u64,
-        });
-    }
-    // Written but never committed: not part of the table.
-    std::fs::write(root.join("kommun=0881/kaa-r2.parquet"), parquet(&[99])).expect("write");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
     let prefix = object_store::path::Path::from_filesystem_path(&root).expect("path");
-    let table = DeltaTable::new(
-        Arc::new(LocalFileSystem::new()),
-        prefix,
-        root.display().to_string(),
-    );
-    let schema = datafusion::arrow::datatypes::Schema::new(vec![
-        datafusion::arrow::datatypes::Field::new(
-            "person_id",
-            datafusion::arrow::datatypes::DataType::Utf8,
-            false,
-        ),
-        datafusion::arrow::datatypes::Field::new(
-            "alder",
-            datafusion::arrow::datatypes::DataType::Int32,
-            true,
-        ),
-    ]);
+    let add = vec![
+        put_kaa(&store, &prefix, "0880", "kaa-r1", &[16, 17]).await,
+        put_kaa(&store, &prefix, "0881", "kaa-r1", &[30]).await,
+    ];
+    // Written but never committed: not part of the table.
+    put_kaa(&store, &prefix, "0881", "kaa-r2", &[99]).await;
+    let table = DeltaTable::new(store.clone(), prefix, root.display().to_string());
+    let schema = kaa_schema();
     let change = Change {
         add,
         remove: vec![],
@@ -445,27 +443,11 @@ async fn a_delta_table_on_local_disk_is_committed_and_queried_by_path_and_file_u
         .await
         .expect("create");
     for root_arg in ["kaa".to_string(), format!("file://{}", root.display())] {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
-            .current_dir(dir.path())
-            .args([
-                "sql",
-                "--format",
-                "csv",
-                "select kommun, sum(alder) as s from t group by kommun order by kommun",
-            ])
-            .args(["--delta", &format!("t={root_arg}")])
-            .output()
-            .expect("malgrupp");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "kommun,s\n0880,33\n0881,30\n",
-            "{root_arg}"
-        );
+        let query = "select kommun, sum(alder) as s from t group by kommun order by kommun";
+        let delta = format!("t={root_arg}");
+        let (ok, out, err) = malgrupp_sql(dir.path(), query, &["--delta", &delta], &[]);
+        assert!(ok, "{err}");
+        assert_eq!(out, "kommun,s\n0880,33\n0881,30\n", "{root_arg}");
     }
     // delta-rs reads the same table from disk.
     let out = std::process::Command::new("python3")
@@ -504,21 +486,18 @@ write_deltalake(sys.argv[1], rows(["0881"], [40]), partition_by=["kommun"], mode
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let delta = format!("t={}", root.display());
     let sql = |extra: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_malgrupp"))
-            .current_dir(dir.path())
-            .args(["sql", "--format", "csv"])
-            .arg("select kommun, count(*) as n, sum(alder) as s from t group by kommun order by kommun")
-            .args(["--delta", &format!("t={}", root.display())])
-            .args(extra)
-            .output()
-            .expect("malgrupp");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+        let query =
+            "select kommun, count(*) as n, sum(alder) as s from t group by kommun order by kommun";
+        let (ok, out, err) = malgrupp_sql(
+            dir.path(),
+            query,
+            &[&["--delta", &delta][..], extra].concat(),
+            &[],
         );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        assert!(ok, "{err}");
+        out
     };
     assert_eq!(sql(&[]), "kommun,n,s\n0880,2,33\n0881,2,70\n");
     assert_eq!(sql(&["--as-of", "0"]), "kommun,n,s\n0880,2,33\n0881,1,30\n");

@@ -1,4 +1,4 @@
-//! A Delta table (`src/lake/delta.rs`) registered for queries, as of a version or a
+//! A Delta table (`src/lake/delta/`) registered for queries, as of a version or a
 //! time: DataFusion's Parquet listing table over the table's prefix, with its scans
 //! narrowed to the files of that one snapshot. Files of runs not committed, and files
 //! later versions removed, are in the prefix but never read; a committed file missing
@@ -70,8 +70,8 @@ pub async fn register(
     let committed: HashSet<StorePath> = snapshot
         .files
         .iter()
-        .map(|f| StorePath::from(format!("{prefix}/{}", f.path)))
-        .collect();
+        .map(|f| table.location(f))
+        .collect::<Result<_>>()?;
     // Every committed file must be there: a scan narrowed to what is listed would
     // otherwise drop a missing file's rows without a word.
     let present: HashSet<StorePath> = store

@@ -7,7 +7,8 @@
 //! `slt` (sqllogictest files for the views), `uppfoljning` (programme follow-up acceptance),
 //! `deploy` (deploy/ files against systemd-analyze, kubernetes-validate, the Compose schema),
 //! `object_storage` (leases and Delta commits on a real S3 API, moto's server, read back
-//! by delta-rs and pyarrow; a table delta-rs wrote, read by malgrupp).
+//! by delta-rs and pyarrow), `delta_interop` (tables delta-rs wrote, with checkpoints and
+//! escaped partition values, read by `malgrupp sql --delta`).
 
 mod agency;
 mod api;
@@ -15,6 +16,7 @@ mod common;
 mod config;
 mod daemon;
 mod damaged;
+mod delta_interop;
 mod deploy;
 mod disclosure;
 mod disk_full;

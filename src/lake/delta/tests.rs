@@ -283,3 +283,60 @@ async fn a_damaged_log_version_is_an_error_naming_table_and_version() {
     let e = newest(&t).await.expect_err("no size").to_string();
     assert!(e.contains("version 1"), "{e}");
 }
+
+#[test]
+fn checkpoint_names_are_told_from_commits_and_partial_multi_part_checkpoints_are_not_used() {
+    assert_eq!(
+        checkpoint::name("00000000000000000010.checkpoint.parquet"),
+        Some((10, 1))
+    );
+    assert_eq!(
+        checkpoint::name("00000000000000000010.checkpoint.0000000002.0000000003.parquet"),
+        Some((10, 3))
+    );
+    for other in [
+        "00000000000000000010.json",
+        "_last_checkpoint",
+        "00000000000000000010.checkpoint.80a083e8-7026-4e79-81be-64bd76c43a11.parquet",
+        "00000000000000000010.checkpoint.0000000004.0000000003.parquet",
+        "10.checkpoint.parquet",
+    ] {
+        assert_eq!(checkpoint::name(other), None, "{other}");
+    }
+    let log = |names: &[&str]| {
+        Log::of(
+            names
+                .iter()
+                .map(|n| StorePath::from(format!("t/_delta_log/{n}"))),
+        )
+    };
+    let parts = log(&[
+        "00000000000000000009.json",
+        "00000000000000000010.json",
+        "00000000000000000010.checkpoint.0000000001.0000000002.parquet",
+    ]);
+    assert!(
+        parts.checkpoints.is_empty(),
+        "one part of two is no checkpoint"
+    );
+    assert_eq!(parts.commits, [9, 10].into());
+    assert!(parts.oldest_readable().contains("no version can be read"));
+    let whole = log(&[
+        "00000000000000000010.checkpoint.0000000002.0000000002.parquet",
+        "00000000000000000010.checkpoint.0000000001.0000000002.parquet",
+        "00000000000000000010.json",
+        "00000000000000000011.json",
+    ]);
+    let found: Vec<_> = whole.checkpoints[&10]
+        .iter()
+        .map(|p| p.filename().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "00000000000000000010.checkpoint.0000000001.0000000002.parquet",
+            "00000000000000000010.checkpoint.0000000002.0000000002.parquet"
+        ]
+    );
+    assert!(whole.oldest_readable().ends_with("is 10"));
+}

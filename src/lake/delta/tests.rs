@@ -7,6 +7,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use object_store::memory::InMemory;
 use object_store::{ObjectStoreExt, PutPayload};
 
+use super::read::{Log, version_of};
 use super::*;
 
 fn table(store: &Arc<dyn ObjectStore>) -> DeltaTable {

@@ -1,0 +1,233 @@
+//! Reading a Delta table: what its log holds, and a snapshot as of a version or a time,
+//! from the newest checkpoint at or before it and the commits after it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::TryStreamExt;
+use object_store::ObjectStoreExt;
+use object_store::path::Path as StorePath;
+use serde_json::Value;
+
+use super::{AsOf, DataFile, DeltaTable, Snapshot, checkpoint};
+use crate::error::Result;
+
+impl DeltaTable {
+    /// The newest committed version; `None` for a table not created yet.
+    pub async fn version(&self) -> Result<Option<u64>> {
+        Ok(self.log().await?.commits.last().copied())
+    }
+
+    /// What the log holds: listed once per read or commit.
+    async fn log(&self) -> Result<Log> {
+        let dir = self.root.clone().join("_delta_log");
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&dir))
+            .try_collect()
+            .await
+            .map_err(|e| self.error(&dir, e))?;
+        Ok(Log::of(listed.into_iter().map(|meta| meta.location)))
+    }
+
+    /// The table as it was at `as_of`: its version, partition columns and files. Read
+    /// from the newest checkpoint at or before that version, then the commits after it
+    /// replayed (adds minus later removes).
+    pub async fn snapshot(&self, as_of: AsOf) -> Result<Snapshot> {
+        let log = self.log().await?;
+        let Some(&newest) = log.commits.last() else {
+            return Err(self.refused("no commit found (not a Delta table, or an empty one)".into()));
+        };
+        let target = match as_of {
+            AsOf::Version(v) if v > newest => {
+                return Err(self.refused(format!("version {v} asked for, the newest is {newest}")));
+            }
+            AsOf::Version(v) => v,
+            AsOf::Newest => newest,
+            AsOf::Time(t) => self.version_at(&log, t).await?,
+        };
+        let mut snapshot = Snapshot::default();
+        let mut live = BTreeMap::new();
+        let mut first = 0;
+        if let Some((&version, parts)) = log.checkpoints.range(..=target).next_back() {
+            for part in parts {
+                let actions = self.read_checkpoint(part).await?;
+                self.replay(version, actions, &mut live, &mut snapshot)?;
+            }
+            first = version + 1;
+        }
+        for version in first..=target {
+            if !log.commits.contains(&version) {
+                return Err(self.refused(format!(
+                    "version {target} can no longer be read: commit {version} was removed from the log (log retention) and no checkpoint at or before version {target} is kept; {}",
+                    log.oldest_readable()
+                )));
+            }
+            let actions = self.read_version(version).await?;
+            self.replay(version, actions, &mut live, &mut snapshot)?;
+        }
+        snapshot.version = target;
+        snapshot.files = live.into_values().collect();
+        Ok(snapshot)
+    }
+
+    /// The newest version committed at or before `t` (by the commits' own timestamps),
+    /// searched from the newest commit back.
+    async fn version_at(&self, log: &Log, t: chrono::DateTime<chrono::Utc>) -> Result<u64> {
+        for &version in log.commits.iter().rev() {
+            let committed = self
+                .read_version(version)
+                .await?
+                .iter()
+                .find_map(|a| a.pointer("/commitInfo/timestamp")?.as_i64());
+            if committed.is_none_or(|ms| ms <= t.timestamp_millis()) {
+                return Ok(version);
+            }
+        }
+        match log.commits.first() {
+            Some(0) | None => Err(self.refused(format!("the table did not exist yet at {t}"))),
+            Some(oldest) => Err(self.refused(format!(
+                "{t} is before the oldest commit kept in the log (version {oldest}): older versions were removed (log retention)"
+            ))),
+        }
+    }
+
+    /// Applies one version's (or checkpoint's) actions to the files live so far.
+    fn replay(
+        &self,
+        version: u64,
+        actions: Vec<Value>,
+        live: &mut BTreeMap<String, DataFile>,
+        snapshot: &mut Snapshot,
+    ) -> Result<()> {
+        for action in actions {
+            if let Some(add) = action.get("add") {
+                let file = data_file(add).ok_or_else(|| self.damaged(version))?;
+                live.insert(file.path.clone(), file);
+            } else if let Some(path) = action.pointer("/remove/path").and_then(Value::as_str) {
+                live.remove(path);
+            } else if let Some(reader) = action.pointer("/protocol/minReaderVersion") {
+                if reader.as_u64() != Some(1) {
+                    return Err(self.refused(format!(
+                        "needs a reader of protocol version {reader}; malgrupp reads version 1"
+                    )));
+                }
+            } else if let Some(columns) = action.pointer("/metaData/partitionColumns") {
+                snapshot.partition_columns = columns
+                    .as_array()
+                    .and_then(|c| c.iter().map(|c| Some(c.as_str()?.to_string())).collect())
+                    .ok_or_else(|| self.damaged(version))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Where a data file of the table is in the store. `add.path` is a URI reference:
+    /// writers such as Spark and delta-rs escape partition values in directory names
+    /// (`kommun=a%20b`) and percent-encode the path once more in the log (`a%2520b`).
+    pub fn location(&self, file: &DataFile) -> Result<StorePath> {
+        let relative = StorePath::from_url_path(&file.path)
+            .map_err(|e| self.refused(format!("a data file's path {}: {e}", file.path)))?;
+        Ok(self.root.parts().chain(relative.parts()).collect())
+    }
+
+    async fn read_checkpoint(&self, part: &StorePath) -> Result<Vec<Value>> {
+        let bytes = self
+            .store
+            .get(part)
+            .await
+            .map_err(|e| self.error(part, e))?
+            .bytes()
+            .await
+            .map_err(|e| self.error(part, e))?;
+        checkpoint::actions(bytes).map_err(|e| {
+            self.refused(format!(
+                "checkpoint {} cannot be read: {e}",
+                part.filename().unwrap_or_default()
+            ))
+        })
+    }
+}
+
+/// What a table's `_delta_log/` holds: the versions with a JSON commit, and those
+/// with a complete checkpoint (one file, or all parts of a multi-part one).
+#[derive(Debug, Default)]
+pub(super) struct Log {
+    pub(super) commits: BTreeSet<u64>,
+    pub(super) checkpoints: BTreeMap<u64, Vec<StorePath>>,
+}
+
+impl Log {
+    pub(super) fn of(listed: impl IntoIterator<Item = StorePath>) -> Self {
+        let mut log = Log::default();
+        // (version, parts) → the parts found, for multi-part checkpoints.
+        let mut parted: BTreeMap<(u64, u32), Vec<StorePath>> = BTreeMap::new();
+        for path in listed {
+            let Some(name) = path.filename() else {
+                continue;
+            };
+            if let Some(version) = version_of(name) {
+                log.commits.insert(version);
+            } else if let Some((version, parts)) = checkpoint::name(name) {
+                if parts == 1 {
+                    log.checkpoints.insert(version, vec![path]);
+                } else {
+                    parted.entry((version, parts)).or_default().push(path);
+                }
+            }
+        }
+        for ((version, parts), mut found) in parted {
+            // A multi-part checkpoint still being written is not one yet.
+            if found.len() == parts as usize {
+                found.sort_by(|a, b| a.as_ref().cmp(b.as_ref()));
+                log.checkpoints.entry(version).or_insert(found);
+            }
+        }
+        log
+    }
+
+    /// Which versions can still be read, for the error that says one cannot: those
+    /// from version 0 or a checkpoint on, when every commit after it is kept.
+    pub(super) fn oldest_readable(&self) -> String {
+        let Some(&newest) = self.commits.last() else {
+            return "the log has no commit".into();
+        };
+        let starts = (self.commits.first() == Some(&0))
+            .then_some(0)
+            .into_iter()
+            .chain(self.checkpoints.keys().copied());
+        match starts
+            .filter(|&c| (c + 1..=newest).all(|v| self.commits.contains(&v)))
+            .min()
+        {
+            Some(oldest) => format!("the oldest version that can be read is {oldest}"),
+            None => "no version can be read: the log has a gap no checkpoint covers".into(),
+        }
+    }
+}
+
+/// The version of a log file name (`00000000000000000012.json` → 12).
+pub(super) fn version_of(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".json")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())?
+}
+
+fn data_file(add: &Value) -> Option<DataFile> {
+    let rows = add
+        .get("stats")
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str::<Value>(s).ok())
+        .and_then(|s| s.get("numRecords")?.as_u64())
+        .unwrap_or(0);
+    Some(DataFile {
+        path: add.get("path")?.as_str()?.to_string(),
+        partition: add
+            .get("partitionValues")?
+            .as_object()?
+            .iter()
+            .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect::<Option<_>>()?,
+        size: add.get("size")?.as_u64()?,
+        rows,
+    })
+}

@@ -44,7 +44,8 @@ pub async fn execute(
     let dir = match as_of {
         None => crate::publish::dir(&lake),
         Some(text) => {
-            let at = super::as_of::time(text).map_err(|e| Error::usage("export", "--as-of", e))?;
+            let at =
+                crate::lake::as_of::time(text).map_err(|e| Error::usage("export", "--as-of", e))?;
             generation::as_of(&lake, at)?.ok_or_else(|| {
                 Error::usage(
                     "export",

@@ -3,7 +3,6 @@
 //! Commands are library functions that write to a `Write` and return a result, so the
 //! integration tests drive exactly what the binary runs.
 
-pub mod as_of;
 pub mod audit;
 pub mod backfill;
 pub mod bench;

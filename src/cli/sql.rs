@@ -60,7 +60,7 @@ async fn register_delta(
     extra: &Extra<'_>,
 ) -> Result<()> {
     let mut problems = Problems::default();
-    let as_of = match extra.as_of.map(super::as_of::parse) {
+    let as_of = match extra.as_of.map(crate::lake::as_of::parse) {
         None => AsOf::Newest,
         Some(Ok(a)) => a,
         Some(Err(e)) => {

@@ -12,6 +12,7 @@
 //! Each pipeline owns its own file inside a partition, so two pipelines feeding one
 //! table never overwrite each other, and replacing one kommun-month is one rename.
 
+pub mod as_of;
 pub mod atomic;
 pub mod delta;
 pub mod lease;

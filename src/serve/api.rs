@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::encode::{ApiError, parse_format, rows_response};
 use super::listener::BODY_READ_TIMEOUT;
-use super::safety::{api_error, published_session, run_limited};
+use super::safety::{api_error, published_session, published_set, run_limited};
 use super::{App, QueryLimits};
 use crate::error::Error;
 use crate::published::{self, LimitExceeded, guard};
@@ -32,7 +32,7 @@ use crate::query::output::Encoding;
 const DEFAULT_PAGE: usize = 1000;
 
 /// Query parameters of the view endpoint that are not column filters.
-const RESERVED: [&str; 3] = ["format", "limit", "offset"];
+const RESERVED: [&str; 4] = ["format", "limit", "offset", "as_of"];
 
 /// `GET /healthz`: the process is up.
 pub(crate) async fn healthz() -> &'static str {
@@ -75,12 +75,28 @@ pub(crate) async fn openapi(State(app): State<Arc<App>>) -> Json<serde_json::Val
     Json(super::openapi::document(&app.limits))
 }
 
-/// `GET /api/v1/views`: name, columns and row count of every published view.
-pub(crate) async fn list_views(State(app): State<Arc<App>>) -> Response {
+/// Query parameters of the view list.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListRequest {
+    as_of: Option<String>,
+}
+
+/// `GET /api/v1/views[?as_of=]`: name, columns and row count of every published view.
+pub(crate) async fn list_views(
+    State(app): State<Arc<App>>,
+    query: Result<Query<ListRequest>, QueryRejection>,
+) -> Response {
+    let dir = match query
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+        .and_then(|Query(q)| published_set(&app, q.as_of.as_deref()))
+    {
+        Ok(dir) => dir,
+        Err(e) => return e.into_response(),
+    };
     let a = app.clone();
     run_limited(&app, async move {
         let fail = |e: Error| api_error(e, &a.limits);
-        let (ctx, names) = published_session(&a, 1).await.map_err(fail)?;
+        let (ctx, names) = published_session(&a, 1, &dir).await.map_err(fail)?;
         let mut views = Vec::with_capacity(names.len());
         for name in names {
             let df = ctx
@@ -106,6 +122,8 @@ struct ViewRequest {
     format: Encoding,
     limit: usize,
     offset: usize,
+    /// The moment whose published set is read (`as_of`), as the client wrote it.
+    as_of: Option<String>,
     /// Column → accepted values (one: equality, several: IN).
     filters: BTreeMap<String, Vec<String>>,
 }
@@ -143,6 +161,7 @@ impl ViewRequest {
             format: parse_format(reserved.get("format").map(String::as_str))?,
             limit: number("limit", DEFAULT_PAGE.min(max_rows), max_rows)?,
             offset: number("offset", 0, usize::MAX)?,
+            as_of: reserved.remove("as_of"),
             filters,
         })
     }
@@ -166,11 +185,15 @@ pub(crate) async fn view_rows(
         Ok(r) => r,
         Err(e) => return e.into_response(),
     };
+    let dir = match published_set(&app, request.as_of.as_deref()) {
+        Ok(dir) => dir,
+        Err(e) => return e.into_response(),
+    };
     let a = app.clone();
     run_limited(&app, async move {
         let limits = &a.limits;
         let fail = |e: DataFusionError| api_error(Error::Query(e), limits);
-        let (ctx, names) = published_session(&a, 1)
+        let (ctx, names) = published_session(&a, 1, &dir)
             .await
             .map_err(|e| api_error(e, limits))?;
         if !names.contains(&name) {
@@ -222,7 +245,7 @@ fn filter(df: &DataFrame, view: &str, column: &str, values: &[String]) -> Result
         .map_err(|_| {
             let columns: Vec<&str> = df.schema().fields().iter().map(|f| f.name().as_str()).collect();
             ApiError::bad_request(format!(
-                "unknown column {column:?} in view {view:?}; filter on one of: {}; other parameters: format, limit, offset",
+                "unknown column {column:?} in view {view:?}; filter on one of: {}; other parameters: format, limit, offset, as_of",
                 columns.join(", ")
             ))
         })?;
@@ -267,6 +290,9 @@ struct SqlRequest {
     sql: String,
     #[serde(default)]
     format: Option<String>,
+    /// Read the set published at this time or date instead of the current one.
+    #[serde(default)]
+    as_of: Option<String>,
 }
 
 /// `POST /api/v1/sql`: one read-only statement over the published views.
@@ -288,26 +314,34 @@ pub(crate) async fn sql(State(app): State<Arc<App>>, request: Request) -> Respon
         .and_then(|b| {
             serde_json::from_slice::<SqlRequest>(&b).map_err(|e| {
                 ApiError::bad_request(format!(
-                    "the body must be JSON {{\"sql\": \"select …\", \"format\": \"json|csv|arrow|parquet\"}}: {e}"
+                    "the body must be JSON {{\"sql\": \"select …\", \"format\": \"json|csv|arrow|parquet\", \"as_of\": \"2026-06-10\" (optional)}}: {e}"
                 ))
             })
         })
-        .and_then(|r| Ok((parse_format(r.format.as_deref())?, r.sql)));
-    let (format, text) = match parsed {
+        .and_then(|r| {
+            let dir = published_set(&app, r.as_of.as_deref())?;
+            Ok((parse_format(r.format.as_deref())?, r.sql, dir))
+        });
+    let (format, text, dir) = match parsed {
         Ok(p) => p,
         Err(e) => return e.into_response(),
     };
     let a = app.clone();
-    run_limited(&app, async move { run_sql(&a, &text, format).await }).await
+    run_limited(&app, async move { run_sql(&a, &text, format, &dir).await }).await
 }
 
-async fn run_sql(app: &App, text: &str, format: Encoding) -> Result<Response, ApiError> {
+async fn run_sql(
+    app: &App,
+    text: &str,
+    format: Encoding,
+    dir: &std::path::Path,
+) -> Result<Response, ApiError> {
     let limits: &QueryLimits = &app.limits;
     let fail = |e: DataFusionError| api_error(Error::Query(e), limits);
     // Before the parser: DataFusion's dialect here is the generic one.
     guard::check_text(text, &GenericDialect {})
         .map_err(|refused| ApiError::bad_request(refused.to_string()))?;
-    let (ctx, _) = published_session(app, 2)
+    let (ctx, _) = published_session(app, 2, dir)
         .await
         .map_err(|e| api_error(e, limits))?;
     // Refuses every statement that would change something at planning time.

@@ -23,6 +23,11 @@ pub fn document(limits: &QueryLimits) -> Value {
         "name": "format", "in": "query", "required": false,
         "schema": { "type": "string", "enum": ["json", "csv", "arrow", "parquet"], "default": "json" }
     });
+    let as_of_text = "Read the set published at this moment instead of the current one: an RFC 3339 time, or a date meaning the end of that day in Swedish time (2026-06-10). Replaced sets are kept for [publish] keep_days; 404 when none published then is kept.";
+    let as_of = json!({
+        "name": "as_of", "in": "query", "required": false, "description": as_of_text,
+        "schema": { "type": "string", "example": "2026-06-10" }
+    });
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -45,10 +50,11 @@ pub fn document(limits: &QueryLimits) -> Value {
             }},
             "/api/v1/views": { "get": {
                 "summary": "The published views with their columns and row counts",
+                "parameters": [ as_of.clone() ],
                 "responses": {
                     "200": { "description": "The views", "content": { "application/json": { "schema": {
                         "type": "array", "items": { "$ref": "#/components/schemas/View" } } } } },
-                    "401": error, "503": error
+                    "400": error, "401": error, "404": error, "503": error
                 }
             }},
             "/api/v1/views/{name}": { "get": {
@@ -57,6 +63,7 @@ pub fn document(limits: &QueryLimits) -> Value {
                 "parameters": [
                     { "name": "name", "in": "path", "required": true, "schema": { "type": "string" } },
                     format,
+                    as_of,
                     { "name": "limit", "in": "query", "required": false,
                       "schema": { "type": "integer", "minimum": 0, "maximum": max, "default": default_page } },
                     { "name": "offset", "in": "query", "required": false,
@@ -84,10 +91,11 @@ pub fn document(limits: &QueryLimits) -> Value {
                     "type": "object", "required": ["sql"], "additionalProperties": false,
                     "properties": {
                         "sql": { "type": "string", "example": "select * from kartlaggning where kommun = '0880'" },
-                        "format": { "type": "string", "enum": ["json", "csv", "arrow", "parquet"], "default": "json" }
+                        "format": { "type": "string", "enum": ["json", "csv", "arrow", "parquet"], "default": "json" },
+                        "as_of": { "type": "string", "example": "2026-06-10", "description": as_of_text }
                     }
                 } } } },
-                "responses": { "200": rows, "400": error, "401": error, "408": error, "413": error, "503": error }
+                "responses": { "200": rows, "400": error, "401": error, "404": error, "408": error, "413": error, "503": error }
             }},
             "/api/v1/reports/{kommun}/{period}": { "get": {
                 "summary": "The Bilaga 1 report of a kommun and month from the published views",

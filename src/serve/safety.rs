@@ -3,6 +3,7 @@
 //! status codes.
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -13,6 +14,8 @@ use datafusion::prelude::SessionContext;
 use super::encode::ApiError;
 use super::{App, QueryLimits};
 use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::publish::generation;
 use crate::published::guard::is_refused_statement;
 use crate::published::{self, LimitExceeded, Session, query_runtime};
 
@@ -24,10 +27,33 @@ use crate::published::{self, LimitExceeded, Session, query_runtime};
 pub(crate) async fn published_session(
     app: &App,
     partitions: usize,
+    dir: &Path,
 ) -> Result<(SessionContext, Vec<String>)> {
     let session = Session::shared(app.runtime.clone()).partitions(partitions);
-    let (ctx, set) = published::open_session(&app.published_dir, session).await?;
+    let (ctx, set) = published::open_session(dir, session).await?;
     Ok((ctx, set.names()))
+}
+
+/// The published set a request reads: the current one, or with `as_of` (a time, or a
+/// date meaning the end of that day in Swedish time) the set that was live then, among
+/// the generations kept beside the `published` link (`[publish] keep_days`).
+pub(crate) fn published_set(app: &App, as_of: Option<&str>) -> Result<PathBuf, ApiError> {
+    let Some(text) = as_of else {
+        return Ok(app.published_dir.clone());
+    };
+    let at =
+        crate::lake::as_of::time(text).map_err(|e| ApiError::bad_request(format!("as_of: {e}")))?;
+    let lake = Lake::new(app.published_dir.parent().unwrap_or(Path::new("")));
+    match generation::as_of(&lake, at) {
+        Ok(Some(dir)) => Ok(dir),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "nothing published as of {at} is kept (replaced sets are kept for [publish] keep_days)"
+            ),
+        )),
+        Err(e) => Err(api_error(e, &app.limits)),
+    }
 }
 
 /// Runs `work` in its own task on the [`query_runtime`] under the request timeout.

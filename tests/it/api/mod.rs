@@ -316,6 +316,7 @@ async fn rows(resp: reqwest::Response, format: &str) -> Vec<Row> {
 }
 
 mod access;
+mod as_of;
 mod hostile;
 mod sql;
 mod views;

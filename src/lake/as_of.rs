@@ -1,5 +1,5 @@
-//! `--as-of`: which moment of the lake's history a command reads (`sql --delta`,
-//! `export`): a version number, an RFC 3339 time, or a date meaning the end of that day
+//! `--as-of` / `as_of`: which moment of the lake's history is read (`sql --delta`,
+//! `export`, the API's `as_of`): a version number, an RFC 3339 time, or a date meaning the end of that day
 //! in Swedish time.
 
 use crate::lake::delta::AsOf;
@@ -32,8 +32,8 @@ pub fn parse(text: &str) -> std::result::Result<AsOf, String> {
 /// `--as-of` where only a moment makes sense (`export`: published sets have no version
 /// numbers of their own).
 pub fn time(text: &str) -> std::result::Result<chrono::DateTime<chrono::Utc>, String> {
-    match parse(text)? {
-        AsOf::Time(t) => Ok(t),
+    match parse(text) {
+        Ok(AsOf::Time(t)) => Ok(t),
         _ => Err(format!(
             "`{text}`: expected a time (2026-06-10T18:00:00+02:00) or a date (2026-06-10)"
         )),

@@ -215,3 +215,97 @@ async fn partition_values_escaped_in_object_keys_are_read_as_the_values_the_log_
     let dir = tempfile::tempdir().expect("tempdir");
     escaped_partition_values_read_back(dir.path(), "s3://lake/escaped", &moto.env());
 }
+
+#[tokio::test]
+async fn a_table_malgrupp_checkpointed_and_cleaned_up_is_read_by_delta_rs_and_by_malgrupp() {
+    use std::sync::Arc;
+
+    use malgrupp::lake::delta::{Change, DeltaTable};
+    use object_store::ObjectStore;
+    use object_store::local::LocalFileSystem;
+
+    use crate::object_storage::{kaa_schema, put_kaa};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("kaa");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
+    let prefix = object_store::path::Path::from_filesystem_path(&root).expect("path");
+    let table = DeltaTable::new(store.clone(), prefix.clone(), root.display().to_string());
+    let first = vec![
+        put_kaa(&store, &prefix, "0880", "kaa-r1", &[16, 17]).await,
+        put_kaa(&store, &prefix, "0881", "kaa-r1", &[30]).await,
+    ];
+    let change = Change {
+        add: first,
+        remove: vec![],
+    };
+    table
+        .create(&kaa_schema(), &["kommun"], change, "CREATE TABLE")
+        .await
+        .expect("create");
+    let change = Change {
+        add: vec![put_kaa(&store, &prefix, "0880", "kaa-r2", &[18, 19, 20]).await],
+        remove: vec!["kommun=0880/kaa-r1.parquet".into()],
+    };
+    assert_eq!(table.commit(0, change, "WRITE").await.expect("commit"), 1);
+    table.checkpoint(1).await.expect("checkpoint");
+    let change = Change {
+        add: vec![put_kaa(&store, &prefix, "0882", "kaa-r3", &[40]).await],
+        remove: vec![],
+    };
+    assert_eq!(table.commit(1, change, "WRITE").await.expect("commit"), 2);
+    let cleaned = table
+        .clean_up(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .expect("clean up");
+    assert_eq!((cleaned.commits, cleaned.files), (1, 1), "{cleaned:?}");
+    assert!(!root.join("_delta_log/00000000000000000000.json").exists());
+    assert!(!root.join("kommun=0880/kaa-r1.parquet").exists());
+
+    // delta-rs reads the table from malgrupp's checkpoint, at the newest version and at
+    // the checkpoint's own.
+    let script = r#"
+import json, sys
+from deltalake import DeltaTable
+def rows(version=None):
+    t = DeltaTable(sys.argv[1], version=version).to_pyarrow_table()
+    return sorted(zip(t.column("kommun").to_pylist(), t.column("alder").to_pylist()))
+print(json.dumps({"newest": rows(), "at_checkpoint": rows(1)}))
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&root)
+        .output()
+        .expect("python3 (pip install deltalake pyarrow, as .ci/run does)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        read["newest"],
+        serde_json::json!([
+            ["0880", 18],
+            ["0880", 19],
+            ["0880", 20],
+            ["0881", 30],
+            ["0882", 40]
+        ])
+    );
+    assert_eq!(
+        read["at_checkpoint"],
+        serde_json::json!([["0880", 18], ["0880", 19], ["0880", 20], ["0881", 30]])
+    );
+    // And malgrupp itself.
+    let root = root.display().to_string();
+    assert_eq!(
+        per_kommun(dir.path(), &root, &[]).expect("malgrupp sql"),
+        "kommun,n,s\n0880,3,57\n0881,1,30\n0882,1,40\n"
+    );
+    assert!(
+        per_kommun(dir.path(), &root, &["--as-of", "0"])
+            .expect_err("removed")
+            .contains("removed")
+    );
+}

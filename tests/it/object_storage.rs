@@ -186,7 +186,7 @@ async fn an_unreachable_store_is_an_error_naming_the_object_not_a_free_lease() {
 }
 
 /// The columns of the test tables' files (`kommun` is their partition column).
-fn kaa_schema() -> datafusion::arrow::datatypes::Schema {
+pub fn kaa_schema() -> datafusion::arrow::datatypes::Schema {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};
     Schema::new(vec![
         Field::new("person_id", DataType::Utf8, false),
@@ -218,7 +218,7 @@ fn parquet(ages: &[i32]) -> Vec<u8> {
 
 /// Writes `<table>/kommun=<kommun>/<name>.parquet` into `store` and returns it as the
 /// data file a commit adds.
-async fn put_kaa(
+pub async fn put_kaa(
     store: &Arc<dyn ObjectStore>,
     table: &object_store::path::Path,
     kommun: &str,

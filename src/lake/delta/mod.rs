@@ -15,8 +15,8 @@
 //! Read back: a table as of its newest version, a version or a time, for protocol-1
 //! readers, from the newest checkpoint at or before that version (`checkpoint`: single
 //! or multi-part, as Spark and delta-rs write them) and the commits after it; a version
-//! whose commits log retention removed is refused. Not written yet: checkpoints and log
-//! retention (malgrupp's own tables replay their whole log).
+//! whose commits log retention removed is refused. Kept short (`maintain`): checkpoints
+//! written by malgrupp, log retention and vacuum of files no kept version has.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -29,7 +29,10 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 
 mod checkpoint;
+mod maintain;
 mod read;
+
+pub use maintain::Cleaned;
 
 /// One data file of a table, as an `add` action names it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,7 +18,7 @@ impl DeltaTable {
     }
 
     /// What the log holds: listed once per read or commit.
-    async fn log(&self) -> Result<Log> {
+    pub(super) async fn log(&self) -> Result<Log> {
         let dir = self.root.clone().join("_delta_log");
         let listed: Vec<_> = self
             .store
@@ -45,13 +45,27 @@ impl DeltaTable {
             AsOf::Newest => newest,
             AsOf::Time(t) => self.version_at(&log, t).await?,
         };
-        let mut snapshot = Snapshot::default();
-        let mut live = BTreeMap::new();
+        let state = self.state(&log, target).await?;
+        let files = state
+            .live
+            .values()
+            .map(|add| data_file(add).ok_or_else(|| self.damaged(target)))
+            .collect::<Result<_>>()?;
+        Ok(Snapshot {
+            version: target,
+            partition_columns: state.partition_columns,
+            files,
+        })
+    }
+
+    /// The table's actions as of `target`, reconciled.
+    pub(super) async fn state(&self, log: &Log, target: u64) -> Result<State> {
+        let mut state = State::default();
         let mut first = 0;
         if let Some((&version, parts)) = log.checkpoints.range(..=target).next_back() {
             for part in parts {
                 let actions = self.read_checkpoint(part).await?;
-                self.replay(version, actions, &mut live, &mut snapshot)?;
+                self.replay(version, actions, &mut state)?;
             }
             first = version + 1;
         }
@@ -63,25 +77,16 @@ impl DeltaTable {
                 )));
             }
             let actions = self.read_version(version).await?;
-            self.replay(version, actions, &mut live, &mut snapshot)?;
+            self.replay(version, actions, &mut state)?;
         }
-        snapshot.version = target;
-        snapshot.files = live.into_values().collect();
-        Ok(snapshot)
+        Ok(state)
     }
 
     /// The newest version committed at or before `t` (by the commits' own timestamps),
     /// searched from the newest commit back.
     async fn version_at(&self, log: &Log, t: chrono::DateTime<chrono::Utc>) -> Result<u64> {
-        for &version in log.commits.iter().rev() {
-            let committed = self
-                .read_version(version)
-                .await?
-                .iter()
-                .find_map(|a| a.pointer("/commitInfo/timestamp")?.as_i64());
-            if committed.is_none_or(|ms| ms <= t.timestamp_millis()) {
-                return Ok(version);
-            }
+        if let Some(version) = self.live_at(log, t).await? {
+            return Ok(version);
         }
         match log.commits.first() {
             Some(0) | None => Err(self.refused(format!("the table did not exist yet at {t}"))),
@@ -91,31 +96,53 @@ impl DeltaTable {
         }
     }
 
-    /// Applies one version's (or checkpoint's) actions to the files live so far.
-    fn replay(
+    /// The version live at `t`; None when every commit kept is later.
+    pub(super) async fn live_at(
         &self,
-        version: u64,
-        actions: Vec<Value>,
-        live: &mut BTreeMap<String, DataFile>,
-        snapshot: &mut Snapshot,
-    ) -> Result<()> {
-        for action in actions {
-            if let Some(add) = action.get("add") {
-                let file = data_file(add).ok_or_else(|| self.damaged(version))?;
-                live.insert(file.path.clone(), file);
-            } else if let Some(path) = action.pointer("/remove/path").and_then(Value::as_str) {
-                live.remove(path);
-            } else if let Some(reader) = action.pointer("/protocol/minReaderVersion") {
+        log: &Log,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<u64>> {
+        for &version in log.commits.iter().rev() {
+            let committed = self
+                .read_version(version)
+                .await?
+                .iter()
+                .find_map(|a| a.pointer("/commitInfo/timestamp")?.as_i64());
+            if committed.is_none_or(|ms| ms <= t.timestamp_millis()) {
+                return Ok(Some(version));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Applies one version's (or checkpoint's) actions to the state so far.
+    fn replay(&self, version: u64, actions: Vec<Value>, state: &mut State) -> Result<()> {
+        for mut action in actions {
+            if let Some(add) = action.get_mut("add").map(Value::take) {
+                let path = add.get("path").and_then(Value::as_str);
+                let path = path.ok_or_else(|| self.damaged(version))?.to_string();
+                state.removed.remove(&path);
+                state.live.insert(path, add);
+            } else if let Some(remove) = action.get_mut("remove").map(Value::take) {
+                let path = remove.get("path").and_then(Value::as_str);
+                let path = path.ok_or_else(|| self.damaged(version))?.to_string();
+                state.live.remove(&path);
+                state.removed.insert(path, remove);
+            } else if let Some(protocol) = action.get_mut("protocol").map(Value::take) {
+                let reader = &protocol["minReaderVersion"];
                 if reader.as_u64() != Some(1) {
                     return Err(self.refused(format!(
                         "needs a reader of protocol version {reader}; malgrupp reads version 1"
                     )));
                 }
-            } else if let Some(columns) = action.pointer("/metaData/partitionColumns") {
-                snapshot.partition_columns = columns
-                    .as_array()
+                state.protocol = Some(protocol);
+            } else if let Some(metadata) = action.get_mut("metaData").map(Value::take) {
+                state.partition_columns = metadata
+                    .get("partitionColumns")
+                    .and_then(Value::as_array)
                     .and_then(|c| c.iter().map(|c| Some(c.as_str()?.to_string())).collect())
                     .ok_or_else(|| self.damaged(version))?;
+                state.metadata = Some(metadata);
             }
         }
         Ok(())
@@ -125,8 +152,13 @@ impl DeltaTable {
     /// writers such as Spark and delta-rs escape partition values in directory names
     /// (`kommun=a%20b`) and percent-encode the path once more in the log (`a%2520b`).
     pub fn location(&self, file: &DataFile) -> Result<StorePath> {
-        let relative = StorePath::from_url_path(&file.path)
-            .map_err(|e| self.refused(format!("a data file's path {}: {e}", file.path)))?;
+        self.location_of(&file.path)
+    }
+
+    /// [`DeltaTable::location`] of a path as the log writes it.
+    pub(super) fn location_of(&self, path: &str) -> Result<StorePath> {
+        let relative = StorePath::from_url_path(path)
+            .map_err(|e| self.refused(format!("a data file's path {path}: {e}")))?;
         Ok(self.root.parts().chain(relative.parts()).collect())
     }
 
@@ -146,6 +178,18 @@ impl DeltaTable {
             ))
         })
     }
+}
+
+/// A table's reconciled actions at one version: what a checkpoint of it holds.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub(super) protocol: Option<Value>,
+    pub(super) metadata: Option<Value>,
+    pub(super) partition_columns: Vec<String>,
+    /// Path → its `add` action, for the files the version has.
+    pub(super) live: BTreeMap<String, Value>,
+    /// Path → its `remove` action, for files removed and not added again (tombstones).
+    pub(super) removed: BTreeMap<String, Value>,
 }
 
 /// What a table's `_delta_log/` holds: the versions with a JSON commit, and those

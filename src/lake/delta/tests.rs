@@ -7,6 +7,8 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use object_store::memory::InMemory;
 use object_store::{ObjectStoreExt, PutPayload};
 
+use futures::TryStreamExt;
+
 use super::read::{Log, version_of};
 use super::*;
 
@@ -340,4 +342,113 @@ fn checkpoint_names_are_told_from_commits_and_partial_multi_part_checkpoints_are
         ]
     );
     assert!(whole.oldest_readable().ends_with("is 10"));
+}
+
+#[tokio::test]
+async fn a_checkpoint_replaces_the_log_before_it_and_clean_up_keeps_what_kept_moments_need() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    // The data files exist in the store, written before the commits that name them.
+    let put = |name: &str| {
+        let store = store.clone();
+        let path = StorePath::from(format!("lake/kaa/kommun=0880/{name}.parquet"));
+        async move {
+            store
+                .put(&path, PutPayload::from_static(b"data"))
+                .await
+                .expect("put");
+        }
+    };
+    for name in ["a", "b", "c", "d"] {
+        put(name).await;
+    }
+    let t = created(&store, vec![file("0880", "a"), file("0880", "b")]).await;
+    let replace = Change {
+        add: vec![file("0880", "c")],
+        remove: vec!["kommun=0880/a.parquet".into()],
+    };
+    assert_eq!(t.commit(0, replace, "WRITE").await.expect("commit"), 1);
+    let add = Change {
+        add: vec![file("0880", "d")],
+        remove: vec![],
+    };
+    assert_eq!(t.commit(1, add, "WRITE").await.expect("commit"), 2);
+    let before = newest(&t).await.expect("read");
+    let keep_since = chrono::Utc::now() + chrono::Duration::milliseconds(20);
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    // A run still writing: its file is newer than the moment kept from.
+    put("e").await;
+
+    // Nothing is removed while no checkpoint covers the log, but the unused file goes.
+    let cleaned = t.clean_up(keep_since).await.expect("clean up");
+    assert_eq!(
+        cleaned,
+        Cleaned {
+            commits: 0,
+            checkpoints: 0,
+            files: 1
+        }
+    );
+    t.checkpoint(2).await.expect("checkpoint");
+    assert!(
+        t.checkpoint(7)
+            .await
+            .expect_err("no such version")
+            .to_string()
+            .contains("no commit 7")
+    );
+    let cleaned = t.clean_up(keep_since).await.expect("clean up");
+    assert_eq!(
+        cleaned,
+        Cleaned {
+            commits: 2,
+            checkpoints: 0,
+            files: 0
+        }
+    );
+    // Read from the checkpoint alone: the same files; what retention removed is refused.
+    assert_eq!(newest(&t).await.expect("read"), before);
+    assert_eq!(
+        paths(&before),
+        [
+            "kommun=0880/b.parquet",
+            "kommun=0880/c.parquet",
+            "kommun=0880/d.parquet"
+        ]
+    );
+    let e = t.snapshot(AsOf::Version(1)).await.expect_err("removed");
+    assert!(e.to_string().contains("removed"), "{e}");
+    let listed: Vec<String> = store
+        .list(Some(&StorePath::from("lake/kaa")))
+        .map_ok(|m| m.location.to_string())
+        .try_collect()
+        .await
+        .expect("list");
+    for gone in [
+        "kommun=0880/a.parquet",
+        "00000000000000000000.json",
+        "00000000000000000001.json",
+    ] {
+        assert!(
+            !listed.iter().any(|p| p.ends_with(gone)),
+            "{gone}: {listed:?}"
+        );
+    }
+    for kept in [
+        "kommun=0880/e.parquet",
+        "_delta_log/00000000000000000002.json",
+        "_delta_log/00000000000000000002.checkpoint.parquet",
+        "_delta_log/_last_checkpoint",
+    ] {
+        assert!(
+            listed.iter().any(|p| p.ends_with(kept)),
+            "{kept}: {listed:?}"
+        );
+    }
+
+    // A moment before the table existed keeps everything.
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(1);
+    assert_eq!(
+        t.clean_up(long_ago).await.expect("clean up"),
+        Cleaned::default()
+    );
 }

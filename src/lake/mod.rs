@@ -1,7 +1,7 @@
 //! The Parquet lake on local disk: layout, the atomic writer, Parquet encoding, the
 //! raw-extract store and the manifest; and the first parts of a lake on object storage:
-//! its location and client (`location`), its cross-host locks (`lease`) and its
-//! commit protocol, Delta Lake (`delta`).
+//! its location and client (`location`), its cross-host locks (`lease`, kept during work
+//! by `lease_keeper`) and its commit protocol, Delta Lake (`delta`).
 //!
 //! ```text
 //! <root>/<table>/kommun=<code>/period=<period>/<pipeline>.parquet   canonical tables
@@ -16,6 +16,7 @@ pub mod as_of;
 pub mod atomic;
 pub mod delta;
 pub mod lease;
+pub mod lease_keeper;
 pub mod location;
 pub mod lock;
 pub mod manifest;

@@ -185,6 +185,45 @@ async fn an_unreachable_store_is_an_error_naming_the_object_not_a_free_lease() {
     );
 }
 
+#[tokio::test]
+async fn a_kept_lease_whose_store_went_away_is_reported_lost_before_it_expires() {
+    let moto = Moto::start().await;
+    let (store, lake) = moto.host("kept");
+    let ttl = Duration::from_secs(2);
+    let lease = Lease::try_acquire(store, &lake, "fs", "host a", ttl, Utc::now())
+        .await
+        .expect("store")
+        .expect("free");
+    let expires = lease.expires();
+    let mut kept = lease.keep(ttl);
+    tokio::time::sleep(ttl).await;
+    assert_eq!(kept.check(), Ok(()), "renewed while the store answers");
+    drop(moto);
+    // The client retries a refused connection for minutes; the keeper does not wait.
+    let reason = tokio::time::timeout(ttl * 2, kept.lost())
+        .await
+        .expect("reported lost");
+    let seen = Utc::now();
+    assert!(
+        reason.contains("not renewed before it expired at "),
+        "{reason}"
+    );
+    // Reported before the expiry it names, so before another host may take it over.
+    let named = reason
+        .split("expired at ")
+        .nth(1)
+        .and_then(|rest| rest.split(" UTC").next())
+        .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S%.f").ok())
+        .expect("expiry in the reason")
+        .and_utc();
+    assert!(seen < named, "seen {seen}, expiry {named}");
+    assert!(
+        named > expires,
+        "it had been renewed while the store answered"
+    );
+    assert!(kept.check().is_err());
+}
+
 /// The columns of the test tables' files (`kommun` is their partition column).
 pub fn kaa_schema() -> datafusion::arrow::datatypes::Schema {
     use datafusion::arrow::datatypes::{DataType, Field, Schema};

@@ -94,14 +94,7 @@ impl DeltaTable {
         // The log before the newest checkpoint the boundary can be read from.
         if let Some((&from, _)) = log.checkpoints.range(..=boundary).next_back() {
             for version in log.commits.range(..from) {
-                self.delete(
-                    &self
-                        .root
-                        .clone()
-                        .join("_delta_log")
-                        .join(format!("{version:020}.json")),
-                )
-                .await?;
+                self.delete(&self.log_path(*version)).await?;
                 cleaned.commits += 1;
             }
             for parts in log.checkpoints.range(..from).map(|(_, parts)| parts) {

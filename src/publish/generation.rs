@@ -146,7 +146,7 @@ pub fn as_of(lake: &Lake, at: DateTime<Utc>) -> Result<Option<PathBuf>> {
 
 /// When a generation was published; None for one never switched to (or from before the
 /// note was written).
-fn published_at(dir: &Path) -> Option<DateTime<Utc>> {
+pub fn published_at(dir: &Path) -> Option<DateTime<Utc>> {
     let text = std::fs::read_to_string(dir.join(STAMP)).ok()?;
     DateTime::parse_from_rfc3339(text.trim())
         .ok()

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::encode::{ApiError, parse_format, rows_response};
 use super::listener::BODY_READ_TIMEOUT;
-use super::safety::{api_error, published_session, published_set, run_limited};
+use super::safety::{api_error, published_session, published_set, run_limited, stamp};
 use super::{App, QueryLimits};
 use crate::error::Error;
 use crate::published::{self, LimitExceeded, guard};
@@ -112,7 +112,7 @@ pub(crate) async fn list_views(
             let rows = df.count().await.map_err(|e| fail(e.into()))?;
             views.push(serde_json::json!({ "name": name, "columns": columns, "rows": rows }));
         }
-        Ok(Json(views).into_response())
+        Ok(stamp(Json(views).into_response(), &dir))
     })
     .await
 }
@@ -218,8 +218,10 @@ pub(crate) async fn view_rows(
             .collect()
             .await
             .map_err(fail)?;
-        let mut resp =
-            rows_response(request.format, schema, &batches).map_err(|e| api_error(e, limits))?;
+        let mut resp = stamp(
+            rows_response(request.format, schema, &batches).map_err(|e| api_error(e, limits))?,
+            &dir,
+        );
         let h = resp.headers_mut();
         h.insert(HeaderName::from_static("x-total-count"), total.into());
         let next = request.offset.saturating_add(request.limit);
@@ -371,7 +373,8 @@ async fn run_sql(
             LimitExceeded::Rows(limits.max_rows).to_string(),
         ));
     }
-    rows_response(format, schema, &batches).map_err(|e| api_error(e, limits))
+    let resp = rows_response(format, schema, &batches).map_err(|e| api_error(e, limits))?;
+    Ok(stamp(resp, dir))
 }
 
 #[cfg(test)]

@@ -274,7 +274,11 @@ fn cors_layer(origins: &[String]) -> Result<Option<CorsLayer>> {
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-            .expose_headers([HeaderName::from_static("x-total-count"), header::LINK])
+            .expose_headers([
+                HeaderName::from_static("x-total-count"),
+                HeaderName::from_static(safety::PUBLISHED_AT),
+                header::LINK,
+            ])
             .max_age(Duration::from_secs(3600)),
     ))
 }

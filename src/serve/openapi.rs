@@ -77,7 +77,8 @@ pub fn document(limits: &QueryLimits) -> Value {
                         "description": "The rows of the page",
                         "headers": {
                             "X-Total-Count": { "description": "Rows matching the filters, all pages", "schema": { "type": "integer" } },
-                            "Link": { "description": "`<…&offset=n>; rel=\"next\"` when more rows exist", "schema": { "type": "string" } }
+                            "Link": { "description": "`<…&offset=n>; rel=\"next\"` when more rows exist", "schema": { "type": "string" } },
+                            "X-Published-At": { "description": "When the set that answered was published (RFC 3339); also on the view list and SQL answers", "schema": { "type": "string", "format": "date-time" } }
                         },
                         "content": rows["content"].clone()
                     },

@@ -5,8 +5,9 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
+use chrono::SecondsFormat;
 use datafusion::arrow::error::ArrowError;
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
@@ -39,7 +40,11 @@ pub(crate) async fn published_session(
 /// the generations kept beside the `published` link (`[publish] keep_days`).
 pub(crate) fn published_set(app: &App, as_of: Option<&str>) -> Result<PathBuf, ApiError> {
     let Some(text) = as_of else {
-        return Ok(app.published_dir.clone());
+        // The generation the link points to now, resolved once: the rows and the
+        // `x-published-at` of one answer come from the same publish.
+        return Ok(
+            std::fs::canonicalize(&app.published_dir).unwrap_or_else(|_| app.published_dir.clone())
+        );
     };
     let at =
         crate::lake::as_of::time(text).map_err(|e| ApiError::bad_request(format!("as_of: {e}")))?;
@@ -135,3 +140,18 @@ fn internal(e: &dyn std::fmt::Display) -> ApiError {
         "internal error; see the server log",
     )
 }
+
+/// Tells the client when the set that answered was published (`x-published-at`, RFC
+/// 3339), where the set notes it.
+pub(crate) fn stamp(mut resp: Response, dir: &Path) -> Response {
+    let at = generation::published_at(dir)
+        .and_then(|t| HeaderValue::from_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true)).ok());
+    if let Some(at) = at {
+        resp.headers_mut()
+            .insert(HeaderName::from_static(PUBLISHED_AT), at);
+    }
+    resp
+}
+
+/// The header naming when the answering set was published.
+pub(crate) const PUBLISHED_AT: &str = "x-published-at";

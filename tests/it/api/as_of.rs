@@ -61,6 +61,29 @@ async fn views_and_sql_answer_as_published_at_an_earlier_time() {
         .to_string();
     assert_eq!(rows(format!("limit=100000&as_of={today}")).await, now);
 
+    // Each answer says when the set that answered was published.
+    let published_at = |query: String| {
+        let server = &server;
+        async move {
+            let resp = server
+                .get(&format!("/api/v1/views/kartlaggning?{query}"))
+                .await;
+            let at = resp.headers()["x-published-at"]
+                .to_str()
+                .expect("header")
+                .to_string();
+            chrono::DateTime::parse_from_rfc3339(&at)
+                .expect("RFC 3339")
+                .with_timezone(&chrono::Utc)
+        }
+    };
+    let then_at = published_at(format!("limit=1&as_of={}", enc(between))).await;
+    let now_at = published_at("limit=1".into()).await;
+    assert!(
+        then_at <= between && between < now_at,
+        "{then_at} {between} {now_at}"
+    );
+
     // The same moment through SQL.
     let sql = |at: Option<String>| {
         let server = &server;

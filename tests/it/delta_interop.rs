@@ -7,12 +7,12 @@ use std::path::Path;
 
 use crate::object_storage::malgrupp_sql;
 
-/// Runs `script` with `python3 -c`, the table's root as its first argument and `env`
-/// added (a script passes it on as delta-rs's `storage_options`).
-fn delta_rs(script: &str, root: &str, env: &[(String, String)]) {
+/// Runs `script` with `python3 -c`, `args` after it and `env` added (a script passes it
+/// on as delta-rs's `storage_options`); returns its standard output.
+fn python(script: &str, args: &[&Path], env: &[(String, String)]) -> Vec<u8> {
     let out = std::process::Command::new("python3")
         .args(["-c", script])
-        .arg(root)
+        .args(args)
         .envs(env.iter().cloned())
         .output()
         .expect("python3 (pip install deltalake pyarrow, as .ci/run does)");
@@ -21,6 +21,12 @@ fn delta_rs(script: &str, root: &str, env: &[(String, String)]) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    out.stdout
+}
+
+/// Runs a delta-rs `script` with the table's root as its first argument.
+fn delta_rs(script: &str, root: &str, env: &[(String, String)]) {
+    python(script, &[Path::new(root)], env);
 }
 
 /// The rows of table `t` at `root` grouped by kommun, as `malgrupp sql` gives them with
@@ -140,16 +146,7 @@ half = t.num_rows // 2
 pq.write_table(t.slice(0, half), sys.argv[2])
 pq.write_table(t.slice(half), sys.argv[3])
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", split])
-        .args([&single, &part(1), &part(2)])
-        .output()
-        .expect("python3");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    python(split, &[&single, &part(1), &part(2)], &[]);
     std::fs::rename(&single, dir.path().join("kept")).expect("move");
     assert_eq!(sql(&[]).expect("malgrupp sql"), newest);
     assert_eq!(sql(&["--as-of", "3"]).expect("malgrupp sql"), at_checkpoint);
@@ -218,18 +215,11 @@ async fn partition_values_escaped_in_object_keys_are_read_as_the_values_the_log_
 
 #[tokio::test]
 async fn a_table_malgrupp_checkpointed_and_cleaned_up_is_read_by_delta_rs_and_by_malgrupp() {
-    use std::sync::Arc;
-
     use malgrupp::lake::delta::{Change, DeltaTable};
-    use object_store::ObjectStore;
-    use object_store::local::LocalFileSystem;
 
-    use crate::object_storage::{kaa_schema, put_kaa};
+    use crate::object_storage::{kaa_schema, local_table, put_kaa};
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("kaa");
-    std::fs::create_dir_all(&root).expect("mkdir");
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
-    let prefix = object_store::path::Path::from_filesystem_path(&root).expect("path");
+    let (store, root, prefix) = local_table(dir.path());
     let table = DeltaTable::new(store.clone(), prefix.clone(), root.display().to_string());
     let first = vec![
         put_kaa(&store, &prefix, "0880", "kaa-r1", &[16, 17]).await,
@@ -272,17 +262,8 @@ def rows(version=None):
     return sorted(zip(t.column("kommun").to_pylist(), t.column("alder").to_pylist()))
 print(json.dumps({"newest": rows(), "at_checkpoint": rows(1)}))
 "#;
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .arg(&root)
-        .output()
-        .expect("python3 (pip install deltalake pyarrow, as .ci/run does)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let out = python(script, &[&root], &[]);
+    let read: serde_json::Value = serde_json::from_slice(&out).expect("json");
     assert_eq!(
         read["newest"],
         serde_json::json!([

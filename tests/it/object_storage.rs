@@ -286,6 +286,22 @@ pub async fn put_kaa(
     }
 }
 
+/// A table directory `kaa` under `dir` on local disk: the store, its path and its
+/// prefix in the store.
+pub fn local_table(
+    dir: &std::path::Path,
+) -> (
+    Arc<dyn ObjectStore>,
+    std::path::PathBuf,
+    object_store::path::Path,
+) {
+    let root = dir.join("kaa");
+    std::fs::create_dir_all(&root).expect("mkdir");
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::local::LocalFileSystem::new());
+    let prefix = object_store::path::Path::from_filesystem_path(&root).expect("path");
+    (store, root, prefix)
+}
+
 /// `malgrupp sql --format csv <query> <args…>` in `cwd` with `env` added: whether it
 /// succeeded, its stdout and its stderr.
 pub fn malgrupp_sql(
@@ -459,12 +475,8 @@ print(json.dumps({"newest": ages(), "first": ages(0), "version": DeltaTable("s3:
 #[tokio::test]
 async fn a_delta_table_on_local_disk_is_committed_and_queried_by_path_and_file_url() {
     use malgrupp::lake::delta::{Change, DeltaTable};
-    use object_store::local::LocalFileSystem;
     let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("kaa");
-    std::fs::create_dir_all(&root).expect("mkdir");
-    let store: Arc<dyn ObjectStore> = Arc::new(LocalFileSystem::new());
-    let prefix = object_store::path::Path::from_filesystem_path(&root).expect("path");
+    let (store, root, prefix) = local_table(dir.path());
     let add = vec![
         put_kaa(&store, &prefix, "0880", "kaa-r1", &[16, 17]).await,
         put_kaa(&store, &prefix, "0881", "kaa-r1", &[30]).await,

@@ -36,7 +36,8 @@ pub(super) fn name(name: &str) -> Option<(u64, u32)> {
     (part >= 1 && part <= parts).then(|| Some((version, u32::try_from(parts).ok()?)))?
 }
 
-fn digits(text: &str, len: usize) -> Option<u64> {
+/// `text` as a number when it is exactly `len` decimal digits (log file names).
+pub(super) fn digits(text: &str, len: usize) -> Option<u64> {
     (text.len() == len && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.parse().ok())?
 }
 

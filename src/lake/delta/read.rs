@@ -251,9 +251,7 @@ impl Log {
 
 /// The version of a log file name (`00000000000000000012.json` → 12).
 pub(super) fn version_of(name: &str) -> Option<u64> {
-    let digits = name.strip_suffix(".json")?;
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())?
+    checkpoint::digits(name.strip_suffix(".json")?, 20)
 }
 
 fn data_file(add: &Value) -> Option<DataFile> {

@@ -1,35 +1,41 @@
 //! A Delta table (`src/lake/delta/`) registered for queries, as of a version or a
-//! time: DataFusion's Parquet listing table over the table's prefix, with its scans
-//! narrowed to the files of that one snapshot. Files of runs not committed, and files
-//! later versions removed, are in the prefix but never read; a committed file missing
-//! from the store is an error, not rows silently lost.
+//! time: a Parquet scan of exactly the files of that one snapshot, each with the
+//! partition values its `add` action names. Nothing is inferred from paths or from
+//! listing: files of runs not committed and files later versions removed are never
+//! read, files outside `column=value` directories (random prefixes, column mapping) are,
+//! and a committed file missing from the store is an error, not rows silently lost.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
+use datafusion::arrow::array::{Array, RecordBatch, RecordBatchOptions};
+use datafusion::arrow::datatypes::{FieldRef, Schema, SchemaRef};
 use datafusion::catalog::Session;
-use datafusion::common::Statistics;
+use datafusion::common::{DFSchema, ScalarValue};
 use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfig, FileScanConfigBuilder};
-use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchema;
+use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
-use object_store::ObjectStore;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
+use object_store::{ObjectMeta, ObjectStore};
 
 use crate::error::{Error, Result};
-use crate::lake::delta::{AsOf, DeltaTable};
+use crate::lake::delta::{AsOf, DeltaTable, Snapshot};
 use crate::lake::location::Location;
 
 /// Registers the Delta table at `root` (a local path, `file://`, `s3://` or `az://`; the
@@ -42,16 +48,18 @@ pub async fn register(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<u64> {
     let usage = |message: String| Error::usage("--delta", name, message);
-    let (store, prefix, url): (Arc<dyn ObjectStore>, StorePath, String) =
+    let (store, prefix, url, store_url): (Arc<dyn ObjectStore>, StorePath, String, _) =
         match Location::parse(root).map_err(usage)? {
             Location::Local(dir) => {
                 let abs = std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?;
                 let prefix = StorePath::from_filesystem_path(&abs)
                     .map_err(|e| usage(format!("{}: {e}", abs.display())))?;
+                let url = format!("file:///{prefix}");
                 (
                     Arc::new(LocalFileSystem::new()),
                     prefix,
-                    format!("file:///{}", prefix_text(&abs)),
+                    url,
+                    ObjectStoreUrl::local_filesystem(),
                 )
             }
             Location::Object(object) => {
@@ -62,18 +70,13 @@ pub async fn register(
                 let bucket =
                     ObjectStoreUrl::parse(format!("{}://{}", object.scheme_name(), object.bucket))?;
                 ctx.register_object_store(bucket.as_ref(), store.clone());
-                (store, object.path(""), object.to_string())
+                (store, object.path(""), object.to_string(), bucket)
             }
         };
     let table = DeltaTable::new(store.clone(), prefix.clone(), url.clone());
     let snapshot = table.snapshot(as_of).await?;
-    let committed: HashSet<StorePath> = snapshot
-        .files
-        .iter()
-        .map(|f| table.location(f))
-        .collect::<Result<_>>()?;
-    // Every committed file must be there: a scan narrowed to what is listed would
-    // otherwise drop a missing file's rows without a word.
+    // Every committed file must be there: listed once up front, so a missing one is
+    // named before any query rather than failing one scan of it.
     let present: HashSet<StorePath> = store
         .list(Some(&prefix))
         .map_ok(|meta| meta.location)
@@ -83,69 +86,187 @@ pub async fn register(
             object: url.clone(),
             source: e,
         })?;
-    if let Some(missing) = committed.iter().find(|p| !present.contains(*p)) {
-        return Err(Error::Table {
-            table: url,
-            message: format!(
-                "version {} names {missing}, which is not in the store",
-                snapshot.version
-            ),
-        });
-    }
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(
-            snapshot
-                .partition_columns
-                .iter()
-                .map(|c| (c.clone(), DataType::Utf8))
-                .collect(),
-        );
-    let listing = ListingTableUrl::parse(format!("{}/", url.trim_end_matches('/')))?;
-    let schema = options.infer_schema(&ctx.state(), &listing).await?;
-    let config = ListingTableConfig::new(listing)
-        .with_listing_options(options)
-        .with_schema(schema);
-    ctx.register_table(
-        name,
-        Arc::new(Committed {
-            inner: ListingTable::try_new(config)?,
-            files: committed,
-        }),
-    )?;
-    Ok(snapshot.version)
+    let version = snapshot.version;
+    let provider = SnapshotTable::new(&table, snapshot, store_url, |location| {
+        if present.contains(location) {
+            Ok(())
+        } else {
+            Err(Error::Table {
+                table: url.clone(),
+                message: format!("version {version} names {location}, which is not in the store"),
+            })
+        }
+    })?;
+    ctx.register_table(name, Arc::new(provider))?;
+    Ok(version)
 }
 
-/// A path's text without its leading `/`, as `file:///` URLs take it.
-fn prefix_text(abs: &std::path::Path) -> String {
-    abs.display()
-        .to_string()
-        .trim_start_matches('/')
-        .to_string()
-}
-
-/// A listing table whose scans read only the files of one snapshot.
+/// The files of one snapshot as a table: the columns of the files, then the partition
+/// columns, by the names the table's schema gives them.
 #[derive(Debug)]
-struct Committed {
-    inner: ListingTable,
-    files: HashSet<StorePath>,
+struct SnapshotTable {
+    schema: SchemaRef,
+    /// The files' columns by the names in the files (physical names under column mapping).
+    file_schema: SchemaRef,
+    partitions: Vec<FieldRef>,
+    /// Physical name → the table's name, for the columns column mapping renames.
+    renamed: HashMap<String, String>,
+    files: Vec<PartitionedFile>,
+    store: ObjectStoreUrl,
+}
+
+impl SnapshotTable {
+    /// The table of `snapshot`; `check` vets each file's location in the store.
+    fn new(
+        table: &DeltaTable,
+        snapshot: Snapshot,
+        store: ObjectStoreUrl,
+        check: impl Fn(&StorePath) -> Result<()>,
+    ) -> Result<Self> {
+        let columns = snapshot.columns;
+        let file_schema = Arc::new(Schema::new(
+            columns
+                .data
+                .iter()
+                .map(|(field, physical)| field.as_ref().clone().with_name(physical))
+                .collect::<Vec<_>>(),
+        ));
+        let partitions: Vec<FieldRef> = columns.partitions.iter().map(|(f, _)| f.clone()).collect();
+        let schema = Arc::new(Schema::new(
+            columns
+                .data
+                .iter()
+                .chain(&columns.partitions)
+                .map(|(f, _)| f.clone())
+                .collect::<Vec<_>>(),
+        ));
+        let renamed = columns
+            .data
+            .iter()
+            .filter(|(f, physical)| f.name() != physical)
+            .map(|(f, physical)| (physical.clone(), f.name().clone()))
+            .collect();
+        let mut files = Vec::with_capacity(snapshot.files.len());
+        for file in snapshot.files {
+            let location = table.location(&file)?;
+            check(&location)?;
+            let values = columns
+                .partitions
+                .iter()
+                .map(|(field, key)| {
+                    let value = file.partition.get(key).cloned().flatten();
+                    let typed = match value {
+                        None => ScalarValue::try_from(field.data_type()),
+                        Some(v) => ScalarValue::try_from_string(v, field.data_type()),
+                    };
+                    typed.map_err(|e| Error::Table {
+                        table: table.shown().to_string(),
+                        message: format!(
+                            "version {} gives {} a value that is not a {} in {}: {e}",
+                            snapshot.version,
+                            field.name(),
+                            field.data_type(),
+                            file.path
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let meta = ObjectMeta {
+                location,
+                last_modified: chrono::DateTime::UNIX_EPOCH,
+                size: file.size,
+                e_tag: None,
+                version: None,
+            };
+            files.push(PartitionedFile::new_from_meta(meta).with_partition_values(values));
+        }
+        Ok(SnapshotTable {
+            schema,
+            file_schema,
+            partitions,
+            renamed,
+            files,
+            store,
+        })
+    }
+
+    fn partition_names(&self) -> Vec<&str> {
+        self.partitions.iter().map(|f| f.name().as_str()).collect()
+    }
+
+    /// The files whose partition values pass every filter on partition columns alone
+    /// (those filters are then exact: evaluated here, on one row per file).
+    fn pruned(
+        &self,
+        state: &dyn Session,
+        filters: &[Expr],
+    ) -> datafusion::error::Result<Vec<PartitionedFile>> {
+        let names = self.partition_names();
+        let on_partitions: Vec<&Expr> = filters
+            .iter()
+            .filter(|f| expr_applicable_for_cols(&names, f))
+            .collect();
+        if on_partitions.is_empty() {
+            return Ok(self.files.clone());
+        }
+        let columns = (0..self.partitions.len())
+            .map(|i| {
+                ScalarValue::iter_to_array(self.files.iter().map(|f| f.partition_values[i].clone()))
+            })
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let schema = Arc::new(Schema::new(self.partitions.clone()));
+        let options = RecordBatchOptions::new().with_row_count(Some(self.files.len()));
+        let batch = RecordBatch::try_new_with_options(schema.clone(), columns, &options)?;
+        let df_schema = DFSchema::try_from(schema)?;
+        let mut keep = vec![true; self.files.len()];
+        for filter in on_partitions {
+            let expr = state.create_physical_expr(filter.clone(), &df_schema)?;
+            let result = expr.evaluate(&batch)?.into_array(batch.num_rows())?;
+            let passed = result
+                .as_any()
+                .downcast_ref::<datafusion::arrow::array::BooleanArray>()
+                .ok_or_else(|| {
+                    DataFusionError::Internal(format!("filter {filter} is not a predicate"))
+                })?;
+            for (i, k) in keep.iter_mut().enumerate() {
+                *k &= passed.is_valid(i) && passed.value(i);
+            }
+        }
+        Ok(self
+            .files
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(f, _)| f.clone())
+            .collect())
+    }
 }
 
 #[async_trait]
-impl TableProvider for Committed {
+impl TableProvider for SnapshotTable {
     fn schema(&self) -> SchemaRef {
-        self.inner.schema()
+        self.schema.clone()
     }
 
     fn table_type(&self) -> TableType {
-        self.inner.table_type()
+        TableType::Base
     }
 
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> datafusion::error::Result<Vec<TableProviderFilterPushDown>> {
-        self.inner.supports_filters_pushdown(filters)
+        let names = self.partition_names();
+        Ok(filters
+            .iter()
+            .map(|f| {
+                if expr_applicable_for_cols(&names, f) {
+                    TableProviderFilterPushDown::Exact
+                } else {
+                    TableProviderFilterPushDown::Inexact
+                }
+            })
+            .collect())
     }
 
     async fn scan(
@@ -155,41 +276,47 @@ impl TableProvider for Committed {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let plan = self.inner.scan(state, projection, filters, limit).await?;
-        if plan.is::<EmptyExec>() {
-            // No files matched the filters: an empty scan has nothing to narrow.
+        let files = self.pruned(state, filters)?;
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => self.schema.clone(),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        let groups = state.config().target_partitions().clamp(1, files.len());
+        let mut grouped = vec![Vec::new(); groups];
+        for (i, file) in files.into_iter().enumerate() {
+            grouped[i % groups].push(file);
+        }
+        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
+        let table_schema = TableSchema::builder(self.file_schema.clone())
+            .with_table_partition_cols(self.partitions.clone())
+            .build();
+        let source = format.file_source(table_schema);
+        let config = FileScanConfigBuilder::new(self.store.clone(), source)
+            .with_file_groups(grouped.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        let plan = format.create_physical_plan(state, config).await?;
+        if self.renamed.is_empty() {
             return Ok(plan);
         }
-        // Any other plan would read files this snapshot does not have: refused rather
-        // than passed on.
-        let config = plan
-            .downcast_ref::<DataSourceExec>()
-            .and_then(|exec| exec.data_source().downcast_ref::<FileScanConfig>())
-            .ok_or_else(|| {
-                datafusion::error::DataFusionError::Internal(format!(
-                    "a Delta table's scan is not a file scan: {}",
-                    plan.name()
-                ))
-            })?;
-        let groups = config
-            .file_groups
+        // Column mapping: the files' physical names become the table's names.
+        let exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = plan
+            .schema()
+            .fields()
             .iter()
-            .map(|group| {
-                FileGroup::new(
-                    group
-                        .iter()
-                        .filter(|f| self.files.contains(&f.object_meta.location))
-                        .cloned()
-                        .collect(),
+            .enumerate()
+            .map(|(i, f)| {
+                let name = self.renamed.get(f.name()).unwrap_or(f.name()).clone();
+                (
+                    Arc::new(Column::new(f.name(), i)) as Arc<dyn PhysicalExpr>,
+                    name,
                 )
             })
             .collect();
-        // The listing's statistics counted the files left out.
-        let schema = self.inner.schema();
-        let narrowed = FileScanConfigBuilder::from(config.clone())
-            .with_file_groups(groups)
-            .with_statistics(Statistics::new_unknown(&schema))
-            .build();
-        Ok(DataSourceExec::from_data_source(narrowed))
+        Ok(Arc::new(ProjectionExec::try_new(exprs, plan)?))
     }
 }

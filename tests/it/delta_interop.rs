@@ -290,3 +290,122 @@ print(json.dumps({"newest": rows(), "at_checkpoint": rows(1)}))
             .contains("removed")
     );
 }
+
+#[test]
+fn files_outside_partition_directories_are_read_with_the_partition_values_the_log_names() {
+    // The protocol does not tie a file's path to its partition: Spark's random file
+    // prefixes and any writer's own layout put files in directories that name no
+    // partition. Their rows (and partition values) come from the log, not the path.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("t").display().to_string();
+    let script = format!(
+        r#"{ROWS}
+import json, glob
+write_deltalake(sys.argv[1], rows(["0880", "0880", "0881", None], [16, 17, 30, 5]), partition_by=["kommun"])
+log = glob.glob(sys.argv[1] + "/_delta_log/*.json")[0]
+actions = [json.loads(l) for l in open(log)]
+os.makedirs(sys.argv[1] + "/ab")
+for n, a in enumerate(actions):
+    if "add" in a:
+        moved = "ab/%d.parquet" % n
+        os.rename(sys.argv[1] + "/" + a["add"]["path"], sys.argv[1] + "/" + moved)
+        a["add"]["path"] = moved
+        if a["add"]["partitionValues"]["kommun"] == "0881":
+            print(moved, end="")
+open(log, "w").write("\n".join(json.dumps(a) for a in actions) + "\n")
+"#
+    );
+    let of_0881 = python(&script, &[Path::new(&root)], &[]);
+    let of_0881 = Path::new(&root).join(String::from_utf8(of_0881).expect("path"));
+    assert_eq!(
+        per_kommun(dir.path(), &root, &[]).expect("malgrupp sql"),
+        "kommun,n,s\n0880,2,33\n0881,1,30\n,1,5\n"
+    );
+    let (ok, out, err) = malgrupp_sql(
+        dir.path(),
+        "select count(*) as n, sum(alder) as s from t where kommun = '0880'",
+        &["--delta", &format!("t={root}")],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "n,s\n2,33\n");
+    // A filter on the partition column reads only the files whose values pass it: with
+    // 0881's file damaged, 0880 is still answered, and a scan of 0881 fails naming it.
+    std::fs::write(&of_0881, b"not parquet").expect("damage");
+    let (ok, out, err) = malgrupp_sql(
+        dir.path(),
+        "select count(*) as n from t where kommun = '0880'",
+        &["--delta", &format!("t={root}")],
+        &[],
+    );
+    assert!(ok && out == "n\n2\n", "{out}{err}");
+    let name = of_0881
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let (ok, _, err) = malgrupp_sql(
+        dir.path(),
+        "select count(*) as n from t where kommun = '0881'",
+        &["--delta", &format!("t={root}")],
+        &[],
+    );
+    assert!(!ok && err.contains(&name), "{err}");
+}
+
+#[test]
+fn a_table_with_column_mapping_is_read_by_its_column_names_at_each_version() {
+    // Column mapping (`delta.columnMapping.mode = name`, reader version 2), which
+    // Fabric and Databricks use so columns can be renamed: the files name columns by
+    // physical names (`col-<uuid>`), partition values are keyed by them, and delta-rs
+    // puts the files in random directories.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("t").display().to_string();
+    let script = format!(
+        r#"{ROWS}
+mapped = {{"delta.columnMapping.mode": "name"}}
+write_deltalake(sys.argv[1], rows(["0880", "0880", "0881"], [16, 17, 30]), partition_by=["kommun"], configuration=mapped)
+write_deltalake(sys.argv[1], rows(["0881", None], [40, 2]), partition_by=["kommun"], mode="append")
+"#
+    );
+    delta_rs(&script, &root, &[]);
+    let sql = |extra: &[&str]| per_kommun(dir.path(), &root, extra).expect("malgrupp sql");
+    assert_eq!(sql(&[]), "kommun,n,s\n0880,2,33\n0881,2,70\n,1,2\n");
+    assert_eq!(sql(&["--as-of", "0"]), "kommun,n,s\n0880,2,33\n0881,1,30\n");
+    let (ok, out, err) = malgrupp_sql(
+        dir.path(),
+        "select alder from t where kommun = '0881' and alder > 35",
+        &["--delta", &format!("t={root}")],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "alder\n40\n");
+}
+
+#[test]
+fn partition_values_have_the_types_the_schema_gives_them_and_nulls_stay_null() {
+    // A year partitioned as an integer and a date as a date: compared as numbers and
+    // dates, not strings; a null value (`__HIVE_DEFAULT_PARTITION__` on disk) is a null.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("t").display().to_string();
+    let script = r#"
+import sys, datetime, pyarrow as pa
+from deltalake import write_deltalake
+day = datetime.date
+t = pa.table({"ar": pa.array([2015, 2016, None], pa.int32()), "d": [day(2015, 1, 1), day(2016, 1, 1), None], "x": [1.5, 2.5, 3.5]})
+write_deltalake(sys.argv[1], t, partition_by=["ar", "d"])
+"#;
+    delta_rs(script, &root, &[]);
+    let (ok, out, err) = malgrupp_sql(
+        dir.path(),
+        "select ar, d, x, arrow_typeof(ar) as ta, arrow_typeof(d) as td from t \
+         where ar >= 2016 or d is null or d < date '2015-06-01' order by x",
+        &["--delta", &format!("t={root}")],
+        &[],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        out,
+        "ar,d,x,ta,td\n2015,2015-01-01,1.5,Int32,Date32\n2016,2016-01-01,2.5,Int32,Date32\n,,3.5,Int32,Date32\n"
+    );
+}

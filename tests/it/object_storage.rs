@@ -280,7 +280,7 @@ pub async fn put_kaa(
         .expect("put");
     malgrupp::lake::delta::DataFile {
         path: relative,
-        partition: [("kommun".to_string(), kommun.to_string())].into(),
+        partition: [("kommun".to_string(), Some(kommun.to_string()))].into(),
         size,
         rows: ages.len() as u64,
     }

@@ -12,8 +12,8 @@
 //!
 //! Written here: protocol 1/2 (reader/writer), `metaData` with the schema and partition
 //! columns, `add` and `remove` of data files with their row counts, and `commitInfo`.
-//! Read back: a table as of its newest version, a version or a time, for protocol-1
-//! readers, from the newest checkpoint at or before that version (`checkpoint`: single
+//! Read back: a table as of its newest version, a version or a time, of reader protocol
+//! 1 to 3 with the features `schema` reads (column mapping by name), from the newest checkpoint at or before that version (`checkpoint`: single
 //! or multi-part, as Spark and delta-rs write them) and the commits after it; a version
 //! whose commits log retention removed is refused. Kept short (`maintain`): checkpoints
 //! written by malgrupp, log retention and vacuum of files no kept version has.
@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use datafusion::arrow::datatypes::{DataType, Schema, TimeUnit};
+use datafusion::arrow::datatypes::Schema;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use serde_json::{Value, json};
@@ -31,16 +31,20 @@ use crate::error::{Error, Result};
 mod checkpoint;
 mod maintain;
 mod read;
+mod schema;
 
 pub use maintain::Cleaned;
+pub use schema::Columns;
+use schema::schema_string;
 
 /// One data file of a table, as an `add` action names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataFile {
     /// Path relative to the table's root, e.g. `kommun=0880/period=2015-01/fs-<run>.parquet`.
     pub path: String,
-    /// Partition column values, e.g. `kommun` → `0880`.
-    pub partition: BTreeMap<String, String>,
+    /// Partition column values, e.g. `kommun` → `0880` (`None` for a null), keyed as
+    /// the log keys them (by physical name under column mapping, see [`Columns`]).
+    pub partition: BTreeMap<String, Option<String>>,
     /// Bytes.
     pub size: u64,
     /// Rows (the `numRecords` statistic engines plan with).
@@ -63,8 +67,8 @@ pub enum AsOf {
 pub struct Snapshot {
     /// The version read.
     pub version: u64,
-    /// Its partition columns, in order.
-    pub partition_columns: Vec<String>,
+    /// Its columns as a reader scans them.
+    pub columns: Columns,
     /// Its files.
     pub files: Vec<DataFile>,
 }
@@ -98,6 +102,11 @@ impl DeltaTable {
             root,
             shown: shown.into(),
         }
+    }
+
+    /// How errors name the table (e.g. `s3://b/lake/kaa`).
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
     /// Creates the table (version 0) with its schema, its partition columns (strings,
@@ -267,47 +276,6 @@ fn actions(change: &Change, operation: &str) -> Vec<Value> {
         "engineInfo": concat!("malgrupp/", env!("CARGO_PKG_VERSION")),
     }}));
     lines
-}
-
-/// Delta's schema JSON: the file columns, then the partition columns as strings.
-fn schema_string(schema: &Schema, partition_columns: &[&str]) -> Result<String> {
-    let mut fields = Vec::new();
-    for field in schema.fields() {
-        let Some(kind) = delta_type(field.data_type()) else {
-            return Err(Error::Internal(format!(
-                "column {} of type {} has no Delta type here",
-                field.name(),
-                field.data_type()
-            )));
-        };
-        fields.push(json!({"name": field.name(), "type": kind, "nullable": field.is_nullable(), "metadata": {}}));
-    }
-    for column in partition_columns {
-        fields.push(json!({"name": column, "type": "string", "nullable": false, "metadata": {}}));
-    }
-    Ok(json!({"type": "struct", "fields": fields}).to_string())
-}
-
-/// The Delta primitive type of an Arrow type; `None` for types the lake does not use.
-fn delta_type(data_type: &DataType) -> Option<String> {
-    Some(
-        match data_type {
-            DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "string",
-            DataType::Boolean => "boolean",
-            DataType::Int8 => "byte",
-            DataType::Int16 => "short",
-            DataType::Int32 => "integer",
-            DataType::Int64 => "long",
-            DataType::Float32 => "float",
-            DataType::Float64 => "double",
-            DataType::Date32 => "date",
-            DataType::Timestamp(TimeUnit::Microsecond, Some(_)) => "timestamp",
-            DataType::Timestamp(TimeUnit::Microsecond, None) => "timestamp_ntz",
-            DataType::Decimal128(p, s) => return Some(format!("decimal({p},{s})")),
-            _ => return None,
-        }
-        .to_string(),
-    )
 }
 
 /// A random table id in UUID form (version 4), as `metaData.id` requires.

@@ -8,7 +8,7 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 use serde_json::Value;
 
-use super::{AsOf, DataFile, DeltaTable, Snapshot, checkpoint};
+use super::{AsOf, Columns, DataFile, DeltaTable, Snapshot, checkpoint};
 use crate::error::Result;
 
 impl DeltaTable {
@@ -46,6 +46,11 @@ impl DeltaTable {
             AsOf::Time(t) => self.version_at(&log, t).await?,
         };
         let state = self.state(&log, target).await?;
+        let metadata = state
+            .metadata
+            .as_ref()
+            .ok_or_else(|| self.refused(format!("version {target} has no metaData action")))?;
+        let columns = Columns::of(metadata).map_err(|e| self.refused(e))?;
         let files = state
             .live
             .values()
@@ -53,7 +58,7 @@ impl DeltaTable {
             .collect::<Result<_>>()?;
         Ok(Snapshot {
             version: target,
-            partition_columns: state.partition_columns,
+            columns,
             files,
         })
     }
@@ -129,19 +134,13 @@ impl DeltaTable {
                 state.live.remove(&path);
                 state.removed.insert(path, remove);
             } else if let Some(protocol) = action.get_mut("protocol").map(Value::take) {
-                let reader = &protocol["minReaderVersion"];
-                if reader.as_u64() != Some(1) {
-                    return Err(self.refused(format!(
-                        "needs a reader of protocol version {reader}; malgrupp reads version 1"
-                    )));
-                }
+                readable(&protocol).map_err(|e| self.refused(e))?;
                 state.protocol = Some(protocol);
             } else if let Some(metadata) = action.get_mut("metaData").map(Value::take) {
-                state.partition_columns = metadata
-                    .get("partitionColumns")
-                    .and_then(Value::as_array)
-                    .and_then(|c| c.iter().map(|c| Some(c.as_str()?.to_string())).collect())
-                    .ok_or_else(|| self.damaged(version))?;
+                let columns = metadata.get("partitionColumns").and_then(Value::as_array);
+                if !columns.is_some_and(|c| c.iter().all(Value::is_string)) {
+                    return Err(self.damaged(version));
+                }
                 state.metadata = Some(metadata);
             }
         }
@@ -185,7 +184,6 @@ impl DeltaTable {
 pub(super) struct State {
     pub(super) protocol: Option<Value>,
     pub(super) metadata: Option<Value>,
-    pub(super) partition_columns: Vec<String>,
     /// Path → its `add` action, for the files the version has.
     pub(super) live: BTreeMap<String, Value>,
     /// Path → its `remove` action, for files removed and not added again (tombstones).
@@ -249,6 +247,39 @@ impl Log {
     }
 }
 
+/// Reader features whose tables are read correctly here: column mapping by name
+/// ([`Columns`]), timestamps without a time zone, and a vacuum rule for writers.
+const READER_FEATURES: [&str; 3] = ["columnMapping", "timestampNtz", "vacuumProtocolCheck"];
+
+/// Whether a table with this `protocol` action can be read here; `Err` says why not.
+/// Version 2 means column mapping; version 3 names its features, and a feature not
+/// read here (deletion vectors: files read whole would return deleted rows) refuses it.
+fn readable(protocol: &Value) -> std::result::Result<(), String> {
+    let reader = &protocol["minReaderVersion"];
+    match reader.as_u64() {
+        Some(1 | 2) => Ok(()),
+        Some(3) => {
+            let features = protocol["readerFeatures"].as_array().into_iter().flatten();
+            let unread: Vec<&str> = features
+                .filter_map(Value::as_str)
+                .filter(|f| !READER_FEATURES.contains(f))
+                .collect();
+            if unread.is_empty() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "needs reader features not read here: {} (read: {})",
+                    unread.join(", "),
+                    READER_FEATURES.join(", ")
+                ))
+            }
+        }
+        _ => Err(format!(
+            "needs a reader of protocol version {reader}; malgrupp reads versions 1 to 3"
+        )),
+    }
+}
+
 /// The version of a log file name (`00000000000000000012.json` → 12).
 pub(super) fn version_of(name: &str) -> Option<u64> {
     checkpoint::digits(name.strip_suffix(".json")?, 20)
@@ -267,7 +298,10 @@ fn data_file(add: &Value) -> Option<DataFile> {
             .get("partitionValues")?
             .as_object()?
             .iter()
-            .map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .map(|(k, v)| match v {
+                Value::Null => Some((k.clone(), None)),
+                v => Some((k.clone(), Some(v.as_str()?.to_string()))),
+            })
             .collect::<Option<_>>()?,
         size: add.get("size")?.as_u64()?,
         rows,

@@ -19,7 +19,7 @@ fn table(store: &Arc<dyn ObjectStore>) -> DeltaTable {
 fn file(kommun: &str, name: &str) -> DataFile {
     DataFile {
         path: format!("kommun={kommun}/{name}.parquet"),
-        partition: [("kommun".to_string(), kommun.to_string())].into(),
+        partition: [("kommun".to_string(), Some(kommun.to_string()))].into(),
         size: 100,
         rows: 7,
     }
@@ -204,7 +204,11 @@ async fn a_table_is_read_as_of_a_version_or_a_time_and_refuses_what_it_cannot_re
             let s = t.snapshot(as_of).await.expect("snapshot");
             (
                 s.version,
-                s.partition_columns,
+                s.columns
+                    .partitions
+                    .iter()
+                    .map(|(f, _)| f.name().clone())
+                    .collect::<Vec<_>>(),
                 s.files.into_iter().map(|f| f.path).collect::<Vec<_>>(),
             )
         }
@@ -239,22 +243,30 @@ async fn a_table_is_read_as_of_a_version_or_a_time_and_refuses_what_it_cannot_re
         .expect_err("no version 0")
         .to_string();
     assert!(e.contains("checkpoint"), "{e}");
-    let newer = DeltaTable::new(store.clone(), StorePath::from("lake/v3"), "mem://lake/v3");
-    store
-        .put(
-            &StorePath::from("lake/v3/_delta_log/00000000000000000000.json"),
-            PutPayload::from_static(
-                b"{\"protocol\":{\"minReaderVersion\":3,\"minWriterVersion\":7}}\n",
-            ),
-        )
-        .await
-        .expect("put");
-    let e = newer
-        .snapshot(AsOf::Newest)
-        .await
-        .expect_err("reader 3")
-        .to_string();
-    assert!(e.contains("protocol version 3"), "{e}");
+}
+
+#[tokio::test]
+async fn the_columns_of_a_table_malgrupp_created_are_its_schema_with_partitions_last() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let t = created(&store, vec![file("0880", "a-1")]).await;
+    let columns = t.snapshot(AsOf::Newest).await.expect("snapshot").columns;
+    let shown = |c: &[(datafusion::arrow::datatypes::FieldRef, String)]| {
+        c.iter()
+            .map(|(f, physical)| {
+                format!(
+                    "{} {} {} {physical}",
+                    f.name(),
+                    f.data_type(),
+                    f.is_nullable()
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        shown(&columns.data),
+        ["person_id Utf8 false person_id", "alder Int32 true alder"]
+    );
+    assert_eq!(shown(&columns.partitions), ["kommun Utf8 true kommun"]);
 }
 
 #[tokio::test]

@@ -9,9 +9,13 @@ use crate::object_storage::malgrupp_sql;
 
 /// Runs `script` with `python3 -c`, `args` after it and `env` added (a script passes it
 /// on as delta-rs's `storage_options`); returns its standard output.
-fn python(script: &str, args: &[&Path], env: &[(String, String)]) -> Vec<u8> {
+pub fn python(script: &str, args: &[&Path], env: &[(String, String)]) -> Vec<u8> {
+    // Leaving without the interpreter's teardown: delta-rs's threads sometimes abort
+    // it there ("terminate called without an active exception") after all work is done.
+    let script =
+        format!("{script}\nimport os as _os, sys as _sys\n_sys.stdout.flush()\n_os._exit(0)\n");
     let out = std::process::Command::new("python3")
-        .args(["-c", script])
+        .args(["-c", &script])
         .args(args)
         .envs(env.iter().cloned())
         .output()

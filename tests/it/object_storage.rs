@@ -381,20 +381,17 @@ print(json.dumps({"newest": ages(), "first": ages(0), "version": DeltaTable("s3:
             .expect(k)
     };
     // Blocking is fine here: the server is another process, and nothing else runs.
-    let out = std::process::Command::new("python3")
-        .args(["-c", script])
-        .env("AWS_ENDPOINT_URL", value("AWS_ENDPOINT"))
-        .env("AWS_ACCESS_KEY_ID", value("AWS_ACCESS_KEY_ID"))
-        .env("AWS_SECRET_ACCESS_KEY", value("AWS_SECRET_ACCESS_KEY"))
-        .env("AWS_REGION", value("AWS_REGION"))
-        .output()
-        .expect("python3 (pip install deltalake pyarrow, as .ci/run does)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let read: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let env: Vec<(String, String)> = [
+        ("AWS_ENDPOINT_URL", "AWS_ENDPOINT"),
+        ("AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+        ("AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+        ("AWS_REGION", "AWS_REGION"),
+    ]
+    .into_iter()
+    .map(|(name, ours)| (name.to_string(), value(ours)))
+    .collect();
+    let out = crate::delta_interop::python(script, &[], &env);
+    let read: serde_json::Value = serde_json::from_slice(&out).expect("json");
     let pairs = |v: &serde_json::Value| -> Vec<(String, i64)> {
         v.as_array()
             .expect("rows")
@@ -501,15 +498,10 @@ async fn a_delta_table_on_local_disk_is_committed_and_queried_by_path_and_file_u
         assert_eq!(out, "kommun,s\n0880,33\n0881,30\n", "{root_arg}");
     }
     // delta-rs reads the same table from disk.
-    let out = std::process::Command::new("python3")
-        .args(["-c", "import sys; from deltalake import DeltaTable; print(DeltaTable(sys.argv[1]).to_pyarrow_table().num_rows)"])
-        .arg(&root)
-        .output()
-        .expect("python3");
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "3",
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = crate::delta_interop::python(
+        "import sys; from deltalake import DeltaTable; print(DeltaTable(sys.argv[1]).to_pyarrow_table().num_rows)",
+        &[&root],
+        &[],
     );
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "3");
 }

@@ -156,6 +156,18 @@ impl DeltaTable {
 
     /// [`DeltaTable::location`] of a path as the log writes it.
     pub(super) fn location_of(&self, path: &str) -> Result<StorePath> {
+        // An absolute URI (a shallow clone's files in another table) would otherwise be
+        // taken as a relative path and reported missing under a name no one wrote.
+        if let Some((scheme, _)) = path.split_once(':')
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return Err(self.refused(format!(
+                "a data file is named by an absolute URI ({path}); files outside the table's own location are not read"
+            )));
+        }
         let relative = StorePath::from_url_path(path)
             .map_err(|e| self.refused(format!("a data file's path {path}: {e}")))?;
         Ok(self.root.parts().chain(relative.parts()).collect())

@@ -49,7 +49,8 @@ impl Columns {
             .unwrap_or_default();
         let mut columns = Columns::default();
         let mut partitions = Vec::new();
-        for field in schema["fields"].as_array().into_iter().flatten() {
+        let fields = schema["fields"].as_array();
+        for field in fields.ok_or("its schema (metaData.schemaString) lists no fields")? {
             let name = field["name"].as_str().ok_or("a column without a name")?;
             let kind = &field["type"];
             let data_type = arrow_type(kind)

@@ -269,6 +269,34 @@ async fn the_columns_of_a_table_malgrupp_created_are_its_schema_with_partitions_
     assert_eq!(shown(&columns.partitions), ["kommun Utf8 true kommun"]);
 }
 
+#[test]
+fn files_named_by_absolute_uris_are_refused_and_relative_paths_are_decoded_once() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let t = table(&store);
+    let at = |path: &str| {
+        let f = DataFile {
+            path: path.into(),
+            ..file("0880", "a")
+        };
+        t.location(&f)
+            .map(|p| p.to_string())
+            .map_err(|e| e.to_string())
+    };
+    for absolute in [
+        "s3://other/t/a.parquet",
+        "file:/data/t/a.parquet",
+        "abfss://c@a/t/a.parquet",
+    ] {
+        let e = at(absolute).expect_err(absolute);
+        assert!(e.contains("absolute URI") && e.contains(absolute), "{e}");
+    }
+    assert_eq!(
+        at("kommun=x%253Ay/a.parquet").as_deref(),
+        Ok("lake/kaa/kommun=x%3Ay/a.parquet")
+    );
+    assert_eq!(at("ab/a.parquet").as_deref(), Ok("lake/kaa/ab/a.parquet"));
+}
+
 #[tokio::test]
 async fn a_damaged_log_version_is_an_error_naming_table_and_version() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());

@@ -126,6 +126,11 @@ pub struct RawPublish {
     /// `malgrupp export --as-of` can say what was published at any moment of them; 0
     /// keeps only the set before the current one.
     pub keep_days: Option<u32>,
+    /// Where each publish is also committed as Delta tables, one per view, for
+    /// engines and BI tools in the cloud: `s3://bucket/prefix`, `az://container/prefix`
+    /// or a directory (credentials from the environment, never here). Unset: only the
+    /// local `published/` (src/publish/delta.rs).
+    pub delta: Option<String>,
 }
 
 /// Validated settings.
@@ -151,6 +156,8 @@ pub struct Settings {
     pub kommun_months_per_chunk: usize,
     /// Days a replaced published set is kept (`[publish] keep_days`).
     pub published_keep_days: u32,
+    /// Where the published views are committed as Delta tables (`[publish] delta`).
+    pub published_delta: Option<Location>,
     /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
     pub serve: ServeSettings,
 }
@@ -272,6 +279,15 @@ impl Settings {
                 }
             },
         };
+        let published_delta = match raw.publish.delta.as_deref().map(Location::parse) {
+            None => None,
+            Some(Ok(Location::Local(dir))) => Some(Location::Local(at(dir))),
+            Some(Ok(object)) => Some(object),
+            Some(Err(e)) => {
+                problems.push(&name, "publish.delta", e);
+                None
+            }
+        };
         let settings = Settings {
             file,
             lake_root: at(lake_root),
@@ -292,6 +308,7 @@ impl Settings {
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
             kommun_months_per_chunk: raw.publish.kommun_months_per_chunk.unwrap_or(72).max(1),
             published_keep_days: raw.publish.keep_days.unwrap_or(30),
+            published_delta,
             serve: ServeSettings {
                 listen: raw
                     .serve

@@ -112,6 +112,60 @@ impl std::fmt::Display for ObjectLocation {
     }
 }
 
+/// A location opened: its store, the path of its root in that store, how errors name
+/// it, and the URL DataFusion registers the store under.
+pub struct Opened {
+    /// The store client.
+    pub store: Arc<dyn ObjectStore>,
+    /// The root's path in the store.
+    pub root: StorePath,
+    /// The root as errors name it (`s3://bucket/prefix`, `file:///dir`).
+    pub shown: String,
+    /// The store's URL (`s3://bucket`, `file://`).
+    pub url: datafusion::execution::object_store::ObjectStoreUrl,
+}
+
+impl Location {
+    /// Opens the store of this location (settings from `env`, for an object store). A
+    /// local directory must exist.
+    pub fn open_store(
+        &self,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> crate::error::Result<Opened> {
+        use crate::error::Error;
+        match self {
+            Location::Local(dir) => {
+                let abs = std::fs::canonicalize(dir).map_err(|e| Error::io(dir, e))?;
+                let root = StorePath::from_filesystem_path(&abs)
+                    .map_err(|e| Error::Internal(format!("{}: {e}", abs.display())))?;
+                Ok(Opened {
+                    store: Arc::new(object_store::local::LocalFileSystem::new()),
+                    shown: format!("file:///{root}"),
+                    root,
+                    url: datafusion::execution::object_store::ObjectStoreUrl::local_filesystem(),
+                })
+            }
+            Location::Object(object) => {
+                let store = object.open(env).map_err(|e| Error::Store {
+                    object: object.to_string(),
+                    source: e,
+                })?;
+                let url = datafusion::execution::object_store::ObjectStoreUrl::parse(format!(
+                    "{}://{}",
+                    object.scheme_name(),
+                    object.bucket
+                ))?;
+                Ok(Opened {
+                    store,
+                    root: object.path(""),
+                    shown: object.to_string(),
+                    url,
+                })
+            }
+        }
+    }
+}
+
 impl ObjectLocation {
     /// The scheme as URLs of this store begin (`s3`, `az`).
     pub fn scheme_name(&self) -> &'static str {

@@ -24,6 +24,7 @@
 
 pub mod cells;
 pub mod constraints;
+pub mod delta;
 pub mod followup;
 pub mod generation;
 mod output;

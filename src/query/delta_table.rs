@@ -18,11 +18,13 @@ use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::listing::helpers::expr_applicable_for_cols;
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::table_schema::TableSchema;
 use datafusion::error::DataFusionError;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::parquet::arrow::arrow_reader::{RowSelection, RowSelector};
 use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
@@ -30,13 +32,12 @@ use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::prelude::SessionContext;
 use futures::TryStreamExt;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::error::{Error, Result};
 use crate::lake::delta::{AsOf, DeltaTable, Snapshot};
-use crate::lake::location::Location;
+use crate::lake::location::{Location, Opened};
 
 /// Registers the Delta table at `root` (a local path, `file://`, `s3://` or `az://`; the
 /// store's settings from `env`) as `name`, read as of `as_of`. Returns the version read.
@@ -47,32 +48,16 @@ pub async fn register(
     as_of: AsOf,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<u64> {
-    let usage = |message: String| Error::usage("--delta", name, message);
-    let (store, prefix, url, store_url): (Arc<dyn ObjectStore>, StorePath, String, _) =
-        match Location::parse(root).map_err(usage)? {
-            Location::Local(dir) => {
-                let abs = std::fs::canonicalize(&dir).map_err(|e| Error::io(&dir, e))?;
-                let prefix = StorePath::from_filesystem_path(&abs)
-                    .map_err(|e| usage(format!("{}: {e}", abs.display())))?;
-                let url = format!("file:///{prefix}");
-                (
-                    Arc::new(LocalFileSystem::new()),
-                    prefix,
-                    url,
-                    ObjectStoreUrl::local_filesystem(),
-                )
-            }
-            Location::Object(object) => {
-                let store = object.open(env).map_err(|e| Error::Store {
-                    object: object.to_string(),
-                    source: e,
-                })?;
-                let bucket =
-                    ObjectStoreUrl::parse(format!("{}://{}", object.scheme_name(), object.bucket))?;
-                ctx.register_object_store(bucket.as_ref(), store.clone());
-                (store, object.path(""), object.to_string(), bucket)
-            }
-        };
+    let location = Location::parse(root).map_err(|e| Error::usage("--delta", name, e))?;
+    let Opened {
+        store,
+        root: prefix,
+        shown: url,
+        url: store_url,
+    } = location.open_store(env)?;
+    if let Location::Object(_) = location {
+        ctx.register_object_store(store_url.as_ref(), store.clone());
+    }
     let table = DeltaTable::new(store.clone(), prefix.clone(), url.clone());
     let snapshot = table.snapshot(as_of).await?;
     // Every committed file must be there: listed once up front, so a missing one is
@@ -111,8 +96,20 @@ struct SnapshotTable {
     partitions: Vec<FieldRef>,
     /// Physical name → the table's name, for the columns column mapping renames.
     renamed: HashMap<String, String>,
-    files: Vec<PartitionedFile>,
+    files: Vec<(PartitionedFile, Option<Deletion>)>,
     store: ObjectStoreUrl,
+    table: DeltaTable,
+}
+
+/// A file's deletion vector, loaded when a scan reads the file.
+#[derive(Debug, Clone)]
+struct Deletion {
+    /// The file as the log names it.
+    file: String,
+    /// The log's `deletionVector`.
+    vector: serde_json::Value,
+    /// The rows the log says the file holds (`numRecords`).
+    rows: u64,
 }
 
 impl SnapshotTable {
@@ -178,7 +175,15 @@ impl SnapshotTable {
                 e_tag: None,
                 version: None,
             };
-            files.push(PartitionedFile::new_from_meta(meta).with_partition_values(values));
+            let deletion = file.deletion_vector.map(|vector| Deletion {
+                file: file.path.clone(),
+                vector,
+                rows: file.rows,
+            });
+            files.push((
+                PartitionedFile::new_from_meta(meta).with_partition_values(values),
+                deletion,
+            ));
         }
         Ok(SnapshotTable {
             schema,
@@ -187,7 +192,41 @@ impl SnapshotTable {
             renamed,
             files,
             store,
+            table: table.clone(),
         })
+    }
+
+    /// The rows of a file its deletion vector leaves, as the Parquet reader's selection.
+    async fn kept_rows(&self, d: &Deletion) -> datafusion::error::Result<ParquetRowSelection> {
+        let external = |e: Error| DataFusionError::External(Box::new(e));
+        let deleted = self
+            .table
+            .deleted_rows(&d.file, &d.vector)
+            .await
+            .map_err(external)?;
+        let mut selectors = Vec::new();
+        let mut next = 0;
+        for row in deleted.iter() {
+            if row >= d.rows {
+                // Without the file's row count the selection cannot be made whole.
+                return Err(external(Error::Table {
+                    table: self.table.shown().to_string(),
+                    message: format!(
+                        "the deletion vector of {} deletes row {row}, but the log says the file has {} rows",
+                        d.file, d.rows
+                    ),
+                }));
+            }
+            if row > next {
+                selectors.push(RowSelector::select((row - next) as usize));
+            }
+            selectors.push(RowSelector::skip(1));
+            next = row + 1;
+        }
+        if next < d.rows {
+            selectors.push(RowSelector::select((d.rows - next) as usize));
+        }
+        Ok(ParquetRowSelection::new(RowSelection::from(selectors)))
     }
 
     fn partition_names(&self) -> Vec<&str> {
@@ -200,7 +239,7 @@ impl SnapshotTable {
         &self,
         state: &dyn Session,
         filters: &[Expr],
-    ) -> datafusion::error::Result<Vec<PartitionedFile>> {
+    ) -> datafusion::error::Result<Vec<(PartitionedFile, Option<Deletion>)>> {
         let names = self.partition_names();
         let on_partitions: Vec<&Expr> = filters
             .iter()
@@ -211,7 +250,11 @@ impl SnapshotTable {
         }
         let columns = (0..self.partitions.len())
             .map(|i| {
-                ScalarValue::iter_to_array(self.files.iter().map(|f| f.partition_values[i].clone()))
+                ScalarValue::iter_to_array(
+                    self.files
+                        .iter()
+                        .map(|(f, _)| f.partition_values[i].clone()),
+                )
             })
             .collect::<datafusion::error::Result<Vec<_>>>()?;
         let schema = Arc::new(Schema::new(self.partitions.clone()));
@@ -276,7 +319,13 @@ impl TableProvider for SnapshotTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
-        let files = self.pruned(state, filters)?;
+        let mut files = Vec::new();
+        for (file, deletion) in self.pruned(state, filters)? {
+            files.push(match deletion {
+                None => file,
+                Some(d) => file.with_extension(self.kept_rows(&d).await?),
+            });
+        }
         if files.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),

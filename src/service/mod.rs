@@ -74,5 +74,18 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
             "publishing failed (the previous published version stays): {e}"
         )),
     }
+    // Also after a publish that changed nothing: a sync that failed before is caught up.
+    if let Some(target) = &settings.published_delta {
+        match crate::publish::delta::sync(lake, target, settings.published_keep_days, std::env::vars().collect::<Vec<_>>()).await {
+            Ok(synced) => {
+                for (view, version) in synced.committed {
+                    tracing::info!(view = %view, version, "published view committed as Delta");
+                }
+            }
+            Err(e) => problems.push(format!(
+                "the published views could not be committed as Delta tables (they keep their last version; the next publish tries again): {e}"
+            )),
+        }
+    }
     (problems, published)
 }

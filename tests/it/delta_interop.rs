@@ -413,3 +413,124 @@ write_deltalake(sys.argv[1], t, partition_by=["ar", "d"])
         "ar,d,x,ta,td\n2015,2015-01-01,1.5,Int32,Date32\n2016,2016-01-01,2.5,Int32,Date32\n,,3.5,Int32,Date32\n"
     );
 }
+
+/// Deletion vectors as Databricks and Fabric write them, added by hand to a table
+/// delta-rs wrote (delta-rs reads them but does not write them): version 1 deletes rows
+/// 1 and 3 of kommun 0880's file, version 2 rows 1, 3 and 4 (its `add` before its
+/// `remove`, both of the same path), each vector inline in the log (`i`) or in a
+/// `deletion_vector_<uuid>.bin` file (`u`). Prints the 0880 file's vector file, if any.
+const DELETION_VECTORS: &str = r#"
+import json, os, struct, sys, uuid, zlib, pyarrow as pa
+from deltalake import write_deltalake
+Z85 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#"
+def z85(b):
+    b += b"\0" * (-len(b) % 4)
+    out = ""
+    for i in range(0, len(b), 4):
+        v, chunk = struct.unpack(">I", b[i:i + 4])[0], ""
+        for _ in range(5):
+            chunk, v = Z85[v % 85] + chunk, v // 85
+        out += chunk
+    return out
+def vector(rows):
+    # Magic, then a portable 64-bit roaring bitmap: one 32-bit bucket, one array container.
+    body = struct.pack("<QI", 1, 0) + struct.pack("<IIHHI", 12346, 1, 0, len(rows) - 1, 16)
+    return struct.pack("<I", 1681511377) + body + b"".join(struct.pack("<H", r) for r in rows)
+root, kind = sys.argv[1], sys.argv[2]
+write_deltalake(root, pa.table({"kommun": ["0880"] * 5 + ["0881"] * 2, "alder": pa.array([10, 11, 12, 13, 14, 30, 31], pa.int32())}), partition_by=["kommun"])
+add = [json.loads(l)["add"] for l in open(root + "/_delta_log/00000000000000000000.json") if '"add"' in l]
+add = [a for a in add if a["partitionValues"]["kommun"] == "0880"][0]
+blob, name = b"\x01", "deletion_vector_%s.bin" % uuid.uuid4()
+def described(rows):
+    global blob
+    v = vector(rows)
+    if kind == "i":
+        return {"storageType": "i", "pathOrInlineDv": z85(v), "sizeInBytes": len(v), "cardinality": len(rows)}
+    offset, blob = len(blob), blob + struct.pack(">I", len(v)) + v + struct.pack(">I", zlib.crc32(v))
+    return {"storageType": "u", "pathOrInlineDv": z85(uuid.UUID(name[16:-4]).bytes), "offset": offset, "sizeInBytes": len(v), "cardinality": len(rows)}
+first, second = described([1, 3]), described([1, 3, 4])
+if kind == "u":
+    open(os.path.join(root, name), "wb").write(blob)
+    print(name, end="")
+protocol = {"protocol": {"minReaderVersion": 3, "minWriterVersion": 7, "readerFeatures": ["deletionVectors"], "writerFeatures": ["deletionVectors"]}}
+def commit(version, actions):
+    with open(root + "/_delta_log/%020d.json" % version, "w") as f:
+        f.write("".join(json.dumps(a) + "\n" for a in actions))
+without = {"path": add["path"], "dataChange": True, "deletionTimestamp": 1}
+commit(1, [protocol, {"remove": without}, {"add": dict(add, deletionVector=first)}])
+commit(2, [{"add": dict(add, deletionVector=second)}, {"remove": dict(without, deletionVector=first)}])
+"#;
+
+/// The rows of the table at `root` by kommun and age, as delta-rs reads them (through
+/// its DataFusion-based reader, which applies deletion vectors) at `version`.
+fn delta_rs_ages(root: &str, version: u64) -> String {
+    let script = r#"
+import sys, pyarrow as pa
+from deltalake import DeltaTable, QueryBuilder
+t = DeltaTable(sys.argv[1], version=int(sys.argv[2]))
+rows = pa.table(QueryBuilder().register("t", t).execute("select kommun, alder from t order by alder").read_all())
+print("kommun,alder")
+for k, a in zip(rows.column("kommun").to_pylist(), rows.column("alder").to_pylist()):
+    print("%s,%s" % (k, a))
+"#;
+    let version = version.to_string();
+    let out = python(script, &[Path::new(root), Path::new(&version)], &[]);
+    String::from_utf8(out).expect("utf-8")
+}
+
+#[test]
+fn deletion_vectors_inline_and_in_files_leave_out_the_rows_they_delete_as_delta_rs_does() {
+    for kind in ["i", "u"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("t").display().to_string();
+        let vectors = python(DELETION_VECTORS, &[Path::new(&root), Path::new(kind)], &[]);
+        let ours = |version: &str| {
+            let (ok, out, err) = malgrupp_sql(
+                dir.path(),
+                "select kommun, alder from t order by alder",
+                &["--delta", &format!("t={root}"), "--as-of", version],
+                &[],
+            );
+            assert!(ok, "{kind}: {err}");
+            out
+        };
+        let all = "kommun,alder\n0880,10\n0880,11\n0880,12\n0880,13\n0880,14\n0881,30\n0881,31\n";
+        assert_eq!(ours("0"), all, "{kind}");
+        assert_eq!(
+            ours("1"),
+            "kommun,alder\n0880,10\n0880,12\n0880,14\n0881,30\n0881,31\n"
+        );
+        assert_eq!(
+            ours("2"),
+            "kommun,alder\n0880,10\n0880,12\n0881,30\n0881,31\n"
+        );
+        for version in [1, 2] {
+            assert_eq!(
+                ours(&version.to_string()),
+                delta_rs_ages(&root, version),
+                "{kind} {version}"
+            );
+        }
+        if kind == "u" {
+            // A damaged vector file is an error naming it, never the file read whole.
+            let file = dir
+                .path()
+                .join("t")
+                .join(String::from_utf8(vectors).expect("name"));
+            let mut bytes = std::fs::read(&file).expect("vector file");
+            let last = bytes.len() - 6;
+            bytes[last] ^= 0xff;
+            std::fs::write(&file, bytes).expect("damage");
+            let (ok, _, err) = malgrupp_sql(
+                dir.path(),
+                "select count(*) from t",
+                &["--delta", &format!("t={root}")],
+                &[],
+            );
+            assert!(
+                !ok && err.contains("checksum") && err.contains("deletion_vector_"),
+                "{err}"
+            );
+        }
+    }
+}

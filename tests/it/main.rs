@@ -31,6 +31,7 @@ mod onboarding;
 mod pgwire;
 mod privacy;
 mod publish;
+mod published_delta;
 mod report;
 mod service;
 mod slt;

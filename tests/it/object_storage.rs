@@ -283,6 +283,7 @@ pub async fn put_kaa(
         partition: [("kommun".to_string(), Some(kommun.to_string()))].into(),
         size,
         rows: ages.len() as u64,
+        deletion_vector: None,
     }
 }
 

@@ -62,15 +62,25 @@ impl DeltaTable {
             return Ok(Cleaned::default());
         };
         let newest = log.commits.last().copied().unwrap_or(boundary);
-        // Every file some kept version has: the boundary's, and every one added after.
+        // Every file some kept version has (and the files of their deletion vectors):
+        // the boundary's, and every one added after.
         let mut kept: HashSet<StorePath> = HashSet::new();
-        for path in self.state(&log, boundary).await?.live.keys() {
-            kept.insert(self.location_of(path)?);
+        let mut keep = |add: &Value| -> Result<()> {
+            if let Some(path) = add.get("path").and_then(Value::as_str) {
+                kept.insert(self.location_of(path)?);
+            }
+            if let Some(dv) = add.get("deletionVector") {
+                kept.extend(self.deletion_file(dv));
+            }
+            Ok(())
+        };
+        for add in self.state(&log, boundary).await?.live.values() {
+            keep(add)?;
         }
         for version in boundary + 1..=newest {
             for action in self.read_version(version).await? {
-                if let Some(path) = action.pointer("/add/path").and_then(Value::as_str) {
-                    kept.insert(self.location_of(path)?);
+                if let Some(add) = action.get("add") {
+                    keep(add)?;
                 }
             }
         }

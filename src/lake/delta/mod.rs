@@ -13,7 +13,8 @@
 //! Written here: protocol 1/2 (reader/writer), `metaData` with the schema and partition
 //! columns, `add` and `remove` of data files with their row counts, and `commitInfo`.
 //! Read back: a table as of its newest version, a version or a time, of reader protocol
-//! 1 to 3 with the features `schema` reads (column mapping by name), from the newest checkpoint at or before that version (`checkpoint`: single
+//! 1 to 3 with the features read here (column mapping by name in `schema`, deletion
+//! vectors in `deletion`), from the newest checkpoint at or before that version (`checkpoint`: single
 //! or multi-part, as Spark and delta-rs write them) and the commits after it; a version
 //! whose commits log retention removed is refused. Kept short (`maintain`): checkpoints
 //! written by malgrupp, log retention and vacuum of files no kept version has.
@@ -29,6 +30,7 @@ use serde_json::{Value, json};
 use crate::error::{Error, Result};
 
 mod checkpoint;
+mod deletion;
 mod maintain;
 mod read;
 mod schema;
@@ -49,6 +51,9 @@ pub struct DataFile {
     pub size: u64,
     /// Rows (the `numRecords` statistic engines plan with).
     pub rows: u64,
+    /// The rows a deletion vector deletes from it, as the log describes the vector
+    /// (`deletionVector`, read by [`DeltaTable::deleted_rows`]); written by other engines.
+    pub deletion_vector: Option<Value>,
 }
 
 /// Which version of a table to read.
@@ -107,6 +112,17 @@ impl DeltaTable {
     /// How errors name the table (e.g. `s3://b/lake/kaa`).
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Writes a data file of the table at `path` (relative to its root). No version has
+    /// it until a commit adds it.
+    pub async fn put_file(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+        let location = self.location_of(path)?;
+        self.store
+            .put(&location, PutPayload::from(bytes))
+            .await
+            .map_err(|e| self.error(&location, e))?;
+        Ok(())
     }
 
     /// Creates the table (version 0) with its schema, its partition columns (strings,
@@ -257,14 +273,18 @@ fn actions(change: &Change, operation: &str) -> Vec<Value> {
         .add
         .iter()
         .map(|f| {
-            json!({"add": {
+            let mut add = json!({
                 "path": f.path,
                 "partitionValues": f.partition,
                 "size": f.size,
                 "modificationTime": now,
                 "dataChange": true,
                 "stats": json!({"numRecords": f.rows}).to_string(),
-            }})
+            });
+            if let Some(dv) = &f.deletion_vector {
+                add["deletionVector"] = dv.clone();
+            }
+            json!({ "add": add })
         })
         .collect();
     lines.extend(change.remove.iter().map(

@@ -8,6 +8,7 @@ use object_store::ObjectStoreExt;
 use object_store::path::Path as StorePath;
 use serde_json::Value;
 
+use super::deletion::file_key;
 use super::{AsOf, Columns, DataFile, DeltaTable, Snapshot, checkpoint};
 use crate::error::Result;
 
@@ -124,15 +125,13 @@ impl DeltaTable {
     fn replay(&self, version: u64, actions: Vec<Value>, state: &mut State) -> Result<()> {
         for mut action in actions {
             if let Some(add) = action.get_mut("add").map(Value::take) {
-                let path = add.get("path").and_then(Value::as_str);
-                let path = path.ok_or_else(|| self.damaged(version))?.to_string();
-                state.removed.remove(&path);
-                state.live.insert(path, add);
+                let key = file_key(&add).ok_or_else(|| self.damaged(version))?;
+                state.removed.remove(&key);
+                state.live.insert(key, add);
             } else if let Some(remove) = action.get_mut("remove").map(Value::take) {
-                let path = remove.get("path").and_then(Value::as_str);
-                let path = path.ok_or_else(|| self.damaged(version))?.to_string();
-                state.live.remove(&path);
-                state.removed.insert(path, remove);
+                let key = file_key(&remove).ok_or_else(|| self.damaged(version))?;
+                state.live.remove(&key);
+                state.removed.insert(key, remove);
             } else if let Some(protocol) = action.get_mut("protocol").map(Value::take) {
                 readable(&protocol).map_err(|e| self.refused(e))?;
                 state.protocol = Some(protocol);
@@ -196,9 +195,11 @@ impl DeltaTable {
 pub(super) struct State {
     pub(super) protocol: Option<Value>,
     pub(super) metadata: Option<Value>,
-    /// Path → its `add` action, for the files the version has.
+    /// Path (and deletion vector, [`file_key`]) → its `add` action, for the files the
+    /// version has.
     pub(super) live: BTreeMap<String, Value>,
-    /// Path → its `remove` action, for files removed and not added again (tombstones).
+    /// The same key → its `remove` action, for files removed and not added again
+    /// (tombstones).
     pub(super) removed: BTreeMap<String, Value>,
 }
 
@@ -260,12 +261,18 @@ impl Log {
 }
 
 /// Reader features whose tables are read correctly here: column mapping by name
-/// ([`Columns`]), timestamps without a time zone, and a vacuum rule for writers.
-const READER_FEATURES: [&str; 3] = ["columnMapping", "timestampNtz", "vacuumProtocolCheck"];
+/// ([`Columns`]), deletion vectors (`deletion`), timestamps without a time zone, and a
+/// vacuum rule for writers.
+const READER_FEATURES: [&str; 4] = [
+    "columnMapping",
+    "deletionVectors",
+    "timestampNtz",
+    "vacuumProtocolCheck",
+];
 
 /// Whether a table with this `protocol` action can be read here; `Err` says why not.
 /// Version 2 means column mapping; version 3 names its features, and a feature not
-/// read here (deletion vectors: files read whole would return deleted rows) refuses it.
+/// read here refuses it (V2 checkpoints: their sidecar files would be missed).
 fn readable(protocol: &Value) -> std::result::Result<(), String> {
     let reader = &protocol["minReaderVersion"];
     match reader.as_u64() {
@@ -317,5 +324,9 @@ fn data_file(add: &Value) -> Option<DataFile> {
             .collect::<Option<_>>()?,
         size: add.get("size")?.as_u64()?,
         rows,
+        deletion_vector: add
+            .get("deletionVector")
+            .filter(|dv| !dv.is_null())
+            .cloned(),
     })
 }

@@ -226,15 +226,15 @@ mod tests {
                 r#"{{"metaData":{{"id":"x","format":{{"provider":"parquet"}},"schemaString":"{{\"type\":\"struct\",\"fields\":[{{\"name\":\"a\",\"type\":\"integer\",\"nullable\":true,\"metadata\":{{}}}}]}}","partitionColumns":[],"configuration":{configuration}}}}}"#
             )
         };
-        // Deletion vectors: the files read whole would still hold the deleted rows.
+        // V2 checkpoints: the files their sidecars list would be missed.
         let e = refused_with(&format!(
             "{}\n{}\n",
-            r#"{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["columnMapping","deletionVectors"]}}"#,
+            r#"{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["columnMapping","v2Checkpoint"]}}"#,
             metadata("{}")
         ))
         .await;
         assert!(
-            e.contains("reader features not read here: deletionVectors (")
+            e.contains("reader features not read here: v2Checkpoint (")
                 && e.contains("mem://lake/t"),
             "{e}"
         );

@@ -22,6 +22,7 @@ fn file(kommun: &str, name: &str) -> DataFile {
         partition: [("kommun".to_string(), Some(kommun.to_string()))].into(),
         size: 100,
         rows: 7,
+        deletion_vector: None,
     }
 }
 

@@ -428,4 +428,29 @@ mod tests {
         }
         assert!(!dir.path().join("s3:").exists());
     }
+
+    #[test]
+    fn a_publish_delta_target_is_a_location_and_a_relative_directory_is_beside_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("malgrupp.toml");
+        let load = |delta: &str| {
+            std::fs::write(&p, format!("[publish]\ndelta = '{delta}'\n")).expect("write");
+            Settings::load(Some(&p)).map(|s| s.published_delta)
+        };
+        assert_eq!(
+            load("cloud").expect("valid"),
+            Some(Location::Local(dir.path().join("cloud")))
+        );
+        assert!(matches!(
+            load("s3://kommun/published").expect("valid"),
+            Some(Location::Object(o)) if o.bucket == "kommun" && o.prefix == "published"
+        ));
+        let e = load("s3://AKIA:secret@kommun/p")
+            .expect_err("credentials")
+            .to_string();
+        assert!(
+            e.contains("publish.delta") && e.contains("environment") && !e.contains("secret"),
+            "{e}"
+        );
+    }
 }

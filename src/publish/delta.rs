@@ -12,7 +12,8 @@
 //! versions. On an object store the sync holds the lease `_meta/locks/publish.lease`
 //! under the prefix, so two hosts publishing to one bucket take turns, and checks it
 //! before each commit. A failed sync leaves the tables at their last version and is
-//! done again by the next publish, even one that changed nothing locally.
+//! done again by the next publish, even one that changed nothing locally; a set the
+//! target already took whole (`_meta/published_delta`) is not read again.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -55,6 +56,12 @@ pub async fn sync(
     let Some(current) = super::generation::current(lake) else {
         return Ok(Synced::default());
     };
+    // The set this target last took whole: nothing to read, hash or ask the store.
+    let marker = lake.root().join("_meta").join("published_delta");
+    let done = format!("{target:?}\n{}\n", current.display());
+    if std::fs::read_to_string(&marker).is_ok_and(|m| m == done) {
+        return Ok(Synced::default());
+    }
     if let Location::Local(dir) = target {
         atomic::create_dir_all_durable(dir)?;
     }
@@ -105,6 +112,7 @@ pub async fn sync(
         lease.release().await?;
     }
     if failures.is_empty() {
+        atomic::write(&marker, done.as_bytes())?;
         Ok(synced)
     } else {
         Err(Error::Table {

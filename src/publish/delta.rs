@@ -184,6 +184,8 @@ async fn commit_view(
         }
         None => (BTreeSet::new(), None),
     };
+    // Named by content, one file in memory at a time (a national view's periods
+    // together would not fit the memory bound).
     let mut named = Vec::with_capacity(files.len());
     for file in files {
         let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
@@ -195,9 +197,9 @@ async fn commit_view(
             "{stem}-{}.parquet",
             &hex::encode(Sha256::digest(&bytes))[..16]
         );
-        named.push((file.clone(), name, bytes));
+        named.push((file.clone(), name));
     }
-    let wanted: BTreeSet<&str> = named.iter().map(|(_, n, _)| n.as_str()).collect();
+    let wanted: BTreeSet<&str> = named.iter().map(|(_, n)| n.as_str()).collect();
     let remove: Vec<String> = existing
         .iter()
         .filter(|p| !wanted.contains(p.as_str()))
@@ -205,13 +207,13 @@ async fn commit_view(
         .collect();
     let new: Vec<_> = named
         .into_iter()
-        .filter(|(_, n, _)| !existing.contains(n))
+        .filter(|(_, n)| !existing.contains(n))
         .collect();
     if new.is_empty() && remove.is_empty() {
         return Ok(None);
     }
     let schema = match new.first() {
-        Some((file, _, _)) => Some(footer(file)?.0),
+        Some((file, _)) => Some(footer(file)?.0),
         None => None,
     };
     if let (Some(columns), Some(schema)) = (&columns, &schema) {
@@ -260,12 +262,11 @@ async fn commit_view(
     }
 }
 
-/// Uploads one new file of a view: `(local file, name in the table, its bytes)`.
-async fn upload(
-    table: &DeltaTable,
-    (file, name, bytes): (PathBuf, String, Vec<u8>),
-) -> Result<DataFile> {
+/// Uploads one new file of a view: `(local file, name in the table)`. The file is read
+/// again here, so only the uploads in flight are in memory.
+async fn upload(table: &DeltaTable, (file, name): (PathBuf, String)) -> Result<DataFile> {
     let rows = footer(&file)?.1;
+    let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
     let size = bytes.len() as u64;
     table.put_file(&name, bytes).await?;
     Ok(DataFile {

@@ -48,9 +48,21 @@ fn per_kommun_in(
 ) -> Result<String, String> {
     let query =
         "select kommun, count(*) as n, sum(alder) as s from t group by kommun order by kommun";
-    let delta = format!("t={root}");
-    let (ok, out, err) = malgrupp_sql(cwd, query, &[&["--delta", &delta][..], extra].concat(), env);
+    let (ok, out, err) = sql_t(cwd, root, query, extra, env);
     if ok { Ok(out) } else { Err(err) }
+}
+
+/// `malgrupp sql` running `query` with the Delta table at `root` registered as `t`,
+/// `extra` arguments and `env` added: (success, stdout, stderr).
+fn sql_t(
+    cwd: &Path,
+    root: &str,
+    query: &str,
+    extra: &[&str],
+    env: &[(String, String)],
+) -> (bool, String, String) {
+    let delta = format!("t={root}");
+    malgrupp_sql(cwd, query, &[&["--delta", &delta][..], extra].concat(), env)
 }
 
 /// Three columns' worth of rows in delta-rs: `rows(kommuner, ages)`.
@@ -188,10 +200,11 @@ write_deltalake(sys.argv[1], rows(["a b", "x:y", "50%", "å/ä", "0880"], [1, 2,
         per_kommun_in(cwd, root, &[], env).expect("malgrupp sql"),
         "kommun,n,s\n0880,1,5\n50%,1,3\na b,1,1\nx:y,1,2\nå/ä,1,4\n"
     );
-    let (ok, out, err) = malgrupp_sql(
+    let (ok, out, err) = sql_t(
         cwd,
+        root,
         "select sum(alder) as s from t where kommun in ('a b', 'å/ä')",
-        &["--delta", &format!("t={root}")],
+        &[],
         env,
     );
     assert!(ok, "{err}");
@@ -325,10 +338,11 @@ open(log, "w").write("\n".join(json.dumps(a) for a in actions) + "\n")
         per_kommun(dir.path(), &root, &[]).expect("malgrupp sql"),
         "kommun,n,s\n0880,2,33\n0881,1,30\n,1,5\n"
     );
-    let (ok, out, err) = malgrupp_sql(
+    let (ok, out, err) = sql_t(
         dir.path(),
+        &root,
         "select count(*) as n, sum(alder) as s from t where kommun = '0880'",
-        &["--delta", &format!("t={root}")],
+        &[],
         &[],
     );
     assert!(ok, "{err}");
@@ -336,10 +350,11 @@ open(log, "w").write("\n".join(json.dumps(a) for a in actions) + "\n")
     // A filter on the partition column reads only the files whose values pass it: with
     // 0881's file damaged, 0880 is still answered, and a scan of 0881 fails naming it.
     std::fs::write(&of_0881, b"not parquet").expect("damage");
-    let (ok, out, err) = malgrupp_sql(
+    let (ok, out, err) = sql_t(
         dir.path(),
+        &root,
         "select count(*) as n from t where kommun = '0880'",
-        &["--delta", &format!("t={root}")],
+        &[],
         &[],
     );
     assert!(ok && out == "n\n2\n", "{out}{err}");
@@ -348,10 +363,11 @@ open(log, "w").write("\n".join(json.dumps(a) for a in actions) + "\n")
         .expect("name")
         .to_string_lossy()
         .into_owned();
-    let (ok, _, err) = malgrupp_sql(
+    let (ok, _, err) = sql_t(
         dir.path(),
+        &root,
         "select count(*) as n from t where kommun = '0881'",
-        &["--delta", &format!("t={root}")],
+        &[],
         &[],
     );
     assert!(!ok && err.contains(&name), "{err}");
@@ -376,10 +392,11 @@ write_deltalake(sys.argv[1], rows(["0881", None], [40, 2]), partition_by=["kommu
     let sql = |extra: &[&str]| per_kommun(dir.path(), &root, extra).expect("malgrupp sql");
     assert_eq!(sql(&[]), "kommun,n,s\n0880,2,33\n0881,2,70\n,1,2\n");
     assert_eq!(sql(&["--as-of", "0"]), "kommun,n,s\n0880,2,33\n0881,1,30\n");
-    let (ok, out, err) = malgrupp_sql(
+    let (ok, out, err) = sql_t(
         dir.path(),
+        &root,
         "select alder from t where kommun = '0881' and alder > 35",
-        &["--delta", &format!("t={root}")],
+        &[],
         &[],
     );
     assert!(ok, "{err}");
@@ -400,11 +417,12 @@ t = pa.table({"ar": pa.array([2015, 2016, None], pa.int32()), "d": [day(2015, 1,
 write_deltalake(sys.argv[1], t, partition_by=["ar", "d"])
 "#;
     delta_rs(script, &root, &[]);
-    let (ok, out, err) = malgrupp_sql(
+    let (ok, out, err) = sql_t(
         dir.path(),
+        &root,
         "select ar, d, x, arrow_typeof(ar) as ta, arrow_typeof(d) as td from t \
          where ar >= 2016 or d is null or d < date '2015-06-01' order by x",
-        &["--delta", &format!("t={root}")],
+        &[],
         &[],
     );
     assert!(ok, "{err}");
@@ -485,10 +503,11 @@ fn deletion_vectors_inline_and_in_files_leave_out_the_rows_they_delete_as_delta_
         let root = dir.path().join("t").display().to_string();
         let vectors = python(DELETION_VECTORS, &[Path::new(&root), Path::new(kind)], &[]);
         let ours = |version: &str| {
-            let (ok, out, err) = malgrupp_sql(
+            let (ok, out, err) = sql_t(
                 dir.path(),
+                &root,
                 "select kommun, alder from t order by alder",
-                &["--delta", &format!("t={root}"), "--as-of", version],
+                &["--as-of", version],
                 &[],
             );
             assert!(ok, "{kind}: {err}");
@@ -521,12 +540,7 @@ fn deletion_vectors_inline_and_in_files_leave_out_the_rows_they_delete_as_delta_
             let last = bytes.len() - 6;
             bytes[last] ^= 0xff;
             std::fs::write(&file, bytes).expect("damage");
-            let (ok, _, err) = malgrupp_sql(
-                dir.path(),
-                "select count(*) from t",
-                &["--delta", &format!("t={root}")],
-                &[],
-            );
+            let (ok, _, err) = sql_t(dir.path(), &root, "select count(*) from t", &[], &[]);
             assert!(
                 !ok && err.contains("checksum") && err.contains("deletion_vector_"),
                 "{err}"

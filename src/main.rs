@@ -167,12 +167,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             national: true,
             months,
             keep,
+            delta,
+            queries,
         } => {
             let n = cli::bench_national::National {
                 rows,
                 kommuner,
                 months,
                 keep,
+                delta,
+                queries,
             };
             cli::bench_national::execute(&settings, &n, &mut out).await?;
             true

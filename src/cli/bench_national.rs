@@ -16,6 +16,7 @@ use chrono::NaiveDate;
 
 use crate::config::{Pipeline, Settings};
 use crate::error::{Error, Result};
+use crate::lake::location::Location;
 use crate::normalize::pseudonym::KeySource;
 use crate::pipeline::RunOptions;
 use crate::service::runner::{self, Runner, Trigger};
@@ -31,6 +32,11 @@ pub struct National {
     pub months: usize,
     /// Keep the extracts here (for the DuckDB comparison) instead of a temporary folder.
     pub keep: Option<PathBuf>,
+    /// Commit the published views as Delta tables here after each publish, timed on
+    /// their own (`[publish] delta` of the settings is never used: it may be production's).
+    pub delta: Option<Location>,
+    /// Kommun-months queried for the latency figures (0: none).
+    pub queries: usize,
 }
 
 /// Runs the national benchmark and prints its figures to `out`.
@@ -77,6 +83,8 @@ async fn run(
     }
     let mut s = settings.clone();
     s.lake_root = scratch.join("data");
+    // Synced below, to the benchmark's own target only.
+    s.published_delta = None;
     s.key_source = KeySource::File {
         path: scratch.join("pseudonym.key"),
         explicit: false,
@@ -91,7 +99,7 @@ async fn run(
     )
     .map_err(io)?;
 
-    let full = phase(&s, &runner, &pipeline, out, "full run").await?;
+    let full = phase(&s, n, &runner, &pipeline, out, "full run").await?;
     let kommun_months = kommuner * months;
     writeln!(
         out,
@@ -100,10 +108,12 @@ async fn run(
         full.publish_rss as f64 / 1024.0 / kommun_months as f64
     )
     .map_err(io)?;
-    latency(&s, kommuner, first, months, out).await?;
+    if n.queries > 0 {
+        latency(&s, kommuner, first, months, n.queries, out).await?;
+    }
 
     write_month(extracts, first + months as i64, per_month, kommuner)?;
-    let night = phase(&s, &runner, &pipeline, out, "night (+1 month)").await?;
+    let night = phase(&s, n, &runner, &pipeline, out, "night (+1 month)").await?;
     writeln!(
         out,
         "night     {:.1} % of the full run's time",
@@ -133,6 +143,7 @@ impl Phase {
 
 async fn phase(
     s: &Settings,
+    n: &National,
     runner: &Runner,
     pipeline: &Pipeline,
     out: &mut dyn Write,
@@ -179,6 +190,26 @@ async fn phase(
         published.kept
     )
     .map_err(io)?;
+    if let Some(target) = &n.delta {
+        reset_peak_rss();
+        let t = Instant::now();
+        let synced = crate::publish::delta::sync(
+            runner.lake(),
+            target,
+            s.published_keep_days,
+            std::env::vars(),
+        )
+        .await?;
+        writeln!(
+            out,
+            "{name:<17} delta sync {:>4.2} s  peak RSS {:>6.0} MB  ({} views committed to {})",
+            t.elapsed().as_secs_f64(),
+            mb(peak_rss()),
+            synced.committed.len(),
+            target
+        )
+        .map_err(io)?;
+    }
     Ok(Phase {
         ingest_secs,
         publish_secs,
@@ -187,12 +218,13 @@ async fn phase(
 }
 
 /// p50/p95 of one kommun-month of `kartlaggning`, from the lake's view and from the
-/// published file, over 50 kommun-months picked by a fixed pseudo-random sequence.
+/// published file, over `queries` kommun-months picked by a fixed pseudo-random sequence.
 async fn latency(
     s: &Settings,
     kommuner: usize,
     first: i64,
     months: usize,
+    queries: usize,
     out: &mut dyn Write,
 ) -> Result<()> {
     let lake = crate::lake::Lake::new(&s.lake_root);
@@ -208,7 +240,7 @@ async fn latency(
     for (name, ctx) in [("lake view", &lake_ctx), ("published", &published)] {
         let mut times = Vec::new();
         let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-        for _ in 0..50 {
+        for _ in 0..queries {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
@@ -226,11 +258,18 @@ async fn latency(
         writeln!(
             out,
             "query     one kommun-month of kartlaggning ({name:<9}): p50 {:>7.1} ms  p95 {:>7.1} ms",
-            times[24], times[47]
+            percentile(&times, 50),
+            percentile(&times, 95)
         )
         .map_err(|e| Error::io("<stdout>", e))?;
     }
     Ok(())
+}
+
+/// The `p`th percentile of sorted, non-empty `times` (nearest rank: of 50, the 25th and
+/// the 48th).
+fn percentile(times: &[f64], p: usize) -> f64 {
+    times[(times.len() * p).div_ceil(100).clamp(1, times.len()) - 1]
 }
 
 /// The month `m` months after January 2015, as `YYYY-MM`.

@@ -177,6 +177,13 @@ pub enum Command {
         /// Keep the national extracts in this folder (for bench/duckdb_compare.sh).
         #[arg(long, requires = "national")]
         keep: Option<PathBuf>,
+        /// Also commit the published views as Delta tables to this location (a directory,
+        /// s3://… or az://…, credentials from the environment) and time it.
+        #[arg(long, requires = "national", value_parser = crate::lake::location::Location::parse)]
+        delta: Option<crate::lake::location::Location>,
+        /// Kommun-months of `kartlaggning` queried for the latency figures (0: none).
+        #[arg(long, default_value_t = 50, requires = "national")]
+        queries: usize,
     },
     /// Probe a health endpoint (for container HEALTHCHECKs: no curl in the image). Exit 0 on 2xx.
     Health {

@@ -125,6 +125,16 @@ pub struct Opened {
     pub url: datafusion::execution::object_store::ObjectStoreUrl,
 }
 
+impl std::fmt::Display for Location {
+    /// As a person wrote it: the directory, or `s3://bucket/prefix`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Local(dir) => write!(f, "{}", dir.display()),
+            Location::Object(object) => write!(f, "{object}"),
+        }
+    }
+}
+
 impl Location {
     /// Opens the store of this location (settings from `env`, for an object store). A
     /// local directory must exist.

@@ -528,3 +528,39 @@ async fn a_failed_extract_stops_the_decoding_of_those_after_it() {
         cores + 4
     );
 }
+
+/// The benchmark works on a lake of its own, so its synthetic rows never reach the
+/// settings' `[publish] delta` (a production bucket); `--delta` names the one target it
+/// syncs to and times, after the full run and after the night.
+#[tokio::test]
+async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
+    use malgrupp::lake::location::Location;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let production = dir.path().join("production");
+    let target = dir.path().join("bench-target");
+    let mut settings = malgrupp::config::Settings::defaults_at(Path::new(""));
+    settings.published_delta = Some(Location::Local(production.clone()));
+    let n = bench_national::National {
+        rows: 300,
+        kommuner: 3,
+        months: 1,
+        keep: None,
+        delta: Some(Location::Local(target.clone())),
+        queries: 1,
+    };
+    let mut out = Vec::new();
+    bench_national::execute(&settings, &n, &mut out)
+        .await
+        .expect("bench runs");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert!(
+        !production.exists(),
+        "the settings' target got bench data:\n{text}"
+    );
+    assert_eq!(text.matches("delta sync").count(), 2, "{text}");
+    assert_eq!(text.matches(" p95 ").count(), 2, "{text}");
+    let log = target.join("kartlaggning").join("_delta_log");
+    for version in ["00000000000000000000.json", "00000000000000000001.json"] {
+        assert!(log.join(version).is_file(), "{version} missing:\n{text}");
+    }
+}

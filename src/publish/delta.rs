@@ -13,7 +13,9 @@
 //! under the prefix, so two hosts publishing to one bucket take turns, and checks it
 //! before each commit. A failed sync leaves the tables at their last version and is
 //! done again by the next publish, even one that changed nothing locally; a set the
-//! target already took whole (`_meta/published_delta`) is not read again.
+//! target already took whole (`_meta/published_delta`, with the versions it left) is
+//! not read again while its tables are still at those versions. A view whose columns
+//! changed (a new malgrupp) gets them in one version replacing all its files.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -56,18 +58,29 @@ pub async fn sync(
     let Some(current) = super::generation::current(lake) else {
         return Ok(Synced::default());
     };
-    // The set this target last took whole: nothing to read, hash or ask the store.
-    let marker = lake.root().join("_meta").join("published_delta");
-    let done = format!("{target:?}\n{}\n", current.display());
-    if std::fs::read_to_string(&marker).is_ok_and(|m| m == done) {
-        return Ok(Synced::default());
-    }
     if let Location::Local(dir) = target {
         atomic::create_dir_all_durable(dir)?;
     }
     let Opened {
         store, root, shown, ..
     } = target.open_store(env)?;
+    let table_of = |view: &str| {
+        DeltaTable::new(
+            store.clone(),
+            root.clone().join(view),
+            format!("{shown}/{view}"),
+        )
+    };
+    // The set this target last took whole, its tables still at the versions that left
+    // them (none removed or changed by others since): nothing to read, hash or upload.
+    let marker = lake.root().join("_meta").join("published_delta");
+    let set = format!("{target:?}\n{}\n", current.display());
+    let taken = std::fs::read_to_string(&marker).unwrap_or_default();
+    if let Some(versions) = taken.strip_prefix(&set)
+        && still_at(versions, &table_of).await
+    {
+        return Ok(Synced::default());
+    }
     let lease = match target {
         Location::Object(object) => {
             let holder = crate::lake::lock::this_process();
@@ -91,17 +104,17 @@ pub async fn sync(
     let mut synced = Synced::default();
     // A view that fails does not stop the others; every failure is reported after them.
     let mut failures = Vec::new();
+    let mut done = set;
     for (view, files) in views(&current)? {
-        let table = DeltaTable::new(
-            store.clone(),
-            root.clone().join(view.as_str()),
-            format!("{shown}/{view}"),
-        );
+        let table = table_of(&view);
         match commit_view(&table, &files, lease.as_ref()).await {
-            Ok(Some(version)) => {
-                synced.committed.push((view, version));
-                if let Err(e) = maintain(&table, version, keep_since).await {
-                    failures.push(e.to_string());
+            Ok(Some((version, committed))) => {
+                done.push_str(&format!("{view} {version}\n"));
+                if committed {
+                    synced.committed.push((view, version));
+                    if let Err(e) = maintain(&table, version, keep_since).await {
+                        failures.push(e.to_string());
+                    }
                 }
             }
             Ok(None) => {}
@@ -120,6 +133,20 @@ pub async fn sync(
             message: failures.join("; "),
         })
     }
+}
+
+/// Whether every table the marker lines `<view> <version>` name is still at that version.
+async fn still_at(versions: &str, table_of: &impl Fn(&str) -> DeltaTable) -> bool {
+    for line in versions.lines() {
+        let Some((view, version)) = line.split_once(' ') else {
+            return false;
+        };
+        let now = table_of(view).version().await.ok().flatten();
+        if now.is_none() || now.map(|v| v.to_string()).as_deref() != Some(version) {
+            return false;
+        }
+    }
+    true
 }
 
 /// After a commit: a checkpoint every [`CHECKPOINT_EVERY`] versions, and clean-up of
@@ -167,27 +194,49 @@ fn views(dir: &Path) -> Result<BTreeMap<String, Vec<PathBuf>>> {
     Ok(views)
 }
 
-/// Uploads what the table lacks of `files` and commits the view's new set; the new
-/// version, or `None` when the table already holds this set. The lease, if any, is
+/// Uploads what the table lacks of `files` and commits the view's new set; the table's
+/// version after, and whether this call committed it (`false`: it held this set
+/// already). A set with other columns
+/// than the table's (a new malgrupp changed the view) replaces the table's columns in
+/// that version; its files must all have the same columns. The lease, if any, is
 /// checked right before the commit.
 async fn commit_view(
     table: &DeltaTable,
     files: &[PathBuf],
     lease: Option<&KeptLease>,
-) -> Result<Option<u64>> {
+) -> Result<Option<(u64, bool)>> {
     let version = table.version().await?;
-    let (existing, columns) = match version {
+    let (existing, had) = match version {
         Some(_) => {
             let snapshot = table.snapshot(AsOf::Newest).await?;
+            let had = columns(snapshot.columns.data.iter().map(|(f, _)| f));
             let paths = snapshot.files.into_iter().map(|f| f.path).collect();
-            (paths, Some(snapshot.columns))
+            (paths, Some(had))
         }
         None => (BTreeSet::new(), None),
     };
     // Named by content, one file in memory at a time (a national view's periods
     // together would not fit the memory bound).
     let mut named = Vec::with_capacity(files.len());
+    let mut first: Option<(datafusion::arrow::datatypes::Schema, &PathBuf)> = None;
     for file in files {
+        let schema = footer(file)?.0;
+        match &first {
+            None => first = Some((schema, file)),
+            Some((agreed, by)) if columns(agreed.fields()) != columns(schema.fields()) => {
+                return Err(Error::Table {
+                    table: table.shown().to_string(),
+                    message: format!(
+                        "the published files disagree on the view's columns: {} has {}, {} has {}; nothing was committed (the next publish tries again)",
+                        file.display(),
+                        columns(schema.fields()),
+                        by.display(),
+                        columns(agreed.fields())
+                    ),
+                });
+            }
+            Some(_) => {}
+        }
         let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
         let stem = file
             .file_stem()
@@ -199,44 +248,26 @@ async fn commit_view(
         );
         named.push((file.clone(), name));
     }
+    let Some((schema, _)) = first else {
+        return Ok(None);
+    };
+    // New columns replace every file: those kept would be read with the wrong ones.
+    let replaced = had.is_some_and(|had| had != columns(schema.fields()));
     let wanted: BTreeSet<&str> = named.iter().map(|(_, n)| n.as_str()).collect();
     let remove: Vec<String> = existing
         .iter()
-        .filter(|p| !wanted.contains(p.as_str()))
+        .filter(|p| replaced || !wanted.contains(p.as_str()))
         .cloned()
         .collect();
     let new: Vec<_> = named
         .into_iter()
-        .filter(|(_, n)| !existing.contains(n))
+        .filter(|(_, n)| replaced || !existing.contains(n))
         .collect();
-    if new.is_empty() && remove.is_empty() {
-        return Ok(None);
-    }
-    let schema = match new.first() {
-        Some((file, _)) => Some(footer(file)?.0),
-        None => None,
-    };
-    if let (Some(columns), Some(schema)) = (&columns, &schema) {
-        // A view whose columns changed (a new malgrupp version) needs a new table: a
-        // version with other columns than its table's would be read wrong.
-        let had: Vec<_> = columns
-            .data
-            .iter()
-            .map(|(f, _)| (f.name(), f.data_type()))
-            .collect();
-        let has: Vec<_> = schema
-            .fields()
-            .iter()
-            .map(|f| (f.name(), f.data_type()))
-            .collect();
-        if had != has {
-            return Err(Error::Table {
-                table: table.shown().to_string(),
-                message: format!(
-                    "the view's columns changed ({had:?} → {has:?}); remove the table to have it created anew"
-                ),
-            });
-        }
+    if let Some(v) = version
+        && new.is_empty()
+        && remove.is_empty()
+    {
+        return Ok(Some((v, false)));
     }
     let add: Vec<DataFile> = futures::stream::iter(new.into_iter().map(|n| upload(table, n)))
         .buffer_unordered(UPLOADS)
@@ -252,14 +283,30 @@ async fn commit_view(
         });
     }
     let change = Change { add, remove };
-    match (version, schema) {
-        (None, Some(schema)) => table
-            .create(&schema, &[], change, "CREATE TABLE")
-            .await
-            .map(Some),
-        (Some(v), _) => table.commit(v, change, "WRITE").await.map(Some),
-        (None, None) => Ok(None),
+    match version {
+        None => table.create(&schema, &[], change, "CREATE TABLE").await,
+        Some(v) if replaced => {
+            table
+                .replace_columns(v, &schema, change, "REPLACE TABLE")
+                .await
+        }
+        Some(v) => table.commit(v, change, "WRITE").await,
     }
+    .map(|v| Some((v, true)))
+}
+
+/// Columns as a version states them: name, type, nullability, in order.
+fn columns<'a>(
+    fields: impl IntoIterator<Item = &'a datafusion::arrow::datatypes::FieldRef>,
+) -> String {
+    let columns: Vec<String> = fields
+        .into_iter()
+        .map(|f| {
+            let null = if f.is_nullable() { "" } else { " not null" };
+            format!("{} {}{null}", f.name(), f.data_type())
+        })
+        .collect();
+    format!("({})", columns.join(", "))
 }
 
 /// Uploads one new file of a view: `(local file, name in the table)`. The file is read

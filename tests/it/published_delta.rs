@@ -43,9 +43,7 @@ print(json.dumps(out, sort_keys=True))
 
 /// [`DIGESTS`] of the local published set of `t`.
 fn local_digests(t: &TestLake) -> serde_json::Value {
-    let set = std::fs::canonicalize(malgrupp::publish::dir(&t.lake())).expect("published");
-    let out = python(DIGESTS, &[Path::new("local"), &set], &[]);
-    serde_json::from_slice(&out).expect("json")
+    local_digests_of(&t.lake())
 }
 
 /// [`DIGESTS`] of the Delta tables of `views` under `root` at `version`.
@@ -218,4 +216,138 @@ async fn on_s3_the_published_views_are_committed_under_a_lease_other_hosts_respe
     );
     // Nothing changed: nothing committed.
     assert!(sync().await.expect("sync").committed.is_empty());
+}
+
+/// Publishes a generation of `lake` holding, per view, `(file under the set, columns)`:
+/// one row per column list, `kommun` a string and every other column an integer.
+fn publish_set(lake: &malgrupp::lake::Lake, views: &[(&str, &[&str])]) {
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+    use datafusion::arrow::record_batch::RecordBatch;
+    use malgrupp::publish::generation;
+    let generation = generation::next(lake).expect("generation");
+    for (file, columns) in views {
+        let arrays: Vec<(&str, ArrayRef)> = columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| -> (&str, ArrayRef) {
+                match *c {
+                    "kommun" => (c, std::sync::Arc::new(StringArray::from(vec!["0880"]))),
+                    _ => (c, std::sync::Arc::new(Int64Array::from(vec![i as i64 + 7]))),
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_from_iter(arrays).expect("batch");
+        let path = generation.dir.join(file);
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("dir");
+        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&path).expect("file"),
+            batch.schema(),
+            None,
+        )
+        .expect("writer");
+        w.write(&batch).expect("write");
+        w.close().expect("close");
+    }
+    generation::switch(
+        lake,
+        generation,
+        chrono::Utc::now(),
+        chrono::Duration::days(30),
+    )
+    .expect("switch");
+}
+
+/// A new malgrupp whose view gains a column: the table takes the new columns in one
+/// version (older versions keep theirs), and a set whose files disagree on their columns
+/// is refused naming the file, committing nothing.
+#[tokio::test]
+async fn a_view_whose_columns_change_gets_them_in_one_version() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = malgrupp::lake::Lake::new(dir.path().join("data"));
+    let root = dir.path().join("cloud");
+    let target = Location::Local(root.clone());
+    let sync = || malgrupp::publish::delta::sync(&lake, &target, 30, Vec::new());
+    let old: &[&str] = &["kommun", "antal"];
+    let new: &[&str] = &["kommun", "antal", "andel"];
+
+    publish_set(
+        &lake,
+        &[("v/2015-01.parquet", old), ("v/2015-02.parquet", old)],
+    );
+    assert_eq!(
+        sync().await.expect("sync").committed,
+        [("v".to_string(), 0)]
+    );
+    let first = local_digests_of(&lake);
+
+    // Only one period republished with the new columns: refused, nothing committed.
+    publish_set(
+        &lake,
+        &[("v/2015-01.parquet", new), ("v/2015-02.parquet", old)],
+    );
+    let e = sync().await.expect_err("mixed columns").to_string();
+    assert!(e.contains("2015-02.parquet") && e.contains("andel"), "{e}");
+    let log = root.join("v").join("_delta_log");
+    assert!(!log.join("00000000000000000001.json").exists(), "{e}");
+
+    publish_set(
+        &lake,
+        &[("v/2015-01.parquet", new), ("v/2015-02.parquet", new)],
+    );
+    assert_eq!(
+        sync().await.expect("sync").committed,
+        [("v".to_string(), 1)]
+    );
+    let second = local_digests_of(&lake);
+    let root = root.to_string_lossy();
+    assert_eq!(delta_digests(&root, "newest", &second, &[]), second);
+    assert_eq!(delta_digests(&root, "0", &first, &[]), first);
+    let columns = python(
+        "import sys\nfrom deltalake import DeltaTable\nfor v in (0, 1):\n    print(sorted(f.name for f in DeltaTable(sys.argv[1] + '/v', version=v).schema().fields))",
+        &[Path::new(&*root)],
+        &[],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&columns),
+        "['antal', 'kommun']\n['andel', 'antal', 'kommun']\n"
+    );
+}
+
+/// A table removed (or damaged) in the target after a sync is committed again by the
+/// next refresh, even one with nothing new to publish.
+#[tokio::test]
+async fn a_table_removed_from_the_target_is_committed_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake = malgrupp::lake::Lake::new(dir.path().join("data"));
+    let root = dir.path().join("cloud");
+    let target = Location::Local(root.clone());
+    let sync = || malgrupp::publish::delta::sync(&lake, &target, 30, Vec::new());
+    publish_set(
+        &lake,
+        &[
+            ("v.parquet", &["kommun", "antal"]),
+            ("w.parquet", &["kommun"]),
+        ],
+    );
+    assert_eq!(sync().await.expect("sync").committed.len(), 2);
+    assert!(sync().await.expect("sync").committed.is_empty());
+
+    std::fs::remove_dir_all(root.join("v")).expect("remove");
+    assert_eq!(
+        sync().await.expect("sync").committed,
+        [("v".to_string(), 0)]
+    );
+    let set = local_digests_of(&lake);
+    assert_eq!(
+        delta_digests(&root.to_string_lossy(), "newest", &set, &[]),
+        set
+    );
+    assert!(sync().await.expect("sync").committed.is_empty());
+}
+
+/// [`DIGESTS`] of the published set of `lake`.
+fn local_digests_of(lake: &malgrupp::lake::Lake) -> serde_json::Value {
+    let set = std::fs::canonicalize(malgrupp::publish::dir(lake)).expect("published");
+    let out = python(DIGESTS, &[Path::new("local"), &set], &[]);
+    serde_json::from_slice(&out).expect("json")
 }

@@ -180,6 +180,52 @@ impl DeltaTable {
         )))
     }
 
+    /// Commits `change` with new columns on top of `read_version`, as Spark's
+    /// `overwriteSchema` does: the version states the new schema, so it and later ones
+    /// are read with it while earlier ones keep theirs; the table keeps its id. `change`
+    /// must replace every file (older files have the old columns). Not rebased: a version
+    /// another writer committed meanwhile was planned against the old columns, so it
+    /// refuses this commit.
+    pub async fn replace_columns(
+        &self,
+        read_version: u64,
+        schema: &Schema,
+        change: Change,
+        operation: &str,
+    ) -> Result<u64> {
+        let log = self.log().await?;
+        let mut metadata = self
+            .state(&log, read_version)
+            .await?
+            .metadata
+            .ok_or_else(|| {
+                self.refused(format!("version {read_version} has no metaData action"))
+            })?;
+        let mapped = metadata
+            .pointer("/configuration/delta.columnMapping.mode")
+            .and_then(Value::as_str)
+            .is_some_and(|mode| mode != "none");
+        let partitioned = metadata
+            .get("partitionColumns")
+            .and_then(Value::as_array)
+            .is_some_and(|columns| !columns.is_empty());
+        if mapped || partitioned {
+            return Err(self.refused(
+                "its columns are mapped or partitioned; only a table of plain columns has them replaced".into(),
+            ));
+        }
+        metadata["schemaString"] = json!(schema_string(schema, &[])?);
+        let mut lines = vec![json!({ "metaData": metadata })];
+        lines.extend(actions(&change, operation));
+        match self.put_version(read_version + 1, &lines).await? {
+            Ok(()) => Ok(read_version + 1),
+            Err(()) => Err(self.refused(format!(
+                "version {}, committed by another writer meanwhile, was planned against the old columns; nothing of this commit was applied",
+                read_version + 1
+            ))),
+        }
+    }
+
     /// Paths a committed version added or removed.
     async fn touched(&self, version: u64) -> Result<Vec<String>> {
         Ok(self

@@ -493,3 +493,85 @@ async fn a_checkpoint_replaces_the_log_before_it_and_clean_up_keeps_what_kept_mo
         Cleaned::default()
     );
 }
+
+/// New columns in one version: read with them from then on (through a checkpoint too),
+/// the version before with the old ones, the table id kept; refused after a version
+/// another writer planned against the old columns, and on a partitioned table.
+#[tokio::test]
+async fn replaced_columns_hold_from_their_version_on() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let t = table(&store);
+    let plain = |name: &str| DataFile {
+        path: format!("{name}.parquet"),
+        partition: BTreeMap::new(),
+        ..file("0880", name)
+    };
+    let one = Change {
+        add: vec![plain("a")],
+        remove: vec![],
+    };
+    t.create(&schema(), &[], one, "CREATE TABLE")
+        .await
+        .expect("create");
+    let wider = Schema::new(vec![
+        Field::new("person_id", DataType::Utf8, false),
+        Field::new("alder", DataType::Int32, true),
+        Field::new("kon", DataType::Utf8, true),
+    ]);
+    let swap = Change {
+        add: vec![plain("b")],
+        remove: vec!["a.parquet".into()],
+    };
+    assert_eq!(
+        t.replace_columns(0, &wider, swap, "REPLACE TABLE")
+            .await
+            .expect("replace"),
+        1
+    );
+    t.checkpoint(1).await.expect("checkpoint");
+    let names = |s: &Snapshot| -> Vec<String> {
+        s.columns
+            .data
+            .iter()
+            .map(|(f, _)| f.name().clone())
+            .collect()
+    };
+    let newest = t.snapshot(AsOf::Newest).await.expect("newest");
+    assert_eq!(names(&newest), ["person_id", "alder", "kon"]);
+    assert_eq!(paths(&newest.files), ["b.parquet"]);
+    let before = t.snapshot(AsOf::Version(0)).await.expect("v0");
+    assert_eq!(names(&before), ["person_id", "alder"]);
+    let ids: Vec<Value> = futures::future::try_join_all((0..2).map(|v| t.read_version(v)))
+        .await
+        .expect("versions")
+        .into_iter()
+        .map(|actions| {
+            actions
+                .into_iter()
+                .find_map(|a| a.pointer("/metaData/id").cloned())
+                .expect("metaData")
+        })
+        .collect();
+    assert_eq!(ids[0], ids[1]);
+
+    let other = Change {
+        add: vec![plain("c")],
+        remove: vec![],
+    };
+    t.commit(1, other, "WRITE").await.expect("another writer");
+    let e = t
+        .replace_columns(1, &schema(), Change::default(), "REPLACE TABLE")
+        .await
+        .expect_err("planned against old columns")
+        .to_string();
+    assert!(e.contains("version 2") && e.contains("old columns"), "{e}");
+
+    let fresh: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let partitioned = created(&fresh, vec![file("0880", "a")]).await;
+    let e = partitioned
+        .replace_columns(0, &wider, Change::default(), "REPLACE TABLE")
+        .await
+        .expect_err("partitioned")
+        .to_string();
+    assert!(e.contains("partitioned"), "{e}");
+}

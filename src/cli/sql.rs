@@ -81,10 +81,24 @@ async fn register_delta(
     for arg in &extra.delta {
         match arg.split_once('=') {
             Some((name, root)) if !name.is_empty() && !root.is_empty() => {
-                if ctx.table_exist(name).unwrap_or(true) || tables.iter().any(|(n, _)| n == &name) {
+                // SQL folds unquoted names to lower case: `Kaa` is queried as `kaa`.
+                let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    && !name.starts_with(|c: char| c.is_ascii_digit());
+                if !plain {
                     problems.push(
                         "--delta",
                         name,
+                        "a table name is letters a–z, digits and _, not beginning with a digit",
+                    );
+                    continue;
+                }
+                let name = name.to_ascii_lowercase();
+                if ctx.table_exist(name.as_str()).unwrap_or(true)
+                    || tables.iter().any(|(n, _)| n == &name)
+                {
+                    problems.push(
+                        "--delta",
+                        &name,
                         "a table or view of this name exists already; pick another",
                     );
                 }
@@ -99,7 +113,7 @@ async fn register_delta(
     }
     problems.into_usage(())?;
     for (name, root) in tables {
-        let version = delta_table::register(ctx, name, root, as_of, std::env::vars()).await?;
+        let version = delta_table::register(ctx, &name, root, as_of, std::env::vars()).await?;
         tracing::info!(table = name, version, "Delta table registered");
     }
     Ok(())
@@ -113,14 +127,24 @@ mod tests {
     async fn malformed_delta_arguments_are_reported_together_before_any_store_is_asked() {
         let ctx = datafusion::prelude::SessionContext::new();
         let extra = Extra {
-            delta: vec!["kaa".into(), "x=s3://b/x".into(), "x=s3://b/y".into()],
+            delta: vec![
+                "kaa".into(),
+                "x=s3://b/x".into(),
+                "X=s3://b/y".into(),
+                "lake.kaa=s3://b/z".into(),
+            ],
             as_of: Some("10 juni"),
         };
         let e = register_delta(&ctx, &extra)
             .await
             .expect_err("refused")
             .to_string();
-        for expected in ["expected NAME=ROOT", "exists already", "expected a version"] {
+        for expected in [
+            "expected NAME=ROOT",
+            "--delta: x: a table or view of this name exists already",
+            "expected a version",
+            "--delta: lake.kaa: a table name is letters",
+        ] {
             assert!(e.contains(expected), "{expected}: {e}");
         }
         let alone = Extra {

@@ -45,6 +45,9 @@ const UPLOADS: usize = 8;
 pub struct Synced {
     /// (view, version) of each view that changed.
     pub committed: Vec<(String, u64)>,
+    /// Tables in the target of views no longer published (a new malgrupp dropped them):
+    /// left at their last version, as dbt leaves a dropped model's table.
+    pub no_longer_published: Vec<String>,
 }
 
 /// Commits the lake's current published set to the Delta tables at `target` (store
@@ -105,7 +108,15 @@ pub async fn sync(
     // A view that fails does not stop the others; every failure is reported after them.
     let mut failures = Vec::new();
     let mut done = set;
-    for (view, files) in views(&current)? {
+    let views = views(&current)?;
+    synced.no_longer_published = match others(&store, &root, &views, &table_of).await {
+        Ok(names) => names,
+        Err(e) => {
+            failures.push(e.to_string());
+            Vec::new()
+        }
+    };
+    for (view, files) in views {
         let table = table_of(&view);
         match commit_view(&table, &files, lease.as_ref()).await {
             Ok(Some((version, committed))) => {
@@ -133,6 +144,36 @@ pub async fn sync(
             message: failures.join("; "),
         })
     }
+}
+
+/// Tables under `root` that are not among `views` (names beginning with `_` are the
+/// target's own, such as its lease).
+async fn others(
+    store: &std::sync::Arc<dyn object_store::ObjectStore>,
+    root: &object_store::path::Path,
+    views: &BTreeMap<String, Vec<PathBuf>>,
+    table_of: &impl Fn(&str) -> DeltaTable,
+) -> Result<Vec<String>> {
+    let listed = store
+        .list_with_delimiter(Some(root))
+        .await
+        .map_err(|e| Error::Store {
+            object: root.to_string(),
+            source: e,
+        })?;
+    let mut others = Vec::new();
+    for prefix in listed.common_prefixes {
+        let Some(name) = prefix.filename() else {
+            continue;
+        };
+        if !name.starts_with('_')
+            && !views.contains_key(name)
+            && table_of(name).version().await?.is_some()
+        {
+            others.push(name.to_string());
+        }
+    }
+    Ok(others)
 }
 
 /// Whether every table the marker lines `<view> <version>` name is still at that version.

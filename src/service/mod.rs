@@ -81,6 +81,12 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
                 for (view, version) in synced.committed {
                     tracing::info!(view = %view, version, "published view committed as Delta");
                 }
+                for table in synced.no_longer_published {
+                    tracing::warn!(
+                        table = %table,
+                        "a Delta table of a view no longer published stays at its last version; remove it if nothing should read it"
+                    );
+                }
             }
             Err(e) => problems.push(format!(
                 "the published views could not be committed as Delta tables (they keep their last version; the next publish tries again): {e}"

@@ -343,6 +343,18 @@ async fn a_table_removed_from_the_target_is_committed_again() {
         set
     );
     assert!(sync().await.expect("sync").committed.is_empty());
+
+    // A view no longer published (a new malgrupp dropped it) is left at its last
+    // version, as dbt leaves a dropped model's table, and named so operators know.
+    publish_set(&lake, &[("v.parquet", &["kommun", "antal"])]);
+    let synced = sync().await.expect("sync");
+    assert!(synced.committed.is_empty(), "{synced:?}");
+    assert_eq!(synced.no_longer_published, ["w"]);
+    assert!(
+        root.join("w/_delta_log/00000000000000000000.json")
+            .is_file()
+    );
+    assert!(!root.join("w/_delta_log/00000000000000000001.json").exists());
 }
 
 /// [`DIGESTS`] of the published set of `lake`.

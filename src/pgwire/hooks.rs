@@ -54,7 +54,8 @@ const SESSION_PARAMETERS: [&str; 7] = [
 enum Verdict {
     /// A read: planned and checked by [`Reads`].
     Read,
-    /// Handled by datafusion-postgres' SET/SHOW or transaction hook.
+    /// Handled by datafusion-postgres' SET/SHOW or transaction hook, or `SET
+    /// malgrupp.as_of` by [`super::as_of::SessionAsOf`].
     Pass,
     /// A SET that changes nothing here: acknowledged, ignored.
     Ignore,
@@ -95,7 +96,9 @@ fn set_verdict(set: &Set) -> Verdict {
             ..
         } => {
             let name = variable.to_string().to_ascii_lowercase();
-            if name.starts_with("datafusion.") {
+            if name == super::as_of::PARAMETER {
+                Verdict::Pass
+            } else if name.starts_with("datafusion.") {
                 // The engine's settings (memory, spilling, …) belong to the server.
                 Verdict::Refuse(format!(
                     "SET {name} is not allowed: the server's settings cannot be changed by a client"
@@ -168,7 +171,7 @@ fn api(e: impl std::error::Error + Send + Sync + 'static) -> PgWireError {
 }
 
 /// A plan for statements answered by a hook at execution (an ignored SET).
-fn no_rows() -> LogicalPlan {
+pub(crate) fn no_rows() -> LogicalPlan {
     LogicalPlan::EmptyRelation(EmptyRelation {
         produce_one_row: false,
         schema: Arc::new(DFSchema::empty()),
@@ -241,14 +244,13 @@ impl QueryHook for ReadOnly {
 /// refusing any plan that would change something.
 #[derive(Debug)]
 pub(crate) struct Reads {
-    published: Mutex<Published>,
+    published: Arc<Mutex<Published>>,
 }
 
 impl Reads {
-    pub(crate) fn new(published: Published) -> Self {
-        Reads {
-            published: Mutex::new(published),
-        }
+    /// Reads over `published`, shared with the connection's [`super::as_of::SessionAsOf`].
+    pub(crate) fn new(published: Arc<Mutex<Published>>) -> Self {
+        Reads { published }
     }
 
     async fn plan(&self, statement: &Statement, ctx: &SessionContext) -> PgWireResult<LogicalPlan> {
@@ -257,13 +259,23 @@ impl Reads {
             .await
             .refresh(ctx)
             .await
-            .map_err(|e| {
-                tracing::warn!(error = %e, "published views not readable");
-                PgWireError::UserError(Box::new(ErrorInfo::new(
-                    "ERROR".to_string(),
-                    "58030".to_string(),
-                    "the published views are not readable right now".to_string(),
-                )))
+            .map_err(|e| match e {
+                // `SET malgrupp.as_of` names a moment whose set is not kept.
+                crate::error::Error::NotFound(message) => {
+                    PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "ERROR".to_string(),
+                        super::as_of::INVALID_VALUE.to_string(),
+                        message,
+                    )))
+                }
+                e => {
+                    tracing::warn!(error = %e, "published views not readable");
+                    PgWireError::UserError(Box::new(ErrorInfo::new(
+                        "ERROR".to_string(),
+                        "58030".to_string(),
+                        "the published views are not readable right now".to_string(),
+                    )))
+                }
             })?;
         let statement = rewrite_statement(statement.clone()).map_err(api)?;
         let plan = ctx
@@ -391,6 +403,7 @@ mod tests {
     #[test]
     fn only_session_parameters_are_set() {
         assert_eq!(v("set extra_float_digits = 3"), Verdict::Pass);
+        assert_eq!(v("set malgrupp.as_of = '2026-06-10'"), Verdict::Pass);
         assert_eq!(v("set time zone 'UTC'"), Verdict::Pass);
         assert_eq!(v("set client_min_messages = warning"), Verdict::Ignore);
         assert_eq!(

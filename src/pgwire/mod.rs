@@ -29,6 +29,7 @@
 //!   with a clear error, and the connection and the server stay up.
 
 mod admission;
+mod as_of;
 mod auth;
 mod checked;
 mod compat;
@@ -252,16 +253,18 @@ async fn connection(
     let user = compat::SessionUser::default();
     let ctx = session::context(shared.runtime.clone(), &shared.config.limits, &user)
         .map_err(std::io::Error::other)?;
+    let published = Arc::new(tokio::sync::Mutex::new(session::Published::new(
+        &shared.config.published_dir,
+    )));
     let hooks: Vec<Arc<dyn QueryHook>> = vec![
         Arc::new(hooks::ReadOnly),
+        Arc::new(as_of::SessionAsOf::new(published.clone())),
         // Before datafusion-postgres' SHOW, which reports DataFusion's version.
         Arc::new(compat::Show),
         Arc::new(compat::Savepoints),
         Arc::new(SetShowHook),
         Arc::new(TransactionStatementHook),
-        Arc::new(hooks::Reads::new(session::Published::new(
-            &shared.config.published_dir,
-        ))),
+        Arc::new(hooks::Reads::new(published)),
     ];
     let handlers = Connection {
         service: Arc::new(checked::Checked::new(Arc::new(

@@ -280,6 +280,11 @@ async fn jdbc_reads_the_catalog_and_runs_prepared_statements() {
     assert_eq!(out["sum0"], want, "{out}");
     assert_eq!(out["sum1"], want, "{out}");
     assert_refused(&out["refused"]);
+    assert_eq!(
+        out["as_of"],
+        serde_json::json!(["ok", "22023", "ok", published.len()]),
+        "{out}"
+    );
     e.stop();
 }
 

@@ -512,6 +512,7 @@ async fn serve_pg_refuses_to_start_without_users() {
     }
 }
 
+mod as_of;
 mod drivers;
 mod hostile;
 mod logs;

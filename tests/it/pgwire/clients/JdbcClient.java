@@ -1,6 +1,7 @@
 // What DBeaver, Metabase and Tableau do through the PostgreSQL JDBC driver, for
 // tests/it/pgwire/drivers.rs: connect with SCRAM, read DatabaseMetaData.getTables and
-// getColumns, run a prepared statement, and try statements that must stay refused.
+// getColumns, run a prepared statement, try statements that must stay refused, and set
+// malgrupp.as_of.
 // Run as a single-file source program with the driver on the class path:
 //   java -cp /usr/share/java/postgresql.jar JdbcClient.java
 // Connection settings come from the environment (PGHOST, PGPORT, PGUSER, PGPASSWORD);
@@ -103,6 +104,27 @@ public class JdbcClient {
                 }
             }
             fields.add("\"refused\":{" + String.join(",", refused) + "}");
+
+            // SET malgrupp.as_of over the extended protocol: a moment nothing kept was
+            // published at fails the read after it; DEFAULT goes back to the current set.
+            List<String> asOf = new ArrayList<>();
+            for (String s : new String[] {
+                "set malgrupp.as_of = '2000-01-01'", "select count(*) from kartlaggning",
+                "set malgrupp.as_of = default", "select count(*) from kartlaggning"}) {
+                try (Statement st = conn.createStatement()) {
+                    if (st.execute(s)) {
+                        try (ResultSet rs = st.getResultSet()) {
+                            rs.next();
+                            asOf.add(Long.toString(rs.getLong(1)));
+                        }
+                    } else {
+                        asOf.add(q("ok"));
+                    }
+                } catch (SQLException e) {
+                    asOf.add(q(e.getSQLState()));
+                }
+            }
+            fields.add("\"as_of\":" + list(asOf));
         }
         System.out.println("{" + String.join(",", fields) + "}");
     }

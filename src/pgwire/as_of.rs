@@ -2,8 +2,9 @@
 //! published at an earlier moment ("what did we publish on 10 June?"), as the HTTP API's
 //! `as_of` and `malgrupp export --as-of` do. The value is a time (RFC 3339) or a date,
 //! meaning the end of that day in Swedish time; `DEFAULT` or `''` goes back to the
-//! current set. A moment whose set is no longer kept (`[publish] keep_days`) fails the
-//! reads after it, saying so.
+//! current set; `SHOW malgrupp.as_of` answers the moment (RFC 3339, `''` for the current
+//! set). A moment whose set is no longer kept (`[publish] keep_days`) fails the reads
+//! after it, saying so.
 
 use std::sync::Arc;
 
@@ -20,6 +21,7 @@ use datafusion_postgres::pgwire::api::results::{Response, Tag};
 use datafusion_postgres::pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use tokio::sync::Mutex;
 
+use super::compat::{show_plan, show_response};
 use super::hooks::no_rows;
 use super::session::Published;
 
@@ -28,6 +30,15 @@ pub(crate) const PARAMETER: &str = "malgrupp.as_of";
 
 /// SQLSTATE `invalid_parameter_value`.
 pub(crate) const INVALID_VALUE: &str = "22023";
+
+/// Whether `statement` is `SHOW malgrupp.as_of`.
+fn shows_it(statement: &Statement) -> bool {
+    let Statement::ShowVariable { variable } = statement else {
+        return false;
+    };
+    let name: Vec<&str> = variable.iter().map(|i| i.value.as_str()).collect();
+    name.join(".").eq_ignore_ascii_case(PARAMETER)
+}
 
 /// Whether `statement` sets [`PARAMETER`].
 pub(crate) fn sets_it(set: &Set) -> bool {
@@ -71,20 +82,29 @@ impl SessionAsOf {
         SessionAsOf { published }
     }
 
-    /// Sets the session's moment; `None` when `statement` is not such a SET.
-    async fn apply(&self, statement: &Statement) -> Option<PgWireResult<()>> {
+    /// Sets the session's moment, or shows it; `None` for any other statement.
+    async fn answer(&self, statement: &Statement) -> Option<PgWireResult<Response>> {
+        if shows_it(statement) {
+            let at = self.published.lock().await.as_of();
+            let text = at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+            return Some(show_response(PARAMETER, text.as_deref().unwrap_or("")));
+        }
         Some(match requested(statement)? {
             Ok(at) => {
                 self.published.lock().await.set_as_of(at);
-                Ok(())
+                Ok(Response::Execution(Tag::new("SET")))
             }
-            Err(message) => Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "ERROR".to_string(),
-                INVALID_VALUE.to_string(),
-                message,
-            )))),
+            Err(message) => Err(invalid(message)),
         })
     }
+}
+
+fn invalid(message: String) -> PgWireError {
+    PgWireError::UserError(Box::new(ErrorInfo::new(
+        "ERROR".to_string(),
+        INVALID_VALUE.to_string(),
+        message,
+    )))
 }
 
 #[async_trait]
@@ -95,8 +115,7 @@ impl QueryHook for SessionAsOf {
         _session_context: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let applied = self.apply(statement).await?;
-        Some(applied.map(|()| Response::Execution(Tag::new("SET"))))
+        self.answer(statement).await
     }
 
     async fn handle_extended_parse_query(
@@ -105,15 +124,11 @@ impl QueryHook for SessionAsOf {
         _session_context: &SessionContext,
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
-        // Checked here, applied when executed.
-        match requested(statement)? {
-            Ok(_) => Some(Ok(no_rows())),
-            Err(message) => Some(Err(PgWireError::UserError(Box::new(ErrorInfo::new(
-                "ERROR".to_string(),
-                INVALID_VALUE.to_string(),
-                message,
-            ))))),
+        if shows_it(statement) {
+            return Some(show_plan(PARAMETER));
         }
+        // Checked here, applied when executed.
+        Some(requested(statement)?.map(|_| no_rows()).map_err(invalid))
     }
 
     async fn handle_extended_query(
@@ -124,8 +139,7 @@ impl QueryHook for SessionAsOf {
         _session_context: &SessionContext,
         _client: &mut dyn HookClient,
     ) -> Option<PgWireResult<Response>> {
-        let applied = self.apply(statement).await?;
-        Some(applied.map(|()| Response::Execution(Tag::new("SET"))))
+        self.answer(statement).await
     }
 }
 

@@ -69,6 +69,11 @@ impl Published {
         }
     }
 
+    /// The moment whose set the session reads (`None`: the current).
+    pub(crate) fn as_of(&self) -> Option<DateTime<Utc>> {
+        self.as_of
+    }
+
     /// Reads the set published at `at` from the next statement on (`None`: the current).
     pub(crate) fn set_as_of(&mut self, at: Option<DateTime<Utc>>) {
         if self.as_of != at {

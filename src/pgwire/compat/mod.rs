@@ -32,7 +32,7 @@ use datafusion::prelude::SessionContext;
 pub(crate) use concat::bounded_concat_operator;
 pub(crate) use rewrite::rewrite_statement;
 pub(crate) use savepoint::Savepoints;
-pub(crate) use settings::{SERVER_VERSION, Show};
+pub(crate) use settings::{SERVER_VERSION, Show, show_plan, show_response};
 
 /// The user a connection authenticated as: set once by the startup handler when the
 /// password was accepted, read by `session_user()` and `pg_get_userbyid()`.

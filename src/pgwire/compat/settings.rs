@@ -183,7 +183,8 @@ fn shown(statement: &Statement) -> Option<(String, &'static str)> {
     setting(&name).map(|v| (name, v))
 }
 
-fn show_response(name: &str, value: &str) -> PgWireResult<Response> {
+/// The one-row, one-text-column answer of `SHOW name`.
+pub(crate) fn show_response(name: &str, value: &str) -> PgWireResult<Response> {
     let fields = Arc::new(vec![FieldInfo::new(
         name.to_string(),
         None,
@@ -198,6 +199,20 @@ fn show_response(name: &str, value: &str) -> PgWireResult<Response> {
         fields,
         futures::stream::once(async move { Ok(row) }),
     )))
+}
+
+/// The plan of `SHOW name` in the extended protocol: it only describes the one text
+/// column; the row comes at execution ([`show_response`]).
+pub(crate) fn show_plan(name: &str) -> PgWireResult<LogicalPlan> {
+    let schema = Schema::new(vec![Field::new(name, DataType::Utf8, false)]);
+    DFSchema::try_from(schema)
+        .map(|schema| {
+            LogicalPlan::EmptyRelation(EmptyRelation {
+                produce_one_row: true,
+                schema: Arc::new(schema),
+            })
+        })
+        .map_err(|e| PgWireError::ApiError(Box::new(e)))
 }
 
 #[async_trait]
@@ -218,18 +233,7 @@ impl QueryHook for Show {
         _client: &(dyn ClientInfo + Send + Sync),
     ) -> Option<PgWireResult<LogicalPlan>> {
         let (name, _) = shown(statement)?;
-        // The plan only describes the one text column; the row comes at execution.
-        let schema = Schema::new(vec![Field::new(name, DataType::Utf8, false)]);
-        Some(
-            DFSchema::try_from(schema)
-                .map(|schema| {
-                    LogicalPlan::EmptyRelation(EmptyRelation {
-                        produce_one_row: true,
-                        schema: Arc::new(schema),
-                    })
-                })
-                .map_err(|e| PgWireError::ApiError(Box::new(e))),
-        )
+        Some(show_plan(&name))
     }
 
     async fn handle_extended_query(

@@ -29,6 +29,14 @@ async fn a_session_reads_the_views_as_published_at_an_earlier_time() {
             .await,
     );
     assert_ne!(now, then, "the second run changed the view");
+    let shown = server
+        .psql(&format!(
+            "set malgrupp.as_of = '{}'; show malgrupp.as_of",
+            at(between)
+        ))
+        .await;
+    assert_eq!(last(shown), at(between));
+    assert_eq!(server.psql("show malgrupp.as_of").await.lines(), [""]);
     // The very set the HTTP API and `export --as-of` read for that moment.
     let generation = malgrupp::publish::generation::as_of(&t.lake(), between)
         .expect("generations")

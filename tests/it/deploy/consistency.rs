@@ -175,53 +175,18 @@ fn every_command_line_in_deploy_is_accepted_by_the_binary() {
     );
 }
 
-/// The image's file layout without Docker: the COPYed folders under `<tmp>/opt/malgrupp`,
-/// the container settings with `/opt`, `/var/lib` and `/run/secrets` moved under `<tmp>`,
-/// `malgrupp run` from WORKDIR. Catches paths and working-directory assumptions that
-/// only the container would reveal.
+/// The image's file layout without Docker (see [`image_layout`]), `malgrupp run` from
+/// WORKDIR. Catches paths and working-directory assumptions that only the container
+/// would reveal.
 #[test]
 fn container_layout_runs_the_sample_pipelines() {
-    let (_, stages) = dockerfile();
-    let last = stages.last().expect("stages");
-    let workdir = last_instr(last, "WORKDIR").args.clone();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let root = tmp.path();
-    let under = |p: &str| root.join(p.trim_start_matches('/'));
-    for c in instr(last, "COPY") {
-        let (flags, words) = flags_and_words(&c.args);
-        if flags.iter().any(|f| f.starts_with("--from=")) {
-            continue;
-        }
-        let (dest, srcs) = words.split_last().expect("COPY dest");
-        for src in srcs {
-            let from = repo().join(src);
-            if from.is_dir() {
-                copy_dir(&from, &under(dest));
-            } else {
-                std::fs::create_dir_all(under(dest).parent().expect("parent")).expect("mkdir");
-                std::fs::copy(&from, under(dest)).expect("copy");
-            }
-        }
-    }
-    let settings_path = under("/etc/malgrupp/malgrupp.toml");
-    let settings = std::fs::read_to_string(&settings_path).expect("settings copied by COPY");
-    let root_s = root.to_string_lossy();
-    let settings = settings
-        .replace("\"/opt/", &format!("\"{root_s}/opt/"))
-        .replace("\"/var/lib/", &format!("\"{root_s}/var/lib/"))
-        .replace("\"/run/secrets/", &format!("\"{root_s}/run/secrets/"));
-    std::fs::write(&settings_path, settings).expect("write settings");
-    // The image creates the lake directory (owned by the malgrupp user) before VOLUME.
-    std::fs::create_dir_all(under("/var/lib/malgrupp/data")).expect("mkdir lake");
-    let key = under("/run/secrets/malgrupp_pseudonym_key");
-    std::fs::create_dir_all(key.parent().expect("parent")).expect("mkdir");
-    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).expect("key");
-
+    let layout = image_layout("deploy/docker/malgrupp.toml");
+    let under = |p: &str| layout.under(p);
     let out = Command::new(BIN)
         .arg("--config")
-        .arg(&settings_path)
+        .arg(&layout.settings)
         .arg("run")
-        .current_dir(under(&workdir))
+        .current_dir(under(&layout.workdir))
         .output()
         .expect("run the binary");
     assert!(

@@ -414,6 +414,75 @@ fn command_lines() -> Vec<(String, Vec<String>)> {
     lines
 }
 
+/// The image's file layout under a temporary root: the COPYed folders under
+/// `<root>/opt/malgrupp`, the settings file `settings` (the repository path of what is
+/// at /etc/malgrupp/malgrupp.toml: the image's own, or one compose mounts over it) with
+/// `/opt`, `/var/lib` and `/run/secrets` moved under the root, the lake directory and a
+/// pseudonymization key.
+struct Layout {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    /// Where the settings file is.
+    settings: PathBuf,
+    /// The image's WORKDIR.
+    workdir: String,
+}
+
+impl Layout {
+    /// `p`, an absolute path in the image, under the root.
+    fn under(&self, p: &str) -> PathBuf {
+        self.root.join(p.trim_start_matches('/'))
+    }
+}
+
+fn image_layout(settings: &str) -> Layout {
+    let (_, stages) = dockerfile();
+    let last = stages.last().expect("stages");
+    let workdir = last_instr(last, "WORKDIR").args.clone();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path().to_path_buf();
+    let under = |p: &str| root.join(p.trim_start_matches('/'));
+    for c in instr(last, "COPY") {
+        let (flags, words) = flags_and_words(&c.args);
+        if flags.iter().any(|f| f.starts_with("--from=")) {
+            continue;
+        }
+        let (dest, srcs) = words.split_last().expect("COPY dest");
+        for src in srcs {
+            let from = repo().join(src);
+            if from.is_dir() {
+                copy_dir(&from, &under(dest));
+            } else {
+                std::fs::create_dir_all(under(dest).parent().expect("parent")).expect("mkdir");
+                std::fs::copy(&from, under(dest)).expect("copy");
+            }
+        }
+    }
+    let settings_path = under("/etc/malgrupp/malgrupp.toml");
+    assert!(
+        settings_path.is_file(),
+        "the Dockerfile COPYs no /etc/malgrupp/malgrupp.toml"
+    );
+    let text = read(settings);
+    let root_s = root.to_string_lossy();
+    let text = text
+        .replace("\"/opt/", &format!("\"{root_s}/opt/"))
+        .replace("\"/var/lib/", &format!("\"{root_s}/var/lib/"))
+        .replace("\"/run/secrets/", &format!("\"{root_s}/run/secrets/"));
+    std::fs::write(&settings_path, text).expect("write settings");
+    // The image creates the lake directory (owned by the malgrupp user) before VOLUME.
+    std::fs::create_dir_all(under("/var/lib/malgrupp/data")).expect("mkdir lake");
+    let key = under("/run/secrets/malgrupp_pseudonym_key");
+    std::fs::create_dir_all(key.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).expect("key");
+    Layout {
+        _tmp: tmp,
+        root,
+        settings: settings_path,
+        workdir,
+    }
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read_dir") {
@@ -429,4 +498,5 @@ fn copy_dir(from: &Path, to: &Path) {
 
 mod consistency;
 mod docker;
+mod s3;
 mod validators;

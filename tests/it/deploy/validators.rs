@@ -93,23 +93,25 @@ fn kubernetes_manifests_pass_kubernetes_validate_strict() {
 }
 
 #[test]
-fn compose_file_passes_the_compose_spec_schema() {
-    let compose = repo().join("deploy/docker/compose.yaml");
-    let out = python_module(
-        "check_jsonschema",
-        &[
-            "--builtin-schema".as_ref(),
-            "vendor.compose-spec".as_ref(),
-            compose.as_os_str(),
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "compose.yaml does not match the Compose Specification ({}):\n{}{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+fn compose_files_pass_the_compose_spec_schema() {
+    for file in ["compose.yaml", "compose.s3.yaml"] {
+        let compose = repo().join("deploy/docker").join(file);
+        let out = python_module(
+            "check_jsonschema",
+            &[
+                "--builtin-schema".as_ref(),
+                "vendor.compose-spec".as_ref(),
+                compose.as_os_str(),
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{file} does not match the Compose Specification ({}):\n{}{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
 }
 
 // ------------------------------------------------------------------ settings and binary

@@ -1,0 +1,154 @@
+//! `deploy/docker/compose.s3.yaml`: compose.yaml plus an S3 server that every publish is
+//! committed to as Delta tables. No Docker engine runs here, so what the example promises
+//! is checked piece by piece: its server is the moto release the object-storage tests
+//! run against, its settings are the container's with `[publish] delta` added and are
+//! mounted where the image reads them, its environment points at that server, and those
+//! settings and that environment in the image's layout commit the published views to
+//! the bucket it creates (moto started here, on a free port).
+
+use super::*;
+
+/// The flattened compose.s3.yaml.
+fn s3_compose() -> Doc {
+    yaml_docs("deploy/docker/compose.s3.yaml").remove(0)
+}
+
+#[test]
+fn the_s3_example_runs_the_tested_server_and_mounts_its_settings_where_the_image_reads_them() {
+    let compose = s3_compose();
+    // The S3 server is the moto release .ci/run installs for the object-storage tests.
+    let ci = read(".ci/run");
+    let tested = ci
+        .split("\"moto[server]==")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect(".ci/run pins moto[server]");
+    for service in ["s3", "s3-bucket"] {
+        assert_eq!(
+            compose.must(&format!("services.{service}.image")),
+            format!("motoserver/moto:{tested}")
+        );
+    }
+    // malgrupp reaches it by its service name, at the port moto listens on.
+    let endpoint = compose.must("services.malgrupp.environment.AWS_ENDPOINT");
+    let port = compose
+        .must("services.s3.ports[0]")
+        .rsplit(':')
+        .next()
+        .expect("port")
+        .to_string();
+    assert_eq!(endpoint, format!("http://s3:{port}"));
+    assert_eq!(
+        compose.must("services.malgrupp.depends_on.s3-bucket.condition"),
+        "service_completed_successfully"
+    );
+    // Its settings replace the image's: the path the ENTRYPOINT passes to --config.
+    let img = image();
+    let config = img
+        .entrypoint
+        .iter()
+        .skip_while(|w| *w != "--config")
+        .nth(1)
+        .expect("ENTRYPOINT --config");
+    assert_eq!(
+        compose.must("services.malgrupp.volumes[0]"),
+        format!("./malgrupp.s3.toml:{config}:ro")
+    );
+    // …and they are the container's, with the bucket the example creates as the target.
+    let s3 = malgrupp::config::Settings::load(Some(&repo().join("deploy/docker/malgrupp.s3.toml")))
+        .expect("deploy/docker/malgrupp.s3.toml is valid");
+    let mut expected = container_settings();
+    let bucket = compose.must("services.s3-bucket.environment.BUCKET");
+    expected.published_delta = Some(
+        malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/published"))
+            .expect("location"),
+    );
+    let (mut s3, mut expected) = (format!("{s3:?}"), format!("{expected:?}"));
+    for s in [&mut s3, &mut expected] {
+        // Where each file was read from, nothing else, may differ.
+        *s = s.replace("malgrupp.s3.toml", "malgrupp.toml");
+    }
+    assert_eq!(s3, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_s3_example_commits_the_published_views_to_its_bucket() {
+    let compose = s3_compose();
+    let moto = crate::object_storage::Moto::start().await;
+    let bucket = compose
+        .must("services.s3-bucket.environment.BUCKET")
+        .to_string();
+    let env: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .filter(|(k, _)| k == "AWS_ENDPOINT")
+        .chain(
+            [
+                "AWS_ALLOW_HTTP",
+                "AWS_REGION",
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+            ]
+            .map(|k| {
+                (
+                    k.to_string(),
+                    compose
+                        .must(&format!("services.malgrupp.environment.{k}"))
+                        .to_string(),
+                )
+            }),
+        )
+        .collect();
+    let endpoint = &env[0].1;
+    reqwest::Client::new()
+        .put(format!("{endpoint}/{bucket}"))
+        .send()
+        .await
+        .expect("bucket")
+        .error_for_status()
+        .expect("bucket made");
+
+    let layout = image_layout("deploy/docker/malgrupp.s3.toml");
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&layout.settings)
+        .arg("run")
+        .current_dir(layout.under(&layout.workdir))
+        .envs(env.iter().cloned())
+        .output()
+        .expect("run the binary");
+    assert!(
+        out.status.success(),
+        "`malgrupp run` with the S3 example's settings failed ({}):\n{}\n{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let target = malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/published"))
+        .expect("location");
+    let opened = target.open_store(env.clone()).expect("store");
+    let table = malgrupp::lake::delta::DeltaTable::new(
+        opened.store.clone(),
+        opened.root.clone().join("kartlaggning"),
+        "kartlaggning",
+    );
+    let snapshot = table
+        .snapshot(malgrupp::lake::delta::AsOf::Newest)
+        .await
+        .expect("kartlaggning committed to the bucket");
+    assert_eq!(snapshot.version, 0);
+    let published = layout.under("/var/lib/malgrupp/data/published/kartlaggning");
+    let local = std::fs::read_dir(&published)
+        .expect("published")
+        .flatten()
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.ends_with(".parquet") && !name.starts_with(['.', '_'])
+        })
+        .count();
+    assert_eq!(
+        snapshot.files.len(),
+        local,
+        "one object per published period file"
+    );
+}

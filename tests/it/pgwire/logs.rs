@@ -1,6 +1,7 @@
-//! What a PostgreSQL client sends reaches the log only scrubbed: refused statements and
-//! the user names of failed logins carrying an identity number, in every spelling
-//! `scrub` knows, against the real `malgrupp serve` and its JSON log.
+//! What a PostgreSQL client sends reaches the log only scrubbed: refused statements, the
+//! user names of failed logins and `SET malgrupp.as_of` values carrying an identity
+//! number, in every spelling `scrub` knows, against the real `malgrupp serve` and its
+//! JSON log.
 
 use malgrupp::normalize::personnummer::{contains_valid_personnummer, spellings};
 
@@ -38,6 +39,10 @@ async fn what_clients_send_is_scrubbed_before_it_is_logged() {
         let delete = format!("delete from kartlaggning where person = '{s}'");
         let r = run_psql(&port, USER, PASSWORD, &delete);
         assert!(r.error().contains("read-only"), "{r:?}");
+        // A session parameter whose value is no moment: refused, the value not logged.
+        let set = format!("set malgrupp.as_of = '{s}'");
+        let r = run_psql(&port, USER, PASSWORD, &set);
+        assert!(r.error().contains("malgrupp.as_of"), "{r:?}");
         let r = run_psql(&port, s, PASSWORD, "select 1");
         assert!(
             r.error().contains("password authentication failed"),

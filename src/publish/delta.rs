@@ -3,8 +3,9 @@
 //! or Trino read them in the cloud. After each publish the current published set is
 //! committed, one table per view at `<prefix>/<view>/`, one Delta version per change.
 //!
-//! A file is named by its content (`<period>-<sha256[..16]>.parquet`): a period that did
-//! not change keeps its object, and an upload killed halfway leaves only objects no
+//! A file is named by its content (`<period>-<sha256[..16]>.parquet`) and its `add`
+//! carries its column bounds (`footer`), so engines skip other periods' files; a period
+//! that did not change keeps its object, and an upload killed halfway leaves only objects no
 //! version names. Readers see a view's previous version or its new one, never a mix; the
 //! views are committed one after another, so two views may briefly be of two publishes
 //! (each says which in `commitInfo`). Versions are kept for `[publish] keep_days` (the
@@ -20,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::arrow::datatypes::Schema;
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
@@ -30,6 +31,8 @@ use crate::lake::lease::Lease;
 use crate::lake::lease_keeper::KeptLease;
 use crate::lake::location::{Location, Opened};
 use crate::lake::{Lake, atomic};
+
+use super::footer::{Footer, footer};
 
 /// How long the sync's lease lasts without a renewal (renewed every third of it).
 const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
@@ -259,9 +262,9 @@ async fn commit_view(
     // Named by content, one file in memory at a time (a national view's periods
     // together would not fit the memory bound).
     let mut named = Vec::with_capacity(files.len());
-    let mut first: Option<(datafusion::arrow::datatypes::Schema, &PathBuf)> = None;
+    let mut first: Option<(Schema, &PathBuf)> = None;
     for file in files {
-        let schema = footer(file)?.0;
+        let schema = footer(file)?.schema;
         match &first {
             None => first = Some((schema, file)),
             Some((agreed, by)) if columns(agreed.fields()) != columns(schema.fields()) => {
@@ -353,7 +356,7 @@ fn columns<'a>(
 /// Uploads one new file of a view: `(local file, name in the table)`. The file is read
 /// again here, so only the uploads in flight are in memory.
 async fn upload(table: &DeltaTable, (file, name): (PathBuf, String)) -> Result<DataFile> {
-    let rows = footer(&file)?.1;
+    let Footer { rows, bounds, .. } = footer(&file)?;
     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
     let size = bytes.len() as u64;
     table.put_file(&name, bytes).await?;
@@ -363,21 +366,6 @@ async fn upload(table: &DeltaTable, (file, name): (PathBuf, String)) -> Result<D
         size,
         rows,
         deletion_vector: None,
+        bounds,
     })
-}
-
-/// The Arrow schema and the row count of a published Parquet file.
-fn footer(file: &Path) -> Result<(datafusion::arrow::datatypes::Schema, u64)> {
-    let opened = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(opened).map_err(|e| Error::Table {
-        table: file.display().to_string(),
-        message: format!("not readable as Parquet: {e}"),
-    })?;
-    let rows = reader.metadata().file_metadata().num_rows();
-    let schema = reader
-        .schema()
-        .as_ref()
-        .clone()
-        .with_metadata(Default::default());
-    Ok((schema, u64::try_from(rows).unwrap_or(0)))
 }

@@ -284,6 +284,7 @@ pub async fn put_kaa(
         size,
         rows: ages.len() as u64,
         deletion_vector: None,
+        bounds: Default::default(),
     }
 }
 

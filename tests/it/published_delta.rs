@@ -105,6 +105,28 @@ fn each_publish_is_a_delta_version_and_a_kill_before_its_commit_leaves_the_previ
         delta_digests(&cloud_root, "0", &published_first, &[]),
         published_first
     );
+    // Each file's statistics let an engine skip the files of other periods and kommuner:
+    // per file (as delta-rs lists them) its period and kommun bounds and its row count.
+    let stats = python(
+        r#"
+import sys
+from deltalake import DeltaTable
+import pyarrow as pa
+a = pa.table(DeltaTable(sys.argv[1] + "/kartlaggning").get_add_actions(flatten=True)).to_pylist()
+for f in a:
+    print(f["path"][:7], f["min.period"], f["max.period"], f["min.kommun"], f["max.kommun"], f["num_records"])
+"#,
+        &[Path::new(&cloud_root)],
+        &[],
+    );
+    let stats = String::from_utf8_lossy(&stats);
+    assert!(!stats.is_empty());
+    for line in stats.lines() {
+        let w: Vec<&str> = line.split(' ').collect();
+        assert_eq!((w[1], w[2]), (w[0], w[0]), "{stats}");
+        assert!(w[3] <= w[4] && w[3].len() == 4, "{stats}");
+        assert!(w[5].parse::<u64>().is_ok_and(|n| n > 0), "{stats}");
+    }
 
     // A new delivery, killed after its files were uploaded and before their commit: the
     // tables stay at version 0, the previous publish, though the local set moved on.

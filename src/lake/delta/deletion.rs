@@ -222,6 +222,7 @@ mod tests {
             size: 4,
             rows: 9,
             deletion_vector: Some(dv.clone()),
+            bounds: Default::default(),
         };
         let schema = Schema::new(vec![Field::new("a", DataType::Int32, true)]);
         let change = Change {

@@ -54,6 +54,9 @@ pub struct DataFile {
     /// The rows a deletion vector deletes from it, as the log describes the vector
     /// (`deletionVector`, read by [`DeltaTable::deleted_rows`]); written by other engines.
     pub deletion_vector: Option<Value>,
+    /// Per column bounds written into its `stats` beside `numRecords` (`minValues`,
+    /// `maxValues`, `nullCount`), which engines skip files by; not read back.
+    pub bounds: serde_json::Map<String, Value>,
 }
 
 /// Which version of a table to read.
@@ -325,7 +328,7 @@ fn actions(change: &Change, operation: &str) -> Vec<Value> {
                 "size": f.size,
                 "modificationTime": now,
                 "dataChange": true,
-                "stats": json!({"numRecords": f.rows}).to_string(),
+                "stats": stats(f).to_string(),
             });
             if let Some(dv) = &f.deletion_vector {
                 add["deletionVector"] = dv.clone();
@@ -342,6 +345,13 @@ fn actions(change: &Change, operation: &str) -> Vec<Value> {
         "engineInfo": concat!("malgrupp/", env!("CARGO_PKG_VERSION")),
     }}));
     lines
+}
+
+/// The `stats` of an `add`: its row count and its bounds.
+fn stats(f: &DataFile) -> Value {
+    let mut stats = f.bounds.clone();
+    stats.insert("numRecords".into(), json!(f.rows));
+    Value::Object(stats)
 }
 
 /// A random table id in UUID form (version 4), as `metaData.id` requires.

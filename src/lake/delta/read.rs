@@ -328,5 +328,6 @@ fn data_file(add: &Value) -> Option<DataFile> {
             .get("deletionVector")
             .filter(|dv| !dv.is_null())
             .cloned(),
+        bounds: Default::default(),
     })
 }

@@ -23,6 +23,7 @@ fn file(kommun: &str, name: &str) -> DataFile {
         size: 100,
         rows: 7,
         deletion_vector: None,
+        bounds: Default::default(),
     }
 }
 

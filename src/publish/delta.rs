@@ -260,11 +260,15 @@ async fn commit_view(
         None => (BTreeSet::new(), None),
     };
     // Named by content, one file in memory at a time (a national view's periods
-    // together would not fit the memory bound).
+    // together would not fit the memory bound); each footer read once, here.
     let mut named = Vec::with_capacity(files.len());
     let mut first: Option<(Schema, &PathBuf)> = None;
     for file in files {
-        let schema = footer(file)?.schema;
+        let Footer {
+            schema,
+            rows,
+            bounds,
+        } = footer(file)?;
         match &first {
             None => first = Some((schema, file)),
             Some((agreed, by)) if columns(agreed.fields()) != columns(schema.fields()) => {
@@ -290,14 +294,19 @@ async fn commit_view(
             "{stem}-{}.parquet",
             &hex::encode(Sha256::digest(&bytes))[..16]
         );
-        named.push((file.clone(), name));
+        named.push(New {
+            file: file.clone(),
+            name,
+            rows,
+            bounds,
+        });
     }
     let Some((schema, _)) = first else {
         return Ok(None);
     };
     // New columns replace every file: those kept would be read with the wrong ones.
     let replaced = had.is_some_and(|had| had != columns(schema.fields()));
-    let wanted: BTreeSet<&str> = named.iter().map(|(_, n)| n.as_str()).collect();
+    let wanted: BTreeSet<&str> = named.iter().map(|n| n.name.as_str()).collect();
     let remove: Vec<String> = existing
         .iter()
         .filter(|p| replaced || !wanted.contains(p.as_str()))
@@ -305,7 +314,7 @@ async fn commit_view(
         .collect();
     let new: Vec<_> = named
         .into_iter()
-        .filter(|(_, n)| replaced || !existing.contains(n))
+        .filter(|n| replaced || !existing.contains(&n.name))
         .collect();
     if let Some(v) = version
         && new.is_empty()
@@ -353,10 +362,25 @@ fn columns<'a>(
     format!("({})", columns.join(", "))
 }
 
-/// Uploads one new file of a view: `(local file, name in the table)`. The file is read
-/// again here, so only the uploads in flight are in memory.
-async fn upload(table: &DeltaTable, (file, name): (PathBuf, String)) -> Result<DataFile> {
-    let Footer { rows, bounds, .. } = footer(&file)?;
+/// A published file the table may lack: its name in the table and what its footer says.
+struct New {
+    file: PathBuf,
+    name: String,
+    rows: u64,
+    bounds: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Uploads one new file of a view. The file is read again here, so only the uploads in
+/// flight are in memory.
+async fn upload(
+    table: &DeltaTable,
+    New {
+        file,
+        name,
+        rows,
+        bounds,
+    }: New,
+) -> Result<DataFile> {
     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
     let size = bytes.len() as u64;
     table.put_file(&name, bytes).await?;

@@ -45,6 +45,22 @@ impl TestLake {
         (outcome, String::from_utf8(out).expect("utf-8 output"))
     }
 
+    /// Publishes twice: `kalmar_fs`, then `kalmar_kaa`, which changes the kartläggning.
+    /// Returns a moment before the first publish and one between the two.
+    pub async fn publish_twice(
+        &self,
+    ) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
+        let before = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let (outcome, out) = self.run(&["kalmar_fs"]).await;
+        assert!(outcome.success(), "{out}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let between = chrono::Utc::now();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (outcome, out) = self.run(&["kalmar_kaa"]).await;
+        assert!(outcome.success(), "{out}");
+        (before, between)
+    }
+
     /// A session over the lake with every view; reuse it for many queries.
     pub async fn session(&self) -> datafusion::prelude::SessionContext {
         let (ctx, problems) = malgrupp::query::open(

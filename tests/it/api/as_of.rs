@@ -17,15 +17,8 @@ fn total(rows: &serde_json::Value) -> i64 {
 #[tokio::test]
 async fn views_and_sql_answer_as_published_at_an_earlier_time() {
     let t = TestLake::new();
-    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
-    let (outcome, out) = t.run(&["kalmar_fs"]).await;
-    assert!(outcome.success(), "{out}");
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let between = chrono::Utc::now();
-    tokio::time::sleep(Duration::from_millis(20)).await;
     // A second source changes the kartläggning: a new published set.
-    let (outcome, out) = t.run(&["kalmar_kaa"]).await;
-    assert!(outcome.success(), "{out}");
+    let (before, between) = t.publish_twice().await;
 
     let server = Server::start_at(
         &t.settings.lake_root.join("published"),

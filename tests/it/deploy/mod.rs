@@ -433,6 +433,25 @@ impl Layout {
     fn under(&self, p: &str) -> PathBuf {
         self.root.join(p.trim_start_matches('/'))
     }
+
+    /// `malgrupp run` with these settings from WORKDIR, `env` added; it must succeed.
+    fn run(&self, env: &[(String, String)]) {
+        let out = Command::new(BIN)
+            .arg("--config")
+            .arg(&self.settings)
+            .arg("run")
+            .current_dir(self.under(&self.workdir))
+            .envs(env.iter().cloned())
+            .output()
+            .expect("run the binary");
+        assert!(
+            out.status.success(),
+            "`malgrupp run` in the image's layout failed ({}):\n{}\n{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+    }
 }
 
 fn image_layout(settings: &str) -> Layout {

@@ -109,21 +109,7 @@ async fn the_s3_example_commits_the_published_views_to_its_bucket() {
         .expect("bucket made");
 
     let layout = image_layout("deploy/docker/malgrupp.s3.toml");
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&layout.settings)
-        .arg("run")
-        .current_dir(layout.under(&layout.workdir))
-        .envs(env.iter().cloned())
-        .output()
-        .expect("run the binary");
-    assert!(
-        out.status.success(),
-        "`malgrupp run` with the S3 example's settings failed ({}):\n{}\n{}",
-        out.status,
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    layout.run(&env);
     let target = malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/published"))
         .expect("location");
     let opened = target.open_store(env.clone()).expect("store");

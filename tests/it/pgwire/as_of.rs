@@ -7,15 +7,8 @@ use super::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_reads_the_views_as_published_at_an_earlier_time() {
     let t = TestLake::new();
-    let before = chrono::Utc::now() - chrono::Duration::seconds(1);
-    let (outcome, out) = t.run(&["kalmar_fs"]).await;
-    assert!(outcome.success(), "{out}");
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    let between = chrono::Utc::now();
-    tokio::time::sleep(Duration::from_millis(20)).await;
     // A second source changes the kartläggning: a new published set.
-    let (outcome, out) = t.run(&["kalmar_kaa"]).await;
-    assert!(outcome.success(), "{out}");
+    let (before, between) = t.publish_twice().await;
     let at =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
 

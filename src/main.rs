@@ -168,6 +168,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
             months,
             keep,
             delta,
+            lake_delta,
             queries,
         } => {
             let n = cli::bench_national::National {
@@ -176,6 +177,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
                 months,
                 keep,
                 delta,
+                lake_delta,
                 queries,
             };
             cli::bench_national::execute(&settings, &n, &mut out).await?;

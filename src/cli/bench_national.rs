@@ -35,6 +35,9 @@ pub struct National {
     /// Commit the published views as Delta tables here after each publish, timed on
     /// their own (`[publish] delta` of the settings is never used: it may be production's).
     pub delta: Option<Location>,
+    /// Commit the lake's tables as Delta tables here after each run, timed on their own
+    /// (`[lake] delta` of the settings is never used either).
+    pub lake_delta: Option<Location>,
     /// Kommun-months queried for the latency figures (0: none).
     pub queries: usize,
 }
@@ -85,6 +88,7 @@ async fn run(
     s.lake_root = scratch.join("data");
     // Synced below, to the benchmark's own target only.
     s.published_delta = None;
+    s.lake_delta = None;
     s.key_source = KeySource::File {
         path: scratch.join("pseudonym.key"),
         explicit: false,
@@ -206,6 +210,26 @@ async fn phase(
             t.elapsed().as_secs_f64(),
             mb(peak_rss()),
             synced.committed.len(),
+            target
+        )
+        .map_err(io)?;
+    }
+    if let Some(target) = &n.lake_delta {
+        reset_peak_rss();
+        let t = Instant::now();
+        let mirrored = crate::lake::mirror::sync(
+            runner.lake(),
+            target,
+            s.lake_delta_keep_days,
+            std::env::vars(),
+        )
+        .await?;
+        writeln!(
+            out,
+            "{name:<17} lake delta sync {:>4.2} s  peak RSS {:>6.0} MB  ({} tables committed to {})",
+            t.elapsed().as_secs_f64(),
+            mb(peak_rss()),
+            mirrored.committed.len(),
             target
         )
         .map_err(io)?;

@@ -181,6 +181,10 @@ pub enum Command {
         /// s3://… or az://…, credentials from the environment) and time it.
         #[arg(long, requires = "national", value_parser = crate::lake::location::Location::parse)]
         delta: Option<crate::lake::location::Location>,
+        /// Also commit the lake's tables as Delta tables to this location (as `[lake]
+        /// delta`) and time it.
+        #[arg(long, requires = "national", value_parser = crate::lake::location::Location::parse)]
+        lake_delta: Option<crate::lake::location::Location>,
         /// Kommun-months of `kartlaggning` queried for the latency figures (0: none).
         #[arg(long, default_value_t = 50, requires = "national")]
         queries: usize,

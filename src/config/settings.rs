@@ -82,6 +82,15 @@ pub struct RawLake {
     /// grow with the size of its extracts. Extracts are decoded side by side (one per
     /// core) while their bytes together stay under a quarter of it.
     pub ingest_memory_mb: Option<usize>,
+    /// Where the lake's tables are also committed as Delta tables, one per table,
+    /// partitioned by kommun and period, for cluster engines (Spark, Trino, Databricks,
+    /// Fabric): `s3://bucket/prefix`, `az://container/prefix` or a directory
+    /// (credentials from the environment, never here). Pseudonymized rows are personal
+    /// data: give the target the lake's access control. Unset: the lake stays local
+    /// only (src/lake/mirror.rs).
+    pub delta: Option<String>,
+    /// Days a replaced version of those tables is kept (default 30).
+    pub delta_keep_days: Option<u32>,
 }
 
 /// `[paths]`
@@ -158,6 +167,10 @@ pub struct Settings {
     pub published_keep_days: u32,
     /// Where the published views are committed as Delta tables (`[publish] delta`).
     pub published_delta: Option<Location>,
+    /// Where the lake's tables are committed as Delta tables (`[lake] delta`).
+    pub lake_delta: Option<Location>,
+    /// Days a replaced version of those is kept (`[lake] delta_keep_days`).
+    pub lake_delta_keep_days: u32,
     /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
     pub serve: ServeSettings,
 }
@@ -288,6 +301,26 @@ impl Settings {
                 None
             }
         };
+        let lake_delta = match raw.lake.delta.as_deref().map(Location::parse) {
+            None => None,
+            Some(Ok(Location::Local(dir))) => Some(Location::Local(at(dir))),
+            Some(Ok(object)) => Some(object),
+            Some(Err(e)) => {
+                problems.push(&name, "lake.delta", e);
+                None
+            }
+        };
+        // One prefix holding both would mix views and record-level tables, and each sync
+        // would take the other's tables for its own.
+        if let (Some(lake), Some(published)) = (&lake_delta, &published_delta)
+            && lake.to_string() == published.to_string()
+        {
+            problems.push(
+                &name,
+                "lake.delta",
+                format!("`{lake}` is also `[publish] delta`: give the lake's tables and the published views prefixes of their own"),
+            );
+        }
         let settings = Settings {
             file,
             lake_root: at(lake_root),
@@ -309,6 +342,8 @@ impl Settings {
             kommun_months_per_chunk: raw.publish.kommun_months_per_chunk.unwrap_or(72).max(1),
             published_keep_days: raw.publish.keep_days.unwrap_or(30),
             published_delta,
+            lake_delta,
+            lake_delta_keep_days: raw.lake.delta_keep_days.unwrap_or(30),
             serve: ServeSettings {
                 listen: raw
                     .serve

@@ -1,7 +1,8 @@
 //! The Parquet lake on local disk: layout, the atomic writer, Parquet encoding, the
 //! raw-extract store and the manifest; and the first parts of a lake on object storage:
 //! its location and client (`location`), its cross-host locks (`lease`, kept during work
-//! by `lease_keeper`) and its commit protocol, Delta Lake (`delta`).
+//! by `lease_keeper`) and its commit protocol, Delta Lake (`delta`); and the copy of its
+//! tables as Delta tables on object storage for cluster engines (`mirror`).
 //!
 //! ```text
 //! <root>/<table>/kommun=<code>/period=<period>/<pipeline>.parquet   canonical tables
@@ -20,6 +21,7 @@ pub mod lease_keeper;
 pub mod location;
 pub mod lock;
 pub mod manifest;
+pub mod mirror;
 pub mod parquet;
 
 use std::path::{Path, PathBuf};

@@ -23,25 +23,12 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::Schema;
 use futures::{StreamExt, TryStreamExt};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::lake::delta::target::{self, Target, UPLOADS, columns, content_name, data_file};
 use crate::lake::delta::{AsOf, Change, DataFile, DeltaTable};
-use crate::lake::lease::Lease;
-use crate::lake::lease_keeper::KeptLease;
-use crate::lake::location::{Location, Opened};
+use crate::lake::location::Location;
 use crate::lake::{Lake, atomic};
-
-use super::footer::{Footer, footer};
-
-/// How long the sync's lease lasts without a renewal (renewed every third of it).
-const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// A checkpoint every this many versions, as Spark writes them.
-const CHECKPOINT_EVERY: u64 = 10;
-
-/// Uploads in flight at once.
-const UPLOADS: usize = 8;
 
 /// What a sync did: per view committed, its new version.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -64,55 +51,25 @@ pub async fn sync(
     let Some(current) = super::generation::current(lake) else {
         return Ok(Synced::default());
     };
-    if let Location::Local(dir) = target {
-        atomic::create_dir_all_durable(dir)?;
-    }
-    let Opened {
-        store, root, shown, ..
-    } = target.open_store(env)?;
-    let table_of = |view: &str| {
-        DeltaTable::new(
-            store.clone(),
-            root.clone().join(view),
-            format!("{shown}/{view}"),
-        )
-    };
     // The set this target last took whole, its tables still at the versions that left
     // them (none removed or changed by others since): nothing to read, hash or upload.
     let marker = lake.root().join("_meta").join("published_delta");
     let set = format!("{target:?}\n{}\n", current.display());
     let taken = std::fs::read_to_string(&marker).unwrap_or_default();
+    let mut opened = Target::open(target, env)?;
     if let Some(versions) = taken.strip_prefix(&set)
-        && still_at(versions, &table_of).await
+        && still_at(versions, &opened).await
     {
         return Ok(Synced::default());
     }
-    let lease = match target {
-        Location::Object(object) => {
-            let holder = crate::lake::lock::this_process();
-            let now = chrono::Utc::now();
-            match Lease::try_acquire(store.clone(), object, "publish", &holder, LEASE, now).await? {
-                Ok(lease) => Some(lease.keep(LEASE)),
-                Err(holder) => {
-                    return Err(Error::Table {
-                        table: shown,
-                        message: format!(
-                            "another host is committing to it ({}); the next publish tries again",
-                            holder.text
-                        ),
-                    });
-                }
-            }
-        }
-        Location::Local(_) => None,
-    };
+    opened.take_lease("publish").await?;
     let keep_since = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
     let mut synced = Synced::default();
     // A view that fails does not stop the others; every failure is reported after them.
     let mut failures = Vec::new();
     let mut done = set;
     let views = views(&current)?;
-    synced.no_longer_published = match others(&store, &root, &views, &table_of).await {
+    synced.no_longer_published = match others(&opened, &views).await {
         Ok(names) => names,
         Err(e) => {
             failures.push(e.to_string());
@@ -120,13 +77,13 @@ pub async fn sync(
         }
     };
     for (view, files) in views {
-        let table = table_of(&view);
-        match commit_view(&table, &files, lease.as_ref()).await {
+        let table = opened.table(&view);
+        match commit_view(&opened, &table, &files).await {
             Ok(Some((version, committed))) => {
                 done.push_str(&format!("{view} {version}\n"));
                 if committed {
                     synced.committed.push((view, version));
-                    if let Err(e) = maintain(&table, version, keep_since).await {
+                    if let Err(e) = target::maintain(&table, version, keep_since).await {
                         failures.push(e.to_string());
                     }
                 }
@@ -135,9 +92,8 @@ pub async fn sync(
             Err(e) => failures.push(e.to_string()),
         }
     }
-    if let Some(lease) = lease {
-        lease.release().await?;
-    }
+    let shown = opened.shown.clone();
+    opened.release().await?;
     if failures.is_empty() {
         atomic::write(&marker, done.as_bytes())?;
         Ok(synced)
@@ -151,17 +107,13 @@ pub async fn sync(
 
 /// Tables under `root` that are not among `views` (names beginning with `_` are the
 /// target's own, such as its lease).
-async fn others(
-    store: &std::sync::Arc<dyn object_store::ObjectStore>,
-    root: &object_store::path::Path,
-    views: &BTreeMap<String, Vec<PathBuf>>,
-    table_of: &impl Fn(&str) -> DeltaTable,
-) -> Result<Vec<String>> {
-    let listed = store
-        .list_with_delimiter(Some(root))
+async fn others(target: &Target, views: &BTreeMap<String, Vec<PathBuf>>) -> Result<Vec<String>> {
+    let listed = target
+        .store
+        .list_with_delimiter(Some(&target.root))
         .await
         .map_err(|e| Error::Store {
-            object: root.to_string(),
+            object: target.root.to_string(),
             source: e,
         })?;
     let mut others = Vec::new();
@@ -171,7 +123,7 @@ async fn others(
         };
         if !name.starts_with('_')
             && !views.contains_key(name)
-            && table_of(name).version().await?.is_some()
+            && target.table(name).version().await?.is_some()
         {
             others.push(name.to_string());
         }
@@ -180,31 +132,17 @@ async fn others(
 }
 
 /// Whether every table the marker lines `<view> <version>` name is still at that version.
-async fn still_at(versions: &str, table_of: &impl Fn(&str) -> DeltaTable) -> bool {
+async fn still_at(versions: &str, target: &Target) -> bool {
     for line in versions.lines() {
         let Some((view, version)) = line.split_once(' ') else {
             return false;
         };
-        let now = table_of(view).version().await.ok().flatten();
+        let now = target.table(view).version().await.ok().flatten();
         if now.is_none() || now.map(|v| v.to_string()).as_deref() != Some(version) {
             return false;
         }
     }
     true
-}
-
-/// After a commit: a checkpoint every [`CHECKPOINT_EVERY`] versions, and clean-up of
-/// what no version live since `keep_since` needs.
-async fn maintain(
-    table: &DeltaTable,
-    version: u64,
-    keep_since: chrono::DateTime<chrono::Utc>,
-) -> Result<()> {
-    if version > 0 && version.is_multiple_of(CHECKPOINT_EVERY) {
-        table.checkpoint(version).await?;
-    }
-    table.clean_up(keep_since).await?;
-    Ok(())
 }
 
 /// The published views of the set in `dir`: a view published per period is a
@@ -240,14 +178,13 @@ fn views(dir: &Path) -> Result<BTreeMap<String, Vec<PathBuf>>> {
 
 /// Uploads what the table lacks of `files` and commits the view's new set; the table's
 /// version after, and whether this call committed it (`false`: it held this set
-/// already). A set with other columns
-/// than the table's (a new malgrupp changed the view) replaces the table's columns in
-/// that version; its files must all have the same columns. The lease, if any, is
-/// checked right before the commit.
+/// already). A set with other columns than the table's (a new malgrupp changed the
+/// view) replaces the table's columns in that version; its files must all have the same
+/// columns. The lease, if any, is checked right before the commit.
 async fn commit_view(
+    target: &Target,
     table: &DeltaTable,
     files: &[PathBuf],
-    lease: Option<&KeptLease>,
 ) -> Result<Option<(u64, bool)>> {
     let version = table.version().await?;
     let (existing, had) = match version {
@@ -260,15 +197,16 @@ async fn commit_view(
         None => (BTreeSet::new(), None),
     };
     // Named by content, one file in memory at a time (a national view's periods
-    // together would not fit the memory bound); each footer read once, here.
-    let mut named = Vec::with_capacity(files.len());
+    // together would not fit the memory bound); read again only if it is uploaded.
+    let mut named: Vec<(PathBuf, DataFile)> = Vec::with_capacity(files.len());
     let mut first: Option<(Schema, &PathBuf)> = None;
     for file in files {
-        let Footer {
-            schema,
-            rows,
-            bounds,
-        } = footer(file)?;
+        let bytes = bytes::Bytes::from(std::fs::read(file).map_err(|e| Error::io(file, e))?);
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let (add, schema) = data_file(content_name(&stem, &bytes), &bytes, file, BTreeMap::new())?;
         match &first {
             None => first = Some((schema, file)),
             Some((agreed, by)) if columns(agreed.fields()) != columns(schema.fields()) => {
@@ -285,28 +223,14 @@ async fn commit_view(
             }
             Some(_) => {}
         }
-        let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
-        let stem = file
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let name = format!(
-            "{stem}-{}.parquet",
-            &hex::encode(Sha256::digest(&bytes))[..16]
-        );
-        named.push(New {
-            file: file.clone(),
-            name,
-            rows,
-            bounds,
-        });
+        named.push((file.clone(), add));
     }
     let Some((schema, _)) = first else {
         return Ok(None);
     };
     // New columns replace every file: those kept would be read with the wrong ones.
     let replaced = had.is_some_and(|had| had != columns(schema.fields()));
-    let wanted: BTreeSet<&str> = named.iter().map(|n| n.name.as_str()).collect();
+    let wanted: BTreeSet<&str> = named.iter().map(|(_, add)| add.path.as_str()).collect();
     let remove: Vec<String> = existing
         .iter()
         .filter(|p| replaced || !wanted.contains(p.as_str()))
@@ -314,7 +238,7 @@ async fn commit_view(
         .collect();
     let new: Vec<_> = named
         .into_iter()
-        .filter(|n| replaced || !existing.contains(&n.name))
+        .filter(|(_, add)| replaced || !existing.contains(&add.path))
         .collect();
     if let Some(v) = version
         && new.is_empty()
@@ -322,19 +246,15 @@ async fn commit_view(
     {
         return Ok(Some((v, false)));
     }
-    let add: Vec<DataFile> = futures::stream::iter(new.into_iter().map(|n| upload(table, n)))
-        .buffer_unordered(UPLOADS)
-        .try_collect()
-        .await?;
+    let add: Vec<DataFile> =
+        futures::stream::iter(new.into_iter().map(|(file, add)| upload(table, file, add)))
+            .buffer_unordered(UPLOADS)
+            .try_collect()
+            .await?;
     // A test hook: killed here, the new objects are in the store and no version names
     // them; readers keep the previous version.
     atomic::failpoint("before-delta-commit", add.len());
-    if let Some(Err(lost)) = lease.map(KeptLease::check) {
-        return Err(Error::Table {
-            table: table.shown().to_string(),
-            message: format!("not committed: {lost}"),
-        });
-    }
+    target.check(table)?;
     let change = Change { add, remove };
     match version {
         None => table.create(&schema, &[], change, "CREATE TABLE").await,
@@ -348,48 +268,10 @@ async fn commit_view(
     .map(|v| Some((v, true)))
 }
 
-/// Columns as a version states them: name, type, nullability, in order.
-fn columns<'a>(
-    fields: impl IntoIterator<Item = &'a datafusion::arrow::datatypes::FieldRef>,
-) -> String {
-    let columns: Vec<String> = fields
-        .into_iter()
-        .map(|f| {
-            let null = if f.is_nullable() { "" } else { " not null" };
-            format!("{} {}{null}", f.name(), f.data_type())
-        })
-        .collect();
-    format!("({})", columns.join(", "))
-}
-
-/// A published file the table may lack: its name in the table and what its footer says.
-struct New {
-    file: PathBuf,
-    name: String,
-    rows: u64,
-    bounds: serde_json::Map<String, serde_json::Value>,
-}
-
 /// Uploads one new file of a view. The file is read again here, so only the uploads in
-/// flight are in memory.
-async fn upload(
-    table: &DeltaTable,
-    New {
-        file,
-        name,
-        rows,
-        bounds,
-    }: New,
-) -> Result<DataFile> {
+/// flight are in memory (a published set does not change once switched to).
+async fn upload(table: &DeltaTable, file: PathBuf, add: DataFile) -> Result<DataFile> {
     let bytes = std::fs::read(&file).map_err(|e| Error::io(&file, e))?;
-    let size = bytes.len() as u64;
-    table.put_file(&name, bytes).await?;
-    Ok(DataFile {
-        path: name,
-        partition: BTreeMap::new(),
-        size,
-        rows,
-        deletion_vector: None,
-        bounds,
-    })
+    table.put_file(&add.path, bytes).await?;
+    Ok(add)
 }

@@ -26,7 +26,6 @@ pub mod cells;
 pub mod constraints;
 pub mod delta;
 pub mod followup;
-mod footer;
 pub mod generation;
 mod output;
 pub mod state;

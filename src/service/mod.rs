@@ -93,5 +93,19 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
             )),
         }
     }
+    // The lake's tables, whether or not the publish succeeded: they are the runs' data.
+    if let Some(target) = &settings.lake_delta {
+        let env: Vec<_> = std::env::vars().collect();
+        match crate::lake::mirror::sync(lake, target, settings.lake_delta_keep_days, env).await {
+            Ok(mirrored) => {
+                for (table, version) in mirrored.committed {
+                    tracing::info!(table = %table, version, "lake table committed as Delta");
+                }
+            }
+            Err(e) => problems.push(format!(
+                "the lake's tables could not be committed as Delta tables (they keep their last version; the next refresh tries again): {e}"
+            )),
+        }
+    }
     (problems, published)
 }

@@ -25,6 +25,7 @@ mod gates;
 mod http;
 mod kalmar;
 mod lake;
+mod lake_delta;
 mod national;
 mod object_storage;
 mod onboarding;

@@ -530,8 +530,9 @@ async fn a_failed_extract_stops_the_decoding_of_those_after_it() {
 }
 
 /// The benchmark works on a lake of its own, so its synthetic rows never reach the
-/// settings' `[publish] delta` (a production bucket); `--delta` names the one target it
-/// syncs to and times, after the full run and after the night.
+/// settings' `[publish] delta` or `[lake] delta` (production buckets); `--delta` and
+/// `--lake-delta` name the targets it syncs to and times, after the full run and after
+/// the night.
 #[tokio::test]
 async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
     use malgrupp::lake::location::Location;
@@ -539,13 +540,17 @@ async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
     let production = dir.path().join("production");
     let target = dir.path().join("bench-target");
     let mut settings = malgrupp::config::Settings::defaults_at(Path::new(""));
+    let production_lake = dir.path().join("production-lake");
+    let target_lake = dir.path().join("bench-target-lake");
     settings.published_delta = Some(Location::Local(production.clone()));
+    settings.lake_delta = Some(Location::Local(production_lake.clone()));
     let n = bench_national::National {
         rows: 300,
         kommuner: 3,
         months: 1,
         keep: None,
         delta: Some(Location::Local(target.clone())),
+        lake_delta: Some(Location::Local(target_lake.clone())),
         queries: 1,
     };
     let mut out = Vec::new();
@@ -554,13 +559,19 @@ async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
         .expect("bench runs");
     let text = String::from_utf8(out).expect("utf-8");
     assert!(
-        !production.exists(),
+        !production.exists() && !production_lake.exists(),
         "the settings' target got bench data:\n{text}"
     );
-    assert_eq!(text.matches("delta sync").count(), 2, "{text}");
+    assert_eq!(text.matches("lake delta sync").count(), 2, "{text}");
+    assert_eq!(text.matches("delta sync").count(), 4, "{text}");
     assert_eq!(text.matches(" p95 ").count(), 2, "{text}");
     let log = target.join("kartlaggning").join("_delta_log");
+    let lake_log = target_lake.join("forsorjningsstod").join("_delta_log");
     for version in ["00000000000000000000.json", "00000000000000000001.json"] {
         assert!(log.join(version).is_file(), "{version} missing:\n{text}");
+        assert!(
+            lake_log.join(version).is_file(),
+            "lake {version} missing:\n{text}"
+        );
     }
 }

@@ -31,9 +31,11 @@ use crate::error::{Error, Result};
 
 mod checkpoint;
 mod deletion;
+pub mod footer;
 mod maintain;
 mod read;
 mod schema;
+pub mod target;
 
 pub use maintain::Cleaned;
 pub use schema::Columns;
@@ -119,10 +121,10 @@ impl DeltaTable {
 
     /// Writes a data file of the table at `path` (relative to its root). No version has
     /// it until a commit adds it.
-    pub async fn put_file(&self, path: &str, bytes: Vec<u8>) -> Result<()> {
+    pub async fn put_file(&self, path: &str, bytes: impl Into<PutPayload>) -> Result<()> {
         let location = self.location_of(path)?;
         self.store
-            .put(&location, PutPayload::from(bytes))
+            .put(&location, bytes.into())
             .await
             .map_err(|e| self.error(&location, e))?;
         Ok(())

@@ -1,7 +1,9 @@
-//! What a published Parquet file's footer says, for its Delta `add` action: its columns,
-//! its rows and, per column, the bounds engines skip files by.
+//! What a Parquet file's footer says, for its Delta `add` action: its columns, its rows
+//! and, per column, the bounds engines skip files by.
 
 use std::path::Path;
+
+use bytes::Bytes;
 
 use datafusion::arrow::datatypes::{DataType, Schema};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -9,18 +11,19 @@ use datafusion::parquet::file::metadata::ParquetMetaData;
 
 use crate::error::{Error, Result};
 
-/// What a published Parquet file's footer says.
-pub(crate) struct Footer {
-    pub(crate) schema: Schema,
-    pub(crate) rows: u64,
+/// What a Parquet file's footer says.
+pub struct Footer {
+    /// Its columns.
+    pub schema: Schema,
+    /// Its rows.
+    pub rows: u64,
     /// Per column its bounds, as Delta's `stats` has them (see [`bounds`]).
-    pub(crate) bounds: serde_json::Map<String, serde_json::Value>,
+    pub bounds: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Reads the footer of `file`.
-pub(crate) fn footer(file: &Path) -> Result<Footer> {
-    let opened = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(opened).map_err(|e| Error::Table {
+/// Reads the footer of `bytes`, the contents of `file`.
+pub fn footer(bytes: Bytes, file: &Path) -> Result<Footer> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| Error::Table {
         table: file.display().to_string(),
         message: format!("not readable as Parquet: {e}"),
     })?;
@@ -49,7 +52,7 @@ fn bounds(
     use datafusion::parquet::file::statistics::Statistics as S;
     use serde_json::{Map, Value, json};
     let (mut min, mut max, mut nulls) = (Map::new(), Map::new(), Map::new());
-    // Published views are flat: column i of the file is field i.
+    // Published views and lake tables are flat: column i of the file is field i.
     if metadata.file_metadata().schema_descr().num_columns() != schema.fields().len() {
         return Map::new();
     }
@@ -189,7 +192,8 @@ mod tests {
         .expect("writer");
         w.write(&batch).expect("write");
         w.close().expect("close");
-        let f = footer(&path).expect("footer");
+        let bytes = std::fs::read(&path).expect("read");
+        let f = footer(bytes.into(), &path).expect("footer");
         assert_eq!(f.rows, 5);
         assert_eq!(
             serde_json::Value::Object(f.bounds),

@@ -1,0 +1,376 @@
+//! The lake's tables committed as Delta tables (`[lake] delta = "s3://bucket/prefix"`,
+//! an `az://` prefix or a directory), where Spark, Trino, Databricks, Microsoft Fabric or
+//! Python's `deltalake` read them. The local lake stays the working copy runs write and
+//! the views read; after each refresh every canonical table with files is committed at
+//! `<prefix>/<table>/`, partitioned by `kommun` and `period` as the lake is, one Delta
+//! version per change.
+//!
+//! A file is named by its content (`kommun=<k>/period=<p>/<pipeline>-<sha256[..16]>.parquet`),
+//! so a kommun-month no run rewrote keeps its object and a night uploads what it changed.
+//! Which name a local file has is remembered in `_meta/lake_delta` with its size and
+//! modification time, so only files the runs rewrote are read again (as rsync and git
+//! decide: a file rewritten to the same size within the same nanosecond goes unseen until
+//! it changes again). A table that did not change since is not even listed in the
+//! target. Readers see a table's previous version or its new one, never a mix; versions
+//! are kept for `[lake] delta_keep_days` and cleaned up after. On an object store the
+//! commits hold the lease `_meta/locks/lake.lease` under the prefix, as the published
+//! views' do theirs. A failed table leaves its last version and is tried again at the
+//! next refresh; the others are committed all the same.
+//!
+//! Pseudonymized rows are personal data (SPEC §6): the target needs the access control
+//! the lake has. The quarantine (rejected values as received) and the ledger are not
+//! committed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::delta::target::{self, Target, UPLOADS, columns, content_name, data_file};
+use super::delta::{AsOf, Change, DataFile, DeltaTable};
+use super::location::Location;
+use super::{Lake, atomic};
+use crate::error::{Error, Result};
+use crate::normalize::schema::{TABLES, TableDef};
+
+/// The lake's partition columns, in directory order.
+const PARTITIONS: [&str; 2] = ["kommun", "period"];
+
+/// What a sync did: per table committed, its new version.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Mirrored {
+    /// (table, version) of each table that changed.
+    pub committed: Vec<(String, u64)>,
+}
+
+/// What this lake last committed where (`_meta/lake_delta`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Seen {
+    /// The target, as `Location`'s Debug shows it.
+    target: String,
+    /// Per table: its version after the last sync and a digest of its file names then.
+    tables: BTreeMap<String, (u64, String)>,
+    /// Per local file (its path under the lake root): its name in its table by content,
+    /// trusted while its size and modification time are these.
+    files: BTreeMap<String, SeenFile>,
+}
+
+/// A local file's name by content, with what it was taken from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct SeenFile {
+    size: u64,
+    modified_ns: u64,
+    name: String,
+}
+
+/// A canonical table's file on local disk.
+struct Local {
+    /// Path under the lake root: `<table>/kommun=<k>/period=<p>/<pipeline>.parquet`.
+    key: String,
+    path: PathBuf,
+    /// Path in the table without `.parquet`.
+    stem: String,
+    partition: BTreeMap<String, Option<String>>,
+    size: u64,
+    modified_ns: u64,
+}
+
+/// Commits the lake's canonical tables to the Delta tables at `target` (store settings
+/// from `env`); versions kept `keep_days` days.
+pub async fn sync(
+    lake: &Lake,
+    target: &Location,
+    keep_days: u32,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Mirrored> {
+    let marker = lake.root().join("_meta").join("lake_delta");
+    let shown_target = format!("{target:?}");
+    let mut seen: Seen = std::fs::read(&marker)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    if seen.target != shown_target {
+        // Names by content hold anywhere; versions only for the target they came from.
+        seen.tables.clear();
+        seen.target = shown_target;
+    }
+    let mut opened = Target::open(target, env)?;
+    let keep_since = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
+    let mut mirrored = Mirrored::default();
+    // A table that fails does not stop the others; every failure is reported after them.
+    let mut failures = Vec::new();
+    let mut files = BTreeMap::new();
+    let mut leased = false;
+    for def in TABLES {
+        let locals = match local_files(lake, def) {
+            Ok(locals) => locals,
+            Err(e) => {
+                failures.push(e.to_string());
+                continue;
+            }
+        };
+        if locals.is_empty() && !seen.tables.contains_key(def.name) {
+            continue;
+        }
+        let cached: Vec<Option<String>> = locals
+            .iter()
+            .map(|l| {
+                seen.files
+                    .get(&l.key)
+                    .filter(|s| s.size == l.size && s.modified_ns == l.modified_ns)
+                    .map(|s| s.name.clone())
+            })
+            .collect();
+        let table = opened.table(def.name);
+        // Every name known, the same as last time, and the table still at the version
+        // that sync left: nothing to read or list.
+        if let Some(names) = cached.iter().cloned().collect::<Option<Vec<String>>>()
+            && let Some((version, digest)) = seen.tables.get(def.name)
+            && *digest == names_digest(names.iter())
+            && table.version().await.ok().flatten() == Some(*version)
+        {
+            for (l, name) in locals.iter().zip(names) {
+                files.insert(l.key.clone(), seen_file(l, name));
+            }
+            continue;
+        }
+        if !leased {
+            opened.take_lease("lake").await?;
+            leased = true;
+        }
+        match commit_table(&opened, &table, def, &locals, cached).await {
+            Ok((version, committed, names)) => {
+                for (l, name) in locals.iter().zip(&names) {
+                    files.insert(l.key.clone(), seen_file(l, name.clone()));
+                }
+                match version {
+                    Some(v) => {
+                        seen.tables
+                            .insert(def.name.to_string(), (v, names_digest(names.iter())));
+                        if committed {
+                            mirrored.committed.push((def.name.to_string(), v));
+                            if let Err(e) = target::maintain(&table, v, keep_since).await {
+                                failures.push(e.to_string());
+                            }
+                        }
+                    }
+                    None => {
+                        seen.tables.remove(def.name);
+                    }
+                }
+            }
+            Err(e) => {
+                seen.tables.remove(def.name);
+                failures.push(e.to_string());
+            }
+        }
+    }
+    let shown = opened.shown.clone();
+    opened.release().await?;
+    seen.files = files;
+    let bytes = serde_json::to_vec(&seen).map_err(|e| Error::Internal(e.to_string()))?;
+    atomic::write(&marker, &bytes)?;
+    if failures.is_empty() {
+        Ok(mirrored)
+    } else {
+        Err(Error::Table {
+            table: shown,
+            message: failures.join("; "),
+        })
+    }
+}
+
+/// Uploads what the table lacks of `locals` and commits the table's new set: the
+/// table's version after (`None`: it does not exist and there is nothing to create it
+/// with), whether this call committed it, and each local file's name in it. A name in
+/// `cached` is trusted when the table has it; any other file is read, named, and
+/// uploaded if the table lacks it, each read once (a run of another pipeline may replace
+/// it meanwhile: what was hashed is what is uploaded).
+async fn commit_table(
+    target: &Target,
+    table: &DeltaTable,
+    def: &TableDef,
+    locals: &[Local],
+    cached: Vec<Option<String>>,
+) -> Result<(Option<u64>, bool, Vec<String>)> {
+    let file_columns = columns(def.file_schema().fields());
+    let version = table.version().await?;
+    let existing: BTreeSet<String> = match version {
+        Some(v) => {
+            let snapshot = table.snapshot(AsOf::Version(v)).await?;
+            let had = columns(snapshot.columns.data.iter().map(|(f, _)| f));
+            let partitions: Vec<&str> = snapshot
+                .columns
+                .partitions
+                .iter()
+                .map(|(f, _)| f.name().as_str())
+                .collect();
+            if had != file_columns || partitions != PARTITIONS {
+                return Err(Error::Table {
+                    table: table.shown().to_string(),
+                    message: format!(
+                        "its columns are {had} partitioned by {partitions:?}, the lake's table has {file_columns} partitioned by {PARTITIONS:?}; nothing was committed (remove the Delta table to have it committed anew)"
+                    ),
+                });
+            }
+            snapshot.files.into_iter().map(|f| f.path).collect()
+        }
+        None => BTreeSet::new(),
+    };
+    // Collected first: a stream mapping borrowed items lazily is not `Send` for every
+    // lifetime, which the daemon's spawned refresh needs.
+    let work: Vec<_> = locals
+        .iter()
+        .zip(cached)
+        .map(|(local, cached)| name_and_upload(table, local, cached, &existing, &file_columns))
+        .collect();
+    let named: Vec<(String, Option<DataFile>)> = futures::stream::iter(work)
+        .buffered(UPLOADS)
+        .try_collect()
+        .await?;
+    let wanted: BTreeSet<&str> = named.iter().map(|(n, _)| n.as_str()).collect();
+    let remove: Vec<String> = existing
+        .iter()
+        .filter(|p| !wanted.contains(p.as_str()))
+        .cloned()
+        .collect();
+    let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
+    let add: Vec<DataFile> = named.into_iter().filter_map(|(_, add)| add).collect();
+    if add.is_empty() && remove.is_empty() {
+        return Ok((version, false, names));
+    }
+    // A test hook: killed here, the new objects are in the store and no version names
+    // them; readers keep the previous version.
+    atomic::failpoint("before-delta-commit", add.len());
+    target.check(table)?;
+    let change = Change { add, remove };
+    let committed = match version {
+        None => {
+            table
+                .create(&def.file_schema(), &PARTITIONS, change, "CREATE TABLE")
+                .await?
+        }
+        Some(v) => table.commit(v, change, "WRITE").await?,
+    };
+    Ok((Some(committed), true, names))
+}
+
+/// A local file's name in `table` (`cached` when the table has it), and its `add` when
+/// it was uploaded because the table lacks it. Read once: what was hashed is uploaded.
+async fn name_and_upload(
+    table: &DeltaTable,
+    local: &Local,
+    cached: Option<String>,
+    existing: &BTreeSet<String>,
+    file_columns: &str,
+) -> Result<(String, Option<DataFile>)> {
+    if let Some(name) = cached.filter(|n| existing.contains(n)) {
+        return Ok((name, None));
+    }
+    let bytes = Bytes::from(std::fs::read(&local.path).map_err(|e| Error::io(&local.path, e))?);
+    let name = content_name(&local.stem, &bytes);
+    if existing.contains(&name) {
+        return Ok((name, None));
+    }
+    let (add, schema) = data_file(name.clone(), &bytes, &local.path, local.partition.clone())?;
+    if columns(schema.fields()) != file_columns {
+        return Err(Error::Table {
+            table: table.shown().to_string(),
+            message: format!(
+                "{} has the columns {}, the table {file_columns}; nothing of the table was committed",
+                local.path.display(),
+                columns(schema.fields())
+            ),
+        });
+    }
+    table.put_file(&name, bytes).await?;
+    Ok((name, Some(add)))
+}
+
+/// The files of a canonical table in the lake, `kommun=<k>/period=<p>/<pipeline>.parquet`
+/// (hidden and temporary files left out), in path order.
+fn local_files(lake: &Lake, def: &TableDef) -> Result<Vec<Local>> {
+    let dir = lake.table_dir(def.name);
+    let mut locals = Vec::new();
+    for kommun in sorted_entries(&dir, "kommun=")? {
+        for period in sorted_entries(&kommun, "period=")? {
+            for file in sorted_entries(&period, "")? {
+                let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                let Some(pipeline) = name.strip_suffix(".parquet") else {
+                    continue;
+                };
+                let meta = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?;
+                let modified_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+                let part = |d: &Path| d.file_name().map(|n| n.to_string_lossy().into_owned());
+                let (Some(k), Some(p)) = (part(&kommun), part(&period)) else {
+                    continue;
+                };
+                let stem = format!("{k}/{p}/{pipeline}");
+                let partition = [
+                    ("kommun", &k["kommun=".len()..]),
+                    ("period", &p["period=".len()..]),
+                ]
+                .into_iter()
+                .map(|(c, v)| (c.to_string(), Some(v.to_string())))
+                .collect();
+                locals.push(Local {
+                    key: format!("{}/{stem}.parquet", def.name),
+                    path: file,
+                    stem,
+                    partition,
+                    size: meta.len(),
+                    modified_ns,
+                });
+            }
+        }
+    }
+    Ok(locals)
+}
+
+/// Entries of `dir` whose names begin with `prefix` and not with `.` or `_` (temporary
+/// and hidden files), sorted; none when `dir` does not exist.
+fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && !name.starts_with(['.', '_']) {
+            paths.push(entry.path());
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}
+
+/// A digest of a table's file names, in order.
+fn names_digest<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let mut hash = Sha256::new();
+    for name in names {
+        hash.update(name.as_bytes());
+        hash.update(b"\n");
+    }
+    hex::encode(hash.finalize())
+}
+
+fn seen_file(local: &Local, name: String) -> SeenFile {
+    SeenFile {
+        size: local.size,
+        modified_ns: local.modified_ns,
+        name,
+    }
+}

@@ -1,0 +1,237 @@
+//! `[lake] delta`: the lake's tables committed as Delta tables, partitioned by kommun
+//! and period, on local disk and on moto's S3, read back by delta-rs: the same rows as
+//! the local lake at each version, a night committing only the kommun-months it
+//! changed, nothing half-committed after a kill, a lost cache or a deleted table
+//! caught up from content, and a lease another host holds respected.
+
+use std::path::Path;
+use std::process::Command;
+
+use malgrupp::lake::location::Location;
+
+use crate::common::TestLake;
+use crate::delta_interop::python;
+use crate::lake::{private_fs_pipeline, without_first_data_row, write_config};
+
+/// Per table: rows and a digest of its rows in any order (partition columns included),
+/// of the local lake (`local ROOT TABLES`) or of the Delta tables under a root
+/// (`delta ROOT TABLES VERSION|newest`, store settings from `AWS_*`), as pyarrow and
+/// delta-rs read them.
+const DIGESTS: &str = r#"
+import hashlib, json, os, sys
+import pyarrow as pa, pyarrow.dataset as ds
+from deltalake import DeltaTable
+def digest(t):
+    cols = sorted(t.column_names)
+    rows = sorted(json.dumps([t.column(c)[i].as_py() for c in cols], default=str) for i in range(t.num_rows))
+    return [t.num_rows, cols, hashlib.sha256("\n".join(rows).encode()).hexdigest()]
+mode, root, tables, out = sys.argv[1], sys.argv[2], sys.argv[3].split(","), {}
+hive = ds.partitioning(pa.schema([("kommun", pa.string()), ("period", pa.string())]), flavor="hive")
+for name in tables:
+    if mode == "local":
+        t = ds.dataset(os.path.join(root, name), format="parquet", partitioning=hive).to_table()
+    else:
+        version = None if sys.argv[4] == "newest" else int(sys.argv[4])
+        opts = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+        if opts:
+            opts["AWS_ALLOW_HTTP"] = "true"
+        t = DeltaTable(root + "/" + name, version=version, storage_options=opts or None).to_pyarrow_table()
+    out[name] = digest(t)
+print(json.dumps(out, sort_keys=True))
+"#;
+
+fn digests(args: &[&str], env: &[(String, String)]) -> serde_json::Value {
+    let args: Vec<&Path> = args.iter().map(Path::new).collect();
+    serde_json::from_slice(&python(DIGESTS, &args, env)).expect("json")
+}
+
+/// The versions in a local Delta table's log.
+fn versions(table: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(table.join("_delta_log"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter_map(|n| n.strip_suffix(".json").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn each_run_commits_the_lakes_tables_and_a_night_only_the_kommun_months_it_changed() {
+    let mut t = TestLake::new();
+    let extract = private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let data = t.dir.path().join("data");
+    let cloud = t.dir.path().join("cloud");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let text = text.replacen(
+        "[lake]\n",
+        &format!("[lake]\ndelta = '{}'\n", cloud.display()),
+        1,
+    );
+    std::fs::write(&cfg, text).expect("config");
+    let run = |failpoint: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_malgrupp"));
+        c.args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"]);
+        if let Some(f) = failpoint {
+            c.env("MALGRUPP_FAILPOINT", f);
+        }
+        c.output().expect("spawn")
+    };
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let table = "forsorjningsstod";
+    let (data_s, cloud_s) = (data.display().to_string(), cloud.display().to_string());
+    let local = || digests(&["local", &data_s, table], &[]);
+    let delta = |v: &str| digests(&["delta", &cloud_s, table, v], &[]);
+
+    ok(run(None));
+    let first = local();
+    assert!(first[table][0].as_u64().is_some_and(|n| n > 0), "{first}");
+    assert_eq!(delta("0"), first);
+    let log = cloud.join(table);
+    assert_eq!(versions(&log).len(), 1);
+    // Partitioned as the lake is: every object under its kommun's and period's prefix.
+    let v0 =
+        std::fs::read_to_string(log.join("_delta_log/00000000000000000000.json")).expect("log");
+    assert!(
+        v0.contains(r#""partitionColumns":["kommun","period"]"#),
+        "{v0}"
+    );
+    assert!(
+        v0.contains(r#""path":"kommun=0880/period=2015-05/fs-"#),
+        "{v0}"
+    );
+
+    // Nothing changed: nothing committed. A lost cache costs reading the files again,
+    // never a version: names are by content.
+    ok(run(None));
+    std::fs::remove_file(data.join("_meta/lake_delta")).expect("cache");
+    ok(run(None));
+    assert_eq!(versions(&log).len(), 1);
+
+    // A new delivery, killed after its objects were uploaded and before the commit: the
+    // table stays at version 0 though the local lake moved on.
+    std::fs::write(&extract, without_first_data_row(&extract)).expect("write");
+    let killed = run(Some("before-delta-commit"));
+    let stderr = String::from_utf8_lossy(&killed.stderr);
+    assert!(
+        !killed.status.success() && stderr.contains("failpoint before-delta-commit"),
+        "{stderr}"
+    );
+    let second = local();
+    assert_ne!(second, first);
+    assert_eq!(delta("newest"), first);
+
+    // The next run has nothing new to ingest; its refresh catches the table up in one
+    // version that replaces only the kommun-month the delivery changed.
+    ok(run(None));
+    assert_eq!(delta("newest"), second);
+    assert_eq!(delta("0"), first);
+    let v1 =
+        std::fs::read_to_string(log.join("_delta_log/00000000000000000001.json")).expect("log");
+    let adds: Vec<&str> = v1.lines().filter(|l| l.contains(r#"{"add":"#)).collect();
+    let removes: Vec<&str> = v1.lines().filter(|l| l.contains(r#"{"remove":"#)).collect();
+    assert_eq!((adds.len(), removes.len()), (1, 1), "{v1}");
+    assert!(adds[0].contains("kommun=0880/period=2015-05/fs-"), "{v1}");
+
+    // A table deleted in the target is committed again, equal to the lake.
+    std::fs::remove_dir_all(&log).expect("delete table");
+    ok(run(None));
+    assert_eq!(versions(&log).len(), 1);
+    assert_eq!(delta("newest"), second);
+}
+
+#[tokio::test]
+async fn on_s3_the_lakes_tables_are_committed_under_a_lease_other_hosts_respect() {
+    let moto = crate::object_storage::Moto::start().await;
+    let t = TestLake::new();
+    let (outcome, out) = t.run(&["kalmar_fs", "kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    let target = Location::parse("s3://lake/tables").expect("location");
+    let lake = t.lake();
+    let sync = || malgrupp::lake::mirror::sync(&lake, &target, 30, moto.env());
+
+    // Another host holds the lease: nothing is committed, and the error says by whom.
+    let (store, object) = moto.host("tables");
+    let other = malgrupp::lake::lease::Lease::try_acquire(
+        store,
+        &object,
+        "lake",
+        "the other host",
+        std::time::Duration::from_secs(1),
+        chrono::Utc::now(),
+    )
+    .await
+    .expect("store")
+    .expect("free");
+    let e = sync().await.expect_err("busy").to_string();
+    assert!(
+        e.contains("another host") && e.contains("the other host"),
+        "{e}"
+    );
+    drop(other);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let synced = sync().await.expect("sync");
+    let mut tables: Vec<&str> = synced.committed.iter().map(|(t, _)| t.as_str()).collect();
+    tables.sort_unstable();
+    assert_eq!(tables, ["forsorjningsstod", "kaa"], "{synced:?}");
+    assert!(synced.committed.iter().all(|(_, v)| *v == 0), "{synced:?}");
+    let env: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .map(|(k, v)| match k.as_str() {
+            "AWS_ENDPOINT" => ("AWS_ENDPOINT_URL".to_string(), v),
+            _ => (k, v),
+        })
+        .collect();
+    let names = tables.join(",");
+    let data = t.settings.lake_root.display().to_string();
+    let local = digests(&["local", &data, &names], &[]);
+    assert_eq!(
+        digests(&["delta", "s3://lake/tables", &names, "newest"], &env),
+        local
+    );
+    // Nothing changed: nothing committed, and nothing listed but each table's log.
+    assert!(sync().await.expect("sync").committed.is_empty());
+}
+
+/// The lake's tables and the published views in one prefix would take each other's
+/// tables for their own: refused with both settings named.
+#[test]
+fn the_lake_and_the_published_views_need_prefixes_of_their_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("malgrupp.toml");
+    std::fs::write(
+        &cfg,
+        "[lake]\ndelta = 's3://b/x'\n[publish]\ndelta = 's3://b/x'\n",
+    )
+    .expect("config");
+    let e = malgrupp::config::Settings::load(Some(&cfg))
+        .expect_err("one prefix")
+        .to_string();
+    assert!(
+        e.contains("lake.delta") && e.contains("[publish] delta"),
+        "{e}"
+    );
+    std::fs::write(
+        &cfg,
+        "[lake]\ndelta = 's3://b/lake'\ndelta_keep_days = 7\n[publish]\ndelta = 's3://b/x'\n",
+    )
+    .expect("config");
+    let s = malgrupp::config::Settings::load(Some(&cfg)).expect("two prefixes");
+    assert_eq!(
+        s.lake_delta.map(|l| l.to_string()).as_deref(),
+        Some("s3://b/lake")
+    );
+    assert_eq!(s.lake_delta_keep_days, 7);
+}

@@ -1,10 +1,11 @@
 //! `deploy/docker/compose.s3.yaml`: compose.yaml plus an S3 server that every publish is
 //! committed to as Delta tables. No Docker engine runs here, so what the example promises
 //! is checked piece by piece: its server is the moto release the object-storage tests
-//! run against, its settings are the container's with `[publish] delta` added and are
-//! mounted where the image reads them, its environment points at that server, and those
-//! settings and that environment in the image's layout commit the published views to
-//! the bucket it creates (moto started here, on a free port).
+//! run against, its settings are the container's with `[publish] delta` and `[lake]
+//! delta` added and are mounted where the image reads them, its environment points at
+//! that server, and those settings and that environment in the image's layout commit
+//! the published views and the lake's tables to the bucket it creates (moto started
+//! here, on a free port).
 
 use super::*;
 
@@ -63,6 +64,10 @@ fn the_s3_example_runs_the_tested_server_and_mounts_its_settings_where_the_image
         malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/published"))
             .expect("location"),
     );
+    expected.lake_delta = Some(
+        malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/lake"))
+            .expect("location"),
+    );
     let (mut s3, mut expected) = (format!("{s3:?}"), format!("{expected:?}"));
     for s in [&mut s3, &mut expected] {
         // Where each file was read from, nothing else, may differ.
@@ -72,7 +77,7 @@ fn the_s3_example_runs_the_tested_server_and_mounts_its_settings_where_the_image
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_s3_example_commits_the_published_views_to_its_bucket() {
+async fn the_s3_example_commits_the_published_views_and_the_lakes_tables_to_its_bucket() {
     let compose = s3_compose();
     let moto = crate::object_storage::Moto::start().await;
     let bucket = compose
@@ -137,4 +142,33 @@ async fn the_s3_example_commits_the_published_views_to_its_bucket() {
         local,
         "one object per published period file"
     );
+    // The lake's tables too: each of the image's tables with files, one object per
+    // kommun-month file.
+    let lake = malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/lake"))
+        .expect("location")
+        .open_store(env.clone())
+        .expect("store");
+    let data = layout.under("/var/lib/malgrupp/data");
+    let mut tables = 0;
+    for def in malgrupp::normalize::schema::TABLES {
+        let files = crate::common::files_under(&data.join(def.name))
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+            .count();
+        if files == 0 {
+            continue;
+        }
+        let table = malgrupp::lake::delta::DeltaTable::new(
+            lake.store.clone(),
+            lake.root.clone().join(def.name),
+            def.name,
+        );
+        let snapshot = table
+            .snapshot(malgrupp::lake::delta::AsOf::Newest)
+            .await
+            .unwrap_or_else(|e| panic!("{} committed to the bucket: {e}", def.name));
+        assert_eq!(snapshot.files.len(), files, "{}", def.name);
+        tables += 1;
+    }
+    assert!(tables >= 2, "{tables} tables");
 }

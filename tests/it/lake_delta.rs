@@ -235,3 +235,68 @@ fn the_lake_and_the_published_views_need_prefixes_of_their_own() {
     );
     assert_eq!(s.lake_delta_keep_days, 7);
 }
+
+/// A store that is down fails the run's refresh with both targets named (the run's own
+/// data stays in the local lake and its published set), and the next run with the store
+/// up commits both, with nothing new to ingest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_down_is_reported_by_the_run_and_caught_up_by_the_next() {
+    let mut t = TestLake::new();
+    private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let text = std::fs::read_to_string(&cfg).expect("config").replacen(
+        "[lake]\n",
+        "[lake]\ndelta = 's3://lake/tables'\n",
+        1,
+    ) + "[publish]\ndelta = 's3://lake/published'\n";
+    std::fs::write(&cfg, text).expect("config");
+    let run = |env: Vec<(String, String)>| {
+        Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"])
+            .envs(env)
+            .output()
+            .expect("spawn")
+    };
+    // Nothing listens on the port of a server that has been stopped.
+    let gone = crate::object_storage::Moto::start().await;
+    let env = gone.env();
+    drop(gone);
+    let down = run(env);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&down.stdout),
+        String::from_utf8_lossy(&down.stderr)
+    );
+    assert!(!down.status.success(), "{said}");
+    for expected in [
+        "the lake's tables could not be committed as Delta tables",
+        "s3://lake/tables",
+        "the published views could not be committed as Delta tables",
+        "s3://lake/published",
+    ] {
+        assert!(said.contains(expected), "{expected:?} not in:\n{said}");
+    }
+    let data = t.dir.path().join("data");
+    assert!(
+        data.join("forsorjningsstod/kommun=0880/period=2015-05/fs.parquet")
+            .is_file()
+    );
+    assert!(data.join("published/kartlaggning").is_dir());
+
+    let moto = crate::object_storage::Moto::start().await;
+    let up = run(moto.env());
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let (store, _) = moto.host("");
+    for table in ["tables/forsorjningsstod", "published/kartlaggning"] {
+        let table = malgrupp::lake::delta::DeltaTable::new(
+            store.clone(),
+            object_store::path::Path::from(table),
+            table,
+        );
+        assert_eq!(table.version().await.expect("log"), Some(0), "{table:?}");
+    }
+}

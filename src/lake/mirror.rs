@@ -15,7 +15,10 @@
 //! are kept for `[lake] delta_keep_days` and cleaned up after. On an object store the
 //! commits hold the lease `_meta/locks/lake.lease` under the prefix, as the published
 //! views' do theirs. A failed table leaves its last version and is tried again at the
-//! next refresh; the others are committed all the same.
+//! next refresh; the others are committed all the same. A table a new malgrupp gave
+//! more columns gets them in one version (Delta's `mergeSchema`: files from before,
+//! like the lake's own, lack them and are read with nulls); any other change of its
+//! columns is refused naming the column, until the Delta table is removed.
 //!
 //! Pseudonymized rows are personal data (SPEC §6): the target needs the access control
 //! the lake has. The quarantine (rejected values as received) and the ledger are not
@@ -25,6 +28,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
+use datafusion::arrow::datatypes::Schema;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -196,26 +200,41 @@ async fn commit_table(
     locals: &[Local],
     cached: Vec<Option<String>>,
 ) -> Result<(Option<u64>, bool, Vec<String>)> {
-    let file_columns = columns(def.file_schema().fields());
+    let schema = def.file_schema();
     let version = table.version().await?;
+    // A new malgrupp whose table gained columns adds them to the Delta table in one
+    // version (`mergeSchema`): files without them are read with nulls there.
+    let mut added_columns = false;
     let existing: BTreeSet<String> = match version {
         Some(v) => {
             let snapshot = table.snapshot(AsOf::Version(v)).await?;
-            let had = columns(snapshot.columns.data.iter().map(|(f, _)| f));
+            let had = Schema::new(
+                snapshot
+                    .columns
+                    .data
+                    .iter()
+                    .map(|(f, _)| f.clone())
+                    .collect::<Vec<_>>(),
+            );
             let partitions: Vec<&str> = snapshot
                 .columns
                 .partitions
                 .iter()
                 .map(|(f, _)| f.name().as_str())
                 .collect();
-            if had != file_columns || partitions != PARTITIONS {
+            let unfit = fits(&had, &schema).err();
+            if unfit.is_some() || partitions != PARTITIONS {
                 return Err(Error::Table {
                     table: table.shown().to_string(),
                     message: format!(
-                        "its columns are {had} partitioned by {partitions:?}, the lake's table has {file_columns} partitioned by {PARTITIONS:?}; nothing was committed (remove the Delta table to have it committed anew)"
+                        "its columns are {} partitioned by {partitions:?}, the lake's table has {} partitioned by {PARTITIONS:?} ({}); nothing was committed (remove the Delta table to have it committed anew)",
+                        columns(had.fields()),
+                        columns(schema.fields()),
+                        unfit.unwrap_or_else(|| "other partition columns".into())
                     ),
                 });
             }
+            added_columns = columns(had.fields()) != columns(schema.fields());
             snapshot.files.into_iter().map(|f| f.path).collect()
         }
         None => BTreeSet::new(),
@@ -225,7 +244,7 @@ async fn commit_table(
     let work: Vec<_> = locals
         .iter()
         .zip(cached)
-        .map(|(local, cached)| name_and_upload(table, local, cached, &existing, &file_columns))
+        .map(|(local, cached)| name_and_upload(table, local, cached, &existing, &schema))
         .collect();
     let named: Vec<(String, Option<DataFile>)> = futures::stream::iter(work)
         .buffered(UPLOADS)
@@ -239,7 +258,7 @@ async fn commit_table(
         .collect();
     let names: Vec<String> = named.iter().map(|(n, _)| n.clone()).collect();
     let add: Vec<DataFile> = named.into_iter().filter_map(|(_, add)| add).collect();
-    if add.is_empty() && remove.is_empty() {
+    if add.is_empty() && remove.is_empty() && !added_columns {
         return Ok((version, false, names));
     }
     // A test hook: killed here, the new objects are in the store and no version names
@@ -250,7 +269,12 @@ async fn commit_table(
     let committed = match version {
         None => {
             table
-                .create(&def.file_schema(), &PARTITIONS, change, "CREATE TABLE")
+                .create(&schema, &PARTITIONS, change, "CREATE TABLE")
+                .await?
+        }
+        Some(v) if added_columns => {
+            table
+                .replace_columns(v, &schema, change, "ADD COLUMNS")
                 .await?
         }
         Some(v) => table.commit(v, change, "WRITE").await?,
@@ -265,7 +289,7 @@ async fn name_and_upload(
     local: &Local,
     cached: Option<String>,
     existing: &BTreeSet<String>,
-    file_columns: &str,
+    table_columns: &Schema,
 ) -> Result<(String, Option<DataFile>)> {
     if let Some(name) = cached.filter(|n| existing.contains(n)) {
         return Ok((name, None));
@@ -276,13 +300,14 @@ async fn name_and_upload(
         return Ok((name, None));
     }
     let (add, schema) = data_file(name.clone(), &bytes, &local.path, local.partition.clone())?;
-    if columns(schema.fields()) != file_columns {
+    if let Err(unfit) = fits(&schema, table_columns) {
         return Err(Error::Table {
             table: table.shown().to_string(),
             message: format!(
-                "{} has the columns {}, the table {file_columns}; nothing of the table was committed",
+                "{} has the columns {}, the table {} ({unfit}); nothing of the table was committed",
                 local.path.display(),
-                columns(schema.fields())
+                columns(schema.fields()),
+                columns(table_columns.fields())
             ),
         });
     }
@@ -355,6 +380,34 @@ fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
     }
     paths.sort();
     Ok(paths)
+}
+
+/// Whether data with the columns `older` is read right under the columns `newer`: each
+/// of its columns there with its type, and each column it lacks nullable (read as nulls,
+/// as Delta readers fill a column a file lacks).
+fn fits(older: &Schema, newer: &Schema) -> std::result::Result<(), String> {
+    for field in older.fields() {
+        match newer.field_with_name(field.name()) {
+            Ok(new) if new.data_type() == field.data_type() => {}
+            Ok(new) => {
+                return Err(format!(
+                    "{} is {} there, {} here",
+                    field.name(),
+                    field.data_type(),
+                    new.data_type()
+                ));
+            }
+            Err(_) => return Err(format!("{} is no longer a column", field.name())),
+        }
+    }
+    match newer
+        .fields()
+        .iter()
+        .find(|f| !f.is_nullable() && older.field_with_name(f.name()).is_err())
+    {
+        Some(f) => Err(format!("{} is missing and may not be null", f.name())),
+        None => Ok(()),
+    }
 }
 
 /// A digest of a table's file names, in order.

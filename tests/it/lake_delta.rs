@@ -300,3 +300,125 @@ async fn a_store_down_is_reported_by_the_run_and_caught_up_by_the_next() {
         assert_eq!(table.version().await.expect("log"), Some(0), "{table:?}");
     }
 }
+
+/// A new malgrupp whose table gained a column: the Delta table an older one committed
+/// takes it in one version (files from before read with nulls in it, as the lake's
+/// files from before lack it), and a column whose type changed is refused naming it.
+#[tokio::test]
+async fn a_table_gaining_a_column_gets_it_in_one_version_and_a_changed_type_is_refused() {
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use malgrupp::lake::delta::{Change, DeltaTable};
+    let t = TestLake::new();
+    let (outcome, out) = t.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    let def = malgrupp::normalize::schema::table("forsorjningsstod").expect("table");
+    let canonical = def.file_schema();
+    let added = canonical
+        .fields()
+        .iter()
+        .find(|f| f.is_nullable())
+        .expect("a nullable column")
+        .name()
+        .clone();
+    let older = |ty: Option<DataType>| {
+        Schema::new(
+            canonical
+                .fields()
+                .iter()
+                .filter_map(|f| match (f.name() == &added, &ty) {
+                    (false, _) => Some(f.as_ref().clone()),
+                    (true, None) => None,
+                    (true, Some(ty)) => Some(Field::new(f.name(), ty.clone(), true)),
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    // The lake's files as the older malgrupp wrote them: without the column.
+    let data = t.settings.lake_root.clone();
+    let files: Vec<_> = crate::common::files_under(&data.join(def.name))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(!files.is_empty());
+    for file in &files {
+        let reader =
+            datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(file).expect("open"),
+            )
+            .expect("parquet")
+            .build()
+            .expect("reader");
+        let batches: Vec<_> = reader
+            .map(|b| {
+                let b = b.expect("batch");
+                let keep: Vec<usize> = (0..b.num_columns())
+                    .filter(|i| b.schema().field(*i).name() != &added)
+                    .collect();
+                b.project(&keep).expect("project")
+            })
+            .collect();
+        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(file).expect("file"),
+            batches[0].schema(),
+            None,
+        )
+        .expect("writer");
+        for b in &batches {
+            w.write(b).expect("write");
+        }
+        w.close().expect("close");
+    }
+    // …and the Delta tables it committed: one with the column missing, one with it of
+    // another type.
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (root, ty) in [("ok", None), ("changed", Some(DataType::Int64))] {
+        let location = Location::Local(dir.path().join(root));
+        std::fs::create_dir_all(dir.path().join(root)).expect("dir");
+        let opened = location.open_store(Vec::new()).expect("store");
+        DeltaTable::new(opened.store, opened.root.join(def.name), def.name)
+            .create(
+                &older(ty),
+                &["kommun", "period"],
+                Change::default(),
+                "CREATE TABLE",
+            )
+            .await
+            .expect("older table");
+    }
+
+    let ok = Location::Local(dir.path().join("ok"));
+    let synced = malgrupp::lake::mirror::sync(&t.lake(), &ok, 30, Vec::new())
+        .await
+        .expect("sync");
+    assert_eq!(synced.committed, [(def.name.to_string(), 1)]);
+    let read = python(
+        r#"
+import sys
+from deltalake import DeltaTable
+t = sys.argv[1] + "/forsorjningsstod"
+for v in (0, 1):
+    d = DeltaTable(t, version=v)
+    a = d.to_pyarrow_table()
+    print(v, sys.argv[2] in d.schema().to_arrow().names, a.num_rows, a.column(sys.argv[2]).null_count if sys.argv[2] in a.column_names else -1)
+"#,
+        &[&dir.path().join("ok"), Path::new(&added)],
+        &[],
+    );
+    let local_rows = digests(&["local", &data.display().to_string(), def.name], &[])[def.name][0]
+        .as_u64()
+        .expect("rows");
+    assert_eq!(
+        String::from_utf8_lossy(&read),
+        format!("0 False 0 -1\n1 True {local_rows} {local_rows}\n")
+    );
+
+    let changed = Location::Local(dir.path().join("changed"));
+    let e = malgrupp::lake::mirror::sync(&t.lake(), &changed, 30, Vec::new())
+        .await
+        .expect_err("another type")
+        .to_string();
+    assert!(
+        e.contains(&format!("{added} is Int64 there")) && e.contains("remove the Delta table"),
+        "{e}"
+    );
+}

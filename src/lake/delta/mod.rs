@@ -186,11 +186,14 @@ impl DeltaTable {
     }
 
     /// Commits `change` with new columns on top of `read_version`, as Spark's
-    /// `overwriteSchema` does: the version states the new schema, so it and later ones
-    /// are read with it while earlier ones keep theirs; the table keeps its id. `change`
-    /// must replace every file (older files have the old columns). Not rebased: a version
-    /// another writer committed meanwhile was planned against the old columns, so it
-    /// refuses this commit.
+    /// `overwriteSchema` (or, when columns are only added, `mergeSchema`) does: the
+    /// version states the new schema, so it and later ones are read with it while
+    /// earlier ones keep theirs; the table keeps its id and its partition columns.
+    /// `change` must replace every file the new columns do not read right: a file
+    /// lacking a nullable column the new schema adds is read with nulls in it, any other
+    /// difference needs the file replaced. Not rebased: a version another writer
+    /// committed meanwhile was planned against the old columns, so it refuses this
+    /// commit. Refused on column-mapped tables (malgrupp never writes them).
     pub async fn replace_columns(
         &self,
         read_version: u64,
@@ -210,16 +213,24 @@ impl DeltaTable {
             .pointer("/configuration/delta.columnMapping.mode")
             .and_then(Value::as_str)
             .is_some_and(|mode| mode != "none");
-        let partitioned = metadata
-            .get("partitionColumns")
-            .and_then(Value::as_array)
-            .is_some_and(|columns| !columns.is_empty());
-        if mapped || partitioned {
+        if mapped {
             return Err(self.refused(
-                "its columns are mapped or partitioned; only a table of plain columns has them replaced".into(),
+                "its columns are mapped; only a table of plain columns has them replaced".into(),
             ));
         }
-        metadata["schemaString"] = json!(schema_string(schema, &[])?);
+        let partitions: Vec<String> = metadata
+            .get("partitionColumns")
+            .and_then(Value::as_array)
+            .map(|columns| {
+                columns
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let partitions: Vec<&str> = partitions.iter().map(String::as_str).collect();
+        metadata["schemaString"] = json!(schema_string(schema, &partitions)?);
         let mut lines = vec![json!({ "metaData": metadata })];
         lines.extend(actions(&change, operation));
         match self.put_version(read_version + 1, &lines).await? {

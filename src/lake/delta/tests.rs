@@ -497,7 +497,8 @@ async fn a_checkpoint_replaces_the_log_before_it_and_clean_up_keeps_what_kept_mo
 
 /// New columns in one version: read with them from then on (through a checkpoint too),
 /// the version before with the old ones, the table id kept; refused after a version
-/// another writer planned against the old columns, and on a partitioned table.
+/// another writer planned against the old columns; a partitioned table keeps its
+/// partition column and, with a column only added, its files.
 #[tokio::test]
 async fn replaced_columns_hold_from_their_version_on() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
@@ -569,10 +570,25 @@ async fn replaced_columns_hold_from_their_version_on() {
 
     let fresh: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let partitioned = created(&fresh, vec![file("0880", "a")]).await;
-    let e = partitioned
-        .replace_columns(0, &wider, Change::default(), "REPLACE TABLE")
+    let added = Change {
+        add: vec![file("0881", "b")],
+        remove: vec![],
+    };
+    partitioned
+        .replace_columns(0, &wider, added, "ADD COLUMNS")
         .await
-        .expect_err("partitioned")
-        .to_string();
-    assert!(e.contains("partitioned"), "{e}");
+        .expect("columns added to a partitioned table");
+    let newest = partitioned.snapshot(AsOf::Newest).await.expect("newest");
+    assert_eq!(names(&newest), ["person_id", "alder", "kon"]);
+    let partitions: Vec<&str> = newest
+        .columns
+        .partitions
+        .iter()
+        .map(|(f, _)| f.name().as_str())
+        .collect();
+    assert_eq!(partitions, ["kommun"]);
+    assert_eq!(
+        paths(&newest.files),
+        ["kommun=0880/a.parquet", "kommun=0881/b.parquet"]
+    );
 }

@@ -142,6 +142,23 @@ fn each_run_commits_the_lakes_tables_and_a_night_only_the_kommun_months_it_chang
     let removes: Vec<&str> = v1.lines().filter(|l| l.contains(r#"{"remove":"#)).collect();
     assert_eq!((adds.len(), removes.len()), (1, 1), "{v1}");
     assert!(adds[0].contains("kommun=0880/period=2015-05/fs-"), "{v1}");
+    // Analysts read it as of a version with `malgrupp sql --delta`, the partition
+    // columns from the log: each version's rows, of kommun 0880 in May 2015.
+    for (version, rows) in [("0", &first), ("1", &second)] {
+        let (ok, out, err) = crate::object_storage::malgrupp_sql(
+            t.dir.path(),
+            "select count(*) as n from fs where kommun = '0880' and period = '2015-05'",
+            &[
+                "--delta",
+                &format!("fs={cloud_s}/{table}"),
+                "--as-of",
+                version,
+            ],
+            &[],
+        );
+        assert!(ok, "{err}");
+        assert_eq!(out, format!("n\n{}\n", rows[table][0]), "version {version}");
+    }
 
     // A table deleted in the target is committed again, equal to the lake.
     std::fs::remove_dir_all(&log).expect("delete table");

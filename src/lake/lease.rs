@@ -93,6 +93,13 @@ impl Lease {
             }
             seen = Some(shown_holder(&record));
             match lease.put(PutMode::Update(version), now).await? {
+                // A released lease (expired at the epoch) is the common case, every
+                // night: only taking one over from a holder that stopped renewing is
+                // worth a warning.
+                Ok(()) if record.expires == DateTime::<Utc>::UNIX_EPOCH => {
+                    tracing::debug!(lease = %lease.shown, previous = %record.holder, "taking a released lease");
+                    return Ok(Ok(lease));
+                }
                 Ok(()) => {
                     tracing::warn!(lease = %lease.shown, previous = %record.holder, "taking over an expired lease");
                     return Ok(Ok(lease));

@@ -26,6 +26,36 @@ fn at(seconds: i64) -> DateTime<Utc> {
         .expect("time")
 }
 
+/// What is logged at warn and above on this thread while the guard lives.
+fn warnings() -> (
+    Arc<std::sync::Mutex<Vec<u8>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut b) = self.0.lock() {
+                b.extend_from_slice(buf);
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let captured = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(move || Capture(writer.clone()))
+        .finish();
+    (captured, tracing::subscriber::set_default(subscriber))
+}
+
+fn logged(captured: &std::sync::Mutex<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&captured.lock().expect("log")).into_owned()
+}
+
 async fn take(
     store: &Arc<dyn ObjectStore>,
     who: &str,
@@ -52,9 +82,12 @@ async fn a_held_lease_refuses_others_until_released_and_names_its_holder() {
         .expect("store")
         .expect("another name is free");
     a.release().await.expect("release");
+    let (captured, _guard) = warnings();
     let b = take(&store, "host b", at(31))
         .await
         .expect("free once released");
+    // A released lease is taken without the warning an expired one gets.
+    assert_eq!(logged(&captured), "");
     assert_eq!(b.expires(), at(91));
     let body = store
         .get(&location().path("_meta/locks/fs.lease"))
@@ -76,10 +109,17 @@ async fn an_expired_lease_is_taken_over_and_its_old_holder_learns_at_renewal() {
     take(&store, "host b", at(100))
         .await
         .expect_err("renewed lease still held");
-    // Host a stops renewing (hung, cut off): after expiry host b takes over.
+    // Host a stops renewing (hung, cut off): after expiry host b takes over, warning.
+    let (captured, guard) = warnings();
     let b = take(&store, "host b", at(111))
         .await
         .expect("expired lease taken over");
+    let said = logged(&captured);
+    assert!(
+        said.contains("taking over an expired lease") && said.contains("host a"),
+        "{said}"
+    );
+    drop(guard);
     let lost = a.renew(at(112)).await.expect("store").expect_err("lost");
     assert!(lost.text.starts_with("host b "), "{}", lost.text);
     // The loser's release leaves the winner's lease alone.

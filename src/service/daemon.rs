@@ -111,6 +111,7 @@ impl Daemon {
                 // A publish cut short by an earlier shutdown (or a run by another process)
                 // may have left the published views behind the lake: republish once.
                 let (problems, _) = super::refresh(&d.settings, d.runner.lake()).await;
+                d.runner.metrics().refreshed(Utc::now(), problems.len());
                 for problem in problems {
                     tracing::error!(problem = %problem, "at start-up");
                 }
@@ -217,6 +218,7 @@ impl Daemon {
             Ok(report) if report.succeeded() => {
                 let (problems, published) =
                     super::refresh(&self.settings, self.runner.lake()).await;
+                self.runner.metrics().refreshed(Utc::now(), problems.len());
                 for problem in problems {
                     tracing::error!(pipeline = %p.name, problem = %problem, "after the run");
                 }

@@ -26,6 +26,8 @@ struct Inner {
     rows: BTreeMap<String, [u64; 3]>,
     /// Pipelines running now.
     running: BTreeMap<String, bool>,
+    /// This process's last refresh after runs: when it ended and its problems.
+    refresh: Option<(chrono::DateTime<chrono::Utc>, usize)>,
 }
 
 impl Metrics {
@@ -33,6 +35,14 @@ impl Metrics {
     pub fn started(&self, pipeline: &str) {
         if let Ok(mut m) = self.inner.lock() {
             m.running.insert(pipeline.to_string(), true);
+        }
+    }
+
+    /// A refresh after runs (views, publishing, the Delta commits) ended at `at` with
+    /// `problems`.
+    pub fn refreshed(&self, at: chrono::DateTime<chrono::Utc>, problems: usize) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.refresh = Some((at, problems));
         }
     }
 
@@ -159,6 +169,28 @@ impl Metrics {
                 }
             }
         }
+        // What runs alone do not show: a publish, or a Delta commit of `[publish] delta`
+        // or `[lake] delta`, that failed after the runs succeeded (the log says which).
+        if let Some((at, problems)) = m.refresh {
+            family(
+                &mut out,
+                "malgrupp_last_refresh_problems",
+                "gauge",
+                "Problems of this process's last refresh after runs (views, publishing, the Delta commits of [publish] delta and [lake] delta); 0 when all went well.",
+            );
+            let _ = writeln!(out, "malgrupp_last_refresh_problems {problems}");
+            family(
+                &mut out,
+                "malgrupp_last_refresh_timestamp_seconds",
+                "gauge",
+                "Unix time this process's last refresh after runs ended.",
+            );
+            let _ = writeln!(
+                out,
+                "malgrupp_last_refresh_timestamp_seconds {}",
+                at.timestamp()
+            );
+        }
         out
     }
 }
@@ -201,8 +233,14 @@ mod tests {
             scheduled_for: None,
             attempt: 1,
         });
+        // No refresh yet: no refresh gauges (an alert on them does not fire on a start).
+        assert!(!m.render(&[], &manifest).contains("refresh"));
+        let at = chrono::DateTime::from_timestamp(1_795_397_500, 0).expect("time");
+        m.refreshed(at, 2);
         let text = m.render(&["kalmar_fs".into()], &manifest);
         for line in [
+            "malgrupp_last_refresh_problems 2",
+            "malgrupp_last_refresh_timestamp_seconds 1795397500",
             "malgrupp_runs_total{pipeline=\"kalmar_fs\",outcome=\"ok\"} 1",
             "malgrupp_runs_total{pipeline=\"kalmar_fs\",outcome=\"skipped\"} 1",
             "malgrupp_rows_total{pipeline=\"kalmar_fs\",kind=\"quarantined\"} 1",

@@ -139,7 +139,7 @@ impl Service {
         format!("http://{}{path}", self.addr)
     }
 
-    async fn metrics(&self) -> String {
+    pub(crate) async fn metrics(&self) -> String {
         reqwest::Client::new()
             .get(self.url("/metrics"))
             .bearer_auth(ADMIN)

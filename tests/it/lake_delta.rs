@@ -439,3 +439,50 @@ for v in (0, 1):
         "{e}"
     );
 }
+
+/// Under `serve`, a Delta commit that fails after the runs is what operators alert on:
+/// `/metrics` counts the last refresh's problems (the log names them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_serve_a_failed_delta_commit_shows_in_the_metrics() {
+    let site =
+        crate::daemon::Site::new(&std::fs::canonicalize("pipelines").expect("pipelines"), "");
+    let ran = site
+        .command()
+        .args(["run", "kalmar_fs"])
+        .output()
+        .expect("run");
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    let settings = site.root().parent().expect("dir").join("malgrupp.toml");
+    let text = std::fs::read_to_string(&settings)
+        .expect("settings")
+        .replacen("[lake]\n", "[lake]\ndelta = 's3://lake/tables'\n", 1);
+    std::fs::write(&settings, text).expect("settings");
+    // Nothing listens on the port of a server that has been stopped.
+    let gone = crate::object_storage::Moto::start().await;
+    let env = gone.env();
+    drop(gone);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let service = crate::daemon::Service::start_with(&site, &env);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let metrics = service.metrics().await;
+        if metrics.contains("malgrupp_last_refresh_timestamp_seconds") {
+            assert!(
+                metrics
+                    .lines()
+                    .any(|l| l == "malgrupp_last_refresh_problems 1"),
+                "{metrics}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refresh: {metrics}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

@@ -95,6 +95,9 @@ async fn run(
     };
     let pipeline = bench_pipeline(settings, extracts, scratch)?;
     let (runner, _) = Runner::new(&s, Default::default(), runner::no_shutdown())?;
+    // Every benchmark is one lake to a Delta target: a second benchmark to the same
+    // `--delta` commits over the first, and a real lake's target refuses it.
+    runner.lake().set_id("malgrupp-national-benchmark")?;
     writeln!(
         out,
         "national  {} rows in {months} monthly extracts ({:.1} MB Windows-1252), {kommuner} kommuner",

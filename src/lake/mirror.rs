@@ -144,6 +144,10 @@ pub async fn sync(
         if !leased {
             opened.take_lease("lake").await?;
             leased = true;
+            if let Err(e) = opened.claim(lake).await {
+                opened.release().await?;
+                return Err(e);
+            }
         }
         match commit_table(&opened, &table, def, &locals, cached).await {
             Ok((version, committed, names)) => {

@@ -94,6 +94,35 @@ impl Lake {
         atomic::write(&path, bytes)
     }
 
+    /// This lake's identity: random, made at first need and kept in `_meta/lake_id`, so
+    /// a Delta target can tell this lake's commits from another lake's (a copy of the
+    /// directory keeps it, a new lake gets its own).
+    pub fn id(&self) -> Result<String> {
+        let path = self.id_path();
+        match std::fs::read_to_string(&path) {
+            Ok(id) if !id.trim().is_empty() => return Ok(id.trim().to_string()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(crate::error::Error::io(path, e)),
+        }
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b)
+            .map_err(|e| crate::error::Error::Internal(format!("random lake id: {e}")))?;
+        let id = hex::encode(b);
+        self.set_id(&id)?;
+        Ok(id)
+    }
+
+    /// Gives this lake the identity `id` (the benchmark's scratch lakes share one, so
+    /// that a benchmark target takes every benchmark's commits and no real lake's).
+    pub fn set_id(&self, id: &str) -> Result<()> {
+        atomic::write(&self.id_path(), format!("{id}\n").as_bytes())
+    }
+
+    fn id_path(&self) -> PathBuf {
+        self.root.join("_meta").join("lake_id")
+    }
+
     /// Reads a kept raw extract.
     pub fn read_raw(&self, relative: &str) -> Result<Vec<u8>> {
         let path = self.root.join(relative);

@@ -63,6 +63,10 @@ pub async fn sync(
         return Ok(Synced::default());
     }
     opened.take_lease("publish").await?;
+    if let Err(e) = opened.claim(lake).await {
+        opened.release().await?;
+        return Err(e);
+    }
     let keep_since = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
     let mut synced = Synced::default();
     // A view that fails does not stop the others; every failure is reported after them.

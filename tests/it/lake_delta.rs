@@ -486,3 +486,51 @@ async fn under_serve_a_failed_delta_commit_shows_in_the_metrics() {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Two lakes pointed at one prefix would each remove the other's files at every sync:
+/// the first to commit claims it, the other is refused naming the first, for the lake's
+/// tables and the published views alike, until the claim is deleted.
+#[tokio::test]
+async fn a_prefix_another_lake_committed_to_is_refused_naming_it() {
+    let (a, b) = (TestLake::new(), TestLake::new());
+    for t in [&a, &b] {
+        let (outcome, out) = t.run(&["kalmar_fs"]).await;
+        assert!(outcome.success(), "{out}");
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let lake_target = Location::Local(dir.path().join("lake"));
+    let published_target = Location::Local(dir.path().join("published"));
+    let mirror = |t: &TestLake| {
+        let (lake, target) = (t.lake(), lake_target.clone());
+        async move { malgrupp::lake::mirror::sync(&lake, &target, 30, Vec::new()).await }
+    };
+    let publish = |t: &TestLake| {
+        let (lake, target) = (t.lake(), published_target.clone());
+        async move { malgrupp::publish::delta::sync(&lake, &target, 30, Vec::new()).await }
+    };
+    mirror(&a).await.expect("a claims the lake's prefix");
+    publish(&a).await.expect("a claims the published prefix");
+    let a_root = a.settings.lake_root.display().to_string();
+    for e in [
+        mirror(&b).await.expect_err("another lake's").to_string(),
+        publish(&b).await.expect_err("another lake's").to_string(),
+    ] {
+        assert!(
+            e.contains("another lake") && e.contains(&a_root) && e.contains("_meta/lake"),
+            "{e}"
+        );
+    }
+    // Nothing of b's was committed: each table still at a's version 0.
+    for table in ["lake/forsorjningsstod", "published/kartlaggning"] {
+        assert_eq!(versions(&dir.path().join(table)).len(), 1, "{table}");
+    }
+    // a goes on; deleting the claim hands the prefix over to b.
+    mirror(&a).await.expect("a still");
+    std::fs::remove_file(dir.path().join("lake/_meta/lake")).expect("claim");
+    mirror(&b).await.expect("b takes the prefix over");
+    let e = mirror(&a).await.expect_err("now b's").to_string();
+    assert!(
+        e.contains(&b.settings.lake_root.display().to_string()),
+        "{e}"
+    );
+}

@@ -574,4 +574,10 @@ async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
             "lake {version} missing:\n{text}"
         );
     }
+    // Claimed by the benchmarks' shared identity: the next benchmark may commit there, a
+    // real lake may not.
+    for claimed in [&target, &target_lake] {
+        let claim = std::fs::read_to_string(claimed.join("_meta/lake")).expect("claim");
+        assert!(claim.contains("\"malgrupp-national-benchmark\""), "{claim}");
+    }
 }

@@ -17,10 +17,12 @@ use sha2::{Digest, Sha256};
 use super::footer::{Footer, footer};
 use super::{DataFile, DeltaTable};
 use crate::error::{Error, Result};
+use crate::lake::Lake;
 use crate::lake::atomic;
 use crate::lake::lease::Lease;
 use crate::lake::lease_keeper::KeptLease;
 use crate::lake::location::{Location, Opened};
+use object_store::{ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
 /// How long a target's lease lasts without a renewal (renewed every third of it).
 const LEASE: std::time::Duration = std::time::Duration::from_secs(120);
@@ -87,6 +89,69 @@ impl Target {
                 ),
             }),
         }
+    }
+
+    /// Claims the prefix for `lake`, or refuses when another lake claimed it: two lakes
+    /// committing to one prefix would each remove the other's files at every sync. The
+    /// claim is `_meta/lake` under the prefix, created only if absent; deleting it hands
+    /// the prefix over to the next lake that syncs.
+    pub async fn claim(&self, lake: &Lake) -> Result<()> {
+        let object = self.root.clone().join("_meta").join("lake");
+        let ours = lake.id()?;
+        let shown = format!("{}/_meta/lake", self.shown);
+        let store_error = |e| Error::Store {
+            object: shown.clone(),
+            source: e,
+        };
+        for _ in 0..2 {
+            match self.store.get(&object).await {
+                Ok(got) => {
+                    let bytes = got.bytes().await.map_err(store_error)?;
+                    let claim: serde_json::Value =
+                        serde_json::from_slice(&bytes).unwrap_or_default();
+                    if claim["lake"].as_str() == Some(ours.as_str()) {
+                        return Ok(());
+                    }
+                    return Err(Error::Table {
+                        table: self.shown.clone(),
+                        message: format!(
+                            "it holds the tables of another lake ({} on {}); each lake needs a prefix of its own, or delete {shown} to hand the prefix over to this lake ({})",
+                            claim["root"].as_str().unwrap_or("?"),
+                            claim["host"].as_str().unwrap_or("?"),
+                            lake.root().display()
+                        ),
+                    });
+                }
+                Err(object_store::Error::NotFound { .. }) => {
+                    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                        .map(|h| h.trim().to_string())
+                        .unwrap_or_default();
+                    let claim = serde_json::json!({
+                        "lake": ours,
+                        "root": lake.root().display().to_string(),
+                        "host": host,
+                    });
+                    let put = self
+                        .store
+                        .put_opts(
+                            &object,
+                            PutPayload::from(claim.to_string().into_bytes()),
+                            PutOptions::from(PutMode::Create),
+                        )
+                        .await;
+                    match put {
+                        Ok(_) => return Ok(()),
+                        // Claimed meanwhile: read whose claim it is.
+                        Err(object_store::Error::AlreadyExists { .. }) => {}
+                        Err(e) => return Err(store_error(e)),
+                    }
+                }
+                Err(e) => return Err(store_error(e)),
+            }
+        }
+        Err(Error::Internal(format!(
+            "{shown} changed while it was read"
+        )))
     }
 
     /// The table `name` under the prefix.

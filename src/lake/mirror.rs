@@ -14,7 +14,7 @@
 //! target. Readers see a table's previous version or its new one, never a mix; versions
 //! are kept for `[lake] delta_keep_days` and cleaned up after. On an object store the
 //! commits hold the lease `_meta/locks/lake.lease` under the prefix, as the published
-//! views' do theirs. A failed table leaves its last version and is tried again at the
+//! views' do theirs, and the prefix is this lake's alone (`Target::claim`). A failed table leaves its last version and is tried again at the
 //! next refresh; the others are committed all the same. A table a new malgrupp gave
 //! more columns gets them in one version (Delta's `mergeSchema`: files from before,
 //! like the lake's own, lack them and are read with nulls); any other change of its

@@ -12,7 +12,8 @@
 //! same days as local published sets) and cleaned up after, with a checkpoint every ten
 //! versions. On an object store the sync holds the lease `_meta/locks/publish.lease`
 //! under the prefix, so two hosts publishing to one bucket take turns, and checks it
-//! before each commit. A failed sync leaves the tables at their last version and is
+//! before each commit; the prefix is this lake's alone (`Target::claim`: another lake's
+//! sync is refused). A failed sync leaves the tables at their last version and is
 //! done again by the next publish, even one that changed nothing locally; a set the
 //! target already took whole (`_meta/published_delta`, with the versions it left) is
 //! not read again while its tables are still at those versions. A view whose columns

@@ -173,6 +173,12 @@ pub async fn sync(
             Err(e) => {
                 seen.tables.remove(def.name);
                 failures.push(e.to_string());
+                // The names known before still hold: the next sync need not read them.
+                for l in &locals {
+                    if let Some(known) = seen.files.get(&l.key) {
+                        files.insert(l.key.clone(), known.clone());
+                    }
+                }
             }
         }
     }

@@ -438,6 +438,12 @@ for v in (0, 1):
         e.contains(&format!("{added} is Int64 there")) && e.contains("remove the Delta table"),
         "{e}"
     );
+    // The failed table's files keep their known names: the next sync does not read them.
+    let seen: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("_meta/lake_delta")).expect("lake_delta"))
+            .expect("json");
+    let known = seen["files"].as_object().map_or(0, |f| f.len());
+    assert_eq!(known, files.len(), "{seen}");
 }
 
 /// Under `serve`, a Delta commit that fails after the runs is what operators alert on:

@@ -87,7 +87,7 @@ pub struct RawLake {
     /// Fabric): `s3://bucket/prefix`, `az://container/prefix` or a directory
     /// (credentials from the environment, never here). Pseudonymized rows are personal
     /// data: give the target the lake's access control. Unset: the lake stays local
-    /// only (src/lake/mirror.rs).
+    /// only (src/lake/mirror/).
     pub delta: Option<String>,
     /// Days a replaced version of those tables is kept (default 30).
     pub delta_keep_days: Option<u32>,

@@ -18,6 +18,7 @@ pub mod atomic;
 pub mod delta;
 pub mod lease;
 pub mod lease_keeper;
+pub mod ledger;
 pub mod location;
 pub mod lock;
 pub mod manifest;

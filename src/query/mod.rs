@@ -14,7 +14,7 @@ pub mod views;
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, Int64Builder, StringBuilder};
+use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::datasource::MemTable;
@@ -159,102 +159,12 @@ async fn register_listing(
 
 /// `runs` (one row per pipeline run) and `lineage` (one row per extract and partition).
 fn register_ledger(ctx: &SessionContext, manifest: &Manifest) -> Result<()> {
-    let s = |n: &str| Field::new(n, DataType::Utf8, true);
-    let i = |n: &str| Field::new(n, DataType::Int64, true);
-    let runs_schema = Arc::new(Schema::new(vec![
-        s("run_id"),
-        s("pipeline"),
-        s("started_at"),
-        i("duration_ms"),
-        s("status"),
-        s("message"),
-        i("files_read"),
-        i("rows_in"),
-        i("rows_written"),
-        i("rows_quarantined"),
-        s("trigger"),
-        s("scheduled_for"),
-        i("attempt"),
-    ]));
-    let mut c: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
-    let mut n: Vec<Int64Builder> = (0..6).map(|_| Int64Builder::new()).collect();
-    for r in &manifest.runs {
-        c[0].append_value(&r.run_id);
-        c[1].append_value(&r.pipeline);
-        c[2].append_value(&r.started_at);
-        n[0].append_value(r.duration_ms as i64);
-        c[3].append_value(&r.status);
-        c[4].append_option(r.message.as_deref());
-        n[1].append_value(r.files_read as i64);
-        n[2].append_value(r.rows_in as i64);
-        n[3].append_value(r.rows_written as i64);
-        n[4].append_value(r.rows_quarantined as i64);
-        c[5].append_value(&r.trigger);
-        c[6].append_option(r.scheduled_for.as_deref());
-        n[5].append_value(i64::from(r.attempt));
+    for (name, batch) in crate::lake::ledger::tables(manifest)? {
+        ctx.register_table(
+            name,
+            Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]])?),
+        )?;
     }
-    let f = |b: &mut StringBuilder| -> ArrayRef { Arc::new(b.finish()) };
-    let g = |b: &mut Int64Builder| -> ArrayRef { Arc::new(b.finish()) };
-    let cols = vec![
-        f(&mut c[0]),
-        f(&mut c[1]),
-        f(&mut c[2]),
-        g(&mut n[0]),
-        f(&mut c[3]),
-        f(&mut c[4]),
-        g(&mut n[1]),
-        g(&mut n[2]),
-        g(&mut n[3]),
-        g(&mut n[4]),
-        f(&mut c[5]),
-        f(&mut c[6]),
-        g(&mut n[5]),
-    ];
-    let runs = RecordBatch::try_new(runs_schema.clone(), cols)?;
-    ctx.register_table(
-        "runs",
-        Arc::new(MemTable::try_new(runs_schema, vec![vec![runs]])?),
-    )?;
-
-    let lineage_schema = Arc::new(Schema::new(vec![
-        s("run_id"),
-        s("pipeline"),
-        s("extract_sha256"),
-        s("file"),
-        s("table_name"),
-        s("kommun"),
-        s("period"),
-    ]));
-    let mut b: Vec<StringBuilder> = (0..7).map(|_| StringBuilder::new()).collect();
-    for r in &manifest.runs {
-        for l in &r.lineage {
-            for (k, p) in &l.partitions {
-                for (i, v) in [
-                    &r.run_id,
-                    &r.pipeline,
-                    &l.extract_sha256,
-                    &l.file,
-                    &l.table,
-                    k,
-                    p,
-                ]
-                .into_iter()
-                .enumerate()
-                {
-                    b[i].append_value(v);
-                }
-            }
-        }
-    }
-    let cols: Vec<ArrayRef> = b
-        .iter_mut()
-        .map(|x| Arc::new(x.finish()) as ArrayRef)
-        .collect();
-    let lineage = RecordBatch::try_new(lineage_schema.clone(), cols)?;
-    ctx.register_table(
-        "lineage",
-        Arc::new(MemTable::try_new(lineage_schema, vec![vec![lineage]])?),
-    )?;
     Ok(())
 }
 

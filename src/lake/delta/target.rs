@@ -1,6 +1,6 @@
 //! A place local Parquet files are committed to as Delta tables, one table per name
 //! under its prefix: the published views (`[publish] delta`, src/publish/delta.rs) and
-//! the lake's tables (`[lake] delta`, src/lake/mirror.rs). Owns what both do alike:
+//! the lake's tables (`[lake] delta`, src/lake/mirror/). Owns what both do alike:
 //! opening the store, the lease two hosts take turns by, naming a file by its content,
 //! its `add` with the footer's statistics, and the upkeep after a commit.
 
@@ -176,8 +176,8 @@ impl Target {
     }
 
     /// Gives the lease back.
-    pub async fn release(self) -> Result<()> {
-        match self.lease {
+    pub async fn release(&mut self) -> Result<()> {
+        match self.lease.take() {
             Some(lease) => lease.release().await,
             None => Ok(()),
         }

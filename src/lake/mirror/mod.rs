@@ -20,12 +20,13 @@
 //! like the lake's own, lack them and are read with nulls); any other change of its
 //! columns is refused naming the column, until the Delta table is removed.
 //!
+//! The ledger goes beside them: `runs` and `lineage` (src/lake/ledger.rs), one file
+//! each, replaced when a run added rows, so other engines see which run wrote what.
 //! Pseudonymized rows are personal data (SPEC §6): the target needs the access control
-//! the lake has. The quarantine (rejected values as received) and the ledger are not
-//! committed.
+//! the lake has. The quarantine (rejected values as received) is not committed.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use bytes::Bytes;
 use datafusion::arrow::datatypes::Schema;
@@ -36,9 +37,13 @@ use sha2::{Digest, Sha256};
 use super::delta::target::{self, Target, UPLOADS, columns, content_name, data_file};
 use super::delta::{AsOf, Change, DataFile, DeltaTable};
 use super::location::Location;
+use super::manifest::Manifest;
 use super::{Lake, atomic};
 use crate::error::{Error, Result};
 use crate::normalize::schema::{TABLES, TableDef};
+
+mod local;
+use local::{Local, local_files};
 
 /// The lake's partition columns, in directory order.
 const PARTITIONS: [&str; 2] = ["kommun", "period"];
@@ -68,18 +73,6 @@ struct SeenFile {
     size: u64,
     modified_ns: u64,
     name: String,
-}
-
-/// A canonical table's file on local disk.
-struct Local {
-    /// Path under the lake root: `<table>/kommun=<k>/period=<p>/<pipeline>.parquet`.
-    key: String,
-    path: PathBuf,
-    /// Path in the table without `.parquet`.
-    stem: String,
-    partition: BTreeMap<String, Option<String>>,
-    size: u64,
-    modified_ns: u64,
 }
 
 /// Commits the lake's canonical tables to the Delta tables at `target` (store settings
@@ -141,14 +134,7 @@ pub async fn sync(
             }
             continue;
         }
-        if !leased {
-            opened.take_lease("lake").await?;
-            leased = true;
-            if let Err(e) = opened.claim(lake).await {
-                opened.release().await?;
-                return Err(e);
-            }
-        }
+        lease_once(&mut opened, lake, &mut leased).await?;
         match commit_table(&opened, &table, def, &locals, cached).await {
             Ok((version, committed, names)) => {
                 for (l, name) in locals.iter().zip(&names) {
@@ -181,6 +167,31 @@ pub async fn sync(
                 }
             }
         }
+    }
+    // The ledger beside the tables, so other engines see which run wrote what.
+    match Manifest::load(lake.root()).and_then(|m| crate::lake::ledger::tables(&m)) {
+        Ok(ledger) => {
+            for (name, batch) in ledger {
+                match commit_ledger(&mut opened, lake, &mut leased, &seen, name, &batch).await {
+                    Ok(Some((v, digest, committed))) => {
+                        seen.tables.insert(name.to_string(), (v, digest));
+                        if committed {
+                            mirrored.committed.push((name.to_string(), v));
+                            let table = opened.table(name);
+                            if let Err(e) = target::maintain(&table, v, keep_since).await {
+                                failures.push(e.to_string());
+                            }
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        seen.tables.remove(name);
+                        failures.push(e.to_string());
+                    }
+                }
+            }
+        }
+        Err(e) => failures.push(e.to_string()),
     }
     let shown = opened.shown.clone();
     opened.release().await?;
@@ -325,71 +336,84 @@ async fn name_and_upload(
     Ok((name, Some(add)))
 }
 
-/// The files of a canonical table in the lake, `kommun=<k>/period=<p>/<pipeline>.parquet`
-/// (hidden and temporary files left out), in path order.
-fn local_files(lake: &Lake, def: &TableDef) -> Result<Vec<Local>> {
-    let dir = lake.table_dir(def.name);
-    let mut locals = Vec::new();
-    for kommun in sorted_entries(&dir, "kommun=")? {
-        for period in sorted_entries(&kommun, "period=")? {
-            for file in sorted_entries(&period, "")? {
-                let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
-                    continue;
-                };
-                let Some(pipeline) = name.strip_suffix(".parquet") else {
-                    continue;
-                };
-                let meta = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?;
-                let modified_ns = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-                let part = |d: &Path| d.file_name().map(|n| n.to_string_lossy().into_owned());
-                let (Some(k), Some(p)) = (part(&kommun), part(&period)) else {
-                    continue;
-                };
-                let stem = format!("{k}/{p}/{pipeline}");
-                let partition = [
-                    ("kommun", &k["kommun=".len()..]),
-                    ("period", &p["period=".len()..]),
-                ]
-                .into_iter()
-                .map(|(c, v)| (c.to_string(), Some(v.to_string())))
-                .collect();
-                locals.push(Local {
-                    key: format!("{}/{stem}.parquet", def.name),
-                    path: file,
-                    stem,
-                    partition,
-                    size: meta.len(),
-                    modified_ns,
-                });
-            }
-        }
+/// Takes the target's lease and claims it for `lake`, once per sync: only a sync that
+/// commits needs them.
+async fn lease_once(opened: &mut Target, lake: &Lake, leased: &mut bool) -> Result<()> {
+    if *leased {
+        return Ok(());
     }
-    Ok(locals)
+    opened.take_lease("lake").await?;
+    *leased = true;
+    if let Err(e) = opened.claim(lake).await {
+        opened.release().await?;
+        return Err(e);
+    }
+    Ok(())
 }
 
-/// Entries of `dir` whose names begin with `prefix` and not with `.` or `_` (temporary
-/// and hidden files), sorted; none when `dir` does not exist.
-fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(dir, e)),
-    };
-    let mut paths = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        if name.starts_with(prefix) && !name.starts_with(['.', '_']) {
-            paths.push(entry.path());
-        }
+/// Commits a ledger table (`runs`, `lineage`) as one file replacing the one before,
+/// unless the table already has this content: its version, its names' digest and
+/// whether this call committed it; `None` when the table is still at the version the
+/// last sync left with this content (nothing listed beyond its log).
+async fn commit_ledger(
+    opened: &mut Target,
+    lake: &Lake,
+    leased: &mut bool,
+    seen: &Seen,
+    name: &str,
+    batch: &datafusion::arrow::record_batch::RecordBatch,
+) -> Result<Option<(u64, String, bool)>> {
+    let table = opened.table(name);
+    let bytes = Bytes::from(
+        super::parquet::encode(std::slice::from_ref(batch))
+            .map_err(|e| Error::Internal(format!("{name}: {e}")))?,
+    );
+    let file = content_name(name, &bytes);
+    let digest = names_digest([file.clone()].iter());
+    let version = table.version().await?;
+    if let Some((v, d)) = seen.tables.get(name)
+        && *d == digest
+        && version == Some(*v)
+    {
+        return Ok(None);
     }
-    paths.sort();
-    Ok(paths)
+    let (existing, had) = match version {
+        Some(v) => {
+            let snapshot = table.snapshot(AsOf::Version(v)).await?;
+            let had = columns(snapshot.columns.data.iter().map(|(f, _)| f));
+            let paths: BTreeSet<String> = snapshot.files.into_iter().map(|f| f.path).collect();
+            (paths, Some(had))
+        }
+        None => (BTreeSet::new(), None),
+    };
+    let schema = batch.schema();
+    let replaced = had.is_some_and(|had| had != columns(schema.fields()));
+    if let Some(v) = version
+        && !replaced
+        && existing.len() == 1
+        && existing.contains(&file)
+    {
+        return Ok(Some((v, digest, false)));
+    }
+    lease_once(opened, lake, leased).await?;
+    let shown = Path::new(name);
+    let (add, _) = data_file(file.clone(), &bytes, shown, BTreeMap::new())?;
+    table.put_file(&file, bytes).await?;
+    opened.check(&table)?;
+    let change = Change {
+        add: vec![add],
+        remove: existing.into_iter().filter(|p| *p != file).collect(),
+    };
+    let committed = match version {
+        None => table.create(&schema, &[], change, "CREATE TABLE").await?,
+        Some(v) if replaced => {
+            table
+                .replace_columns(v, &schema, change, "REPLACE TABLE")
+                .await?
+        }
+        Some(v) => table.commit(v, change, "WRITE").await?,
+    };
+    Ok(Some((committed, digest, true)))
 }
 
 /// Whether data with the columns `older` is read right under the columns `newer`: each

@@ -1,0 +1,89 @@
+//! The lake's canonical table files on local disk, as `[lake] delta` commits them: each
+//! with its path, its partition values and what tells a rewritten file (size and
+//! modification time).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::normalize::schema::TableDef;
+
+/// A canonical table's file on local disk.
+pub(super) struct Local {
+    /// Path under the lake root: `<table>/kommun=<k>/period=<p>/<pipeline>.parquet`.
+    pub(super) key: String,
+    pub(super) path: PathBuf,
+    /// Path in the table without `.parquet`.
+    pub(super) stem: String,
+    pub(super) partition: BTreeMap<String, Option<String>>,
+    pub(super) size: u64,
+    pub(super) modified_ns: u64,
+}
+
+/// The files of a canonical table in the lake, `kommun=<k>/period=<p>/<pipeline>.parquet`
+/// (hidden and temporary files left out), in path order.
+pub(super) fn local_files(lake: &Lake, def: &TableDef) -> Result<Vec<Local>> {
+    let dir = lake.table_dir(def.name);
+    let mut locals = Vec::new();
+    for kommun in sorted_entries(&dir, "kommun=")? {
+        for period in sorted_entries(&kommun, "period=")? {
+            for file in sorted_entries(&period, "")? {
+                let Some(name) = file.file_name().and_then(|n| n.to_str()) else {
+                    continue;
+                };
+                let Some(pipeline) = name.strip_suffix(".parquet") else {
+                    continue;
+                };
+                let meta = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?;
+                let modified_ns = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+                let part = |d: &Path| d.file_name().map(|n| n.to_string_lossy().into_owned());
+                let (Some(k), Some(p)) = (part(&kommun), part(&period)) else {
+                    continue;
+                };
+                let stem = format!("{k}/{p}/{pipeline}");
+                let partition = [
+                    ("kommun", &k["kommun=".len()..]),
+                    ("period", &p["period=".len()..]),
+                ]
+                .into_iter()
+                .map(|(c, v)| (c.to_string(), Some(v.to_string())))
+                .collect();
+                locals.push(Local {
+                    key: format!("{}/{stem}.parquet", def.name),
+                    path: file,
+                    stem,
+                    partition,
+                    size: meta.len(),
+                    modified_ns,
+                });
+            }
+        }
+    }
+    Ok(locals)
+}
+
+/// Entries of `dir` whose names begin with `prefix` and not with `.` or `_` (temporary
+/// and hidden files), sorted; none when `dir` does not exist.
+fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(prefix) && !name.starts_with(['.', '_']) {
+            paths.push(entry.path());
+        }
+    }
+    paths.sort();
+    Ok(paths)
+}

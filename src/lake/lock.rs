@@ -139,14 +139,19 @@ impl Drop for LakeLock {
 /// This process as a holder: `pid <pid> on <host> since <now>` (leases on object storage
 /// name their holder the same way).
 pub fn this_process() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "this host".into());
+    let host = host_name();
     format!(
         "pid {} on {host} since {}",
         std::process::id(),
         chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
+}
+
+/// This machine's name, as holders and claims name it.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "this host".into())
 }
 
 fn read_holder(file: &mut File) -> String {

@@ -106,10 +106,7 @@ impl Lake {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(crate::error::Error::io(path, e)),
         }
-        let mut b = [0u8; 16];
-        getrandom::fill(&mut b)
-            .map_err(|e| crate::error::Error::Internal(format!("random lake id: {e}")))?;
-        let id = hex::encode(b);
+        let id = delta::random_id()?;
         self.set_id(&id)?;
         Ok(id)
     }

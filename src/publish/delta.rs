@@ -27,7 +27,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use crate::error::{Error, Result};
 use crate::lake::delta::target::{self, Target, UPLOADS, columns, content_name, data_file};
-use crate::lake::delta::{AsOf, Change, DataFile, DeltaTable};
+use crate::lake::delta::{Change, DataFile, DeltaTable};
 use crate::lake::location::Location;
 use crate::lake::{Lake, atomic};
 
@@ -192,15 +192,9 @@ async fn commit_view(
     files: &[PathBuf],
 ) -> Result<Option<(u64, bool)>> {
     let version = table.version().await?;
-    let (existing, had) = match version {
-        Some(_) => {
-            let snapshot = table.snapshot(AsOf::Newest).await?;
-            let had = columns(snapshot.columns.data.iter().map(|(f, _)| f));
-            let paths = snapshot.files.into_iter().map(|f| f.path).collect();
-            (paths, Some(had))
-        }
-        None => (BTreeSet::new(), None),
-    };
+    let planned = target::planned(table, version).await?;
+    let had = planned.as_ref().map(|p| columns(p.columns.fields()));
+    let existing = planned.map(|p| p.paths).unwrap_or_default();
     // Named by content, one file in memory at a time (a national view's periods
     // together would not fit the memory bound); read again only if it is uploaded.
     let mut named: Vec<(PathBuf, DataFile)> = Vec::with_capacity(files.len());
@@ -256,21 +250,12 @@ async fn commit_view(
             .buffer_unordered(UPLOADS)
             .try_collect()
             .await?;
-    // A test hook: killed here, the new objects are in the store and no version names
-    // them; readers keep the previous version.
-    atomic::failpoint("before-delta-commit", add.len());
-    target.check(table)?;
     let change = Change { add, remove };
-    match version {
-        None => table.create(&schema, &[], change, "CREATE TABLE").await,
-        Some(v) if replaced => {
-            table
-                .replace_columns(v, &schema, change, "REPLACE TABLE")
-                .await
-        }
-        Some(v) => table.commit(v, change, "WRITE").await,
-    }
-    .map(|v| Some((v, true)))
+    let new_columns = replaced.then_some("REPLACE TABLE");
+    target
+        .commit(table, version, &schema, &[], change, new_columns)
+        .await
+        .map(|v| Some((v, true)))
 }
 
 /// Uploads one new file of a view. The file is read again here, so only the uploads in

@@ -142,7 +142,7 @@ impl DeltaTable {
         let mut lines = vec![
             json!({"protocol": {"minReaderVersion": 1, "minWriterVersion": 2}}),
             json!({"metaData": {
-                "id": table_id()?,
+                "id": random_id()?,
                 "format": {"provider": "parquet", "options": {}},
                 "schemaString": schema_string(schema, partition_columns)?,
                 "partitionColumns": partition_columns,
@@ -367,8 +367,9 @@ fn stats(f: &DataFile) -> Value {
     Value::Object(stats)
 }
 
-/// A random table id in UUID form (version 4), as `metaData.id` requires.
-fn table_id() -> Result<String> {
+/// A random id in UUID form (version 4): a table's, as `metaData.id` requires, and a
+/// lake's (`Lake::id`).
+pub(crate) fn random_id() -> Result<String> {
     let mut b = [0u8; 16];
     getrandom::fill(&mut b).map_err(|e| Error::Internal(format!("random table id: {e}")))?;
     b[6] = (b[6] & 0x0f) | 0x40;

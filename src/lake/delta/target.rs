@@ -4,7 +4,7 @@
 //! opening the store, the lease two hosts take turns by, naming a file by its content,
 //! its `add` with the footer's statistics, and the upkeep after a commit.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +15,7 @@ use object_store::path::Path as StorePath;
 use sha2::{Digest, Sha256};
 
 use super::footer::{Footer, footer};
-use super::{DataFile, DeltaTable};
+use super::{AsOf, Change, DataFile, DeltaTable};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
 use crate::lake::atomic;
@@ -123,13 +123,10 @@ impl Target {
                     });
                 }
                 Err(object_store::Error::NotFound { .. }) => {
-                    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-                        .map(|h| h.trim().to_string())
-                        .unwrap_or_default();
                     let claim = serde_json::json!({
                         "lake": ours,
                         "root": lake.root().display().to_string(),
-                        "host": host,
+                        "host": crate::lake::lock::host_name(),
                     });
                     let put = self
                         .store
@@ -165,7 +162,7 @@ impl Target {
 
     /// Whether this host still holds the lease (always, on a directory): asked right
     /// before each commit, so a host whose lease expired commits nothing more.
-    pub fn check(&self, table: &DeltaTable) -> Result<()> {
+    fn check(&self, table: &DeltaTable) -> Result<()> {
         match self.lease.as_ref().map(KeptLease::check) {
             Some(Err(lost)) => Err(Error::Table {
                 table: table.shown().to_string(),
@@ -180,6 +177,77 @@ impl Target {
         match self.lease.take() {
             Some(lease) => lease.release().await,
             None => Ok(()),
+        }
+    }
+}
+
+/// A table's version as a writer plans from it: its files and its columns.
+pub struct Planned {
+    /// The version read.
+    pub version: u64,
+    /// Its files' paths.
+    pub paths: BTreeSet<String>,
+    /// Its data columns.
+    pub columns: Schema,
+    /// Its partition columns' names.
+    pub partitions: Vec<String>,
+}
+
+/// `version` of `table` (as the caller listed it, so the log is listed once) to plan a
+/// commit from; `None` when the table has no version yet.
+pub async fn planned(table: &DeltaTable, version: Option<u64>) -> Result<Option<Planned>> {
+    let Some(v) = version else {
+        return Ok(None);
+    };
+    let snapshot = table.snapshot(AsOf::Version(v)).await?;
+    let columns = Schema::new(
+        snapshot
+            .columns
+            .data
+            .iter()
+            .map(|(f, _)| f.clone())
+            .collect::<Vec<_>>(),
+    );
+    let partitions = snapshot
+        .columns
+        .partitions
+        .iter()
+        .map(|(f, _)| f.name().clone())
+        .collect();
+    Ok(Some(Planned {
+        version: v,
+        paths: snapshot.files.into_iter().map(|f| f.path).collect(),
+        columns,
+        partitions,
+    }))
+}
+
+impl Target {
+    /// Commits `change` to `table` on top of version `read`, or creates the table with
+    /// `schema` and `partitions` when it has none. With `new_columns`, the name of that
+    /// operation, the version states `schema` ([`DeltaTable::replace_columns`]). Right
+    /// before, the lease is checked and the test hook `before-delta-commit` may kill the
+    /// process (the uploaded objects then belong to no version; readers keep the
+    /// previous one).
+    pub async fn commit(
+        &self,
+        table: &DeltaTable,
+        read: Option<u64>,
+        schema: &Schema,
+        partitions: &[&str],
+        change: Change,
+        new_columns: Option<&str>,
+    ) -> Result<u64> {
+        atomic::failpoint("before-delta-commit", change.add.len());
+        self.check(table)?;
+        match (read, new_columns) {
+            (None, _) => {
+                table
+                    .create(schema, partitions, change, "CREATE TABLE")
+                    .await
+            }
+            (Some(v), Some(operation)) => table.replace_columns(v, schema, change, operation).await,
+            (Some(v), None) => table.commit(v, change, "WRITE").await,
         }
     }
 }

@@ -35,7 +35,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::delta::target::{self, Target, UPLOADS, columns, content_name, data_file};
-use super::delta::{AsOf, Change, DataFile, DeltaTable};
+use super::delta::{Change, DataFile, DeltaTable};
 use super::location::Location;
 use super::manifest::Manifest;
 use super::{Lake, atomic};
@@ -122,12 +122,14 @@ pub async fn sync(
             })
             .collect();
         let table = opened.table(def.name);
+        // Listed once: the check below and the commit both plan from it.
+        let version = table.version().await;
         // Every name known, the same as last time, and the table still at the version
         // that sync left: nothing to read or list.
         if let Some(names) = cached.iter().cloned().collect::<Option<Vec<String>>>()
-            && let Some((version, digest)) = seen.tables.get(def.name)
+            && let Some((left, digest)) = seen.tables.get(def.name)
             && *digest == names_digest(names.iter())
-            && table.version().await.ok().flatten() == Some(*version)
+            && matches!(version, Ok(Some(v)) if v == *left)
         {
             for (l, name) in locals.iter().zip(names) {
                 files.insert(l.key.clone(), seen_file(l, name));
@@ -135,7 +137,11 @@ pub async fn sync(
             continue;
         }
         lease_once(&mut opened, lake, &mut leased).await?;
-        match commit_table(&opened, &table, def, &locals, cached).await {
+        let committed = match version {
+            Ok(version) => commit_table(&opened, &table, version, def, &locals, cached).await,
+            Err(e) => Err(e),
+        };
+        match committed {
             Ok((version, committed, names)) => {
                 for (l, name) in locals.iter().zip(&names) {
                     files.insert(l.key.clone(), seen_file(l, name.clone()));
@@ -217,49 +223,34 @@ pub async fn sync(
 async fn commit_table(
     target: &Target,
     table: &DeltaTable,
+    version: Option<u64>,
     def: &TableDef,
     locals: &[Local],
     cached: Vec<Option<String>>,
 ) -> Result<(Option<u64>, bool, Vec<String>)> {
     let schema = def.file_schema();
-    let version = table.version().await?;
+    let planned = target::planned(table, version).await?;
+    if let Some(p) = &planned {
+        let unfit = fits(&p.columns, &schema).err();
+        if unfit.is_some() || p.partitions != PARTITIONS {
+            return Err(Error::Table {
+                table: table.shown().to_string(),
+                message: format!(
+                    "its columns are {} partitioned by {:?}, the lake's table has {} partitioned by {PARTITIONS:?} ({}); nothing was committed (remove the Delta table to have it committed anew)",
+                    columns(p.columns.fields()),
+                    p.partitions,
+                    columns(schema.fields()),
+                    unfit.unwrap_or_else(|| "other partition columns".into())
+                ),
+            });
+        }
+    }
     // A new malgrupp whose table gained columns adds them to the Delta table in one
     // version (`mergeSchema`): files without them are read with nulls there.
-    let mut added_columns = false;
-    let existing: BTreeSet<String> = match version {
-        Some(v) => {
-            let snapshot = table.snapshot(AsOf::Version(v)).await?;
-            let had = Schema::new(
-                snapshot
-                    .columns
-                    .data
-                    .iter()
-                    .map(|(f, _)| f.clone())
-                    .collect::<Vec<_>>(),
-            );
-            let partitions: Vec<&str> = snapshot
-                .columns
-                .partitions
-                .iter()
-                .map(|(f, _)| f.name().as_str())
-                .collect();
-            let unfit = fits(&had, &schema).err();
-            if unfit.is_some() || partitions != PARTITIONS {
-                return Err(Error::Table {
-                    table: table.shown().to_string(),
-                    message: format!(
-                        "its columns are {} partitioned by {partitions:?}, the lake's table has {} partitioned by {PARTITIONS:?} ({}); nothing was committed (remove the Delta table to have it committed anew)",
-                        columns(had.fields()),
-                        columns(schema.fields()),
-                        unfit.unwrap_or_else(|| "other partition columns".into())
-                    ),
-                });
-            }
-            added_columns = columns(had.fields()) != columns(schema.fields());
-            snapshot.files.into_iter().map(|f| f.path).collect()
-        }
-        None => BTreeSet::new(),
-    };
+    let added_columns = planned
+        .as_ref()
+        .is_some_and(|p| columns(p.columns.fields()) != columns(schema.fields()));
+    let existing = planned.map(|p| p.paths).unwrap_or_default();
     // Collected first: a stream mapping borrowed items lazily is not `Send` for every
     // lifetime, which the daemon's spawned refresh needs.
     let work: Vec<_> = locals
@@ -282,24 +273,11 @@ async fn commit_table(
     if add.is_empty() && remove.is_empty() && !added_columns {
         return Ok((version, false, names));
     }
-    // A test hook: killed here, the new objects are in the store and no version names
-    // them; readers keep the previous version.
-    atomic::failpoint("before-delta-commit", add.len());
-    target.check(table)?;
     let change = Change { add, remove };
-    let committed = match version {
-        None => {
-            table
-                .create(&schema, &PARTITIONS, change, "CREATE TABLE")
-                .await?
-        }
-        Some(v) if added_columns => {
-            table
-                .replace_columns(v, &schema, change, "ADD COLUMNS")
-                .await?
-        }
-        Some(v) => table.commit(v, change, "WRITE").await?,
-    };
+    let new_columns = added_columns.then_some("ADD COLUMNS");
+    let committed = target
+        .commit(table, version, &schema, &PARTITIONS, change, new_columns)
+        .await?;
     Ok((Some(committed), true, names))
 }
 
@@ -377,17 +355,12 @@ async fn commit_ledger(
     {
         return Ok(None);
     }
-    let (existing, had) = match version {
-        Some(v) => {
-            let snapshot = table.snapshot(AsOf::Version(v)).await?;
-            let had = columns(snapshot.columns.data.iter().map(|(f, _)| f));
-            let paths: BTreeSet<String> = snapshot.files.into_iter().map(|f| f.path).collect();
-            (paths, Some(had))
-        }
-        None => (BTreeSet::new(), None),
-    };
+    let planned = target::planned(&table, version).await?;
     let schema = batch.schema();
-    let replaced = had.is_some_and(|had| had != columns(schema.fields()));
+    let replaced = planned
+        .as_ref()
+        .is_some_and(|p| columns(p.columns.fields()) != columns(schema.fields()));
+    let existing = planned.map(|p| p.paths).unwrap_or_default();
     if let Some(v) = version
         && !replaced
         && existing.len() == 1
@@ -396,23 +369,16 @@ async fn commit_ledger(
         return Ok(Some((v, digest, false)));
     }
     lease_once(opened, lake, leased).await?;
-    let shown = Path::new(name);
-    let (add, _) = data_file(file.clone(), &bytes, shown, BTreeMap::new())?;
+    let (add, _) = data_file(file.clone(), &bytes, Path::new(name), BTreeMap::new())?;
     table.put_file(&file, bytes).await?;
-    opened.check(&table)?;
     let change = Change {
         add: vec![add],
         remove: existing.into_iter().filter(|p| *p != file).collect(),
     };
-    let committed = match version {
-        None => table.create(&schema, &[], change, "CREATE TABLE").await?,
-        Some(v) if replaced => {
-            table
-                .replace_columns(v, &schema, change, "REPLACE TABLE")
-                .await?
-        }
-        Some(v) => table.commit(v, change, "WRITE").await?,
-    };
+    let new_columns = replaced.then_some("REPLACE TABLE");
+    let committed = opened
+        .commit(&table, version, &schema, &[], change, new_columns)
+        .await?;
     Ok(Some((committed, digest, true)))
 }
 

@@ -197,51 +197,50 @@ async fn phase(
         published.kept
     )
     .map_err(io)?;
+    let lake = runner.lake();
     if let Some(target) = &n.delta {
-        reset_peak_rss();
-        let t = Instant::now();
-        let synced = crate::publish::delta::sync(
-            runner.lake(),
-            target,
-            s.published_keep_days,
-            std::env::vars(),
-        )
+        let sync =
+            crate::publish::delta::sync(lake, target, s.published_keep_days, std::env::vars());
+        timed_sync(out, name, "delta sync", "views", target, async {
+            Ok(sync.await?.committed.len())
+        })
         .await?;
-        writeln!(
-            out,
-            "{name:<17} delta sync {:>4.2} s  peak RSS {:>6.0} MB  ({} views committed to {})",
-            t.elapsed().as_secs_f64(),
-            mb(peak_rss()),
-            synced.committed.len(),
-            target
-        )
-        .map_err(io)?;
     }
     if let Some(target) = &n.lake_delta {
-        reset_peak_rss();
-        let t = Instant::now();
-        let mirrored = crate::lake::mirror::sync(
-            runner.lake(),
-            target,
-            s.lake_delta_keep_days,
-            std::env::vars(),
-        )
+        let sync =
+            crate::lake::mirror::sync(lake, target, s.lake_delta_keep_days, std::env::vars());
+        timed_sync(out, name, "lake delta sync", "tables", target, async {
+            Ok(sync.await?.committed.len())
+        })
         .await?;
-        writeln!(
-            out,
-            "{name:<17} lake delta sync {:>4.2} s  peak RSS {:>6.0} MB  ({} tables committed to {})",
-            t.elapsed().as_secs_f64(),
-            mb(peak_rss()),
-            mirrored.committed.len(),
-            target
-        )
-        .map_err(io)?;
     }
     Ok(Phase {
         ingest_secs,
         publish_secs,
         publish_rss,
     })
+}
+
+/// Times a sync to a Delta target (`committed`: how many tables it committed) and prints
+/// it with its peak RSS.
+async fn timed_sync(
+    out: &mut dyn Write,
+    name: &str,
+    what: &str,
+    tables: &str,
+    target: &Location,
+    committed: impl std::future::Future<Output = Result<usize>>,
+) -> Result<()> {
+    reset_peak_rss();
+    let t = Instant::now();
+    let committed = committed.await?;
+    writeln!(
+        out,
+        "{name:<17} {what} {:>4.2} s  peak RSS {:>6.0} MB  ({committed} {tables} committed to {target})",
+        t.elapsed().as_secs_f64(),
+        mb(peak_rss()),
+    )
+    .map_err(|e| Error::io("<stdout>", e))
 }
 
 /// p50/p95 of one kommun-month of `kartlaggning`, from the lake's view and from the

@@ -292,24 +292,18 @@ impl Settings {
                 }
             },
         };
-        let published_delta = match raw.publish.delta.as_deref().map(Location::parse) {
+        // A Delta target: an object store as given, a directory beside the settings file.
+        let mut delta_target = |raw: Option<&str>, key: &str| match raw.map(Location::parse) {
             None => None,
             Some(Ok(Location::Local(dir))) => Some(Location::Local(at(dir))),
             Some(Ok(object)) => Some(object),
             Some(Err(e)) => {
-                problems.push(&name, "publish.delta", e);
+                problems.push(&name, key, e);
                 None
             }
         };
-        let lake_delta = match raw.lake.delta.as_deref().map(Location::parse) {
-            None => None,
-            Some(Ok(Location::Local(dir))) => Some(Location::Local(at(dir))),
-            Some(Ok(object)) => Some(object),
-            Some(Err(e)) => {
-                problems.push(&name, "lake.delta", e);
-                None
-            }
-        };
+        let published_delta = delta_target(raw.publish.delta.as_deref(), "publish.delta");
+        let lake_delta = delta_target(raw.lake.delta.as_deref(), "lake.delta");
         // One prefix holding both would mix views and record-level tables, and each sync
         // would take the other's tables for its own.
         if let (Some(lake), Some(published)) = (&lake_delta, &published_delta)

@@ -178,18 +178,7 @@ async fn on_s3_the_lakes_tables_are_committed_under_a_lease_other_hosts_respect(
     let sync = || malgrupp::lake::mirror::sync(&lake, &target, 30, moto.env());
 
     // Another host holds the lease: nothing is committed, and the error says by whom.
-    let (store, object) = moto.host("tables");
-    let other = malgrupp::lake::lease::Lease::try_acquire(
-        store,
-        &object,
-        "lake",
-        "the other host",
-        std::time::Duration::from_secs(1),
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("store")
-    .expect("free");
+    let other = moto.hold_lease("tables", "lake", "the other host").await;
     let e = sync().await.expect_err("busy").to_string();
     assert!(
         e.contains("another host") && e.contains("the other host"),
@@ -209,14 +198,7 @@ async fn on_s3_the_lakes_tables_are_committed_under_a_lease_other_hosts_respect(
     );
     assert!(synced.committed.iter().all(|(_, v)| *v == 0), "{synced:?}");
     let tables = ["forsorjningsstod", "kaa"];
-    let env: Vec<(String, String)> = moto
-        .env()
-        .into_iter()
-        .map(|(k, v)| match k.as_str() {
-            "AWS_ENDPOINT" => ("AWS_ENDPOINT_URL".to_string(), v),
-            _ => (k, v),
-        })
-        .collect();
+    let env = moto.python_env();
     let names = tables.join(",");
     let data = t.settings.lake_root.display().to_string();
     let local = digests(&["local", &data, &names], &[]);

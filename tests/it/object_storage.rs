@@ -75,6 +75,34 @@ impl Moto {
         .collect()
     }
 
+    /// [`Moto::env`] as Python's delta-rs reads it (`AWS_ENDPOINT_URL`).
+    pub fn python_env(&self) -> Vec<(String, String)> {
+        self.env()
+            .into_iter()
+            .map(|(k, v)| match k.as_str() {
+                "AWS_ENDPOINT" => ("AWS_ENDPOINT_URL".to_string(), v),
+                _ => (k, v),
+            })
+            .collect()
+    }
+
+    /// The lease `name` under `s3://lake/<prefix>` taken by another host, `holder`, for
+    /// one second.
+    pub async fn hold_lease(&self, prefix: &str, name: &str, holder: &str) -> Lease {
+        let (store, object) = self.host(prefix);
+        Lease::try_acquire(
+            store,
+            &object,
+            name,
+            holder,
+            Duration::from_secs(1),
+            Utc::now(),
+        )
+        .await
+        .expect("store")
+        .expect("free")
+    }
+
     /// A client of `s3://lake/<prefix>`, as a separate host would open it.
     pub fn host(&self, prefix: &str) -> (Arc<dyn ObjectStore>, ObjectLocation) {
         let Ok(Location::Object(location)) = Location::parse(&format!("s3://lake/{prefix}")) else {

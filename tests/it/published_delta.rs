@@ -198,18 +198,9 @@ async fn on_s3_the_published_views_are_committed_under_a_lease_other_hosts_respe
     let sync = || malgrupp::publish::delta::sync(&lake, &target, 30, moto.env());
 
     // Another host holds the lease: nothing is committed, and the error says why.
-    let (store, object) = moto.host("published");
-    let other = malgrupp::lake::lease::Lease::try_acquire(
-        store,
-        &object,
-        "publish",
-        "the other host",
-        std::time::Duration::from_secs(1),
-        chrono::Utc::now(),
-    )
-    .await
-    .expect("store")
-    .expect("free");
+    let other = moto
+        .hold_lease("published", "publish", "the other host")
+        .await;
     let e = sync().await.expect_err("busy").to_string();
     assert!(
         e.contains("another host") && e.contains("the other host"),
@@ -224,14 +215,7 @@ async fn on_s3_the_published_views_are_committed_under_a_lease_other_hosts_respe
     let views = published.as_object().expect("views");
     assert_eq!(synced.committed.len(), views.len(), "{synced:?}");
     assert!(synced.committed.iter().all(|(_, v)| *v == 0), "{synced:?}");
-    let env: Vec<(String, String)> = moto
-        .env()
-        .into_iter()
-        .map(|(k, v)| match k.as_str() {
-            "AWS_ENDPOINT" => ("AWS_ENDPOINT_URL".to_string(), v),
-            _ => (k, v),
-        })
-        .collect();
+    let env = moto.python_env();
     assert_eq!(
         delta_digests("s3://lake/published", "newest", &published, &env),
         published

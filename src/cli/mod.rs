@@ -97,9 +97,11 @@ pub enum Command {
         /// AZURE_* in the environment). Repeatable.
         #[arg(long = "delta", value_name = "NAME=ROOT")]
         delta: Vec<String>,
-        /// Read the --delta tables as of a version (a number), a time (RFC 3339) or the
-        /// end of a day in Swedish time (YYYY-MM-DD); default the newest.
-        #[arg(long, value_name = "VERSION|TIME|DATE")]
+        /// Read the --delta tables as of a version (a number), a time (RFC 3339), the
+        /// end of a day in Swedish time (YYYY-MM-DD) or a run (its id, for tables
+        /// committed with `[lake] delta`: as they were once the run was committed);
+        /// default the newest.
+        #[arg(long, value_name = "VERSION|TIME|DATE|RUN_ID")]
         as_of: Option<String>,
     },
     /// Export a published (suppressed) view to a file.

@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::config::Settings;
 use crate::error::{Error, Problems, Result};
 use crate::lake::Lake;
+use crate::lake::as_of::Moment;
 use crate::lake::delta::AsOf;
 use crate::query::output::{self, Encoding, Rows};
 use crate::query::{self, delta_table};
@@ -60,12 +61,12 @@ async fn register_delta(
     extra: &Extra<'_>,
 ) -> Result<()> {
     let mut problems = Problems::default();
-    let as_of = match extra.as_of.map(crate::lake::as_of::parse) {
-        None => AsOf::Newest,
-        Some(Ok(a)) => a,
+    let as_of = match extra.as_of.map(crate::lake::as_of::moment) {
+        None => Moment::At(AsOf::Newest),
+        Some(Ok(m)) => m,
         Some(Err(e)) => {
             problems.push("--as-of", "", e);
-            AsOf::Newest
+            Moment::At(AsOf::Newest)
         }
     };
     if extra.as_of.is_some() && extra.delta.is_empty() {
@@ -113,7 +114,8 @@ async fn register_delta(
     }
     problems.into_usage(())?;
     for (name, root) in tables {
-        let version = delta_table::register(ctx, &name, root, as_of, std::env::vars()).await?;
+        let version =
+            delta_table::register(ctx, &name, root, as_of.clone(), std::env::vars()).await?;
         tracing::info!(table = name, version, "Delta table registered");
     }
     Ok(())

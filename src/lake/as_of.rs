@@ -1,8 +1,25 @@
 //! `--as-of` / `as_of`: which moment of the lake's history is read (`sql --delta`,
-//! `export`, the API's `as_of`): a version number, an RFC 3339 time, or a date meaning the end of that day
-//! in Swedish time.
+//! `export`, the API's `as_of`): a version number, an RFC 3339 time, a date meaning the
+//! end of that day in Swedish time, or (`sql --delta`) a run id.
 
 use crate::lake::delta::AsOf;
+
+/// What `sql --as-of` asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moment {
+    /// A version, a time or the newest.
+    At(AsOf),
+    /// As the lake's tables were once this run was committed (src/lake/mirror/runs.rs).
+    Run(String),
+}
+
+/// `sql --as-of`: a run id, or what [`parse`] reads.
+pub fn moment(text: &str) -> std::result::Result<Moment, String> {
+    if crate::lake::manifest::is_run_id(text) {
+        return Ok(Moment::Run(text.to_string()));
+    }
+    parse(text).map(Moment::At)
+}
 
 /// `--as-of`: a version number, an RFC 3339 time, or a date meaning the end of that day
 /// in Swedish time (what was committed by midnight in Stockholm).
@@ -14,7 +31,7 @@ pub fn parse(text: &str) -> std::result::Result<AsOf, String> {
         return Ok(AsOf::Time(time.with_timezone(&chrono::Utc)));
     }
     let day = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        format!("`{text}`: expected a version (e.g. 12), a time (2026-06-10T18:00:00+02:00) or a date (2026-06-10)")
+        format!("`{text}`: expected a version (e.g. 12), a time (2026-06-10T18:00:00+02:00), a date (2026-06-10) or a run id (20260610T020000.000Z-kalmar_kaa)")
     })?;
     let midnight = day
         .succ_opt()
@@ -45,13 +62,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn versions_times_and_swedish_days_are_read() {
+    fn versions_times_swedish_days_and_run_ids_are_read() {
         assert_eq!(parse("12"), Ok(AsOf::Version(12)));
         let t = |s: &str| {
             chrono::DateTime::parse_from_rfc3339(s)
                 .expect("time")
                 .with_timezone(&chrono::Utc)
         };
+        assert_eq!(moment("12"), Ok(Moment::At(AsOf::Version(12))));
+        let run = crate::lake::manifest::run_id(t("2026-06-10T02:00:00Z"), "kalmar_kaa");
+        assert_eq!(moment(&run), Ok(Moment::Run(run.clone())));
+        assert_eq!(run, "20260610T020000.000Z-kalmar_kaa");
+        for not_a_run in ["20260610T020000.000Z-", "20261310T020000.000Z-kaa", "kaa"] {
+            assert!(
+                moment(not_a_run)
+                    .expect_err("refused")
+                    .contains("or a run id"),
+                "{not_a_run}"
+            );
+        }
+        assert!(time(&run).is_err());
         assert_eq!(
             parse("2026-06-10T18:00:00+02:00"),
             Ok(AsOf::Time(t("2026-06-10T16:00:00Z")))

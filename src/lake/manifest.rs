@@ -125,6 +125,14 @@ pub fn run_id(started: chrono::DateTime<chrono::Utc>, pipeline: &str) -> String 
     format!("{}-{pipeline}", started.format("%Y%m%dT%H%M%S%.3fZ"))
 }
 
+/// Whether `text` is a run's id as [`run_id`] writes it (`20261201T020000.000Z-kalmar_kaa`).
+pub fn is_run_id(text: &str) -> bool {
+    text.split_once("Z-").is_some_and(|(started, pipeline)| {
+        !pipeline.is_empty()
+            && chrono::NaiveDateTime::parse_from_str(started, "%Y%m%dT%H%M%S%.3f").is_ok()
+    })
+}
+
 /// One extract's contribution to a run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Lineage {

@@ -250,7 +250,11 @@ async fn commit_view(
             .buffer_unordered(UPLOADS)
             .try_collect()
             .await?;
-    let change = Change { add, remove };
+    let change = Change {
+        add,
+        remove,
+        ..Default::default()
+    };
     let new_columns = replaced.then_some("REPLACE TABLE");
     target
         .commit(table, version, &schema, &[], change, new_columns)

@@ -36,16 +36,18 @@ use object_store::path::Path as StorePath;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::error::{Error, Result};
+use crate::lake::as_of::Moment;
 use crate::lake::delta::{AsOf, DeltaTable, Snapshot};
 use crate::lake::location::{Location, Opened};
 
 /// Registers the Delta table at `root` (a local path, `file://`, `s3://` or `az://`; the
-/// store's settings from `env`) as `name`, read as of `as_of`. Returns the version read.
+/// store's settings from `env`) as `name`, read as of `as_of` (a run: as of the moment
+/// the run ledger beside it first held the run). Returns the version read.
 pub async fn register(
     ctx: &SessionContext,
     name: &str,
     root: &str,
-    as_of: AsOf,
+    as_of: Moment,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<u64> {
     let location = Location::parse(root).map_err(|e| Error::usage("--delta", name, e))?;
@@ -59,6 +61,12 @@ pub async fn register(
         ctx.register_object_store(store_url.as_ref(), store.clone());
     }
     let table = DeltaTable::new(store.clone(), prefix.clone(), url.clone());
+    let as_of = match as_of {
+        Moment::At(as_of) => as_of,
+        Moment::Run(run) => {
+            AsOf::Time(crate::lake::mirror::runs::committed_at(&table, &run).await?)
+        }
+    };
     let snapshot = table.snapshot(as_of).await?;
     // Every committed file must be there: listed once up front, so a missing one is
     // named before any query rather than failing one scan of it.

@@ -245,6 +245,7 @@ async fn a_table_malgrupp_checkpointed_and_cleaned_up_is_read_by_delta_rs_and_by
     let change = Change {
         add: first,
         remove: vec![],
+        ..Default::default()
     };
     table
         .create(&kaa_schema(), &["kommun"], change, "CREATE TABLE")
@@ -253,12 +254,14 @@ async fn a_table_malgrupp_checkpointed_and_cleaned_up_is_read_by_delta_rs_and_by
     let change = Change {
         add: vec![put_kaa(&store, &prefix, "0880", "kaa-r2", &[18, 19, 20]).await],
         remove: vec!["kommun=0880/kaa-r1.parquet".into()],
+        ..Default::default()
     };
     assert_eq!(table.commit(0, change, "WRITE").await.expect("commit"), 1);
     table.checkpoint(1).await.expect("checkpoint");
     let change = Change {
         add: vec![put_kaa(&store, &prefix, "0882", "kaa-r3", &[40]).await],
         remove: vec![],
+        ..Default::default()
     };
     assert_eq!(table.commit(1, change, "WRITE").await.expect("commit"), 2);
     let cleaned = table

@@ -160,11 +160,61 @@ fn each_run_commits_the_lakes_tables_and_a_night_only_the_kommun_months_it_chang
         assert_eq!(out, format!("n\n{}\n", rows[table][0]), "version {version}");
     }
 
+    // …or as of a run, by its id from the ledger: as the tables were once the run was
+    // committed. The runs that changed nothing (2, 3) read version 0, though no version
+    // of the table names them; the delivery's run (4), whose own refresh was killed,
+    // reads version 1, which the next refresh committed with it. The ledger got no
+    // version from the killed refresh: a version of it follows every table's.
+    let runs = run_ids(&data);
+    assert_eq!(runs.len(), 5, "{runs:?}");
+    assert_eq!(versions(&cloud.join("runs")).len(), 4);
+    let as_of_run = |run: &str| {
+        crate::object_storage::malgrupp_sql(
+            t.dir.path(),
+            "select count(*) as n from fs",
+            &["--delta", &format!("fs={cloud_s}/{table}"), "--as-of", run],
+            &[],
+        )
+    };
+    for (run, rows) in [
+        (&runs[0], &first),
+        (&runs[1], &first),
+        (&runs[2], &first),
+        (&runs[3], &second),
+        (&runs[4], &second),
+    ] {
+        let (read, out, err) = as_of_run(run);
+        assert!(read, "{err}");
+        assert_eq!(out, format!("n\n{}\n", rows[table][0]), "run {run}");
+    }
+    let (found, _, err) = as_of_run("20150101T000000.000Z-fs");
+    assert!(
+        !found && err.contains("run 20150101T000000.000Z-fs was never committed here"),
+        "{err}"
+    );
+
     // A table deleted in the target is committed again, equal to the lake.
     std::fs::remove_dir_all(&log).expect("delete table");
     ok(run(None));
     assert_eq!(versions(&log).len(), 1);
     assert_eq!(delta("newest"), second);
+    // Without a run ledger beside the table a run id cannot be resolved, and says so.
+    std::fs::remove_dir_all(cloud.join("runs")).expect("delete ledger");
+    let (found, _, err) = as_of_run(&runs[0]);
+    assert!(!found && err.contains("no run ledger here"), "{err}");
+}
+
+/// The lake's run ids, oldest first.
+fn run_ids(lake: &Path) -> Vec<String> {
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lake.join("_meta/manifest.json")).expect("manifest"))
+            .expect("json");
+    manifest["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["run_id"].as_str().expect("run id").to_string())
+        .collect()
 }
 
 #[tokio::test]
@@ -446,6 +496,14 @@ for v in (0, 1):
         e.contains(&format!("{added} is Int64 there")) && e.contains("remove the Delta table"),
         "{e}"
     );
+    // The ledger follows only a sync that committed every table: a run it names has its
+    // rows committed (what `sql --as-of RUN_ID` relies on).
+    assert!(
+        e.contains("the ledger (runs, lineage) waits until every table is committed"),
+        "{e}"
+    );
+    assert!(!dir.path().join("changed/runs").exists());
+    assert!(dir.path().join("ok/runs/_delta_log").exists());
     // The failed table's files keep their known names: the next sync does not read them.
     let seen: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("_meta/lake_delta")).expect("lake_delta"))

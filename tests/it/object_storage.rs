@@ -370,6 +370,7 @@ async fn a_delta_table_committed_to_s3_is_read_by_delta_rs_and_pyarrow_as_commit
     let change = Change {
         add: first,
         remove: vec![],
+        ..Default::default()
     };
     assert_eq!(
         table
@@ -383,6 +384,7 @@ async fn a_delta_table_committed_to_s3_is_read_by_delta_rs_and_pyarrow_as_commit
     let change = Change {
         add: vec![replacement],
         remove: vec!["kommun=0880/kaa-r1.parquet".into()],
+        ..Default::default()
     };
     assert_eq!(table.commit(0, change, "WRITE").await.expect("commit"), 1);
     put_kaa(&store, &kaa, "0881", "kaa-r3", &[99]).await;
@@ -515,6 +517,7 @@ async fn a_delta_table_on_local_disk_is_committed_and_queried_by_path_and_file_u
     let change = Change {
         add,
         remove: vec![],
+        ..Default::default()
     };
     table
         .create(&schema, &["kommun"], change, "CREATE TABLE")

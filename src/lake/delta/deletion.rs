@@ -228,6 +228,7 @@ mod tests {
         let change = Change {
             add: vec![file],
             remove: vec![],
+            ..Default::default()
         };
         t.create(&schema, &[], change, "WRITE")
             .await

@@ -90,6 +90,9 @@ pub struct Change {
     pub add: Vec<DataFile>,
     /// Paths of files the new version no longer has (they stay for older versions).
     pub remove: Vec<String>,
+    /// Fields added to the version's `commitInfo`: what the writer records of the
+    /// commit beyond Delta's own (the runs a ledger version adds, src/lake/mirror/).
+    pub info: serde_json::Map<String, Value>,
 }
 
 /// A Delta table under a prefix of a store.
@@ -117,6 +120,27 @@ impl DeltaTable {
     /// How errors name the table (e.g. `s3://b/lake/kaa`).
     pub fn shown(&self) -> &str {
         &self.shown
+    }
+
+    /// Its store.
+    pub fn store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The table `name` beside this one, under the same prefix; `None` for a table at
+    /// its store's root.
+    pub fn sibling(&self, name: &str) -> Option<DeltaTable> {
+        let mut parts: Vec<_> = self.root.parts().collect();
+        parts.pop()?;
+        let shown = match self.shown.rsplit_once('/') {
+            Some((parent, _)) => format!("{parent}/{name}"),
+            None => name.to_string(),
+        };
+        Some(DeltaTable {
+            store: self.store.clone(),
+            root: StorePath::from_iter(parts).join(name),
+            shown,
+        })
     }
 
     /// Writes a data file of the table at `path` (relative to its root). No version has
@@ -352,11 +376,14 @@ fn actions(change: &Change, operation: &str) -> Vec<Value> {
     lines.extend(change.remove.iter().map(
         |path| json!({"remove": {"path": path, "deletionTimestamp": now, "dataChange": true}}),
     ));
-    lines.push(json!({"commitInfo": {
-        "timestamp": now,
-        "operation": operation,
-        "engineInfo": concat!("malgrupp/", env!("CARGO_PKG_VERSION")),
-    }}));
+    let mut info = change.info.clone();
+    info.insert("timestamp".into(), json!(now));
+    info.insert("operation".into(), json!(operation));
+    info.insert(
+        "engineInfo".into(),
+        json!(concat!("malgrupp/", env!("CARGO_PKG_VERSION"))),
+    );
+    lines.push(json!({ "commitInfo": info }));
     lines
 }
 

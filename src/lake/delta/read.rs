@@ -18,6 +18,22 @@ impl DeltaTable {
         Ok(self.log().await?.commits.last().copied())
     }
 
+    /// The versions the log keeps, oldest first (log retention removes early ones).
+    pub async fn kept_versions(&self) -> Result<Vec<u64>> {
+        Ok(self.log().await?.commits.into_iter().collect())
+    }
+
+    /// A version's `commitInfo` (null when it has none): when and how it was committed,
+    /// and what its writer recorded beside.
+    pub async fn commit_info(&self, version: u64) -> Result<Value> {
+        Ok(self
+            .read_version(version)
+            .await?
+            .into_iter()
+            .find_map(|mut a| a.get_mut("commitInfo").map(Value::take))
+            .unwrap_or_default())
+    }
+
     /// What the log holds: listed once per read or commit.
     pub(super) async fn log(&self) -> Result<Log> {
         let dir = self.root.clone().join("_delta_log");
@@ -109,11 +125,7 @@ impl DeltaTable {
         t: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<u64>> {
         for &version in log.commits.iter().rev() {
-            let committed = self
-                .read_version(version)
-                .await?
-                .iter()
-                .find_map(|a| a.pointer("/commitInfo/timestamp")?.as_i64());
+            let committed = self.commit_info(version).await?["timestamp"].as_i64();
             if committed.is_none_or(|ms| ms <= t.timestamp_millis()) {
                 return Ok(Some(version));
             }
@@ -154,7 +166,7 @@ impl DeltaTable {
     }
 
     /// [`DeltaTable::location`] of a path as the log writes it.
-    pub(super) fn location_of(&self, path: &str) -> Result<StorePath> {
+    pub(crate) fn location_of(&self, path: &str) -> Result<StorePath> {
         // An absolute URI (a shallow clone's files in another table) would otherwise be
         // taken as a relative path and reported missing under a name no one wrote.
         if let Some((scheme, _)) = path.split_once(':')

@@ -39,6 +39,7 @@ async fn created(store: &Arc<dyn ObjectStore>, files: Vec<DataFile>) -> DeltaTab
     let change = Change {
         add: files,
         remove: vec![],
+        ..Default::default()
     };
     assert_eq!(
         t.create(&schema(), &["kommun"], change, "CREATE TABLE")
@@ -66,6 +67,7 @@ async fn a_commit_replaces_files_and_the_log_replays_to_the_newest_version() {
     let replace = Change {
         add: vec![file("0880", "a-2")],
         remove: vec!["kommun=0880/a-1.parquet".into()],
+        ..Default::default()
     };
     assert_eq!(t.commit(0, replace, "WRITE").await.expect("commit"), 1);
     assert_eq!(t.version().await.expect("list"), Some(1));
@@ -93,10 +95,12 @@ async fn writers_of_different_files_both_commit_and_of_the_same_file_one_is_refu
     let kaa = Change {
         add: vec![file("0880", "kaa-1")],
         remove: vec![],
+        ..Default::default()
     };
     let deltagare = Change {
         add: vec![file("0881", "deltagare-1")],
         remove: vec![],
+        ..Default::default()
     };
     assert_eq!(t.commit(0, kaa, "WRITE").await.expect("first"), 1);
     assert_eq!(t.commit(0, deltagare, "WRITE").await.expect("rebased"), 2);
@@ -104,6 +108,7 @@ async fn writers_of_different_files_both_commit_and_of_the_same_file_one_is_refu
     let replace = |name: &str| Change {
         add: vec![file("0880", name)],
         remove: vec!["kommun=0880/fs-1.parquet".into()],
+        ..Default::default()
     };
     assert_eq!(
         t.commit(2, replace("fs-2"), "WRITE").await.expect("winner"),
@@ -143,6 +148,7 @@ async fn of_writers_racing_for_one_version_each_lands_once_in_its_own_version() 
             let change = Change {
                 add: vec![file("0880", &format!("p{i}"))],
                 remove: vec![],
+                ..Default::default()
             };
             t.commit(0, change, "WRITE").await.expect("commit")
         })
@@ -198,6 +204,7 @@ async fn a_table_is_read_as_of_a_version_or_a_time_and_refuses_what_it_cannot_re
     let replace = Change {
         add: vec![file("0880", "a-2")],
         remove: vec!["kommun=0880/a-1.parquet".into()],
+        ..Default::default()
     };
     t.commit(0, replace, "WRITE").await.expect("commit");
     let at = |as_of| {
@@ -407,11 +414,13 @@ async fn a_checkpoint_replaces_the_log_before_it_and_clean_up_keeps_what_kept_mo
     let replace = Change {
         add: vec![file("0880", "c")],
         remove: vec!["kommun=0880/a.parquet".into()],
+        ..Default::default()
     };
     assert_eq!(t.commit(0, replace, "WRITE").await.expect("commit"), 1);
     let add = Change {
         add: vec![file("0880", "d")],
         remove: vec![],
+        ..Default::default()
     };
     assert_eq!(t.commit(1, add, "WRITE").await.expect("commit"), 2);
     let before = newest(&t).await.expect("read");
@@ -511,6 +520,7 @@ async fn replaced_columns_hold_from_their_version_on() {
     let one = Change {
         add: vec![plain("a")],
         remove: vec![],
+        ..Default::default()
     };
     t.create(&schema(), &[], one, "CREATE TABLE")
         .await
@@ -523,6 +533,7 @@ async fn replaced_columns_hold_from_their_version_on() {
     let swap = Change {
         add: vec![plain("b")],
         remove: vec!["a.parquet".into()],
+        ..Default::default()
     };
     assert_eq!(
         t.replace_columns(0, &wider, swap, "REPLACE TABLE")
@@ -559,6 +570,7 @@ async fn replaced_columns_hold_from_their_version_on() {
     let other = Change {
         add: vec![plain("c")],
         remove: vec![],
+        ..Default::default()
     };
     t.commit(1, other, "WRITE").await.expect("another writer");
     let e = t
@@ -573,6 +585,7 @@ async fn replaced_columns_hold_from_their_version_on() {
     let added = Change {
         add: vec![file("0881", "b")],
         remove: vec![],
+        ..Default::default()
     };
     partitioned
         .replace_columns(0, &wider, added, "ADD COLUMNS")

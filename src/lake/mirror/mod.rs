@@ -43,6 +43,7 @@ use crate::error::{Error, Result};
 use crate::normalize::schema::{TABLES, TableDef};
 
 mod local;
+pub mod runs;
 use local::{Local, local_files};
 
 /// The lake's partition columns, in directory order.
@@ -101,6 +102,9 @@ pub async fn sync(
     let mut failures = Vec::new();
     let mut files = BTreeMap::new();
     let mut leased = false;
+    // Read before the tables are: a run in it finished before they were listed, so its
+    // rows are in them (src/lake/mirror/runs.rs relies on it).
+    let ledger = Manifest::load(lake.root()).and_then(|m| crate::lake::ledger::tables(&m));
     for def in TABLES {
         let locals = match local_files(lake, def) {
             Ok(locals) => locals,
@@ -174,10 +178,17 @@ pub async fn sync(
             }
         }
     }
-    // The ledger beside the tables, so other engines see which run wrote what.
-    match Manifest::load(lake.root()).and_then(|m| crate::lake::ledger::tables(&m)) {
+    // The ledger beside the tables, so other engines see which run wrote what; `runs`
+    // last, and only after every table: a run it names has its rows committed.
+    match ledger {
+        Ok(_) if !failures.is_empty() => {
+            failures.push("the ledger (runs, lineage) waits until every table is committed".into());
+        }
         Ok(ledger) => {
-            for (name, batch) in ledger {
+            for (name, batch) in ledger.into_iter().rev() {
+                if !failures.is_empty() {
+                    break;
+                }
                 match commit_ledger(&mut opened, lake, &mut leased, &seen, name, &batch).await {
                     Ok(Some((v, digest, committed))) => {
                         seen.tables.insert(name.to_string(), (v, digest));
@@ -273,7 +284,11 @@ async fn commit_table(
     if add.is_empty() && remove.is_empty() && !added_columns {
         return Ok((version, false, names));
     }
-    let change = Change { add, remove };
+    let change = Change {
+        add,
+        remove,
+        ..Default::default()
+    };
     let new_columns = added_columns.then_some("ADD COLUMNS");
     let committed = target
         .commit(table, version, &schema, &PARTITIONS, change, new_columns)
@@ -368,12 +383,18 @@ async fn commit_ledger(
     {
         return Ok(Some((v, digest, false)));
     }
+    let info = if name == runs::LEDGER {
+        runs::added(&table, &existing, batch).await?
+    } else {
+        serde_json::Map::new()
+    };
     lease_once(opened, lake, leased).await?;
     let (add, _) = data_file(file.clone(), &bytes, Path::new(name), BTreeMap::new())?;
     table.put_file(&file, bytes).await?;
     let change = Change {
         add: vec![add],
         remove: existing.into_iter().filter(|p| *p != file).collect(),
+        info,
     };
     let new_columns = replaced.then_some("REPLACE TABLE");
     let committed = opened

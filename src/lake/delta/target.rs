@@ -252,8 +252,11 @@ impl Target {
     }
 }
 
-/// After a commit: a checkpoint every [`CHECKPOINT_EVERY`] versions, and clean-up of
-/// what no version live since `keep_since` needs.
+/// After a commit: every [`CHECKPOINT_EVERY`] versions a checkpoint, then clean-up of
+/// what no version live since `keep_since` needs. Only then, as Delta writers clean
+/// their logs at checkpoints: a clean-up lists the whole table and reads the kept
+/// commits, which on an object store costs more than the commit itself; what it would
+/// remove in between waits at most that many versions longer than its retention.
 pub async fn maintain(
     table: &DeltaTable,
     version: u64,
@@ -261,8 +264,8 @@ pub async fn maintain(
 ) -> Result<()> {
     if version > 0 && version.is_multiple_of(CHECKPOINT_EVERY) {
         table.checkpoint(version).await?;
+        table.clean_up(keep_since).await?;
     }
-    table.clean_up(keep_since).await?;
     Ok(())
 }
 

@@ -504,6 +504,77 @@ async fn a_checkpoint_replaces_the_log_before_it_and_clean_up_keeps_what_kept_mo
     );
 }
 
+/// The upkeep after a commit (`target::maintain`) checkpoints every tenth version and
+/// cleans up then, not after every commit: a clean-up lists the whole table and reads
+/// the kept commits, which on an object store costs a night more than its commit.
+#[tokio::test]
+async fn upkeep_checkpoints_and_cleans_up_every_tenth_version() {
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let listed = |store: Arc<dyn ObjectStore>| async move {
+        store
+            .list(Some(&StorePath::from("lake/kaa")))
+            .map_ok(|m| m.location.to_string())
+            .try_collect::<Vec<String>>()
+            .await
+            .expect("list")
+    };
+    for name in ["a", "b"] {
+        store
+            .put(
+                &StorePath::from(format!("lake/kaa/kommun=0880/{name}.parquet")),
+                PutPayload::from_static(b"data"),
+            )
+            .await
+            .expect("put");
+    }
+    let t = created(&store, vec![file("0880", "a")]).await;
+    let swap = Change {
+        add: vec![file("0880", "b")],
+        remove: vec!["kommun=0880/a.parquet".into()],
+        ..Default::default()
+    };
+    assert_eq!(t.commit(0, swap, "WRITE").await.expect("commit"), 1);
+    // Nothing kept from before now: at a checkpoint, a.parquet and the log before go.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let keep_since = chrono::Utc::now();
+    for version in 1..10 {
+        super::target::maintain(&t, version, keep_since)
+            .await
+            .expect("upkeep");
+        let now = listed(store.clone()).await;
+        assert!(
+            now.iter().any(|p| p.ends_with("kommun=0880/a.parquet")),
+            "cleaned up after version {version}: {now:?}"
+        );
+        let nothing = Change::default();
+        assert_eq!(
+            t.commit(version, nothing, "WRITE").await.expect("commit"),
+            version + 1
+        );
+    }
+    super::target::maintain(&t, 10, keep_since)
+        .await
+        .expect("upkeep");
+    let now = listed(store.clone()).await;
+    assert!(
+        !now.iter().any(|p| p.ends_with("kommun=0880/a.parquet")),
+        "{now:?}"
+    );
+    assert!(
+        now.iter()
+            .any(|p| p.ends_with("00000000000000000010.checkpoint.parquet")),
+        "{now:?}"
+    );
+    assert!(
+        !now.iter().any(|p| p.ends_with("00000000000000000009.json")),
+        "{now:?}"
+    );
+    assert_eq!(
+        paths(&newest(&t).await.expect("read")),
+        ["kommun=0880/b.parquet"]
+    );
+}
+
 /// New columns in one version: read with them from then on (through a checkpoint too),
 /// the version before with the old ones, the table id kept; refused after a version
 /// another writer planned against the old columns; a partitioned table keeps its

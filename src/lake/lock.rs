@@ -19,6 +19,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
+/// The lock a run holds while it puts its partition files in place, and a `[lake] delta`
+/// sync while it lists and links the tables' files: the sync sees each run's files all
+/// or none (src/lake/mirror/).
+pub const TABLES_LOCK: &str = "tables";
+
 /// How often [`LakeLock::acquire`] tries a held lock again.
 const RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 

@@ -208,7 +208,15 @@ fn process(
     // Spill files gone first: publishing syncs the lake's filesystem, and their pages
     // would be written out for nothing.
     drop(held);
-    atomic::publish_all(staged)?;
+    {
+        // A `[lake] delta` sync lists the tables under this lock: all of the run's
+        // files or none of them.
+        let _tables = crate::lake::lock::LakeLock::acquire_blocking(
+            ctx.lake.root(),
+            crate::lake::lock::TABLES_LOCK,
+        )?;
+        atomic::publish_all(staged)?;
+    }
 
     let state = PipelineState {
         fingerprint,

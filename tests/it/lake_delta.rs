@@ -606,3 +606,72 @@ async fn a_prefix_another_lake_committed_to_is_refused_naming_it() {
         "{e}"
     );
 }
+
+/// A run puts its files in place, and a sync lists and links the tables' files, under
+/// one lock (`tables`): a Delta version holds all of a run's kommun-months or none, and
+/// files a run puts in place after the listing are not read into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_and_a_run_take_turns_at_the_tables() {
+    use malgrupp::lake::lock::{LakeLock, TABLES_LOCK};
+    let t = std::sync::Arc::new(TestLake::new());
+    let (outcome, out) = t.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    let root = t.settings.lake_root.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = Location::Local(dir.path().to_path_buf());
+    let wait = std::time::Duration::from_secs(1);
+
+    // A run putting its files in place holds the sync back…
+    let held = LakeLock::acquire_blocking(&root, TABLES_LOCK).expect("lock");
+    let sync = tokio::spawn({
+        let (lake, target) = (t.lake(), target.clone());
+        async move { malgrupp::lake::mirror::sync(&lake, &target, 30, Vec::new()).await }
+    });
+    tokio::time::sleep(wait).await;
+    assert!(!sync.is_finished());
+    assert!(!dir.path().join("forsorjningsstod").exists());
+    drop(held);
+    let synced = sync.await.expect("join").expect("sync");
+    assert!(
+        synced
+            .committed
+            .contains(&("forsorjningsstod".to_string(), 0)),
+        "{synced:?}"
+    );
+    // The links it read from are gone with it.
+    assert!(!root.join("_meta/lake_delta.snapshot").exists());
+
+    // …and a sync listing the tables holds a run back once its files are staged.
+    let held = LakeLock::acquire_blocking(&root, TABLES_LOCK).expect("lock");
+    // A run's future is not `Send`: it runs on a runtime of its own.
+    let run = std::thread::spawn({
+        let t = t.clone();
+        move || {
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(t.run(&["kalmar_kaa"]))
+        }
+    });
+    let files = |temporary: bool| {
+        crate::common::files_under(&root.join("kaa"))
+            .into_iter()
+            .filter(|f| {
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+                name.is_some_and(|n| n.starts_with(".tmp-") == temporary)
+            })
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while files(true) == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing staged");
+        assert!(!run.is_finished(), "the run ended without staging");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(wait).await;
+    assert!(!run.is_finished());
+    assert_eq!(files(false), 0, "files put in place under the sync's lock");
+    drop(held);
+    let (outcome, out) = run.join().expect("join");
+    assert!(outcome.success(), "{out}");
+    assert!(files(false) > 0 && files(true) == 0);
+}

@@ -1,6 +1,6 @@
 //! The lake's canonical table files on local disk, as `[lake] delta` commits them: each
 //! with its path, its partition values and what tells a rewritten file (size and
-//! modification time).
+//! modification time), and the snapshot a sync reads them from.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use crate::normalize::schema::TableDef;
 pub(super) struct Local {
     /// Path under the lake root: `<table>/kommun=<k>/period=<p>/<pipeline>.parquet`.
     pub(super) key: String,
+    /// Where it is read from: the lake's file, or its link in the sync's snapshot.
     pub(super) path: PathBuf,
     /// Path in the table without `.parquet`.
     pub(super) stem: String,
@@ -86,4 +87,59 @@ fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
     }
     paths.sort();
     Ok(paths)
+}
+
+/// Links `locals` into `dir` (emptied first) and points each at its link: a run that
+/// puts a new file in place afterwards renames over the lake's name, not the link's
+/// inode, so what the sync reads is the file it listed, whatever runs do meanwhile.
+/// Copied where the filesystem has no hard links. A scratch directory: nothing is
+/// synced, and [`clear`] removes it after the sync.
+pub(super) fn snapshot<'a>(dir: &Path, locals: impl Iterator<Item = &'a mut Local>) -> Result<()> {
+    clear(dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for (i, local) in locals.enumerate() {
+        let link = dir.join(format!("{i}.parquet"));
+        if std::fs::hard_link(&local.path, &link).is_err() {
+            std::fs::copy(&local.path, &link).map_err(|e| Error::io(&local.path, e))?;
+        }
+        local.path = link;
+    }
+    Ok(())
+}
+
+/// Removes a snapshot directory, if there is one.
+pub(super) fn clear(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir, e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file a run puts in place after the snapshot (a new file renamed over the old
+    /// name, as every write to the lake is) leaves the snapshot's copy as listed.
+    #[test]
+    fn a_snapshot_keeps_what_was_listed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lake = Lake::new(dir.path());
+        let file = lake.partition_file("kaa", "0880", "2015-05", "kalmar_kaa");
+        crate::lake::atomic::write(&file, b"listed").expect("write");
+        let def = crate::normalize::schema::table("kaa").expect("kaa");
+        let mut locals = local_files(&lake, def).expect("list");
+        assert_eq!(locals.len(), 1);
+        let scratch = dir.path().join("_meta/scratch");
+        snapshot(&scratch, locals.iter_mut()).expect("snapshot");
+        crate::lake::atomic::write(&file, b"a later run").expect("write");
+        assert_eq!(std::fs::read(&locals[0].path).expect("read"), b"listed");
+        assert_eq!(
+            locals[0].key,
+            "kaa/kommun=0880/period=2015-05/kalmar_kaa.parquet"
+        );
+        clear(&scratch).expect("clear");
+        assert!(!scratch.exists());
+        clear(&scratch).expect("clear what is gone");
+    }
 }

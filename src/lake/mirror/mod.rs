@@ -11,7 +11,9 @@
 //! modification time, so only files the runs rewrote are read again (as rsync and git
 //! decide: a file rewritten to the same size within the same nanosecond goes unseen until
 //! it changes again). A table that did not change since is not even listed in the
-//! target. Readers see a table's previous version or its new one, never a mix; versions
+//! target. A sync lists the lake under the lock runs put their files in place under
+//! (`tables`) and reads hard links of what it listed, so a version holds all of a run's
+//! kommun-months or none. Readers see a table's previous version or its new one, never a mix; versions
 //! are kept for `[lake] delta_keep_days` and cleaned up after. On an object store the
 //! commits hold the lease `_meta/locks/lake.lease` under the prefix, as the published
 //! views' do theirs, and the prefix is this lake's alone (`Target::claim`). A failed table leaves its last version and is tried again at the
@@ -30,6 +32,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use datafusion::arrow::datatypes::Schema;
+use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -37,6 +40,7 @@ use sha2::{Digest, Sha256};
 use super::delta::target::{self, Target, UPLOADS, columns, content_name, data_file};
 use super::delta::{Change, DataFile, DeltaTable};
 use super::location::Location;
+use super::lock::{LakeLock, TABLES_LOCK};
 use super::manifest::Manifest;
 use super::{Lake, atomic};
 use crate::error::{Error, Result};
@@ -102,11 +106,10 @@ pub async fn sync(
     let mut failures = Vec::new();
     let mut files = BTreeMap::new();
     let mut leased = false;
-    // Read before the tables are: a run in it finished before they were listed, so its
-    // rows are in them (src/lake/mirror/runs.rs relies on it).
-    let ledger = Manifest::load(lake.root()).and_then(|m| crate::lake::ledger::tables(&m));
-    for def in TABLES {
-        let locals = match local_files(lake, def) {
+    let scratch = lake.root().join("_meta").join("lake_delta.snapshot");
+    let (ledger, listed) = snapshot(lake, &scratch).await?;
+    for (def, locals) in TABLES.iter().zip(listed) {
+        let locals = match locals {
             Ok(locals) => locals,
             Err(e) => {
                 failures.push(e.to_string());
@@ -212,6 +215,7 @@ pub async fn sync(
     }
     let shown = opened.shown.clone();
     opened.release().await?;
+    local::clear(&scratch)?;
     seen.files = files;
     let bytes = serde_json::to_vec(&seen).map_err(|e| Error::Internal(e.to_string()))?;
     atomic::write(&marker, &bytes)?;
@@ -223,6 +227,33 @@ pub async fn sync(
             message: failures.join("; "),
         })
     }
+}
+
+/// The lake as of one moment: the ledger and each canonical table's files, listed and
+/// linked into `scratch` (read from there) while the lock runs put their files in place
+/// under ([`TABLES_LOCK`]) is held, so a run's files are all in a sync or none is, and a
+/// run the ledger names has its rows in the tables (src/lake/mirror/runs.rs relies on
+/// it). The lock is held for the listing and the links only; runs wait that long.
+async fn snapshot(
+    lake: &Lake,
+    scratch: &Path,
+) -> Result<(
+    Result<[(&'static str, RecordBatch); 2]>,
+    Vec<Result<Vec<Local>>>,
+)> {
+    let _tables =
+        LakeLock::acquire(lake.root(), TABLES_LOCK, "a run putting its files in place").await?;
+    let ledger = Manifest::load(lake.root()).and_then(|m| crate::lake::ledger::tables(&m));
+    let mut listed: Vec<Result<Vec<Local>>> =
+        TABLES.iter().map(|def| local_files(lake, def)).collect();
+    local::snapshot(
+        scratch,
+        listed
+            .iter_mut()
+            .flatten()
+            .flat_map(|locals| locals.iter_mut()),
+    )?;
+    Ok((ledger, listed))
 }
 
 /// Uploads what the table lacks of `locals` and commits the table's new set: the

@@ -91,6 +91,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         } => cli::backfill::execute(&settings, &pipeline, &from, &to, dry_run, &mut out)
             .await?
             .success(),
+        Command::Restore { if_empty } => {
+            cli::restore::execute(&settings, if_empty, &mut out).await?;
+            true
+        }
         Command::Status { format } => cli::status::execute(&settings, format, &mut out)?,
         Command::Sql {
             query,

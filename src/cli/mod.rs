@@ -13,6 +13,7 @@ pub mod demo;
 pub mod export;
 mod progress;
 pub mod report;
+pub mod restore;
 pub mod run;
 pub mod serve;
 pub mod sql;
@@ -64,6 +65,14 @@ pub enum Command {
         /// Serve the API only; run no pipelines (for extra read-only replicas).
         #[arg(long)]
         no_scheduler: bool,
+    },
+    /// Rebuild an empty lake from its `[lake] delta` copy: the tables, the run history
+    /// and the lake's identity (not the raw extracts or the quarantine).
+    Restore {
+        /// Leave a lake that holds data, or a copy not made yet, as it is (exit 0): for a
+        /// host that starts without the lake's disk.
+        #[arg(long)]
+        if_empty: bool,
     },
     /// Reprocess a pipeline's extracts for a range of periods (idempotent).
     Backfill {

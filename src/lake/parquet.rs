@@ -41,3 +41,11 @@ pub fn encode(batches: &[RecordBatch]) -> Result<Vec<u8>, ParquetError> {
     w.close()?;
     Ok(buf)
 }
+
+/// Decodes a Parquet file held in memory (a small one: a ledger table's).
+pub fn decode(bytes: bytes::Bytes) -> Result<Vec<RecordBatch>, ParquetError> {
+    datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes)?
+        .build()?
+        .map(|batch| batch.map_err(ParquetError::from))
+        .collect()
+}

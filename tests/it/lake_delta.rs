@@ -275,6 +275,35 @@ async fn on_s3_the_lakes_tables_are_committed_under_a_lease_other_hosts_respect(
     }
     // Nothing changed: nothing committed, and nothing listed but each table's log.
     assert!(sync().await.expect("sync").committed.is_empty());
+
+    // The lake restored from the bucket into an empty directory: the same rows, the same
+    // identity, the same run history.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let restored_lake = malgrupp::lake::Lake::new(dir.path());
+    let restored = malgrupp::lake::mirror::restore::restore(&restored_lake, &target, moto.env())
+        .await
+        .expect("restore")
+        .expect("a lake was committed there");
+    let files_of = |table: &str| {
+        crate::common::files_under(&t.settings.lake_root.join(table))
+            .iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+            .count()
+    };
+    let mut by_name = restored.tables.clone();
+    by_name.sort();
+    assert_eq!(
+        by_name,
+        tables
+            .iter()
+            .map(|table| (table.to_string(), 0, files_of(table)))
+            .collect::<Vec<_>>()
+    );
+    let again = dir.path().display().to_string();
+    assert_eq!(digests(&["local", &again, &names], &[]), local);
+    assert_eq!(restored_lake.id().expect("id"), lake.id().expect("id"));
+    let runs = t.scalar("select count(*) from runs").await;
+    assert_eq!(Some(restored.runs as i64), runs);
 }
 
 /// The lake's tables and the published views in one prefix would take each other's
@@ -674,4 +703,102 @@ async fn a_sync_and_a_run_take_turns_at_the_tables() {
     let (outcome, out) = run.join().expect("join");
     assert!(outcome.success(), "{out}");
     assert!(files(false) > 0 && files(true) == 0);
+}
+
+/// A lake lost with its disk comes back from its `[lake] delta` copy with `malgrupp
+/// restore`: the same rows in every table, the run history and the lake's identity (so
+/// it goes on committing to its prefix). The next run processes the extract again and
+/// writes the same files: the copy gets no new version of the table. A lake holding
+/// data is refused (`--if-empty` leaves it), and so is a prefix no lake committed to.
+#[test]
+fn a_lost_lake_is_restored_from_its_delta_copy() {
+    let mut t = TestLake::new();
+    private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let data = t.dir.path().join("data");
+    let cloud = t.dir.path().join("cloud");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let with_delta = |target: &Path| {
+        text.replacen(
+            "[lake]\n",
+            &format!("[lake]\ndelta = '{}'\n", target.display()),
+            1,
+        )
+    };
+    std::fs::write(&cfg, with_delta(&cloud)).expect("config");
+    let malgrupp = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .args(["--config", cfg.to_str().expect("utf-8 path")])
+            .args(args)
+            .output()
+            .expect("spawn");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let table = "forsorjningsstod";
+    let data_s = data.display().to_string();
+    let local = || digests(&["local", &data_s, table], &[]);
+    let history = || {
+        let (ok, out, err) = crate::object_storage::malgrupp_sql(
+            t.dir.path(),
+            "select run_id, pipeline, status, rows_written, trigger from runs order by run_id",
+            &[],
+            &[],
+        );
+        assert!(ok, "{err}");
+        out
+    };
+    let lineage = || {
+        crate::object_storage::malgrupp_sql(
+            t.dir.path(),
+            "select run_id, extract_sha256, table_name, kommun, period from lineage order by 1, 2, 3, 4, 5",
+            &[],
+            &[],
+        )
+        .1
+    };
+    let (ok, _, err) = malgrupp(&["run", "fs"]);
+    assert!(ok, "{err}");
+    let (rows, runs, fed) = (local(), history(), lineage());
+    assert!(rows[table][0].as_u64().is_some_and(|n| n > 0), "{rows}");
+    assert!(fed.lines().count() > 1, "{fed}");
+    let id = std::fs::read_to_string(data.join("_meta/lake_id")).expect("lake id");
+
+    let (ok, _, err) = malgrupp(&["restore"]);
+    assert!(!ok && err.contains("the lake holds data already"), "{err}");
+    let (ok, out, err) = malgrupp(&["restore", "--if-empty"]);
+    assert!(ok && out.contains("nothing restored"), "{out}{err}");
+
+    // The disk is lost.
+    std::fs::remove_dir_all(&data).expect("lose the lake");
+    let (ok, out, err) = malgrupp(&["restore"]);
+    assert!(ok, "{err}");
+    assert!(out.contains(&format!("{table}: version 0")), "{out}");
+    assert_eq!(local(), rows);
+    assert_eq!(history(), runs);
+    assert_eq!(lineage(), fed);
+    assert_eq!(
+        std::fs::read_to_string(data.join("_meta/lake_id")).expect("lake id"),
+        id
+    );
+
+    // The next run writes the same files, and its refresh commits them to the same
+    // prefix (the identity is the lake's): no new version of the table.
+    let committed = versions(&cloud.join(table));
+    let (ok, _, err) = malgrupp(&["run", "fs"]);
+    assert!(ok, "{err}");
+    assert_eq!(local(), rows);
+    assert_eq!(versions(&cloud.join(table)), committed);
+    assert_eq!(history().lines().count(), runs.lines().count() + 1);
+
+    // A prefix no lake committed to has nothing to restore.
+    std::fs::write(&cfg, with_delta(&t.dir.path().join("elsewhere"))).expect("config");
+    std::fs::remove_dir_all(&data).expect("lose the lake");
+    let (ok, _, err) = malgrupp(&["restore"]);
+    assert!(!ok && err.contains("nothing to restore from"), "{err}");
+    let (ok, out, err) = malgrupp(&["restore", "--if-empty"]);
+    assert!(ok && out.contains("the lake starts empty"), "{out}{err}");
 }

@@ -122,11 +122,6 @@ impl DeltaTable {
         &self.shown
     }
 
-    /// Its store.
-    pub fn store(&self) -> &Arc<dyn ObjectStore> {
-        &self.store
-    }
-
     /// The table `name` beside this one, under the same prefix; `None` for a table at
     /// its store's root.
     pub fn sibling(&self, name: &str) -> Option<DeltaTable> {
@@ -152,6 +147,17 @@ impl DeltaTable {
             .await
             .map_err(|e| self.error(&location, e))?;
         Ok(())
+    }
+
+    /// Reads a data file of the table at `path` (relative to its root, as the log names it).
+    pub async fn get_file(&self, path: &str) -> Result<bytes::Bytes> {
+        let location = self.location_of(path)?;
+        let got = self
+            .store
+            .get(&location)
+            .await
+            .map_err(|e| self.error(&location, e))?;
+        got.bytes().await.map_err(|e| self.error(&location, e))
     }
 
     /// Creates the table (version 0) with its schema, its partition columns (strings,

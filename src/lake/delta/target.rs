@@ -96,19 +96,15 @@ impl Target {
     /// claim is `_meta/lake` under the prefix, created only if absent; deleting it hands
     /// the prefix over to the next lake that syncs.
     pub async fn claim(&self, lake: &Lake) -> Result<()> {
-        let object = self.root.clone().join("_meta").join("lake");
+        let (object, shown) = self.claim_object();
         let ours = lake.id()?;
-        let shown = format!("{}/_meta/lake", self.shown);
         let store_error = |e| Error::Store {
             object: shown.clone(),
             source: e,
         };
         for _ in 0..2 {
-            match self.store.get(&object).await {
-                Ok(got) => {
-                    let bytes = got.bytes().await.map_err(store_error)?;
-                    let claim: serde_json::Value =
-                        serde_json::from_slice(&bytes).unwrap_or_default();
+            match self.claim_read().await? {
+                Some(claim) => {
                     if claim["lake"].as_str() == Some(ours.as_str()) {
                         return Ok(());
                     }
@@ -122,7 +118,7 @@ impl Target {
                         ),
                     });
                 }
-                Err(object_store::Error::NotFound { .. }) => {
+                None => {
                     let claim = serde_json::json!({
                         "lake": ours,
                         "root": lake.root().display().to_string(),
@@ -143,12 +139,45 @@ impl Target {
                         Err(e) => return Err(store_error(e)),
                     }
                 }
-                Err(e) => return Err(store_error(e)),
             }
         }
         Err(Error::Internal(format!(
             "{shown} changed while it was read"
         )))
+    }
+
+    /// The identity of the lake that claimed the prefix ([`Target::claim`]); `None`
+    /// when none did.
+    pub async fn claimed_by(&self) -> Result<Option<String>> {
+        Ok(self
+            .claim_read()
+            .await?
+            .and_then(|claim| claim["lake"].as_str().map(str::to_string)))
+    }
+
+    /// The claim object, and how messages name it.
+    fn claim_object(&self) -> (StorePath, String) {
+        (
+            self.root.clone().join("_meta").join("lake"),
+            format!("{}/_meta/lake", self.shown),
+        )
+    }
+
+    /// The claim as JSON (null when unreadable); `None` when there is none.
+    async fn claim_read(&self) -> Result<Option<serde_json::Value>> {
+        let (object, shown) = self.claim_object();
+        let store_error = |e| Error::Store {
+            object: shown.clone(),
+            source: e,
+        };
+        match self.store.get(&object).await {
+            Ok(got) => {
+                let bytes = got.bytes().await.map_err(store_error)?;
+                Ok(Some(serde_json::from_slice(&bytes).unwrap_or_default()))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(store_error(e)),
+        }
     }
 
     /// The table `name` under the prefix.

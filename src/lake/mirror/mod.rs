@@ -47,6 +47,7 @@ use crate::error::{Error, Result};
 use crate::normalize::schema::{TABLES, TableDef};
 
 mod local;
+pub mod restore;
 pub mod runs;
 use local::{Local, local_files};
 

@@ -9,9 +9,6 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 use datafusion::arrow::array::StringArray;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::parquet::arrow::ProjectionMask;
-use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use object_store::ObjectStoreExt;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
@@ -29,13 +26,7 @@ pub(super) async fn added(
 ) -> Result<serde_json::Map<String, Value>> {
     let mut known = BTreeSet::new();
     for path in previous {
-        let location = table.location_of(path)?;
-        let store_error = |e| Error::Store {
-            object: format!("{}/{path}", table.shown()),
-            source: e,
-        };
-        let got = table.store().get(&location).await.map_err(store_error)?;
-        let bytes = got.bytes().await.map_err(store_error)?;
+        let bytes = table.get_file(path).await?;
         known.extend(run_ids(bytes).map_err(|e| Error::Table {
             table: table.shown().to_string(),
             message: format!("{path}: {e}"),
@@ -108,25 +99,12 @@ fn ids_of(batch: &RecordBatch) -> Result<&StringArray> {
 
 /// The run ids in a ledger file (none when it has no `run_id` column).
 fn run_ids(bytes: Bytes) -> std::result::Result<Vec<String>, String> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| e.to_string())?;
-    let Some(index) = builder
-        .schema()
-        .fields()
-        .iter()
-        .position(|f| f.name() == "run_id")
-    else {
-        return Ok(Vec::new());
-    };
-    let mask = ProjectionMask::roots(builder.parquet_schema(), [index]);
-    let reader = builder
-        .with_projection(mask)
-        .build()
-        .map_err(|e| e.to_string())?;
     let mut ids = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| e.to_string())?;
-        let column = ids_of(&batch).map_err(|e| e.to_string())?;
-        ids.extend(column.iter().flatten().map(str::to_string));
+    for batch in crate::lake::parquet::decode(bytes).map_err(|e| e.to_string())? {
+        if batch.column_by_name("run_id").is_some() {
+            let column = ids_of(&batch).map_err(|e| e.to_string())?;
+            ids.extend(column.iter().flatten().map(str::to_string));
+        }
     }
     Ok(ids)
 }

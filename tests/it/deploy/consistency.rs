@@ -189,3 +189,98 @@ fn container_layout_runs_the_sample_pipelines() {
         .count();
     assert!(files > 0, "the run published nothing");
 }
+
+/// The Kubernetes variant without a volume claim: the lake on an emptyDir at the image's
+/// volume, the S3 settings (with `[lake] delta`) mounted where the ENTRYPOINT reads them
+/// in both containers, the lake restored by the init container before `serve` starts
+/// with the same mounts, and `serve` running the schedules itself.
+#[test]
+fn the_kubernetes_variant_without_a_claim_restores_the_lake_from_its_copy() {
+    let img = image();
+    let file = "deploy/kubernetes/object-storage.yaml";
+    let doc = k8s_doc(file, "Deployment");
+    let p = pod(&doc);
+    assert!(!read(file).contains("persistentVolumeClaim"));
+    assert_eq!(mount(&doc, "lake").0, img.volume);
+    volume(&doc, "lake", "emptyDir.sizeLimit");
+    let settings_path = &img.entrypoint[img
+        .entrypoint
+        .iter()
+        .position(|a| a == "--config")
+        .expect("--config")
+        + 1];
+    assert_eq!(
+        mount(&doc, "settings"),
+        (settings_path.clone(), Some("malgrupp.toml".to_string()))
+    );
+    assert_eq!(
+        volume(&doc, "settings", "configMap.name"),
+        "malgrupp-settings"
+    );
+    // The settings deploy/README.md makes that ConfigMap from: the container's, with the
+    // lake's copy on S3.
+    assert!(
+        read("deploy/README.md").contains(
+            "kubectl create configmap malgrupp-settings --from-file=malgrupp.toml=deploy/docker/malgrupp.s3.toml"
+        )
+    );
+    let s3 = malgrupp::config::Settings::load(Some(&repo().join("deploy/docker/malgrupp.s3.toml")))
+        .expect("malgrupp.s3.toml");
+    assert!(
+        matches!(
+            s3.lake_delta,
+            Some(malgrupp::lake::location::Location::Object(_))
+        ),
+        "{:?}",
+        s3.lake_delta
+    );
+    assert!(s3.lake_root.starts_with(&img.volume));
+
+    let (init, main) = (
+        format!("{p}.initContainers[0]"),
+        format!("{p}.containers[0]"),
+    );
+    assert_eq!(
+        doc.list(&format!("{init}.args")).last().map(String::as_str),
+        Some("--if-empty")
+    );
+    assert!(
+        doc.list(&format!("{init}.args"))
+            .contains(&"restore".to_string())
+    );
+    let args = doc.list(&format!("{main}.args"));
+    assert!(args.contains(&"serve".to_string()), "{args:?}");
+    assert!(!args.contains(&"--no-scheduler".to_string()), "{args:?}");
+    let mounts = |c: &str| {
+        let m = format!("{c}.volumeMounts");
+        (0..doc.count(&m, "name"))
+            .map(|i| {
+                (
+                    doc.must(&format!("{m}[{i}].name")).to_string(),
+                    doc.must(&format!("{m}[{i}].mountPath")).to_string(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mounts(&init), mounts(&main));
+    for c in [&init, &main] {
+        assert_eq!(
+            doc.must(&format!("{c}.envFrom[0].secretRef.name")),
+            "malgrupp-s3"
+        );
+        assert_eq!(
+            doc.must(&format!("{c}.securityContext.readOnlyRootFilesystem")),
+            "true"
+        );
+        assert_eq!(
+            doc.must(&format!("{c}.securityContext.allowPrivilegeEscalation")),
+            "false"
+        );
+    }
+    assert_eq!(
+        doc.must(&format!("{p}.securityContext.runAsNonRoot")),
+        "true"
+    );
+    assert_eq!(doc.must("spec.replicas"), "1");
+    assert_eq!(doc.must("spec.strategy.type"), "Recreate");
+}

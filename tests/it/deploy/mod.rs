@@ -322,10 +322,11 @@ fn duration_secs(s: &str) -> u64 {
 
 // -------------------------------------------------------------------------- Kubernetes
 
-const MANIFESTS: [&str; 3] = [
+const MANIFESTS: [&str; 4] = [
     "deploy/kubernetes/pvc.yaml",
     "deploy/kubernetes/cronjob.yaml",
     "deploy/kubernetes/deployment.yaml",
+    "deploy/kubernetes/object-storage.yaml",
 ];
 
 /// The pod spec of a Deployment or CronJob, its container 0, and the doc.
@@ -392,14 +393,28 @@ fn command_lines() -> Vec<(String, Vec<String>)> {
         "compose healthcheck".into(),
         compose.list("services.malgrupp.healthcheck.test")[2..].to_vec(),
     ));
-    for (file, kind) in [
-        ("deploy/kubernetes/cronjob.yaml", "CronJob"),
-        ("deploy/kubernetes/deployment.yaml", "Deployment"),
+    for (file, kind, container) in [
+        ("deploy/kubernetes/cronjob.yaml", "CronJob", "containers[0]"),
+        (
+            "deploy/kubernetes/deployment.yaml",
+            "Deployment",
+            "containers[0]",
+        ),
+        (
+            "deploy/kubernetes/object-storage.yaml",
+            "Deployment",
+            "containers[0]",
+        ),
+        (
+            "deploy/kubernetes/object-storage.yaml",
+            "Deployment",
+            "initContainers[0]",
+        ),
     ] {
         let doc = k8s_doc(file, kind);
-        let args = doc.list(&format!("{}.containers[0].args", pod(&doc)));
+        let args = doc.list(&format!("{}.{container}.args", pod(&doc)));
         lines.push((
-            format!("{file} args"),
+            format!("{file} {container} args"),
             [&img.entrypoint[1..], &args[..]].concat(),
         ));
     }
@@ -436,21 +451,29 @@ impl Layout {
 
     /// `malgrupp run` with these settings from WORKDIR, `env` added; it must succeed.
     fn run(&self, env: &[(String, String)]) {
+        self.malgrupp(&["run"], env);
+    }
+
+    /// `malgrupp ARGS` with these settings from WORKDIR, `env` added; it must succeed.
+    /// Returns its output.
+    fn malgrupp(&self, args: &[&str], env: &[(String, String)]) -> String {
         let out = Command::new(BIN)
             .arg("--config")
             .arg(&self.settings)
-            .arg("run")
+            .args(args)
             .current_dir(self.under(&self.workdir))
             .envs(env.iter().cloned())
             .output()
             .expect("run the binary");
         assert!(
             out.status.success(),
-            "`malgrupp run` in the image's layout failed ({}):\n{}\n{}",
+            "`malgrupp {}` in the image's layout failed ({}):\n{}\n{}",
+            args.join(" "),
             out.status,
             text(&out.stdout),
             text(&out.stderr)
         );
+        text(&out.stdout)
     }
 }
 

@@ -171,4 +171,29 @@ async fn the_s3_example_commits_the_published_views_and_the_lakes_tables_to_its_
         tables += 1;
     }
     assert!(tables >= 2, "{tables} tables");
+
+    // The Kubernetes variant without a claim (deploy/kubernetes/object-storage.yaml): a
+    // pod starting on an empty disk restores the lake from the bucket with these
+    // settings and environment; a restart with the lake still there leaves it.
+    let files = || {
+        let mut files: Vec<String> = crate::common::files_under(&data)
+            .into_iter()
+            .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+            .filter_map(|f| {
+                let relative = f.strip_prefix(&data).ok()?.to_string_lossy().into_owned();
+                let table = relative.split('/').next()?;
+                malgrupp::normalize::schema::table(table).map(|_| relative.clone())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let before = files();
+    std::fs::remove_dir_all(&data).expect("lose the lake");
+    std::fs::create_dir_all(&data).expect("an empty disk");
+    let out = layout.malgrupp(&["restore", "--if-empty"], &env);
+    assert!(out.contains("restored"), "{out}");
+    assert_eq!(files(), before);
+    let out = layout.malgrupp(&["restore", "--if-empty"], &env);
+    assert!(out.contains("nothing restored"), "{out}");
 }

@@ -88,7 +88,7 @@ fn kubernetes_manifests_pass_kubernetes_validate_strict() {
             out.status
         );
         let passed = all.lines().filter(|l| l.contains(" passed ")).count();
-        assert_eq!(passed, 4, "4 resources expected to pass:\n{all}");
+        assert_eq!(passed, 6, "6 resources expected to pass:\n{all}");
     }
 }
 

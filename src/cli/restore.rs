@@ -1,0 +1,61 @@
+//! `malgrupp restore [--if-empty]`: an empty lake rebuilt from its `[lake] delta` copy
+//! (src/lake/mirror/restore.rs says what comes back and what does not). `--if-empty`
+//! is for a host that starts without the lake's disk (a pod without a volume): a lake
+//! that holds data, or a prefix nothing was committed to yet, is left as it is.
+
+use std::io::Write;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::lake::mirror::restore;
+
+/// Restores the lake; says what it did.
+pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -> Result<()> {
+    let io = |e| Error::io("<stdout>", e);
+    let Some(target) = &settings.lake_delta else {
+        return Err(Error::usage(
+            "restore",
+            "[lake] delta",
+            "not set: there is no copy of the lake to restore from",
+        ));
+    };
+    let lake = Lake::new(&settings.lake_root);
+    if if_empty && !restore::is_empty(&lake)? {
+        writeln!(
+            out,
+            "the lake at {} holds data; nothing restored",
+            lake.root().display()
+        )
+        .map_err(io)?;
+        return Ok(());
+    }
+    let Some(restored) = restore::restore(&lake, target, std::env::vars()).await? else {
+        let shown = format!("{target:?}");
+        if if_empty {
+            writeln!(
+                out,
+                "no lake committed to {shown} yet; the lake starts empty"
+            )
+            .map_err(io)?;
+            return Ok(());
+        }
+        return Err(Error::usage(
+            "restore",
+            "[lake] delta",
+            format!("no lake committed to {shown} (it has no _meta/lake): nothing to restore from"),
+        ));
+    };
+    for (table, version, files) in &restored.tables {
+        writeln!(out, "{table}: version {version}, {files} files").map_err(io)?;
+    }
+    writeln!(
+        out,
+        "restored {} to {} with {} runs of history; the next run of each pipeline processes its extracts again and the next refresh publishes every view",
+        restored.tables.len(),
+        lake.root().display(),
+        restored.runs
+    )
+    .map_err(io)?;
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! `malgrupp restore`: an empty lake rebuilt from its `[lake] delta` copy, after a lost
+//! disk or on a host whose disk does not outlive it (a pod without a volume). What the
+//! copy holds comes back: each canonical table's files of its newest version under
+//! their local names (`kommun=<k>/period=<p>/<pipeline>.parquet`, the name by content
+//! without its digest), the run ledger (`runs`, `lineage`) as the manifest's run
+//! history, and the lake's identity from the prefix's claim, so the lake goes on
+//! committing to the same prefix.
+//!
+//! What the copy does not hold stays empty: the raw extracts and the quarantine, which
+//! are kept on the lake's own disk only, and which extracts each pipeline has
+//! processed, so the next run of each pipeline processes every extract its source
+//! offers again (writing the same files: deterministic bytes, the same names by
+//! content, nothing to commit) and the next refresh publishes every view.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use futures::{StreamExt, TryStreamExt};
+
+use super::local::local_files;
+use super::{Lake, Location, Target, UPLOADS, atomic};
+use crate::error::{Error, Result};
+use crate::lake::delta::AsOf;
+use crate::lake::manifest::{self, Lineage, Manifest, RunRecord};
+use crate::normalize::schema::TABLES;
+
+/// What a restore brought back.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Restored {
+    /// Per table: the version restored and its files.
+    pub tables: Vec<(String, u64, usize)>,
+    /// Runs in the restored history.
+    pub runs: usize,
+}
+
+/// Whether the lake holds nothing a restore would overwrite: no manifest, no table file.
+pub fn is_empty(lake: &Lake) -> Result<bool> {
+    if manifest::path(lake.root()).exists() {
+        return Ok(false);
+    }
+    for def in TABLES {
+        if !local_files(lake, def)?.is_empty() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Rebuilds the empty `lake` from the Delta tables at `target` (store settings from
+/// `env`); `None` when no lake committed there (no claim), and nothing was done.
+/// Refuses a lake that holds data.
+pub async fn restore(
+    lake: &Lake,
+    target: &Location,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Option<Restored>> {
+    if !is_empty(lake)? {
+        return Err(Error::usage(
+            "restore",
+            lake.root().display().to_string(),
+            "the lake holds data already; restore fills an empty lake (move this one aside first)",
+        ));
+    }
+    let opened = Target::open(target, env)?;
+    let Some(id) = opened.claimed_by().await? else {
+        return Ok(None);
+    };
+    let mut restored = Restored::default();
+    let mut staged = Vec::new();
+    for def in TABLES {
+        let table = opened.table(def.name);
+        if table.version().await?.is_none() {
+            continue;
+        }
+        let snapshot = table.snapshot(AsOf::Newest).await?;
+        let mut places = Vec::new();
+        for file in &snapshot.files {
+            if file.deletion_vector.is_some() {
+                return Err(Error::Table {
+                    table: table.shown().to_string(),
+                    message: format!(
+                        "{} has rows deleted by another engine (a deletion vector); malgrupp commits none, so this is not the lake's copy as it committed it",
+                        file.path
+                    ),
+                });
+            }
+            places.push(local_place(lake, def.name, &file.path).ok_or_else(|| Error::Table {
+                table: table.shown().to_string(),
+                message: format!(
+                    "{} is not named as malgrupp names the lake's files (kommun=<k>/period=<p>/<pipeline>-<digest>.parquet)",
+                    file.path
+                ),
+            })?);
+        }
+        let work: Vec<_> = snapshot
+            .files
+            .iter()
+            .zip(places)
+            .map(|(file, place)| {
+                let table = table.clone();
+                let path = file.path.clone();
+                async move {
+                    let bytes = table.get_file(&path).await?;
+                    atomic::stage_in_set(&place, &bytes)
+                }
+            })
+            .collect();
+        let files: Vec<_> = futures::stream::iter(work)
+            .buffered(UPLOADS)
+            .try_collect()
+            .await?;
+        restored
+            .tables
+            .push((def.name.to_string(), snapshot.version, files.len()));
+        staged.extend(files);
+    }
+    let runs = ledger(&opened).await?;
+    restored.runs = runs.len();
+    // The tables' files first, then the identity, then the manifest: a restore cut short
+    // leaves a lake that is not empty, which the next restore refuses rather than mixes.
+    atomic::publish_all(staged)?;
+    lake.set_id(&id)?;
+    Manifest::update(lake.root(), |m| m.runs = runs)?;
+    Ok(Some(restored))
+}
+
+/// Where the file `path` of `table`'s copy goes in the lake: its kommun's and period's
+/// directory, named by the pipeline that wrote it.
+fn local_place(lake: &Lake, table: &str, path: &str) -> Option<std::path::PathBuf> {
+    let mut parts = path.split('/');
+    let kommun = parts.next()?.strip_prefix("kommun=")?;
+    let period = parts.next()?.strip_prefix("period=")?;
+    let (pipeline, digest) = parts.next()?.strip_suffix(".parquet")?.rsplit_once('-')?;
+    let plain = |s: &str| !s.is_empty() && !s.contains(['.', '\\']) && !s.starts_with('_');
+    let ok = parts.next().is_none()
+        && digest.len() == 16
+        && digest.bytes().all(|b| b.is_ascii_hexdigit())
+        && [kommun, period, pipeline].into_iter().all(plain);
+    ok.then(|| lake.partition_file(table, kommun, period, pipeline))
+}
+
+/// The run history in the copy's ledger (`runs`, with `lineage`), oldest first; none
+/// when it has no ledger.
+async fn ledger(opened: &Target) -> Result<Vec<RunRecord>> {
+    let rows = |name: &str| {
+        let table = opened.table(name);
+        async move {
+            if table.version().await?.is_none() {
+                return Ok::<_, Error>(Vec::new());
+            }
+            let mut batches = Vec::new();
+            for file in table.snapshot(AsOf::Newest).await?.files {
+                let bytes = table.get_file(&file.path).await?;
+                batches.extend(
+                    crate::lake::parquet::decode(bytes).map_err(|e| Error::Table {
+                        table: table.shown().to_string(),
+                        message: format!("{}: {e}", file.path),
+                    })?,
+                );
+            }
+            Ok(batches)
+        }
+    };
+    let mut lineage: BTreeMap<String, Vec<Lineage>> = BTreeMap::new();
+    for batch in rows("lineage").await? {
+        let c = Columns(&batch);
+        for i in 0..batch.num_rows() {
+            let run = c.text("run_id", i)?.unwrap_or_default();
+            let (sha, file, table) = (
+                c.text("extract_sha256", i)?.unwrap_or_default(),
+                c.text("file", i)?.unwrap_or_default(),
+                c.text("table_name", i)?.unwrap_or_default(),
+            );
+            let partition = (
+                c.text("kommun", i)?.unwrap_or_default(),
+                c.text("period", i)?.unwrap_or_default(),
+            );
+            let of_run = lineage.entry(run).or_default();
+            match of_run.last_mut() {
+                Some(l) if l.extract_sha256 == sha && l.file == file && l.table == table => {
+                    l.partitions.push(partition);
+                }
+                _ => of_run.push(Lineage {
+                    extract_sha256: sha,
+                    file,
+                    table,
+                    partitions: vec![partition],
+                }),
+            }
+        }
+    }
+    let mut runs = Vec::new();
+    for batch in rows("runs").await? {
+        let c = Columns(&batch);
+        for i in 0..batch.num_rows() {
+            let run_id = c.text("run_id", i)?.unwrap_or_default();
+            let count = |name| c.number(name, i).map(|n| n.unwrap_or(0).max(0) as u64);
+            runs.push(RunRecord {
+                lineage: lineage.remove(&run_id).unwrap_or_default(),
+                run_id,
+                pipeline: c.text("pipeline", i)?.unwrap_or_default(),
+                started_at: c.text("started_at", i)?.unwrap_or_default(),
+                duration_ms: count("duration_ms")?,
+                status: c.text("status", i)?.unwrap_or_default(),
+                message: c.text("message", i)?,
+                files_read: count("files_read")? as usize,
+                rows_in: count("rows_in")? as usize,
+                rows_written: count("rows_written")? as usize,
+                rows_quarantined: count("rows_quarantined")? as usize,
+                trigger: c.text("trigger", i)?.unwrap_or_default(),
+                scheduled_for: c.text("scheduled_for", i)?,
+                attempt: u32::try_from(count("attempt")?).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    Ok(runs)
+}
+
+/// A ledger batch's columns by name, as the ledger writes them (src/lake/ledger.rs).
+struct Columns<'a>(&'a RecordBatch);
+
+impl Columns<'_> {
+    fn text(&self, name: &str, row: usize) -> Result<Option<String>> {
+        let column = self
+            .0
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| self.missing(name, "text"))?;
+        Ok(column.is_valid(row).then(|| column.value(row).to_string()))
+    }
+
+    fn number(&self, name: &str, row: usize) -> Result<Option<i64>> {
+        let column = self
+            .0
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>())
+            .ok_or_else(|| self.missing(name, "a 64-bit integer"))?;
+        Ok(column.is_valid(row).then(|| column.value(row)))
+    }
+
+    fn missing(&self, name: &str, kind: &str) -> Error {
+        Error::Internal(format!(
+            "the copy's ledger has no column {name} of {kind}; restore with the malgrupp version that committed it"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only names the lake's copy is written with are restored, and only inside the
+    /// lake: a name of another engine's layout, or one climbing out, is refused.
+    #[test]
+    fn only_the_copys_own_names_are_placed_in_the_lake() {
+        let lake = Lake::new("/lake");
+        assert_eq!(
+            local_place(
+                &lake,
+                "kaa",
+                "kommun=0880/period=2015-05/kalmar_kaa-0123456789abcdef.parquet"
+            ),
+            Some(lake.partition_file("kaa", "0880", "2015-05", "kalmar_kaa"))
+        );
+        for hostile in [
+            "kommun=../period=2015-05/x-0123456789abcdef.parquet",
+            "kommun=0880/period=../../x-0123456789abcdef.parquet",
+            "kommun=0880/period=2015-05/../x-0123456789abcdef.parquet",
+            "kommun=0880/period=2015-05/x-0123456789abcdef.parquet/more",
+            "kommun=0880/period=2015-05/x.parquet",
+            "kommun=0880/period=2015-05/x-0123456789abcdeg.parquet",
+            "kommun=0880/period=2015-05/-0123456789abcdef.parquet",
+            "kommun=0880/period=2015-05/_x-0123456789abcdef.parquet",
+            "period=2015-05/kommun=0880/x-0123456789abcdef.parquet",
+            "part-00000-0123456789abcdef.snappy.parquet",
+        ] {
+            assert_eq!(local_place(&lake, "kaa", hostile), None, "{hostile}");
+        }
+    }
+}

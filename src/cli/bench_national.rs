@@ -36,7 +36,8 @@ pub struct National {
     /// their own (`[publish] delta` of the settings is never used: it may be production's).
     pub delta: Option<Location>,
     /// Commit the lake's tables as Delta tables here after each run, timed on their own
-    /// (`[lake] delta` of the settings is never used either).
+    /// (`[lake] delta` of the settings is never used either), and time a restore from
+    /// there into an empty lake at the end.
     pub lake_delta: Option<Location>,
     /// Kommun-months queried for the latency figures (0: none).
     pub queries: usize,
@@ -127,6 +128,26 @@ async fn run(
         100.0 * night.total() / full.total()
     )
     .map_err(io)?;
+    if let Some(target) = &n.lake_delta {
+        // A lost disk: the lake rebuilt from its copy.
+        let restored_lake = crate::lake::Lake::new(scratch.join("restored"));
+        reset_peak_rss();
+        let t = Instant::now();
+        let restored =
+            crate::lake::mirror::restore::restore(&restored_lake, target, std::env::vars())
+                .await?
+                .ok_or_else(|| Error::Internal(format!("nothing to restore at {target:?}")))?;
+        writeln!(
+            out,
+            "restore   {:.2} s  peak RSS {:>6.0} MB  ({} files of {} tables and {} runs from {target})",
+            t.elapsed().as_secs_f64(),
+            mb(peak_rss()),
+            restored.tables.iter().map(|(_, _, files)| files).sum::<usize>(),
+            restored.tables.len(),
+            restored.runs
+        )
+        .map_err(io)?;
+    }
     writeln!(
         out,
         "(machine: {} cores)",

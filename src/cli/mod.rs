@@ -193,7 +193,7 @@ pub enum Command {
         #[arg(long, requires = "national", value_parser = crate::lake::location::Location::parse)]
         delta: Option<crate::lake::location::Location>,
         /// Also commit the lake's tables as Delta tables to this location (as `[lake]
-        /// delta`) and time it.
+        /// delta`) and time it, and a restore from there at the end.
         #[arg(long, requires = "national", value_parser = crate::lake::location::Location::parse)]
         lake_delta: Option<crate::lake::location::Location>,
         /// Kommun-months of `kartlaggning` queried for the latency figures (0: none).

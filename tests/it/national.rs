@@ -532,7 +532,7 @@ async fn a_failed_extract_stops_the_decoding_of_those_after_it() {
 /// The benchmark works on a lake of its own, so its synthetic rows never reach the
 /// settings' `[publish] delta` or `[lake] delta` (production buckets); `--delta` and
 /// `--lake-delta` name the targets it syncs to and times, after the full run and after
-/// the night.
+/// the night, and a restore from the lake's target at the end.
 #[tokio::test]
 async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
     use malgrupp::lake::location::Location;
@@ -565,6 +565,16 @@ async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
     assert_eq!(text.matches("lake delta sync").count(), 2, "{text}");
     assert_eq!(text.matches("delta sync").count(), 4, "{text}");
     assert_eq!(text.matches(" p95 ").count(), 2, "{text}");
+    // And a restore from the lake's target, of every file the two runs left (3 kommuner ×
+    // 2 months of one table).
+    let restore = text
+        .lines()
+        .find(|l| l.starts_with("restore "))
+        .unwrap_or_else(|| panic!("no restore timed:\n{text}"));
+    assert!(
+        restore.contains("(6 files of 1 tables and 2 runs from"),
+        "{text}"
+    );
     let log = target.join("kartlaggning").join("_delta_log");
     let lake_log = target_lake.join("forsorjningsstod").join("_delta_log");
     for version in ["00000000000000000000.json", "00000000000000000001.json"] {

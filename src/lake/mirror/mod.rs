@@ -13,19 +13,22 @@
 //! it changes again). A table that did not change since is not even listed in the
 //! target. A sync lists the lake under the lock runs put their files in place under
 //! (`tables`) and reads hard links of what it listed, so a version holds all of a run's
-//! kommun-months or none. Readers see a table's previous version or its new one, never a mix; versions
-//! are kept for `[lake] delta_keep_days` and cleaned up after. On an object store the
-//! commits hold the lease `_meta/locks/lake.lease` under the prefix, as the published
-//! views' do theirs, and the prefix is this lake's alone (`Target::claim`). A failed table leaves its last version and is tried again at the
+//! kommun-months or none. Readers see a table's previous version or its new one, never
+//! a mix; versions are kept for `[lake] delta_keep_days` and cleaned up after. On an
+//! object store the commits hold the lease `_meta/locks/lake.lease` under the prefix,
+//! as the published views' do theirs, and the prefix is this lake's alone
+//! (`Target::claim`). A failed table leaves its last version and is tried again at the
 //! next refresh; the others are committed all the same. A table a new malgrupp gave
 //! more columns gets them in one version (Delta's `mergeSchema`: files from before,
 //! like the lake's own, lack them and are read with nulls); any other change of its
 //! columns is refused naming the column, until the Delta table is removed.
 //!
 //! The ledger goes beside them: `runs` and `lineage` (src/lake/ledger.rs), one file
-//! each, replaced when a run added rows, so other engines see which run wrote what.
-//! Pseudonymized rows are personal data (SPEC §6): the target needs the access control
-//! the lake has. The quarantine (rejected values as received) is not committed.
+//! each, replaced when a run added rows, so other engines see which run wrote what;
+//! committed last and only after every table was (`runs.rs` reads tables as of a run
+//! by it). Pseudonymized rows are personal data (SPEC §6): the target needs the access
+//! control the lake has. The quarantine (rejected values as received) is not committed.
+//! `restore.rs` rebuilds an empty lake from the copy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -534,11 +534,14 @@ async fn upkeep_checkpoints_and_cleans_up_every_tenth_version() {
         ..Default::default()
     };
     assert_eq!(t.commit(0, swap, "WRITE").await.expect("commit"), 1);
-    // Nothing kept from before now: at a checkpoint, a.parquet and the log before go.
-    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    let keep_since = chrono::Utc::now();
+    // Nothing kept from before the upkeep: at a checkpoint, a.parquet and the log
+    // before go.
+    let now = || async {
+        tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+        chrono::Utc::now()
+    };
     for version in 1..10 {
-        super::target::maintain(&t, version, keep_since)
+        super::target::maintain(&t, version, now().await)
             .await
             .expect("upkeep");
         let now = listed(store.clone()).await;
@@ -552,7 +555,7 @@ async fn upkeep_checkpoints_and_cleans_up_every_tenth_version() {
             version + 1
         );
     }
-    super::target::maintain(&t, 10, keep_since)
+    super::target::maintain(&t, 10, now().await)
         .await
         .expect("upkeep");
     let now = listed(store.clone()).await;

@@ -23,26 +23,7 @@ fn deploy_files_agree_with_each_other() {
     let deploy = k8s_doc("deploy/kubernetes/deployment.yaml", "Deployment");
     let service = k8s_doc("deploy/kubernetes/deployment.yaml", "Service");
     for doc in [&cron, &deploy] {
-        let p = pod(doc);
-        let c = format!("{p}.containers[0]");
-        assert_eq!(
-            doc.must(&format!("{p}.securityContext.runAsNonRoot")),
-            "true"
-        );
-        assert_eq!(doc.must(&format!("{p}.securityContext.runAsUser")), uid);
-        assert_eq!(doc.must(&format!("{p}.securityContext.runAsGroup")), gid);
-        assert_eq!(doc.must(&format!("{p}.securityContext.fsGroup")), gid);
-        assert_eq!(
-            doc.must(&format!("{c}.securityContext.readOnlyRootFilesystem")),
-            "true"
-        );
-        assert_eq!(
-            doc.must(&format!("{c}.securityContext.allowPrivilegeEscalation")),
-            "false"
-        );
-        for r in ["requests.cpu", "requests.memory", "limits.memory"] {
-            doc.must(&format!("{c}.resources.{r}"));
-        }
+        assert_hardened(doc, "containers[0]", &uid, &gid);
         assert_eq!(mount(doc, "lake").0, img.volume);
         assert_eq!(
             volume(doc, "lake", "persistentVolumeClaim.claimName"),
@@ -268,19 +249,38 @@ fn the_kubernetes_variant_without_a_claim_restores_the_lake_from_its_copy() {
             doc.must(&format!("{c}.envFrom[0].secretRef.name")),
             "malgrupp-s3"
         );
-        assert_eq!(
-            doc.must(&format!("{c}.securityContext.readOnlyRootFilesystem")),
-            "true"
-        );
-        assert_eq!(
-            doc.must(&format!("{c}.securityContext.allowPrivilegeEscalation")),
-            "false"
-        );
     }
+    let uid = img.user.split(':').next().expect("uid").to_string();
+    let gid = img.user.split(':').nth(1).unwrap_or(&uid).to_string();
+    for c in ["initContainers[0]", "containers[0]"] {
+        assert_hardened(&doc, c, &uid, &gid);
+    }
+    assert_eq!(doc.must("spec.replicas"), "1");
+    assert_eq!(doc.must("spec.strategy.type"), "Recreate");
+}
+
+/// The pod runs as the image's user `uid`:`gid`, never as root, and its `container` (a
+/// path under the pod spec) with a read-only root, no privilege escalation, CPU and
+/// memory requests and a memory limit.
+fn assert_hardened(doc: &Doc, container: &str, uid: &str, gid: &str) {
+    let p = pod(doc);
+    let c = format!("{p}.{container}");
     assert_eq!(
         doc.must(&format!("{p}.securityContext.runAsNonRoot")),
         "true"
     );
-    assert_eq!(doc.must("spec.replicas"), "1");
-    assert_eq!(doc.must("spec.strategy.type"), "Recreate");
+    assert_eq!(doc.must(&format!("{p}.securityContext.runAsUser")), uid);
+    assert_eq!(doc.must(&format!("{p}.securityContext.runAsGroup")), gid);
+    assert_eq!(doc.must(&format!("{p}.securityContext.fsGroup")), gid);
+    assert_eq!(
+        doc.must(&format!("{c}.securityContext.readOnlyRootFilesystem")),
+        "true"
+    );
+    assert_eq!(
+        doc.must(&format!("{c}.securityContext.allowPrivilegeEscalation")),
+        "false"
+    );
+    for r in ["requests.cpu", "requests.memory", "limits.memory"] {
+        doc.must(&format!("{c}.resources.{r}"));
+    }
 }

@@ -174,6 +174,17 @@ pub enum Error {
         message: String,
     },
 
+    /// A lease a lake's hosts take turns by was lost during work (another host took it
+    /// over, or the store did not answer before it expired): the work stopped before it
+    /// committed anything.
+    #[error("lease {lease}: {message}")]
+    Lease {
+        /// The lease object, as `<scheme>://<bucket>/<prefix>/_meta/locks/<name>.lease`.
+        lease: String,
+        /// What happened and what was left as it was.
+        message: String,
+    },
+
     /// Encoding or writing a file of the lake or of the published views (Parquet, CSV)
     /// failed: a problem of the storage or the runtime, not of a query or of the data.
     #[error("writing {}: {source}", path.display())]

@@ -129,6 +129,7 @@ async fn run(
         key: &key,
         client: &client,
         memory_bytes: settings.ingest_memory_bytes,
+        lease: None,
     };
     let manifest = Manifest::default();
     let t = Instant::now();

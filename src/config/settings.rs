@@ -91,6 +91,11 @@ pub struct RawLake {
     pub delta: Option<String>,
     /// Days a replaced version of those tables is kept (default 30).
     pub delta_keep_days: Option<u32>,
+    /// With `delta` on object storage, hosts sharing that prefix take turns at each
+    /// pipeline through a lease there, held for the whole run; it lasts this many seconds
+    /// without a renewal (default 120, at least 3; renewed every third of it). A host
+    /// killed mid-run holds its pipelines this long.
+    pub pipeline_lease_seconds: Option<u64>,
 }
 
 /// `[paths]`
@@ -171,6 +176,9 @@ pub struct Settings {
     pub lake_delta: Option<Location>,
     /// Days a replaced version of those is kept (`[lake] delta_keep_days`).
     pub lake_delta_keep_days: u32,
+    /// How long a run's pipeline lease on `lake_delta`'s object store lasts without a
+    /// renewal (`[lake] pipeline_lease_seconds`).
+    pub pipeline_lease: std::time::Duration,
     /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
     pub serve: ServeSettings,
 }
@@ -315,6 +323,16 @@ impl Settings {
                 format!("`{lake}` is also `[publish] delta`: give the lake's tables and the published views prefixes of their own"),
             );
         }
+        let pipeline_lease = raw.lake.pipeline_lease_seconds.unwrap_or(120);
+        if pipeline_lease < 3 {
+            problems.push(
+                &name,
+                "lake.pipeline_lease_seconds",
+                format!(
+                    "{pipeline_lease}: expected at least 3 (the lease is renewed every third of it)"
+                ),
+            );
+        }
         let settings = Settings {
             file,
             lake_root: at(lake_root),
@@ -338,6 +356,7 @@ impl Settings {
             published_delta,
             lake_delta,
             lake_delta_keep_days: raw.lake.delta_keep_days.unwrap_or(30),
+            pipeline_lease: std::time::Duration::from_secs(pipeline_lease),
             serve: ServeSettings {
                 listen: raw
                     .serve

@@ -139,6 +139,11 @@ impl Lease {
         self.expires
     }
 
+    /// The lease object as messages name it (`s3://bucket/prefix/_meta/locks/<name>.lease`).
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
     /// Gives the lease up: the next contender takes it at once. A lease already lost to
     /// another host is left to that host.
     pub async fn release(mut self) -> Result<()> {

@@ -26,6 +26,8 @@ use crate::error::Result;
 /// A lease renewed in the background until [`KeptLease::release`] (or dropped).
 #[derive(Debug)]
 pub struct KeptLease {
+    /// The lease object, as messages name it.
+    shown: String,
     /// Why the lease was lost; `None` while it is held.
     lost: watch::Receiver<Option<String>>,
     stop: Option<oneshot::Sender<()>>,
@@ -35,6 +37,7 @@ pub struct KeptLease {
 impl Lease {
     /// Keeps the lease (`ttl` is its lease time) renewed until released.
     pub fn keep(self, ttl: Duration) -> KeptLease {
+        let shown = self.shown().to_string();
         let (report, lost) = watch::channel(None);
         let (stop, mut stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -76,6 +79,7 @@ impl Lease {
             }
         });
         KeptLease {
+            shown,
             lost,
             stop: Some(stop),
             task,
@@ -98,6 +102,11 @@ impl KeptLease {
             None => Ok(()),
             Some(reason) => Err(format!("the lease was lost: {reason}")),
         }
+    }
+
+    /// The lease object, as messages name it.
+    pub fn shown(&self) -> &str {
+        &self.shown
     }
 
     /// Resolves when the lease is lost (never, while it is held).

@@ -53,6 +53,9 @@ pub struct RunContext<'a> {
     /// Bytes of mapped rows a run holds in memory before it spills them to the lake's
     /// scratch space (`[lake] ingest_memory_mb`; 0: [`held::DEFAULT_BUDGET`]).
     pub memory_bytes: usize,
+    /// The pipeline's lease on the lake's shared object store, when it has one
+    /// (src/service/run_lease.rs): checked right before the run's files are put in place.
+    pub lease: Option<&'a crate::lake::lease_keeper::KeptLease>,
 }
 
 /// How a run is asked to behave (the defaults are a normal nightly run).
@@ -215,6 +218,20 @@ fn process(
             ctx.lake.root(),
             crate::lake::lock::TABLES_LOCK,
         )?;
+        // Another host may run the pipeline once the lease is lost: this run's files
+        // must not land after (or between) that host's.
+        if let Some(lease) = ctx.lease
+            && let Err(why) = lease.check()
+        {
+            staged.into_iter().for_each(atomic::Staged::discard);
+            return Err(Error::Lease {
+                lease: lease.shown().to_string(),
+                message: format!(
+                    "{why}; nothing of this run of {} was put in place (the last good data stays)",
+                    pipeline.name
+                ),
+            });
+        }
         atomic::publish_all(staged)?;
     }
 

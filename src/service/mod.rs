@@ -1,10 +1,12 @@
-//! The nightly service around the pipelines: running one pipeline with its lock, retries
+//! The nightly service around the pipelines: running one pipeline with its lock (and its
+//! lease on a shared object store: `run_lease`), retries
 //! and ledger entry (`runner`), the scheduler loop with catch-up and graceful shutdown
 //! (`daemon`), `status` and freshness (`status`), Prometheus metrics (`metrics`), the
 //! failure/recovery webhook (`webhook`).
 
 pub mod daemon;
 pub mod metrics;
+pub mod run_lease;
 pub mod runner;
 pub mod status;
 pub mod webhook;

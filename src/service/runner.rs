@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use super::metrics::Metrics;
+use super::run_lease::RunLeases;
 use super::webhook::Webhook;
 use crate::config::Settings;
 use crate::config::pipeline::Pipeline;
@@ -59,6 +60,7 @@ pub struct Runner {
     metrics: Arc<Metrics>,
     webhook: Option<Webhook>,
     shutdown: watch::Receiver<bool>,
+    leases: Option<RunLeases>,
 }
 
 impl Runner {
@@ -79,6 +81,7 @@ impl Runner {
         }
         let client = crate::source::http::client()?;
         let webhook = Webhook::from_settings(settings, client.clone());
+        let leases = RunLeases::open(settings, std::env::vars())?;
         Ok((
             Runner {
                 lake,
@@ -88,6 +91,7 @@ impl Runner {
                 metrics,
                 webhook,
                 shutdown,
+                leases,
             },
             notice,
         ))
@@ -115,31 +119,44 @@ impl Runner {
         let lock = match LakeLock::try_acquire(root, &format!("pipeline-{}", pipeline.name))? {
             Ok(lock) => lock,
             Err(holder) => {
-                let mut report = RunReport::new(&pipeline.name, "skipped");
-                report.error = Some(format!(
+                let why = format!(
                     "another run of {} holds its lock ({}); this trigger was skipped",
                     pipeline.name, holder.text
-                ));
-                tracing::warn!(pipeline = %pipeline.name, holder = %holder.text, trigger = trigger.as_str(), "run skipped: already running");
-                self.metrics.observe(&report);
-                if !opts.dry_run {
-                    let record = RunRecord::marker(
-                        &pipeline.name,
-                        "skipped",
-                        report.error.clone().unwrap_or_default(),
-                        trigger.as_str(),
-                        scheduled_for.map(|t| t.to_rfc3339()),
-                    );
-                    Manifest::update(root, |m| m.runs.push(record))?;
-                }
-                return Ok(report);
+                );
+                return self
+                    .not_run(pipeline, opts, trigger, scheduled_for, "skipped", why)
+                    .await;
             }
+        };
+        let lease = match &self.leases {
+            None => None,
+            Some(leases) => match leases.take(&pipeline.name).await {
+                Ok(Ok(lease)) => Some(lease),
+                Ok(Err(holder)) => {
+                    let why = format!(
+                        "another host runs {} ({}); this trigger was skipped",
+                        pipeline.name, holder.text
+                    );
+                    return self
+                        .not_run(pipeline, opts, trigger, scheduled_for, "skipped", why)
+                        .await;
+                }
+                Err(e) => {
+                    let why = format!(
+                        "the pipeline's lease could not be taken, so it was not run (hosts sharing the lake's store take turns by it): {e}"
+                    );
+                    return self
+                        .not_run(pipeline, opts, trigger, scheduled_for, "failed", why)
+                        .await;
+                }
+            },
         };
         let ctx = RunContext {
             lake: &self.lake,
             key: &self.key,
             client: &self.client,
             memory_bytes: self.memory_bytes,
+            lease: lease.as_ref(),
         };
         let previous_failed = Manifest::load(root)?
             .last_run(&pipeline.name)
@@ -176,18 +193,60 @@ impl Runner {
             }
             attempt += 1;
         };
+        if let Some(lease) = lease
+            && let Err(e) = lease.release().await
+        {
+            // It expires in its time: other hosts wait at most that long.
+            tracing::warn!(pipeline = %pipeline.name, error = %e, "the pipeline's lease could not be released");
+        }
         drop(lock);
         self.metrics.observe(&report);
+        self.notify(&report, opts, previous_failed).await;
+        Ok(report)
+    }
+
+    /// A trigger that did not run: `status` (`skipped`, or `failed` when the lease could
+    /// not be taken) and why, recorded in the ledger and the metrics like a run.
+    async fn not_run(
+        &self,
+        pipeline: &Pipeline,
+        opts: &RunOptions,
+        trigger: Trigger,
+        scheduled_for: Option<DateTime<Utc>>,
+        status: &'static str,
+        why: String,
+    ) -> Result<RunReport> {
+        let mut report = RunReport::new(&pipeline.name, status);
+        tracing::warn!(pipeline = %pipeline.name, trigger = trigger.as_str(), reason = %why, "run {status}");
+        report.error = Some(why.clone());
+        self.metrics.observe(&report);
+        if !opts.dry_run {
+            let record = RunRecord::marker(
+                &pipeline.name,
+                status,
+                why,
+                trigger.as_str(),
+                scheduled_for.map(|t| t.to_rfc3339()),
+            );
+            Manifest::update(self.lake.root(), |m| m.runs.push(record))?;
+        }
+        if status == "failed" {
+            self.notify(&report, opts, false).await;
+        }
+        Ok(report)
+    }
+
+    /// The webhook after a run: on failure, and on the first success after one.
+    async fn notify(&self, report: &RunReport, opts: &RunOptions, previous_failed: bool) {
         if let Some(hook) = &self.webhook
             && !opts.dry_run
         {
             if !report.succeeded() {
-                hook.notify("failure", &report).await;
+                hook.notify("failure", report).await;
             } else if previous_failed {
-                hook.notify("recovery", &report).await;
+                hook.notify("recovery", report).await;
             }
         }
-        Ok(report)
     }
 }
 

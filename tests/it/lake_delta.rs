@@ -337,9 +337,10 @@ fn the_lake_and_the_published_views_need_prefixes_of_their_own() {
     assert_eq!(s.lake_delta_keep_days, 7);
 }
 
-/// A store that is down fails the run's refresh with both targets named (the run's own
-/// data stays in the local lake and its published set), and the next run with the store
-/// up commits both, with nothing new to ingest.
+/// A store that is down stops the runs of a lake whose `[lake] delta` is on it (no run
+/// can take its pipeline's lease there, so none can be sure it is alone: the trigger
+/// fails, nothing is ingested) and fails the refresh with both targets named; the next
+/// run with the store up ingests and commits both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_down_is_reported_by_the_run_and_caught_up_by_the_next() {
     let mut t = TestLake::new();
@@ -370,6 +371,8 @@ async fn a_store_down_is_reported_by_the_run_and_caught_up_by_the_next() {
     );
     assert!(!down.status.success(), "{said}");
     for expected in [
+        "the pipeline's lease could not be taken, so it was not run",
+        "s3://lake/tables/_meta/locks/pipeline-fs.lease",
         "the lake's tables could not be committed as Delta tables",
         "s3://lake/tables",
         "the published views could not be committed as Delta tables",
@@ -377,12 +380,11 @@ async fn a_store_down_is_reported_by_the_run_and_caught_up_by_the_next() {
     ] {
         assert!(said.contains(expected), "{expected:?} not in:\n{said}");
     }
-    let data = t.dir.path().join("data");
-    assert!(
-        data.join("forsorjningsstod/kommun=0880/period=2015-05/fs.parquet")
-            .is_file()
-    );
-    assert!(data.join("published/kartlaggning").is_dir());
+    let partition = t
+        .dir
+        .path()
+        .join("data/forsorjningsstod/kommun=0880/period=2015-05/fs.parquet");
+    assert!(!partition.exists(), "ingested without the lease");
 
     let moto = crate::object_storage::Moto::start().await;
     let up = run(moto.env());
@@ -391,6 +393,7 @@ async fn a_store_down_is_reported_by_the_run_and_caught_up_by_the_next() {
         "{}",
         String::from_utf8_lossy(&up.stderr)
     );
+    assert!(partition.is_file());
     let (store, _) = moto.host("");
     for table in ["tables/forsorjningsstod", "published/kartlaggning"] {
         let table = malgrupp::lake::delta::DeltaTable::new(

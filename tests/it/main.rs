@@ -34,6 +34,7 @@ mod privacy;
 mod publish;
 mod published_delta;
 mod report;
+mod run_lease;
 mod service;
 mod slt;
 mod structure;

@@ -34,6 +34,7 @@ async fn kalmar_fs_into(
         key: &key,
         client: &client,
         memory_bytes,
+        lease: None,
     };
     let opts = RunOptions {
         chunk_rows,

@@ -1,0 +1,228 @@
+//! A pipeline on hosts sharing a lake's object store (`[lake] delta = "s3://…"`, two
+//! `serve` replicas restored from one prefix): processes with lakes of their own never
+//! run it at once (the later trigger is skipped, naming the host running it), and a run
+//! whose lease another host took over puts nothing in place. Against moto's S3 server,
+//! with real processes; a run is held just before its files go in place by holding its
+//! lake's `tables` lock.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use malgrupp::lake::lock::{LakeLock, TABLES_LOCK};
+use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
+
+use crate::common::TestLake;
+use crate::lake::{private_fs_pipeline, write_config};
+use crate::object_storage::Moto;
+
+/// The lease of pipeline `fs` in the hosts' shared prefix.
+const LEASE: &str = "tables/_meta/locks/pipeline-fs.lease";
+
+/// One host: a lake of its own, committing to `s3://lake/tables` with the identity both
+/// hosts share (as replicas restored from one prefix have).
+struct Host {
+    t: TestLake,
+    cfg: PathBuf,
+}
+
+impl Host {
+    fn new(lake_settings: &str) -> Host {
+        let mut t = TestLake::new();
+        private_fs_pipeline(&mut t);
+        let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+        let text = std::fs::read_to_string(&cfg).expect("config").replacen(
+            "[lake]\n",
+            &format!("[lake]\ndelta = 's3://lake/tables'\n{lake_settings}"),
+            1,
+        );
+        std::fs::write(&cfg, text).expect("config");
+        let meta = t.dir.path().join("data/_meta");
+        std::fs::create_dir_all(&meta).expect("mkdir");
+        std::fs::write(meta.join("lake_id"), "one-lake-two-hosts\n").expect("lake id");
+        Host { t, cfg }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.t.dir.path().join("data")
+    }
+
+    fn run(&self, moto: &Moto) -> Child {
+        Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .args([
+                "--config",
+                self.cfg.to_str().expect("utf-8 path"),
+                "run",
+                "fs",
+            ])
+            .envs(moto.env())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    }
+
+    /// The run's partition files: in place, or staged under temporary names.
+    fn files(&self, staged: bool) -> usize {
+        crate::common::files_under(&self.root().join("forsorjningsstod"))
+            .into_iter()
+            .filter(|f| {
+                let name = f.file_name().map(|n| n.to_string_lossy().into_owned());
+                name.is_some_and(|n| n.starts_with(".tmp-") == staged)
+            })
+            .count()
+    }
+
+    /// Waits until a run of this host has staged its files, so it holds the lease and
+    /// waits at the `tables` lock held by the test.
+    fn wait_staged(&self, run: &mut Child) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while self.files(true) == 0 {
+            assert!(Instant::now() < deadline, "nothing staged");
+            assert!(
+                run.try_wait().expect("wait").is_none(),
+                "the run ended without staging"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn said(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+async fn lease_record(moto: &Moto) -> serde_json::Value {
+    let (store, _) = moto.host("");
+    let got = store.get(&StorePath::from(LEASE)).await.expect("lease");
+    serde_json::from_slice(&got.bytes().await.expect("lease bytes")).expect("lease json")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_never_run_one_pipeline_at_once() {
+    let moto = Moto::start().await;
+    let (a, b) = (Host::new(""), Host::new(""));
+
+    let held = LakeLock::acquire_blocking(&a.root(), TABLES_LOCK).expect("lock");
+    let mut first = a.run(&moto);
+    a.wait_staged(&mut first);
+    let holder = format!("pid {} on ", first.id());
+    assert!(
+        lease_record(&moto).await["holder"]
+            .as_str()
+            .is_some_and(|h| h.starts_with(&holder)),
+        "{}",
+        lease_record(&moto).await
+    );
+
+    // The other host's trigger meanwhile: skipped, naming the run that holds the lease.
+    let second = b.run(&moto).wait_with_output().expect("second");
+    let text = said(&second);
+    assert!(
+        second.status.success(),
+        "a skipped trigger is no failure:\n{text}"
+    );
+    for expected in ["another host runs fs", &holder, "this trigger was skipped"] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    assert_eq!(
+        b.files(false) + b.files(true),
+        0,
+        "the skipped host wrote files"
+    );
+
+    drop(held);
+    let first = first.wait_with_output().expect("first");
+    assert!(first.status.success(), "{}", said(&first));
+    assert!(a.files(false) > 0 && a.files(true) == 0);
+    // Released at the end of the run (expired at once), not left to expire.
+    assert_eq!(lease_record(&moto).await["expires"], "1970-01-01T00:00:00Z");
+
+    // Free again, the other host runs it: the same extract, key and bytes, so the
+    // table's Delta copy gets no new version.
+    let again = b.run(&moto).wait_with_output().expect("again");
+    assert!(again.status.success(), "{}", said(&again));
+    assert!(!said(&again).contains("skipped"), "{}", said(&again));
+    assert_eq!(b.files(false), a.files(false));
+    let (store, _) = moto.host("");
+    let table = malgrupp::lake::delta::DeltaTable::new(
+        store,
+        StorePath::from("tables/forsorjningsstod"),
+        "tables/forsorjningsstod",
+    );
+    assert_eq!(table.version().await.expect("log"), Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_lease_another_host_took_over_puts_nothing_in_place() {
+    let moto = Moto::start().await;
+    let a = Host::new("pipeline_lease_seconds = 3\n");
+
+    let held = LakeLock::acquire_blocking(&a.root(), TABLES_LOCK).expect("lock");
+    let mut run = a.run(&moto);
+    a.wait_staged(&mut run);
+    // Another host takes the lease over (as after this one stopped renewing for the
+    // lease time); the run's next renewal, a second later at most, finds it gone.
+    let (store, _) = moto.host("");
+    let taken = serde_json::json!({
+        "holder": "the other host",
+        "expires": (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339(),
+    });
+    store
+        .put(
+            &StorePath::from(LEASE),
+            PutPayload::from(taken.to_string().into_bytes()),
+        )
+        .await
+        .expect("take over");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    drop(held);
+
+    let out = run.wait_with_output().expect("run");
+    let text = said(&out);
+    assert!(!out.status.success(), "{text}");
+    for expected in [
+        "s3://lake/tables/_meta/locks/pipeline-fs.lease",
+        "taken over by the other host",
+        "nothing of this run of fs was put in place",
+    ] {
+        assert!(text.contains(expected), "{expected:?} not in:\n{text}");
+    }
+    assert_eq!(
+        a.files(false),
+        0,
+        "files put in place after the lease was lost"
+    );
+    assert_eq!(a.files(true), 0, "staged files left behind");
+    // The run did not free the other host's lease.
+    assert_eq!(lease_record(&moto).await["holder"], "the other host");
+}
+
+/// The lease time: 120 s unless set; below 3 s (a renewal every second) refused, named.
+#[test]
+fn the_pipeline_lease_time_is_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("malgrupp.toml");
+    let load = |lake: &str| {
+        std::fs::write(&cfg, format!("[lake]\ndelta = 's3://b/lake'\n{lake}")).expect("config");
+        malgrupp::config::Settings::load(Some(&cfg))
+    };
+    let lease = |lake: &str| load(lake).expect("settings").pipeline_lease;
+    assert_eq!(lease(""), Duration::from_secs(120));
+    assert_eq!(
+        lease("pipeline_lease_seconds = 30\n"),
+        Duration::from_secs(30)
+    );
+    let e = load("pipeline_lease_seconds = 2\n")
+        .expect_err("too short")
+        .to_string();
+    assert!(
+        e.contains("lake.pipeline_lease_seconds") && e.contains("at least 3"),
+        "{e}"
+    );
+}

@@ -34,8 +34,9 @@ mod privacy;
 mod publish;
 mod published_delta;
 mod report;
-mod run_lease;
+
 mod service;
+mod shared_store;
 mod slt;
 mod structure;
 mod terminal;

@@ -591,4 +591,12 @@ async fn the_national_benchmark_syncs_only_to_the_target_it_is_given() {
         let claim = std::fs::read_to_string(claimed.join("_meta/lake")).expect("claim");
         assert!(claim.contains("\"malgrupp-national-benchmark\""), "{claim}");
     }
+    // The next benchmark commits over this one: the runs its lake lacks are older than
+    // all of its own, so they count as let go of, not as another host's.
+    let mut out = Vec::new();
+    bench_national::execute(&settings, &n, &mut out)
+        .await
+        .expect("a second benchmark to the same targets");
+    let text = String::from_utf8(out).expect("utf-8");
+    assert_eq!(text.matches("lake delta sync").count(), 2, "{text}");
 }

@@ -17,7 +17,8 @@
 //! a mix; versions are kept for `[lake] delta_keep_days` and cleaned up after. On an
 //! object store the commits hold the lease `_meta/locks/lake.lease` under the prefix,
 //! as the published views' do theirs, and the prefix is this lake's alone
-//! (`Target::claim`). A failed table leaves its last version and is tried again at the
+//! (`Target::claim`); a lake behind its copy (another host with its identity committed
+//! runs it lacks) is refused before anything is committed (`runs::not_behind`). A failed table leaves its last version and is tried again at the
 //! next refresh; the others are committed all the same. A table a new malgrupp gave
 //! more columns gets them in one version (Delta's `mergeSchema`: files from before,
 //! like the lake's own, lack them and are read with nulls); any other change of its
@@ -104,6 +105,7 @@ pub async fn sync(
         seen.target = shown_target;
     }
     let mut opened = Target::open(target, env)?;
+    runs::not_behind(&opened, lake, seen.tables.get(runs::LEDGER).map(|t| t.0)).await?;
     let keep_since = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
     let mut mirrored = Mirrored::default();
     // A table that fails does not stop the others; every failure is reported after them.

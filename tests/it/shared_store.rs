@@ -1,9 +1,10 @@
-//! A pipeline on hosts sharing a lake's object store (`[lake] delta = "s3://…"`, two
-//! `serve` replicas restored from one prefix): processes with lakes of their own never
-//! run it at once (the later trigger is skipped, naming the host running it), and a run
-//! whose lease another host took over puts nothing in place. Against moto's S3 server,
-//! with real processes; a run is held just before its files go in place by holding its
-//! lake's `tables` lock.
+//! Hosts sharing a lake's Delta copy (`[lake] delta`; two `serve` replicas restored
+//! from one prefix, a host and its replacement). On object storage their runs of a
+//! pipeline never overlap (the later trigger is skipped, naming the host running it),
+//! and a run whose lease another host took over puts nothing in place: against moto's
+//! S3 server, with real processes, a run held just before its files go in place by
+//! holding its lake's `tables` lock. And a host whose lake is behind the copy (another
+//! host with its identity committed since) is refused before it commits anything.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -142,20 +143,6 @@ async fn two_hosts_never_run_one_pipeline_at_once() {
     assert!(a.files(false) > 0 && a.files(true) == 0);
     // Released at the end of the run (expired at once), not left to expire.
     assert_eq!(lease_record(&moto).await["expires"], "1970-01-01T00:00:00Z");
-
-    // Free again, the other host runs it: the same extract, key and bytes, so the
-    // table's Delta copy gets no new version.
-    let again = b.run(&moto).wait_with_output().expect("again");
-    assert!(again.status.success(), "{}", said(&again));
-    assert!(!said(&again).contains("skipped"), "{}", said(&again));
-    assert_eq!(b.files(false), a.files(false));
-    let (store, _) = moto.host("");
-    let table = malgrupp::lake::delta::DeltaTable::new(
-        store,
-        StorePath::from("tables/forsorjningsstod"),
-        "tables/forsorjningsstod",
-    );
-    assert_eq!(table.version().await.expect("log"), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -225,4 +212,70 @@ fn the_pipeline_lease_time_is_checked() {
         e.contains("lake.pipeline_lease_seconds") && e.contains("at least 3"),
         "{e}"
     );
+}
+
+/// A second replica restored from the copy, left behind while the first goes on, would
+/// make the copy equal to its own older lake (here: drop the first's newer run from the
+/// ledger whose rows the tables hold). Its sync is refused naming the run it lacks,
+/// nothing committed; the first goes on syncing; emptied and restored, the second is
+/// in step again.
+#[tokio::test]
+async fn a_replica_behind_the_copy_is_refused_until_restored() {
+    use malgrupp::lake::manifest::Manifest;
+    use malgrupp::lake::mirror::{restore::restore, sync};
+    let copy = tempfile::tempdir().expect("tempdir");
+    let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
+    let first = TestLake::new();
+    let (outcome, out) = first.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("sync");
+    let second = TestLake::new();
+    restore(&second.lake(), &target, Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+
+    let (outcome, out) = first.run(&["kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("sync");
+    let newer = Manifest::load(&first.settings.lake_root)
+        .expect("ledger")
+        .runs;
+    let newer = &newer.last().expect("a run").run_id;
+    let logs = || {
+        ["runs", "lineage", "kaa", "forsorjningsstod"]
+            .map(|t| crate::common::files_under(&copy.path().join(t).join("_delta_log")).len())
+    };
+    let before = logs();
+
+    let e = sync(&second.lake(), &target, 30, Vec::new())
+        .await
+        .expect_err("behind")
+        .to_string();
+    for expected in [
+        "holds 1 run(s) this lake does not have",
+        newer.as_str(),
+        "Nothing was committed",
+        "malgrupp restore",
+    ] {
+        assert!(e.contains(expected), "{expected:?} not in: {e}");
+    }
+    assert_eq!(logs(), before, "committed by the replica behind");
+
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("the first goes on");
+    std::fs::remove_dir_all(&second.settings.lake_root).expect("empty");
+    restore(&second.lake(), &target, Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+    let synced = sync(&second.lake(), &target, 30, Vec::new())
+        .await
+        .expect("in step");
+    assert!(synced.committed.is_empty(), "{synced:?}");
 }

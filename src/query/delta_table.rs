@@ -40,14 +40,20 @@ use crate::lake::as_of::Moment;
 use crate::lake::delta::{AsOf, DeltaTable, Snapshot};
 use crate::lake::location::{Location, Opened};
 
+/// When each run ledger (by its location) first held the run asked for: tables of one
+/// prefix share their ledger, which is read once for all of them.
+pub type RunMoments = HashMap<String, chrono::DateTime<chrono::Utc>>;
+
 /// Registers the Delta table at `root` (a local path, `file://`, `s3://` or `az://`; the
 /// store's settings from `env`) as `name`, read as of `as_of` (a run: as of the moment
-/// the run ledger beside it first held the run). Returns the version read.
+/// the run ledger beside it first held the run, looked up in `runs` first and kept
+/// there). Returns the version read.
 pub async fn register(
     ctx: &SessionContext,
     name: &str,
     root: &str,
     as_of: Moment,
+    runs: &mut RunMoments,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<u64> {
     let location = Location::parse(root).map_err(|e| Error::usage("--delta", name, e))?;
@@ -64,7 +70,16 @@ pub async fn register(
     let as_of = match as_of {
         Moment::At(as_of) => as_of,
         Moment::Run(run) => {
-            AsOf::Time(crate::lake::mirror::runs::committed_at(&table, &run).await?)
+            let ledger = table
+                .sibling(crate::lake::mirror::runs::LEDGER)
+                .map(|l| l.shown().to_string())
+                .unwrap_or_default();
+            let at = match runs.get(&ledger) {
+                Some(at) => *at,
+                None => crate::lake::mirror::runs::committed_at(&table, &run).await?,
+            };
+            runs.insert(ledger, at);
+            AsOf::Time(at)
         }
     };
     let snapshot = table.snapshot(as_of).await?;

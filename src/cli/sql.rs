@@ -115,15 +115,9 @@ async fn register_delta(
     problems.into_usage(())?;
     let mut runs = delta_table::RunMoments::new();
     for (name, root) in tables {
-        let version = delta_table::register(
-            ctx,
-            &name,
-            root,
-            as_of.clone(),
-            &mut runs,
-            std::env::vars(),
-        )
-        .await?;
+        let version =
+            delta_table::register(ctx, &name, root, as_of.clone(), &mut runs, std::env::vars())
+                .await?;
         tracing::info!(table = name, version, "Delta table registered");
     }
     Ok(())

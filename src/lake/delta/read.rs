@@ -51,6 +51,20 @@ impl DeltaTable {
     /// replayed (adds minus later removes).
     pub async fn snapshot(&self, as_of: AsOf) -> Result<Snapshot> {
         let log = self.log().await?;
+        self.snapshot_of(&log, as_of).await
+    }
+
+    /// The table's newest version, `None` when it has no commit (not created yet), from
+    /// one listing of its log.
+    pub async fn newest(&self) -> Result<Option<Snapshot>> {
+        let log = self.log().await?;
+        if log.commits.is_empty() {
+            return Ok(None);
+        }
+        self.snapshot_of(&log, AsOf::Newest).await.map(Some)
+    }
+
+    async fn snapshot_of(&self, log: &Log, as_of: AsOf) -> Result<Snapshot> {
         let Some(&newest) = log.commits.last() else {
             return Err(self.refused("no commit found (not a Delta table, or an empty one)".into()));
         };
@@ -60,9 +74,9 @@ impl DeltaTable {
             }
             AsOf::Version(v) => v,
             AsOf::Newest => newest,
-            AsOf::Time(t) => self.version_at(&log, t).await?,
+            AsOf::Time(t) => self.version_at(log, t).await?,
         };
-        let state = self.state(&log, target).await?;
+        let state = self.state(log, target).await?;
         let metadata = state
             .metadata
             .as_ref()

@@ -63,6 +63,7 @@ fn paths(files: &[DataFile]) -> Vec<&str> {
 async fn a_commit_replaces_files_and_the_log_replays_to_the_newest_version() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     assert_eq!(table(&store).version().await.expect("list"), None);
+    assert!(table(&store).newest().await.expect("list").is_none());
     let t = created(&store, vec![file("0880", "a-1"), file("0881", "a-1")]).await;
     let replace = Change {
         add: vec![file("0880", "a-2")],
@@ -75,6 +76,11 @@ async fn a_commit_replaces_files_and_the_log_replays_to_the_newest_version() {
     assert_eq!(
         paths(&files),
         ["kommun=0880/a-2.parquet", "kommun=0881/a-1.parquet"]
+    );
+    let from_one_listing = t.newest().await.expect("read").expect("a version");
+    assert_eq!(
+        (from_one_listing.version, from_one_listing.files),
+        (1, files.clone())
     );
     assert_eq!(
         files[0],

@@ -20,7 +20,6 @@ use futures::{StreamExt, TryStreamExt};
 use super::local::local_files;
 use super::{Lake, Location, Target, UPLOADS, atomic};
 use crate::error::{Error, Result};
-use crate::lake::delta::AsOf;
 use crate::lake::manifest::{self, Lineage, Manifest, RunRecord};
 use crate::normalize::schema::TABLES;
 
@@ -69,10 +68,9 @@ pub async fn restore(
     let mut staged = Vec::new();
     for def in TABLES {
         let table = opened.table(def.name);
-        if table.version().await?.is_none() {
+        let Some(snapshot) = table.newest().await? else {
             continue;
-        }
-        let snapshot = table.snapshot(AsOf::Newest).await?;
+        };
         let mut places = Vec::new();
         for file in &snapshot.files {
             if file.deletion_vector.is_some() {
@@ -145,11 +143,11 @@ async fn ledger(opened: &Target) -> Result<Vec<RunRecord>> {
     let rows = |name: &str| {
         let table = opened.table(name);
         async move {
-            if table.version().await?.is_none() {
+            let Some(snapshot) = table.newest().await? else {
                 return Ok::<_, Error>(Vec::new());
-            }
+            };
             let mut batches = Vec::new();
-            for file in table.snapshot(AsOf::Newest).await?.files {
+            for file in snapshot.files {
                 let bytes = table.get_file(&file.path).await?;
                 batches.extend(
                     crate::lake::parquet::decode(bytes).map_err(|e| Error::Table {

@@ -12,6 +12,7 @@
 
 mod agency;
 mod api;
+mod azure;
 mod common;
 mod config;
 mod daemon;

@@ -124,19 +124,33 @@ const TTL: Duration = Duration::from_secs(60);
 #[tokio::test]
 async fn a_pipeline_lease_on_s3_is_held_by_one_host_and_taken_over_only_after_expiry() {
     let moto = Moto::start().await;
-    let (store_a, lake) = moto.host("kommun");
-    let (store_b, _) = moto.host("kommun");
+    a_lease_is_held_by_one_host_and_taken_over_only_after_expiry(|| moto.host("kommun")).await;
+}
+
+#[tokio::test]
+async fn of_hosts_racing_on_s3_for_a_free_or_an_expired_lease_exactly_one_wins() {
+    let moto = Moto::start().await;
+    of_hosts_racing_for_a_lease_exactly_one_wins(|| moto.host("race")).await;
+}
+
+/// The lease protocol on the store `host` opens a client of (each call a host of its
+/// own): one holder, renewals, a takeover only after expiry, releases.
+pub async fn a_lease_is_held_by_one_host_and_taken_over_only_after_expiry(
+    host: impl Fn() -> (Arc<dyn ObjectStore>, ObjectLocation),
+) {
+    let (store_a, lake) = host();
+    let (store_b, _) = host();
     let now = Utc::now();
     let take = |store: &Arc<dyn ObjectStore>, who: &'static str, at| {
         Lease::try_acquire(store.clone(), &lake, "fs", who, TTL, at)
     };
     let mut a = take(&store_a, "host a", now)
         .await
-        .expect("s3")
+        .expect("store")
         .expect("free");
     let busy = take(&store_b, "host b", now)
         .await
-        .expect("s3")
+        .expect("store")
         .expect_err("held by a");
     assert!(
         busy.text.starts_with("host a (lease until "),
@@ -145,47 +159,48 @@ async fn a_pipeline_lease_on_s3_is_held_by_one_host_and_taken_over_only_after_ex
     );
     a.renew(now + chrono::Duration::seconds(50))
         .await
-        .expect("s3")
+        .expect("store")
         .expect("still a's");
     take(&store_b, "host b", now + chrono::Duration::seconds(100))
         .await
-        .expect("s3")
+        .expect("store")
         .expect_err("renewed");
     // Host a stops renewing: once expired, host b takes over, and a learns it at renewal.
     let later = now + chrono::Duration::seconds(111);
     let b = take(&store_b, "host b", later)
         .await
-        .expect("s3")
+        .expect("store")
         .expect("expired: taken over");
-    let lost = a.renew(later).await.expect("s3").expect_err("lost to b");
+    let lost = a.renew(later).await.expect("store").expect_err("lost to b");
     assert!(lost.text.starts_with("host b "), "{}", lost.text);
     // a's release after losing leaves b's lease in force; b's own release frees it.
-    a.release().await.expect("s3");
+    a.release().await.expect("store");
     take(&store_a, "host c", later)
         .await
-        .expect("s3")
+        .expect("store")
         .expect_err("still b's");
-    b.release().await.expect("s3");
+    b.release().await.expect("store");
     take(&store_a, "host c", later)
         .await
-        .expect("s3")
+        .expect("store")
         .expect("released");
 }
 
-#[tokio::test]
-async fn of_hosts_racing_on_s3_for_a_free_or_an_expired_lease_exactly_one_wins() {
-    let moto = Moto::start().await;
-    let (_, lake) = moto.host("race");
+/// Eight hosts race for a free lease, then for an expired one: exactly one wins each.
+pub async fn of_hosts_racing_for_a_lease_exactly_one_wins(
+    host: impl Fn() -> (Arc<dyn ObjectStore>, ObjectLocation),
+) {
+    let (_, lake) = host();
     let start = Utc::now();
     for (round, now) in [(0, start), (1, start + chrono::Duration::seconds(1000))] {
         // Every racer has its own client, as separate hosts would.
         let racers = (0..8).map(|i| {
-            let (store, lake) = (moto.host("race").0, lake.clone());
+            let (store, lake) = (host().0, lake.clone());
             tokio::spawn(async move {
                 let who = format!("host {round}-{i}");
                 Lease::try_acquire(store, &lake, "publish", &who, TTL, now)
                     .await
-                    .expect("s3")
+                    .expect("store")
                     .is_ok()
             })
         });

@@ -79,6 +79,11 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
         });
     }
     let settings = Settings::load(cli.config.as_deref())?;
+    // A lake whose root is on object storage is worked on in a local cache: an empty one
+    // is brought in first (`restore` asks for itself; the benchmark has a lake of its own).
+    if !matches!(cli.command, Command::Restore { .. } | Command::Bench { .. }) {
+        cli::restore::bring_in(&settings).await?;
+    }
     Ok(match cli.command {
         Command::Run { pipelines } => cli::run::execute(&settings, &pipelines, &mut out)
             .await?

@@ -2,6 +2,8 @@
 //! (src/lake/mirror/restore.rs says what comes back and what does not). `--if-empty`
 //! is for a host that starts without the lake's disk (a pod without a volume): a lake
 //! that holds data, or a prefix nothing was committed to yet, is left as it is.
+//! [`bring_in`] does the same without being asked for a lake whose root is on object
+//! storage, whose local directory is a cache.
 
 use std::io::Write;
 
@@ -57,5 +59,32 @@ pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -
         restored.runs
     )
     .map_err(io)?;
+    Ok(())
+}
+
+/// With `[lake] root` on object storage: an empty cache (a new host, a pod without a
+/// volume) is brought in from the store before a command works on it; a cache holding
+/// data is worked on as it is (one behind the store is refused at its next commit,
+/// src/lake/mirror/runs.rs).
+pub async fn bring_in(settings: &Settings) -> Result<()> {
+    let Some(store) = &settings.lake_store else {
+        return Ok(());
+    };
+    let lake = Lake::new(&settings.lake_root);
+    if !restore::is_empty(&lake)? {
+        return Ok(());
+    }
+    match restore::restore(&lake, store, std::env::vars()).await? {
+        Some(restored) => tracing::info!(
+            cache = %lake.root().display(),
+            store = %store,
+            tables = restored.tables.len(),
+            runs = restored.runs,
+            "the lake's cache was empty: brought in from its store"
+        ),
+        None => {
+            tracing::info!(store = %store, "nothing committed to the lake's store yet: the lake starts empty")
+        }
+    }
     Ok(())
 }

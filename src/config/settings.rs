@@ -74,9 +74,15 @@ pub struct RawServe {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawLake {
-    /// Root directory of the lake (default `data`); also written `file:///…`.
-    /// Object-storage roots (`s3://`, `az://`) are recognized and refused for now.
+    /// Root of the lake (default `data`): a directory (also written `file:///…`), or
+    /// `s3://bucket/prefix` / `az://container/prefix` (credentials from the environment,
+    /// never here): the lake is then committed there as Delta tables with its ledger
+    /// (as `delta` would), and each host works in a local cache of it (`cache`), brought
+    /// in from the store when empty.
     pub root: Option<PathBuf>,
+    /// With `root` on object storage: this host's working directory of the lake (default
+    /// `.malgrupp/lake`). Its raw extracts and quarantine stay here only.
+    pub cache: Option<PathBuf>,
     /// Mapped rows one run holds in memory, MiB (default 256); beyond it they are
     /// spilled to `<root>/_spill/` until the run stages them, so a run's memory does not
     /// grow with the size of its extracts. Extracts are decoded side by side (one per
@@ -172,8 +178,12 @@ pub struct Settings {
     pub published_keep_days: u32,
     /// Where the published views are committed as Delta tables (`[publish] delta`).
     pub published_delta: Option<Location>,
-    /// Where the lake's tables are committed as Delta tables (`[lake] delta`).
+    /// Where the lake's tables are committed as Delta tables (`[lake] delta`, or `[lake]
+    /// root` on object storage).
     pub lake_delta: Option<Location>,
+    /// `[lake] root` on object storage: `lake_root` is then this host's cache of it
+    /// (`[lake] cache`), brought in from it when empty.
+    pub lake_store: Option<Location>,
     /// Days a replaced version of those is kept (`[lake] delta_keep_days`).
     pub lake_delta_keep_days: u32,
     /// How long a run's pipeline lease on `lake_delta`'s object store lasts without a
@@ -282,17 +292,17 @@ impl Settings {
                 explicit: false,
             },
         };
+        let mut lake_store = None;
         let lake_root = match raw.lake.root {
             None => PathBuf::from("data"),
             Some(root) => match Location::parse(&root.to_string_lossy()) {
                 Ok(Location::Local(path)) => path,
-                Ok(Location::Object(object)) => {
-                    problems.push(
-                        &name,
-                        "lake.root",
-                        format!("`{object}`: a lake on object storage is not supported yet; the tables, the ledger and the published views need a local directory"),
-                    );
-                    root
+                Ok(object) => {
+                    lake_store = Some(object);
+                    raw.lake
+                        .cache
+                        .clone()
+                        .unwrap_or_else(|| PathBuf::from(".malgrupp/lake"))
                 }
                 Err(e) => {
                     problems.push(&name, "lake.root", e);
@@ -300,6 +310,13 @@ impl Settings {
                 }
             },
         };
+        if lake_store.is_none() && raw.lake.cache.is_some() {
+            problems.push(
+                &name,
+                "lake.cache",
+                "only for a lake whose root is on object storage (s3://, az://); a lake in a directory is worked on where it is",
+            );
+        }
         // A Delta target: an object store as given, a directory beside the settings file.
         let mut delta_target = |raw: Option<&str>, key: &str| match raw.map(Location::parse) {
             None => None,
@@ -311,7 +328,17 @@ impl Settings {
             }
         };
         let published_delta = delta_target(raw.publish.delta.as_deref(), "publish.delta");
-        let lake_delta = delta_target(raw.lake.delta.as_deref(), "lake.delta");
+        let mut lake_delta = delta_target(raw.lake.delta.as_deref(), "lake.delta");
+        if let Some(store) = &lake_store {
+            if lake_delta.is_some() {
+                problems.push(
+                    &name,
+                    "lake.delta",
+                    format!("the lake's root `{store}` is where its tables are committed as Delta tables already; remove `delta`"),
+                );
+            }
+            lake_delta = Some(store.clone());
+        }
         // One prefix holding both would mix views and record-level tables, and each sync
         // would take the other's tables for its own.
         if let (Some(lake), Some(published)) = (&lake_delta, &published_delta)
@@ -355,6 +382,7 @@ impl Settings {
             published_keep_days: raw.publish.keep_days.unwrap_or(30),
             published_delta,
             lake_delta,
+            lake_store,
             lake_delta_keep_days: raw.lake.delta_keep_days.unwrap_or(30),
             pipeline_lease: std::time::Duration::from_secs(pipeline_lease),
             serve: ServeSettings {
@@ -455,8 +483,6 @@ mod tests {
         );
         // Every problem is reported together, each naming the key and what is expected.
         for (root, expected) in [
-            ("s3://kommun-lake/malgrupp", "not supported yet"),
-            ("az://lake", "not supported yet"),
             ("s3://AKIA:secret@kommun-lake/x", "environment"),
             ("gs://kommun-lake", "expected a local path"),
         ] {
@@ -475,6 +501,41 @@ mod tests {
             assert!(!e.contains("secret"), "{e}");
         }
         assert!(!dir.path().join("s3:").exists());
+    }
+
+    #[test]
+    fn a_lake_root_on_object_storage_is_committed_there_and_worked_on_in_a_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("malgrupp.toml");
+        let load = |lake: &str| {
+            std::fs::write(&p, format!("[lake]\n{lake}")).expect("write");
+            Settings::load(Some(&p))
+        };
+        let s = load("root = 's3://kommun-lake/kalmar'\n").expect("valid");
+        assert_eq!(s.lake_root, dir.path().join(".malgrupp/lake"));
+        let store = Location::parse("s3://kommun-lake/kalmar").expect("location");
+        assert_eq!(s.lake_store, Some(store.clone()));
+        assert_eq!(s.lake_delta, Some(store));
+        let s = load("root = 'az://lake/kalmar'\ncache = '/var/cache/malgrupp'\n").expect("valid");
+        assert_eq!(s.lake_root, PathBuf::from("/var/cache/malgrupp"));
+        // A second copy, or a cache of a lake in a directory, is refused with the reason.
+        for (lake, key, expected) in [
+            (
+                "root = 's3://b/x'\ndelta = 's3://b/y'\n",
+                "lake.delta",
+                "remove `delta`",
+            ),
+            (
+                "root = 'data'\ncache = 'c'\n",
+                "lake.cache",
+                "only for a lake",
+            ),
+        ] {
+            let e = load(lake).expect_err(lake).to_string();
+            assert!(e.contains(key) && e.contains(expected), "{lake}: {e}");
+        }
+        let s = load("cache = 'c'\n");
+        assert!(s.is_err(), "a cache without a root on object storage");
     }
 
     #[test]

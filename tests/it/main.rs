@@ -27,6 +27,7 @@ mod http;
 mod kalmar;
 mod lake;
 mod lake_delta;
+mod lake_on_store;
 mod national;
 mod object_storage;
 mod onboarding;

@@ -16,6 +16,7 @@ use crate::config::Settings;
 use crate::config::pipeline::Pipeline;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::lake::lease_keeper::KeptLease;
 use crate::lake::lock::LakeLock;
 use crate::lake::manifest::{Manifest, RunRecord};
 use crate::normalize::pseudonym::PseudonymKey;
@@ -116,40 +117,13 @@ impl Runner {
         scheduled_for: Option<DateTime<Utc>>,
     ) -> Result<RunReport> {
         let root = self.lake.root();
-        let lock = match LakeLock::try_acquire(root, &format!("pipeline-{}", pipeline.name))? {
-            Ok(lock) => lock,
-            Err(holder) => {
-                let why = format!(
-                    "another run of {} holds its lock ({}); this trigger was skipped",
-                    pipeline.name, holder.text
-                );
+        let (lock, lease) = match self.take_turn(&pipeline.name).await? {
+            Ok(held) => held,
+            Err((status, why)) => {
                 return self
-                    .not_run(pipeline, opts, trigger, scheduled_for, "skipped", why)
+                    .not_run(pipeline, opts, trigger, scheduled_for, status, why)
                     .await;
             }
-        };
-        let lease = match &self.leases {
-            None => None,
-            Some(leases) => match leases.take(&pipeline.name).await {
-                Ok(Ok(lease)) => Some(lease),
-                Ok(Err(holder)) => {
-                    let why = format!(
-                        "another host runs {} ({}); this trigger was skipped",
-                        pipeline.name, holder.text
-                    );
-                    return self
-                        .not_run(pipeline, opts, trigger, scheduled_for, "skipped", why)
-                        .await;
-                }
-                Err(e) => {
-                    let why = format!(
-                        "the pipeline's lease could not be taken, so it was not run (hosts sharing the lake's store take turns by it): {e}"
-                    );
-                    return self
-                        .not_run(pipeline, opts, trigger, scheduled_for, "failed", why)
-                        .await;
-                }
-            },
         };
         let ctx = RunContext {
             lake: &self.lake,
@@ -203,6 +177,46 @@ impl Runner {
         self.metrics.observe(&report);
         self.notify(&report, opts, previous_failed).await;
         Ok(report)
+    }
+
+    /// The pipeline's local lock, and its lease when hosts share the lake's store
+    /// (`run_lease`); when another run holds either, or the lease cannot be taken, the
+    /// status to record (`skipped`, `failed`) and why.
+    async fn take_turn(
+        &self,
+        name: &str,
+    ) -> Result<std::result::Result<(LakeLock, Option<KeptLease>), (&'static str, String)>> {
+        let lock = match LakeLock::try_acquire(self.lake.root(), &format!("pipeline-{name}"))? {
+            Ok(lock) => lock,
+            Err(holder) => {
+                return Ok(Err((
+                    "skipped",
+                    format!(
+                        "another run of {name} holds its lock ({}); this trigger was skipped",
+                        holder.text
+                    ),
+                )));
+            }
+        };
+        let Some(leases) = &self.leases else {
+            return Ok(Ok((lock, None)));
+        };
+        Ok(match leases.take(name).await {
+            Ok(Ok(lease)) => Ok((lock, Some(lease))),
+            Ok(Err(holder)) => Err((
+                "skipped",
+                format!(
+                    "another host runs {name} ({}); this trigger was skipped",
+                    holder.text
+                ),
+            )),
+            Err(e) => Err((
+                "failed",
+                format!(
+                    "the pipeline's lease could not be taken, so it was not run (hosts sharing the lake's store take turns by it): {e}"
+                ),
+            )),
+        })
     }
 
     /// A trigger that did not run: `status` (`skipped`, or `failed` when the lease could

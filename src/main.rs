@@ -80,8 +80,12 @@ async fn dispatch(cli: Cli) -> anyhow::Result<bool> {
     }
     let settings = Settings::load(cli.config.as_deref())?;
     // A lake whose root is on object storage is worked on in a local cache: an empty one
-    // is brought in first (`restore` asks for itself; the benchmark has a lake of its own).
-    if !matches!(cli.command, Command::Restore { .. } | Command::Bench { .. }) {
+    // is brought in first (`restore` asks for itself, the benchmark has a lake of its
+    // own, and `check` checks the settings without asking the store).
+    if !matches!(
+        cli.command,
+        Command::Restore { .. } | Command::Bench { .. } | Command::Check
+    ) {
         cli::restore::bring_in(&settings).await?;
     }
     Ok(match cli.command {

@@ -139,10 +139,10 @@ pub(super) async fn not_behind(opened: &Target, lake: &Lake, left: Option<u64>) 
 }
 
 /// Runs that wrote rows which the copy's ledger holds at `version` and `local` (this
-/// lake's run ids) lacks, newer than this lake's oldest run (older ones it let go of: the ledger keeps the
-/// newest `MAX_RUNS`; run ids sort by their start). Any means another host with this
-/// lake's identity committed there since this lake last did.
-pub(super) async fn missing_here(
+/// lake's run ids) lacks, newer than this lake's oldest run (older ones it let go of:
+/// the ledger keeps the newest `MAX_RUNS`; run ids sort by their start). Any means
+/// another host with this lake's identity committed there since this lake last did.
+async fn missing_here(
     table: &DeltaTable,
     version: u64,
     local: &BTreeSet<&str>,

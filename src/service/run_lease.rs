@@ -19,7 +19,7 @@ use std::time::Duration;
 use object_store::ObjectStore;
 
 use crate::config::Settings;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::lake::lease::Lease;
 use crate::lake::lease_keeper::KeptLease;
 use crate::lake::location::{Location, ObjectLocation};
@@ -40,14 +40,11 @@ impl RunLeases {
         settings: &Settings,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Option<RunLeases>> {
-        let Some(Location::Object(location)) = &settings.lake_delta else {
+        let Some(target @ Location::Object(location)) = &settings.lake_delta else {
             return Ok(None);
         };
         Ok(Some(RunLeases {
-            store: location.open(env).map_err(|source| Error::Store {
-                object: location.to_string(),
-                source,
-            })?,
+            store: target.open_store(env)?.store,
             location: location.clone(),
             ttl: settings.pipeline_lease,
         }))

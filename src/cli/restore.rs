@@ -64,8 +64,8 @@ pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -
 
 /// With `[lake] root` on object storage: an empty cache (a new host, a pod without a
 /// volume) is brought in from the store before a command works on it; a cache holding
-/// data is worked on as it is (one behind the store is refused at its next commit,
-/// src/lake/mirror/runs.rs).
+/// data is worked on as it is (what other hosts committed since is brought in at its
+/// next refresh, src/lake/mirror/catch_up.rs).
 pub async fn bring_in(settings: &Settings) -> Result<()> {
     let Some(store) = &settings.lake_store else {
         return Ok(());

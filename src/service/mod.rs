@@ -16,8 +16,9 @@ use crate::lake::Lake;
 use crate::lake::lock::LakeLock;
 use crate::publish::PublishReport;
 
-/// After runs: re-plans the views against the new data (a view broken by new data is
-/// reported now) and brings the published views up to the lake: every kommun-month whose
+/// After runs: brings in what other hosts committed to the lake's copy (`[lake] delta`,
+/// src/lake/mirror/catch_up.rs), re-plans the views against the new data (a view broken
+/// by new data is reported now) and brings the published views up to the lake: every kommun-month whose
 /// inputs changed since the last publish (or since a publish that failed or was cut
 /// short) is recomputed; when nothing changed, nothing is written. Each published file
 /// is replaced atomically after all views were computed, so readers never see one source
@@ -43,6 +44,29 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
         }
     };
     let mut problems = Vec::new();
+    // Hosts sharing the lake's copy: what the others committed is published here too.
+    if let Some(target) = &settings.lake_delta {
+        match crate::lake::mirror::catch_up::catch_up(
+            lake,
+            target,
+            std::env::vars().collect::<Vec<_>>(),
+        )
+        .await
+        {
+            Ok(caught) if caught.runs > 0 => tracing::info!(
+                runs = caught.runs,
+                files = caught.files,
+                "runs another host committed to the lake's copy were brought in"
+            ),
+            Ok(_) => {}
+            // Not a problem of its own: the commit below brings them in first, and
+            // reports the store when it fails too.
+            Err(e) => tracing::warn!(
+                error = %e,
+                "the runs other hosts committed to the lake's copy could not be brought in before publishing; this host publishes its own lake"
+            ),
+        }
+    }
     let ctx = match crate::query::open(lake, &settings.sql_dir, &settings.agreements_dir).await {
         Ok((ctx, view_problems)) => {
             problems.extend(view_problems.0.iter().map(ToString::to_string));

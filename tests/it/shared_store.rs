@@ -3,8 +3,8 @@
 //! pipeline never overlap (the later trigger is skipped, naming the host running it),
 //! and a run whose lease another host took over puts nothing in place: against moto's
 //! S3 server, with real processes, a run held just before its files go in place by
-//! holding its lake's `tables` lock. And a host whose lake is behind the copy (another
-//! host with its identity committed since) is refused before it commits anything.
+//! holding its lake's `tables` lock. And hosts taking turns with the copy bring in each
+//! other's runs before committing.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -214,13 +214,15 @@ fn the_pipeline_lease_time_is_checked() {
     );
 }
 
-/// A second replica restored from the copy, left behind while the first goes on, would
-/// make the copy equal to its own older lake (here: drop the first's newer run from the
-/// ledger whose rows the tables hold). Its sync is refused naming the run it lacks,
-/// nothing committed; the first goes on syncing; emptied and restored, the second is
-/// in step again.
+/// Two replicas of one lake (the second restored from its copy) each run pipelines and
+/// commit. Each brings in what the other committed before it commits: the copy keeps
+/// both hosts' rows and runs (committing only its own lake would remove the other's);
+/// a kommun-month both wrote (here with other pseudonymization keys, so other bytes)
+/// is the later run's on both; once both have committed, their lakes and a third
+/// restored from the copy hold the same tables and ledger, and committing again
+/// commits nothing.
 #[tokio::test]
-async fn a_replica_behind_the_copy_is_refused_until_restored() {
+async fn replicas_bring_in_each_others_runs() {
     use malgrupp::lake::manifest::Manifest;
     use malgrupp::lake::mirror::{restore::restore, sync};
     let copy = tempfile::tempdir().expect("tempdir");
@@ -242,40 +244,112 @@ async fn a_replica_behind_the_copy_is_refused_until_restored() {
     sync(&first.lake(), &target, 30, Vec::new())
         .await
         .expect("sync");
-    let newer = Manifest::load(&first.settings.lake_root)
-        .expect("ledger")
-        .runs;
-    let newer = &newer.last().expect("a run").run_id;
-    let logs = || {
-        ["runs", "lineage", "kaa", "forsorjningsstod"]
-            .map(|t| crate::common::files_under(&copy.path().join(t).join("_delta_log")).len())
+    let (outcome, out) = second.run(&["kalmar_fs", "kalmar_af"]).await;
+    assert!(outcome.success(), "{out}");
+    let tables = |t: &TestLake| {
+        malgrupp::normalize::schema::TABLES
+            .iter()
+            .map(|def| {
+                let dir = t.settings.lake_root.join(def.name);
+                (def.name, crate::common::contents_under(&dir))
+            })
+            .collect::<Vec<_>>()
     };
-    let before = logs();
+    let table =
+        |t: &TestLake, name: &str| crate::common::contents_under(&t.settings.lake_root.join(name));
+    let runs = |t: &TestLake| {
+        Manifest::load(&t.settings.lake_root)
+            .expect("ledger")
+            .runs
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect::<Vec<_>>()
+    };
+    let second_fs = table(&second, "forsorjningsstod");
+    assert_ne!(table(&first, "forsorjningsstod"), second_fs, "same rows");
+    assert!(table(&second, "kaa").is_empty(), "kaa before catching up");
+    let kaa_run = runs(&first).last().expect("a run").clone();
 
-    let e = sync(&second.lake(), &target, 30, Vec::new())
+    sync(&second.lake(), &target, 30, Vec::new())
         .await
-        .expect_err("behind")
-        .to_string();
-    for expected in [
-        "holds 1 run(s) this lake does not have",
-        newer.as_str(),
-        "Nothing was committed",
-        "malgrupp restore",
-    ] {
-        assert!(e.contains(expected), "{expected:?} not in: {e}");
-    }
-    assert_eq!(logs(), before, "committed by the replica behind");
+        .expect("the second commits, bringing in the first's runs");
+    assert_eq!(
+        table(&second, "kaa"),
+        table(&first, "kaa"),
+        "kaa brought in"
+    );
+    assert!(runs(&second).contains(&kaa_run), "{:?}", runs(&second));
+    assert_eq!(
+        table(&second, "forsorjningsstod"),
+        second_fs,
+        "its later run kept"
+    );
 
     sync(&first.lake(), &target, 30, Vec::new())
         .await
-        .expect("the first goes on");
-    std::fs::remove_dir_all(&second.settings.lake_root).expect("empty");
-    restore(&second.lake(), &target, Vec::new())
+        .expect("the first commits, bringing in the second's runs");
+    assert_eq!(tables(&first), tables(&second));
+    assert_eq!(runs(&first), runs(&second));
+    assert!(!table(&first, "aggregat").is_empty(), "af brought in");
+    for host in [&first, &second] {
+        let synced = sync(&host.lake(), &target, 30, Vec::new())
+            .await
+            .expect("in step");
+        assert!(synced.committed.is_empty(), "{synced:?}");
+    }
+    let third = TestLake::new();
+    restore(&third.lake(), &target, Vec::new())
         .await
         .expect("restore")
         .expect("restored");
-    let synced = sync(&second.lake(), &target, 30, Vec::new())
-        .await
-        .expect("in step");
-    assert!(synced.committed.is_empty(), "{synced:?}");
+    assert_eq!(
+        tables(&third),
+        tables(&first),
+        "the copy holds both hosts' rows"
+    );
+    assert_eq!(
+        runs(&third),
+        runs(&first),
+        "the copy holds both hosts' runs"
+    );
+}
+
+/// A replica's refresh publishes what the other committed: the first runs a pipeline
+/// the second does not, and the second's next run publishes the first's rows with its
+/// own (its kartläggning is the first's, which that pipeline changed).
+#[tokio::test]
+async fn a_replica_publishes_what_the_other_committed() {
+    use malgrupp::lake::location::Location;
+    let copy = tempfile::tempdir().expect("tempdir");
+    let mut first = TestLake::new();
+    first.settings.lake_delta = Some(Location::Local(copy.path().to_path_buf()));
+    let (outcome, out) = first.run(&["kalmar_fs", "kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    let mut second = TestLake::new();
+    malgrupp::lake::mirror::restore::restore(
+        &second.lake(),
+        first.settings.lake_delta.as_ref().expect("copy"),
+        Vec::new(),
+    )
+    .await
+    .expect("restore")
+    .expect("restored");
+    second.settings.lake_delta = first.settings.lake_delta.clone();
+    // Replicas share the pseudonymization key, so their rows of one person match.
+    second.settings.key_source = first.settings.key_source.clone();
+    let published = |t: &TestLake| {
+        crate::common::published_csv(&t.lake().root().join("published"), "kartlaggning")
+    };
+    let before = published(&first);
+
+    let (outcome, out) = first.run(&["kalmar_af"]).await;
+    assert!(outcome.success(), "{out}");
+    assert_ne!(
+        published(&first),
+        before,
+        "the pipeline changes nothing published"
+    );
+    let (outcome, out) = second.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    assert_eq!(published(&second), published(&first));
 }

@@ -37,11 +37,7 @@ pub(super) fn local_files(lake: &Lake, def: &TableDef) -> Result<Vec<Local>> {
                     continue;
                 };
                 let meta = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?;
-                let modified_ns = meta
-                    .modified()
-                    .ok()
-                    .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+                let modified_ns = modified_ns(&meta);
                 let part = |d: &Path| d.file_name().map(|n| n.to_string_lossy().into_owned());
                 let (Some(k), Some(p)) = (part(&kommun), part(&period)) else {
                     continue;
@@ -66,6 +62,15 @@ pub(super) fn local_files(lake: &Lake, def: &TableDef) -> Result<Vec<Local>> {
         }
     }
     Ok(locals)
+}
+
+/// A file's modification time in nanoseconds (0 where the filesystem has none), which
+/// with its size tells a rewritten file.
+pub(super) fn modified_ns(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 /// Entries of `dir` whose names begin with `prefix` and not with `.` or `_` (temporary

@@ -17,9 +17,9 @@
 //! a mix; versions are kept for `[lake] delta_keep_days` and cleaned up after. On an
 //! object store the commits hold the lease `_meta/locks/lake.lease` under the prefix,
 //! as the published views' do theirs, and the prefix is this lake's alone
-//! (`Target::claim`); a lake behind its copy (another host with its identity committed
-//! runs it lacks) is refused before anything is committed (`runs::not_behind`). A failed table leaves its last version and is tried again at the
-//! next refresh; the others are committed all the same. A table a new malgrupp gave
+//! (`Target::claim`). Runs another host with this lake's identity committed there since
+//! are brought in first (`catch_up.rs`), so a commit keeps every host's rows. A failed
+//! table leaves its last version and is tried again at the next refresh; the others are committed all the same. A table a new malgrupp gave
 //! more columns gets them in one version (Delta's `mergeSchema`: files from before,
 //! like the lake's own, lack them and are read with nulls); any other change of its
 //! columns is refused naming the column, until the Delta table is removed.
@@ -50,9 +50,11 @@ use super::{Lake, atomic};
 use crate::error::{Error, Result};
 use crate::normalize::schema::{TABLES, TableDef};
 
+pub mod catch_up;
 mod local;
 pub mod restore;
 pub mod runs;
+use catch_up::CaughtUp;
 use local::{Local, local_files};
 
 /// The lake's partition columns, in directory order.
@@ -77,6 +79,28 @@ struct Seen {
     files: BTreeMap<String, SeenFile>,
 }
 
+impl Seen {
+    /// Where it is kept.
+    fn path(lake: &Lake) -> std::path::PathBuf {
+        lake.root().join("_meta").join("lake_delta")
+    }
+
+    /// What this lake last committed to `target` (nothing when it committed elsewhere
+    /// last: names by content hold anywhere, versions only for the target they came from).
+    fn load(lake: &Lake, target: &Location) -> Seen {
+        let shown_target = format!("{target:?}");
+        let mut seen: Seen = std::fs::read(Seen::path(lake))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        if seen.target != shown_target {
+            seen.tables.clear();
+            seen.target = shown_target;
+        }
+        seen
+    }
+}
+
 /// A local file's name by content, with what it was taken from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct SeenFile {
@@ -93,19 +117,18 @@ pub async fn sync(
     keep_days: u32,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Mirrored> {
-    let marker = lake.root().join("_meta").join("lake_delta");
-    let shown_target = format!("{target:?}");
-    let mut seen: Seen = std::fs::read(&marker)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    if seen.target != shown_target {
-        // Names by content hold anywhere; versions only for the target they came from.
-        seen.tables.clear();
-        seen.target = shown_target;
-    }
+    let marker = Seen::path(lake);
+    let mut seen = Seen::load(lake, target);
     let mut opened = Target::open(target, env)?;
-    runs::not_behind(&opened, lake, seen.tables.get(runs::LEDGER).map(|t| t.0)).await?;
+    let caught_up = catch_up::bring_in(&opened, lake, &seen).await?;
+    if caught_up != CaughtUp::default() {
+        tracing::info!(
+            target = %opened.shown,
+            runs = caught_up.runs,
+            files = caught_up.files,
+            "runs another host committed to the lake's copy were brought in before committing"
+        );
+    }
     let keep_since = chrono::Utc::now() - chrono::Duration::days(i64::from(keep_days));
     let mut mirrored = Mirrored::default();
     // A table that fails does not stop the others; every failure is reported after them.

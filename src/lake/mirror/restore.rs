@@ -20,6 +20,7 @@ use futures::{StreamExt, TryStreamExt};
 use super::local::local_files;
 use super::{Lake, Location, Target, UPLOADS, atomic};
 use crate::error::{Error, Result};
+use crate::lake::delta::{DataFile, DeltaTable};
 use crate::lake::manifest::{self, Lineage, Manifest, RunRecord};
 use crate::normalize::schema::TABLES;
 
@@ -73,22 +74,7 @@ pub async fn restore(
         };
         let mut places = Vec::new();
         for file in &snapshot.files {
-            if file.deletion_vector.is_some() {
-                return Err(Error::Table {
-                    table: table.shown().to_string(),
-                    message: format!(
-                        "{} has rows deleted by another engine (a deletion vector); malgrupp commits none, so this is not the lake's copy as it committed it",
-                        file.path
-                    ),
-                });
-            }
-            places.push(local_place(lake, def.name, &file.path).ok_or_else(|| Error::Table {
-                table: table.shown().to_string(),
-                message: format!(
-                    "{} is not named as malgrupp names the lake's files (kommun=<k>/period=<p>/<pipeline>-<digest>.parquet)",
-                    file.path
-                ),
-            })?);
+            places.push(placed(lake, &table, def.name, file)?);
         }
         let work: Vec<_> = snapshot
             .files
@@ -122,6 +108,33 @@ pub async fn restore(
     Ok(Some(restored))
 }
 
+/// Where `file` of `table`'s copy (the lake's table `name`) goes in the lake; refused
+/// when the copy is not as malgrupp committed it (a file with rows deleted by another
+/// engine, a name of another engine's layout).
+pub(super) fn placed(
+    lake: &Lake,
+    table: &DeltaTable,
+    name: &str,
+    file: &DataFile,
+) -> Result<std::path::PathBuf> {
+    if file.deletion_vector.is_some() {
+        return Err(Error::Table {
+            table: table.shown().to_string(),
+            message: format!(
+                "{} has rows deleted by another engine (a deletion vector); malgrupp commits none, so this is not the lake's copy as it committed it",
+                file.path
+            ),
+        });
+    }
+    local_place(lake, name, &file.path).ok_or_else(|| Error::Table {
+        table: table.shown().to_string(),
+        message: format!(
+            "{} is not named as malgrupp names the lake's files (kommun=<k>/period=<p>/<pipeline>-<digest>.parquet)",
+            file.path
+        ),
+    })
+}
+
 /// Where the file `path` of `table`'s copy goes in the lake: its kommun's and period's
 /// directory, named by the pipeline that wrote it.
 fn local_place(lake: &Lake, table: &str, path: &str) -> Option<std::path::PathBuf> {
@@ -139,7 +152,7 @@ fn local_place(lake: &Lake, table: &str, path: &str) -> Option<std::path::PathBu
 
 /// The run history in the copy's ledger (`runs`, with `lineage`), oldest first; none
 /// when it has no ledger.
-async fn ledger(opened: &Target) -> Result<Vec<RunRecord>> {
+pub(super) async fn ledger(opened: &Target) -> Result<Vec<RunRecord>> {
     let rows = |name: &str| {
         let table = opened.table(name);
         async move {

@@ -102,6 +102,10 @@ pub struct RawLake {
     /// without a renewal (default 120, at least 3; renewed every third of it). A host
     /// killed mid-run holds its pipelines this long.
     pub pipeline_lease_seconds: Option<u64>,
+    /// With `delta` (or a root on object storage), how often `serve` looks there for runs
+    /// other hosts sharing it committed, bringing them in and republishing when it finds
+    /// some (default 300; 0: only at this host's own refreshes).
+    pub poll_seconds: Option<u64>,
 }
 
 /// `[paths]`
@@ -189,6 +193,9 @@ pub struct Settings {
     /// How long a run's pipeline lease on `lake_delta`'s object store lasts without a
     /// renewal (`[lake] pipeline_lease_seconds`).
     pub pipeline_lease: std::time::Duration,
+    /// How often `serve` brings in runs other hosts committed to `lake_delta`
+    /// (`[lake] poll_seconds`); `None` without `lake_delta` or when 0.
+    pub lake_poll: Option<std::time::Duration>,
     /// `[serve]` as written (turned into the API's configuration by `malgrupp serve`).
     pub serve: ServeSettings,
 }
@@ -360,6 +367,11 @@ impl Settings {
                 ),
             );
         }
+        let lake_poll = match raw.lake.poll_seconds.unwrap_or(300) {
+            0 => None,
+            _ if lake_delta.is_none() => None,
+            seconds => Some(std::time::Duration::from_secs(seconds)),
+        };
         let settings = Settings {
             file,
             lake_root: at(lake_root),
@@ -385,6 +397,7 @@ impl Settings {
             lake_store,
             lake_delta_keep_days: raw.lake.delta_keep_days.unwrap_or(30),
             pipeline_lease: std::time::Duration::from_secs(pipeline_lease),
+            lake_poll,
             serve: ServeSettings {
                 listen: raw
                     .serve

@@ -1,6 +1,7 @@
 //! The long-running service behind `malgrupp serve`: fires each scheduled pipeline at
 //! its cron times, makes up for runs missed while it was down, refreshes and republishes
-//! the views after every run that changed data, and shuts down gracefully.
+//! the views after every run that changed data, follows the runs other hosts commit to
+//! the lake's copy (`[lake] poll_seconds`), and shuts down gracefully.
 //!
 //! Runs are spawned tasks, so the HTTP API keeps answering while a pipeline runs. Two
 //! runs of one pipeline never overlap — the lake lock refuses the second, which is
@@ -28,6 +29,7 @@ use super::runner::{Runner, Trigger};
 use crate::config::Settings;
 use crate::config::pipeline::Pipeline;
 use crate::error::Result;
+use crate::lake::location::Location;
 use crate::lake::manifest::{Manifest, RunRecord};
 use crate::pipeline::RunOptions;
 use crate::schedule::{Clock, Scheduler, SystemClock, missed_runs};
@@ -72,6 +74,12 @@ impl Daemon {
             ready: AtomicBool::new(false),
             scheduler: tokio::sync::Mutex::new(None),
         });
+        if let (Some(target), Some(every)) =
+            (&daemon.settings.lake_delta, daemon.settings.lake_poll)
+            && let Ok(mut tasks) = daemon.tasks.lock()
+        {
+            tasks.spawn(daemon.clone().follow(target.clone(), every));
+        }
         if !schedule {
             daemon.ready.store(true, Ordering::SeqCst);
             return Ok(daemon);
@@ -119,6 +127,38 @@ impl Daemon {
             });
         }
         Ok(daemon)
+    }
+
+    /// Every `every` until shutdown: brings in the runs other hosts sharing the lake's
+    /// copy committed there, and republishes when it found some, so a replica serves
+    /// their figures without running their pipelines (src/lake/mirror/catch_up.rs).
+    async fn follow(self: Arc<Self>, target: Location, every: Duration) {
+        let mut shutdown = self.shutdown.subscribe();
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                _ = shutdown.wait_for(|stop| *stop) => return,
+            }
+            let env: Vec<_> = std::env::vars().collect();
+            match crate::lake::mirror::catch_up::catch_up(self.runner.lake(), &target, env).await {
+                Ok(caught) if caught.runs > 0 => {
+                    tracing::info!(
+                        runs = caught.runs,
+                        files = caught.files,
+                        "runs another host committed to the lake's copy were brought in; republishing"
+                    );
+                    let (problems, _) = super::refresh(&self.settings, self.runner.lake()).await;
+                    self.runner.metrics().refreshed(Utc::now(), problems.len());
+                    for problem in problems {
+                        tracing::error!(problem = %problem, "after bringing in other hosts' runs");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "the lake's copy could not be looked in for other hosts' runs; trying again at the next poll")
+                }
+            }
+        }
     }
 
     /// Runs what was missed while the service was down, per pipeline's `catch_up`

@@ -4,13 +4,14 @@
 //! and a run whose lease another host took over puts nothing in place: against moto's
 //! S3 server, with real processes, a run held just before its files go in place by
 //! holding its lake's `tables` lock. And hosts taking turns with the copy bring in each
-//! other's runs before committing.
+//! other's runs before publishing and committing, and `serve` follows them untriggered.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use malgrupp::lake::lock::{LakeLock, TABLES_LOCK};
+use malgrupp::lake::manifest::Manifest;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStoreExt, PutPayload};
 
@@ -223,7 +224,6 @@ fn the_pipeline_lease_time_is_checked() {
 /// commits nothing.
 #[tokio::test]
 async fn replicas_bring_in_each_others_runs() {
-    use malgrupp::lake::manifest::Manifest;
     use malgrupp::lake::mirror::{restore::restore, sync};
     let copy = tempfile::tempdir().expect("tempdir");
     let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
@@ -352,4 +352,67 @@ async fn a_replica_publishes_what_the_other_committed() {
     let (outcome, out) = second.run(&["kalmar_fs"]).await;
     assert!(outcome.success(), "{out}");
     assert_eq!(published(&second), published(&first));
+}
+
+/// `serve` looks in the lake's copy every `[lake] poll_seconds`: a replica that runs
+/// nothing brings in and publishes the runs the other committed, untriggered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_serving_replica_publishes_the_others_runs_without_running_them() {
+    use malgrupp::lake::location::Location;
+    use malgrupp::normalize::pseudonym::KeySource;
+    let copy = tempfile::tempdir().expect("tempdir");
+    let site =
+        crate::daemon::Site::new(&std::fs::canonicalize("pipelines").expect("pipelines"), "");
+    let settings = site.root().parent().expect("dir").join("malgrupp.toml");
+    let text = std::fs::read_to_string(&settings)
+        .expect("settings")
+        .replacen(
+            "[lake]\n",
+            &format!(
+                "[lake]\ndelta = '{}'\npoll_seconds = 1\n",
+                copy.path().display()
+            ),
+            1,
+        );
+    std::fs::write(&settings, text).expect("settings");
+    let ran = site
+        .command()
+        .args(["run", "kalmar_fs"])
+        .output()
+        .expect("run");
+    assert!(ran.status.success(), "{}", said(&ran));
+    let mut other = TestLake::new();
+    let target = Location::Local(copy.path().to_path_buf());
+    malgrupp::lake::mirror::restore::restore(&other.lake(), &target, Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+    other.settings.lake_delta = Some(target);
+    other.settings.key_source = KeySource::File {
+        path: site.root().parent().expect("dir").join("key"),
+        explicit: true,
+    };
+    let kartlaggning =
+        || crate::common::published_csv(&site.root().join("published"), "kartlaggning");
+    assert!(!kartlaggning().contains(",kaa_inskrivna,"), "kaa before");
+
+    let service = crate::daemon::Service::start_with(&site, &[]);
+    let (outcome, out) = other.run(&["kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !kartlaggning().contains(",kaa_inskrivna,") {
+        assert!(
+            Instant::now() < deadline,
+            "the other host's run never published here"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let (status, log) = service.terminate(Duration::from_secs(60));
+    assert!(status.success(), "{log:?}");
+    let runs = Manifest::load(&site.root()).expect("ledger").runs;
+    assert!(
+        runs.iter()
+            .any(|r| r.pipeline == "kalmar_kaa" && r.status == "ok"),
+        "{runs:?}"
+    );
 }

@@ -1,6 +1,7 @@
 //! `[lake] root` on object storage: the lake committed there as Delta tables with its
 //! ledger, each host working in a local cache brought in from the store when empty.
-//! The demo end to end on moto's S3 server, then a second host with an empty cache.
+//! The demo end to end on moto's S3 server, then a second host with an empty cache, and
+//! the first bringing in what the second committed.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -100,4 +101,58 @@ async fn the_demo_runs_on_an_s3_root_and_a_new_host_brings_the_lake_in_from_ther
         assert_eq!(version(table).await, Some(0), "{table}");
     }
     assert_eq!(version("runs").await, Some(1));
+
+    // b's försörjningsstöd extract says otherwise for one person (b's own copy of the
+    // pipeline reads it): b's run commits the changed kommun-month. a's next refresh
+    // (an unchanged run) brings it in, so a answers as b does, and a's commit changes
+    // no table.
+    let samples = dir.path().join("b-samples");
+    std::fs::create_dir_all(&samples).expect("mkdir");
+    let extract = std::fs::read("samples/kalmar/fs_201505.csv").expect("sample");
+    let at = extract
+        .windows(12)
+        .position(|w| w == b"Arbetsl\xf6shet")
+        .expect("a row of arbetslöshet");
+    let mut changed = extract[..at].to_vec();
+    changed.extend_from_slice(b"Oh\xe4lsa");
+    changed.extend_from_slice(&extract[at + 12..]);
+    std::fs::write(samples.join("fs_201505.csv"), changed).expect("extract");
+    let pipelines = dir.path().join("b-pipelines");
+    std::fs::create_dir_all(&pipelines).expect("mkdir");
+    let pipeline = std::fs::read_to_string("pipelines/kalmar_fs.toml")
+        .expect("pipeline")
+        .replace(
+            "path = \"samples/kalmar/fs_*.csv\"",
+            &format!("path = '{}'", samples.join("fs_*.csv").display()),
+        );
+    std::fs::write(pipelines.join("kalmar_fs.toml"), pipeline).expect("pipeline");
+    let text = std::fs::read_to_string(&b).expect("settings").replace(
+        &format!(
+            "pipelines = '{}'",
+            std::env::current_dir()
+                .expect("cwd")
+                .join("pipelines")
+                .display()
+        ),
+        &format!("pipelines = '{}'", pipelines.display()),
+    );
+    std::fs::write(&b, text).expect("settings");
+    let by_orsak = [
+        "sql",
+        "select orsak, count(*) as n from forsorjningsstod group by orsak order by orsak",
+        "--format",
+        "csv",
+    ];
+    let before = ok(&malgrupp(&moto, &a, &by_orsak));
+    ok(&malgrupp(&moto, &b, &["run", "kalmar_fs"]));
+    assert_eq!(version("forsorjningsstod").await, Some(1));
+    let on_b = ok(&malgrupp(&moto, &b, &by_orsak));
+    assert_ne!(on_b, before, "b's extract changed nothing");
+    ok(&malgrupp(&moto, &a, &["run", "kalmar_kaa"]));
+    assert_eq!(ok(&malgrupp(&moto, &a, &by_orsak)), on_b);
+    assert_eq!(version("forsorjningsstod").await, Some(1));
+    assert_eq!(
+        ok(&malgrupp(&moto, &a, &query)),
+        ok(&malgrupp(&moto, &b, &query))
+    );
 }

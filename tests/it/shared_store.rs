@@ -192,8 +192,9 @@ async fn a_run_whose_lease_another_host_took_over_puts_nothing_in_place() {
 }
 
 /// The lease time: 120 s unless set; below 3 s (a renewal every second) refused, named.
+/// And how often serve polls the copy.
 #[test]
-fn the_pipeline_lease_time_is_checked() {
+fn the_pipeline_lease_and_poll_times_are_checked() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = dir.path().join("malgrupp.toml");
     let load = |lake: &str| {
@@ -213,6 +214,14 @@ fn the_pipeline_lease_time_is_checked() {
         e.contains("lake.pipeline_lease_seconds") && e.contains("at least 3"),
         "{e}"
     );
+    // The copy is polled every 300 s unless set; 0 turns it off.
+    let poll = |lake: &str| load(lake).expect("settings").lake_poll;
+    assert_eq!(poll(""), Some(Duration::from_secs(300)));
+    assert_eq!(poll("poll_seconds = 20\n"), Some(Duration::from_secs(20)));
+    assert_eq!(poll("poll_seconds = 0\n"), None);
+    std::fs::write(&cfg, "[lake]\npoll_seconds = 20\n").expect("config");
+    let alone = malgrupp::config::Settings::load(Some(&cfg)).expect("settings");
+    assert_eq!(alone.lake_poll, None, "no copy to poll");
 }
 
 /// Two replicas of one lake (the second restored from its copy) each run pipelines and

@@ -59,12 +59,7 @@ pub fn compute<'a>(
         .map(|p| {
             let last = manifest.last_run(&p.name);
             let last_success = manifest.last_success(&p.name).map(|r| r.started_at.clone());
-            let newest_period = manifest.pipelines.get(&p.name).and_then(|s| {
-                s.extracts
-                    .values()
-                    .flat_map(|e| e.partitions.iter().map(|(_, period)| period.clone()))
-                    .max()
-            });
+            let newest_period = newest_period(manifest, &p.name);
             let expected_period = p.freshness.map(|f| expected_period(f, now.date_naive()));
             let freshness = match (&expected_period, &newest_period) {
                 (None, _) => "unknown",
@@ -93,6 +88,28 @@ pub fn compute<'a>(
             }
         })
         .collect()
+}
+
+/// The newest period `pipeline` put in the lake: of the extracts this lake processed,
+/// and of the runs in its ledger (a lake restored from its copy, or one that brought in
+/// another host's runs of the pipeline, has their rows without having processed their
+/// extracts).
+fn newest_period(manifest: &Manifest, pipeline: &str) -> Option<String> {
+    let processed = manifest
+        .pipelines
+        .get(pipeline)
+        .into_iter()
+        .flat_map(|s| s.extracts.values().flat_map(|e| e.partitions.iter()));
+    let recorded = manifest
+        .runs
+        .iter()
+        .filter(|r| r.pipeline == pipeline && r.status == "ok")
+        .flat_map(|r| r.lineage.iter().flat_map(|l| l.partitions.iter()));
+    processed
+        .chain(recorded)
+        .map(|(_, period)| period)
+        .max()
+        .cloned()
 }
 
 /// The newest period whose data is due on `today`: monthly `YYYY-MM` or yearly `YYYY`,
@@ -138,6 +155,42 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("date")
+    }
+
+    /// A lake restored from its copy (or holding another host's runs) knows the periods
+    /// from the runs' lineage, without having processed their extracts.
+    #[test]
+    fn the_newest_period_comes_from_the_runs_too() {
+        let pipeline = Pipeline::from_toml(
+            std::path::Path::new("kalmar_fs.toml"),
+            include_str!("../../pipelines/kalmar_fs.toml"),
+        )
+        .expect("pipeline");
+        let mut run = crate::lake::manifest::RunRecord::marker(
+            "kalmar_fs",
+            "ok",
+            String::new(),
+            "manual",
+            None,
+        );
+        run.lineage.push(crate::lake::manifest::Lineage {
+            extract_sha256: "0".repeat(64),
+            file: "fs_201505.csv".into(),
+            table: "forsorjningsstod".into(),
+            partitions: vec![
+                ("0880".into(), "2015-04".into()),
+                ("0880".into(), "2015-05".into()),
+            ],
+        });
+        let mut failed = run.clone();
+        failed.status = "failed".into();
+        failed.lineage[0].partitions = vec![("0880".into(), "2015-06".into())];
+        let manifest = Manifest {
+            runs: vec![run, failed],
+            ..Default::default()
+        };
+        let status = compute([&pipeline], &manifest, Utc::now());
+        assert_eq!(status[0].newest_period.as_deref(), Some("2015-05"));
     }
 
     #[test]

@@ -94,6 +94,11 @@ async fn the_demo_runs_on_an_s3_root_and_a_new_host_brings_the_lake_in_from_ther
     for pipeline in ["kalmar_kaa", "kalmar_fs"] {
         assert!(history.contains(pipeline), "{history}");
     }
+    // The newest period each pipeline put in the lake, from the runs brought in.
+    assert!(
+        history.contains("stale: newest period 2015-05"),
+        "{history}"
+    );
     // b's runs process the extracts again (b has not seen them) and write the same
     // bytes: no table gets a new version, the ledger gets b's runs.
     ok(&malgrupp(&moto, &b, &["run"]));

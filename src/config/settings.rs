@@ -100,7 +100,8 @@ pub struct RawLake {
     /// With `delta` on object storage, hosts sharing that prefix take turns at each
     /// pipeline through a lease there, held for the whole run; it lasts this many seconds
     /// without a renewal (default 120, at least 3; renewed every third of it). A host
-    /// killed mid-run holds its pipelines this long.
+    /// killed mid-run holds its pipelines this long for the others (started again on
+    /// the same machine, it takes them back at once).
     pub pipeline_lease_seconds: Option<u64>,
     /// With `delta` (or a root on object storage), how often `serve` looks there for runs
     /// other hosts sharing it committed, bringing them in and republishing when it finds

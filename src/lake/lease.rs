@@ -16,6 +16,11 @@
 //! - **Releasing** writes an already-expired record, conditional on the holder's own
 //!   version, so a holder that had lost its lease never frees someone else's.
 //!
+//! - **A holder that ended on this machine** (the process before a restart, its record
+//!   naming this host, boot and a pid that is gone or is this one with another start)
+//!   is taken over at once, as an expired one: a restarted host does not wait out its
+//!   own leases.
+//!
 //! Expiry compares the holder's clock with the contender's: hosts sharing a lake need
 //! clocks synchronized (NTP) to within a small part of the lease time.
 
@@ -35,6 +40,54 @@ use crate::error::{Error, Result};
 struct Record {
     holder: String,
     expires: DateTime<Utc>,
+    /// The process holding it, for a later process on the same machine to tell it ended
+    /// (absent in records of other platforms and of earlier versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    process: Option<Process>,
+}
+
+/// A process as a lease record names it: its machine (host name and boot id), its pid,
+/// and when this process first took a lease (a restarted container reuses pids).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Process {
+    host: String,
+    boot: String,
+    pid: u32,
+    started: String,
+}
+
+impl Process {
+    /// This process; `None` where the boot id cannot be read (not Linux).
+    fn this() -> Option<Process> {
+        static STARTED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        Some(Process {
+            host: super::lock::host_name(),
+            boot: boot.trim().to_string(),
+            pid: std::process::id(),
+            started: STARTED
+                .get_or_init(|| Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+                .clone(),
+        })
+    }
+
+    /// Whether this process of this machine has ended: a host restarted after a crash
+    /// (a container restarted in its pod) takes its own leases over at once instead of
+    /// waiting for them to expire. Only on the same machine since the same boot; there,
+    /// this pid with another start (the process before a restart), or a pid no process
+    /// has. A live process under a reused pid keeps the lease until it expires.
+    fn has_ended(&self) -> bool {
+        let Some(me) = Process::this() else {
+            return false;
+        };
+        if self.host != me.host || self.boot != me.boot {
+            return false;
+        }
+        if self.pid == me.pid {
+            return self.started != me.started;
+        }
+        !std::path::Path::new(&format!("/proc/{}", self.pid)).exists()
+    }
 }
 
 /// A held lease. Dropping it without [`Lease::release`] leaves it to expire.
@@ -44,6 +97,7 @@ pub struct Lease {
     path: StorePath,
     shown: String,
     holder: String,
+    process: Option<Process>,
     ttl: chrono::Duration,
     version: UpdateVersion,
     expires: DateTime<Utc>,
@@ -70,6 +124,7 @@ impl Lease {
             shown: format!("{location}/{relative}"),
             store,
             holder: holder.to_string(),
+            process: Process::this(),
             ttl: chrono::Duration::from_std(ttl)
                 .map_err(|_| Error::Internal(format!("lease time {ttl:?} out of range")))?,
             version: UpdateVersion {
@@ -88,7 +143,8 @@ impl Lease {
             let Some((record, version)) = lease.read().await? else {
                 continue; // Removed since: create again.
             };
-            if record.expires > now {
+            let ended = record.process.as_ref().is_some_and(Process::has_ended);
+            if record.expires > now && !ended {
                 return Ok(Err(shown_holder(&record)));
             }
             seen = Some(shown_holder(&record));
@@ -98,6 +154,10 @@ impl Lease {
                 // worth a warning.
                 Ok(()) if record.expires == DateTime::<Utc>::UNIX_EPOCH => {
                     tracing::debug!(lease = %lease.shown, previous = %record.holder, "taking a released lease");
+                    return Ok(Ok(lease));
+                }
+                Ok(()) if record.expires > now => {
+                    tracing::warn!(lease = %lease.shown, previous = %record.holder, "taking over a lease whose holder, a process of this host, has ended");
                     return Ok(Ok(lease));
                 }
                 Ok(()) => {
@@ -175,6 +235,7 @@ impl Lease {
         let body = serde_json::to_vec(&Record {
             holder: self.holder.clone(),
             expires,
+            process: self.process.clone(),
         })
         .map_err(|e| Error::Internal(format!("lease record: {e}")))?;
         let options = PutOptions {
@@ -217,6 +278,7 @@ impl Lease {
         let record = serde_json::from_slice(&bytes).unwrap_or_else(|_| Record {
             holder: "an unreadable lease record".into(),
             expires: DateTime::<Utc>::UNIX_EPOCH,
+            process: None,
         });
         Ok(Some((record, version)))
     }

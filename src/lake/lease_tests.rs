@@ -165,3 +165,69 @@ async fn an_unreadable_lease_record_does_not_block_the_lake_for_good() {
         .await
         .expect("damaged record taken over");
 }
+
+/// A lease whose holder was a process of this machine that has ended (the process
+/// before a restart: this pid with another start, or a pid no process has) is taken
+/// over before it expires, with a warning; one of another machine, of this machine
+/// before its last boot, of a live process, or of this very process waits for expiry.
+#[tokio::test]
+async fn a_lease_left_by_an_ended_process_of_this_host_is_taken_over_at_once() {
+    let Some(me) = Process::this() else {
+        return; // No boot id here (not Linux): leases only expire.
+    };
+    let record = |process: Process| {
+        serde_json::to_vec(&Record {
+            holder: "an earlier process".into(),
+            expires: at(3600),
+            process: Some(process),
+        })
+        .expect("json")
+    };
+    let restarted = Process {
+        started: "2026-01-01T00:00:00.000000000Z".into(),
+        ..me.clone()
+    };
+    let gone = Process {
+        pid: 4_194_305, // above Linux's highest pid
+        ..me.clone()
+    };
+    let live = Process {
+        pid: 1,
+        ..me.clone()
+    };
+    let elsewhere = Process {
+        host: format!("{}-other", me.host),
+        ..gone.clone()
+    };
+    let rebooted = Process {
+        boot: "00000000-0000-0000-0000-000000000000".into(),
+        ..gone.clone()
+    };
+    for (holder, ended) in [
+        (restarted, true),
+        (gone, true),
+        (live, false),
+        (elsewhere, false),
+        (rebooted, false),
+        (me, false),
+    ] {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        store
+            .put(
+                &location().path("_meta/locks/fs.lease"),
+                PutPayload::from(record(holder.clone())),
+            )
+            .await
+            .expect("put");
+        let (captured, _guard) = warnings();
+        let taken = take(&store, "host a", at(0)).await;
+        assert_eq!(taken.is_ok(), ended, "{holder:?}");
+        if ended {
+            assert!(
+                logged(&captured).contains("a process of this host, has ended"),
+                "{}",
+                logged(&captured)
+            );
+        }
+    }
+}

@@ -10,8 +10,10 @@
 //! On a lease lost mid-run (another host took it over after this one stopped renewing
 //! for the lease time, or the store did not answer before it expired), the run fails
 //! before putting anything in place: the last good data stays, and the next trigger runs
-//! again. A host killed mid-run holds its pipelines until the lease expires
-//! (`[lake] pipeline_lease_seconds`, default 120); triggers before then are skipped.
+//! again. A host killed mid-run holds its pipelines for other hosts until the lease
+//! expires (`[lake] pipeline_lease_seconds`, default 120; their triggers before then
+//! are skipped); started again on the same machine it takes them back at once, its
+//! old process having ended (src/lake/lease.rs).
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -146,6 +146,37 @@ async fn two_hosts_never_run_one_pipeline_at_once() {
     assert_eq!(lease_record(&moto).await["expires"], "1970-01-01T00:00:00Z");
 }
 
+/// A host killed mid-run and started again does not wait out its own lease: the process
+/// holding it has ended on this machine, so the next run takes it at once (another
+/// machine waits for the lease time; a live process here is respected, as above).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_restarted_after_a_kill_takes_its_own_lease_at_once() {
+    let moto = Moto::start().await;
+    let a = Host::new("");
+    let held = LakeLock::acquire_blocking(&a.root(), TABLES_LOCK).expect("lock");
+    let mut first = a.run(&moto);
+    a.wait_staged(&mut first);
+    first.kill().expect("kill");
+    first.wait().expect("wait");
+    drop(held);
+    let expires = lease_record(&moto).await["expires"]
+        .as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("expiry");
+    assert!(
+        expires > chrono::Utc::now(),
+        "the killed run's lease is not held"
+    );
+
+    let again = a.run(&moto).wait_with_output().expect("again");
+    let text = said(&again);
+    assert!(again.status.success(), "{text}");
+    assert!(!text.contains("skipped"), "{text}");
+    assert!(text.contains("has ended"), "{text}");
+    assert!(a.files(false) > 0 && a.files(true) == 0, "{text}");
+    assert_eq!(lease_record(&moto).await["expires"], "1970-01-01T00:00:00Z");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_whose_lease_another_host_took_over_puts_nothing_in_place() {
     let moto = Moto::start().await;

@@ -153,8 +153,9 @@ pub struct RawPublish {
     pub keep_days: Option<u32>,
     /// Where each publish is also committed as Delta tables, one per view, for
     /// engines and BI tools in the cloud: `s3://bucket/prefix`, `az://container/prefix`
-    /// or a directory (credentials from the environment, never here). Unset: only the
-    /// local `published/` (src/publish/delta.rs).
+    /// or a directory (credentials from the environment, never here). Unset: beside the
+    /// lake's tables when its root is on object storage (`<root>/published`), else only
+    /// the local `published/` (src/publish/delta.rs).
     pub delta: Option<String>,
 }
 
@@ -335,7 +336,13 @@ impl Settings {
                 None
             }
         };
-        let published_delta = delta_target(raw.publish.delta.as_deref(), "publish.delta");
+        // With the lake's root on object storage, the published views go beside its
+        // tables (`<root>/published/<view>`) unless given a place of their own.
+        let published_delta =
+            delta_target(raw.publish.delta.as_deref(), "publish.delta").or_else(|| {
+                let store = lake_store.as_ref()?;
+                Location::parse(&format!("{store}/published")).ok()
+            });
         let mut lake_delta = delta_target(raw.lake.delta.as_deref(), "lake.delta");
         if let Some(store) = &lake_store {
             if lake_delta.is_some() {
@@ -530,6 +537,17 @@ mod tests {
         let store = Location::parse("s3://kommun-lake/kalmar").expect("location");
         assert_eq!(s.lake_store, Some(store.clone()));
         assert_eq!(s.lake_delta, Some(store));
+        // The published views beside the tables, unless given a place of their own.
+        let published = |s: Settings| s.published_delta.map(|l| l.to_string());
+        assert_eq!(
+            published(s).as_deref(),
+            Some("s3://kommun-lake/kalmar/published")
+        );
+        let own = load("root = 's3://b/x'\n[publish]\ndelta = 's3://c/views'\n").expect("valid");
+        assert_eq!(published(own).as_deref(), Some("s3://c/views"));
+        let bucket = load("root = 's3://b'\n").expect("valid");
+        assert_eq!(published(bucket).as_deref(), Some("s3://b/published"));
+        assert_eq!(published(load("").expect("valid")), None);
         let s = load("root = 'az://lake/kalmar'\ncache = '/var/cache/malgrupp'\n").expect("valid");
         assert_eq!(s.lake_root, PathBuf::from("/var/cache/malgrupp"));
         // A second copy, or a cache of a lake in a directory, is refused with the reason.

@@ -75,6 +75,11 @@ async fn the_demo_runs_on_an_s3_root_and_a_new_host_brings_the_lake_in_from_ther
     for table in ["kaa", "forsorjningsstod", "runs", "lineage"] {
         assert_eq!(version(table).await, Some(0), "{table}");
     }
+    // The published views beside them.
+    assert!(
+        version("published/kartlaggning").await.is_some(),
+        "kartläggning not committed under the root"
+    );
 
     // Host b, with an empty cache: its first command brings the lake in and answers as
     // host a does, from the same rows.

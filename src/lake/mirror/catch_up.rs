@@ -50,22 +50,29 @@ pub async fn catch_up(
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<CaughtUp> {
     let opened = Target::open(target, env)?;
-    bring_in(&opened, lake, &Seen::load(lake, target)).await
+    Ok(bring_in(&opened, lake, &Seen::load(lake, target)).await?.0)
 }
 
-/// [`catch_up`] with the copy opened and what this lake last committed there.
-pub(super) async fn bring_in(opened: &Target, lake: &Lake, seen: &Seen) -> Result<CaughtUp> {
-    let Some(version) = opened.table(LEDGER).version().await? else {
-        return Ok(CaughtUp::default());
+/// [`catch_up`] with the copy opened and what this lake last committed there; also the
+/// version of the copy's ledger it brought this lake up to.
+pub(super) async fn bring_in(
+    opened: &Target,
+    lake: &Lake,
+    seen: &Seen,
+) -> Result<(CaughtUp, Option<u64>)> {
+    let version = opened.table(LEDGER).version().await?;
+    let nothing = Ok((CaughtUp::default(), version));
+    let Some(version) = version else {
+        return nothing;
     };
     if seen.tables.get(LEDGER).map(|t| t.0) == Some(version) {
-        return Ok(CaughtUp::default());
+        return nothing;
     }
     let Some(claim) = opened.claimed_by().await? else {
-        return Ok(CaughtUp::default());
+        return nothing;
     };
     if claim != lake.id()? {
-        return Ok(CaughtUp::default());
+        return nothing;
     }
     let manifest = Manifest::load(lake.root())?;
     let known: BTreeSet<&str> = manifest.runs.iter().map(|r| r.run_id.as_str()).collect();
@@ -78,7 +85,7 @@ pub(super) async fn bring_in(opened: &Target, lake: &Lake, seen: &Seen) -> Resul
         .cloned()
         .collect();
     if missing.is_empty() {
-        return Ok(CaughtUp::default());
+        return nothing;
     }
     let ours = newest_writers(&manifest.runs);
     let theirs = newest_writers(&copied);
@@ -129,7 +136,7 @@ pub(super) async fn bring_in(opened: &Target, lake: &Lake, seen: &Seen) -> Resul
             .extend(missing.into_iter().filter(|r| !known.contains(&r.run_id)));
         m.runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     })?;
-    Ok(CaughtUp { runs, files })
+    Ok((CaughtUp { runs, files }, Some(version)))
 }
 
 /// Puts the files brought in in place together, under the lock runs put theirs under; a

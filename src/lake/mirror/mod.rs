@@ -120,7 +120,7 @@ pub async fn sync(
     let marker = Seen::path(lake);
     let mut seen = Seen::load(lake, target);
     let mut opened = Target::open(target, env)?;
-    let caught_up = catch_up::bring_in(&opened, lake, &seen).await?;
+    let (caught_up, ledger_seen) = catch_up::bring_in(&opened, lake, &seen).await?;
     if caught_up != CaughtUp::default() {
         tracing::info!(
             target = %opened.shown,
@@ -134,7 +134,10 @@ pub async fn sync(
     // A table that fails does not stop the others; every failure is reported after them.
     let mut failures = Vec::new();
     let mut files = BTreeMap::new();
-    let mut leased = false;
+    let mut turn = Turn {
+        leased: false,
+        ledger: ledger_seen,
+    };
     let scratch = lake.root().join("_meta").join("lake_delta.snapshot");
     let (ledger, listed) = snapshot(lake, &scratch).await?;
     for (def, locals) in TABLES.iter().zip(listed) {
@@ -172,7 +175,7 @@ pub async fn sync(
             }
             continue;
         }
-        lease_once(&mut opened, lake, &mut leased).await?;
+        lease_once(&mut opened, lake, &mut turn).await?;
         let committed = match version {
             Ok(version) => commit_table(&opened, &table, version, def, &locals, cached).await,
             Err(e) => Err(e),
@@ -221,7 +224,7 @@ pub async fn sync(
                 if !failures.is_empty() {
                     break;
                 }
-                match commit_ledger(&mut opened, lake, &mut leased, &seen, name, &batch).await {
+                match commit_ledger(&mut opened, lake, &mut turn, &seen, name, &batch).await {
                     Ok(Some((v, digest, committed))) => {
                         seen.tables.insert(name.to_string(), (v, digest));
                         if committed {
@@ -389,17 +392,38 @@ async fn name_and_upload(
     Ok((name, Some(add)))
 }
 
+/// A sync's turn at the target: whether it holds the lease, and the version of the
+/// ledger it was brought up to (`catch_up.rs`).
+struct Turn {
+    leased: bool,
+    ledger: Option<u64>,
+}
+
 /// Takes the target's lease and claims it for `lake`, once per sync: only a sync that
-/// commits needs them.
-async fn lease_once(opened: &mut Target, lake: &Lake, leased: &mut bool) -> Result<()> {
-    if *leased {
+/// commits needs them. Another host may have committed between bringing this lake up to
+/// the copy and taking the lease (it held the lease then): seen by the ledger's version,
+/// this sync then commits nothing and the next brings those runs in first, rather than
+/// removing their rows.
+async fn lease_once(opened: &mut Target, lake: &Lake, turn: &mut Turn) -> Result<()> {
+    if turn.leased {
         return Ok(());
     }
     opened.take_lease("lake").await?;
-    *leased = true;
+    turn.leased = true;
     if let Err(e) = opened.claim(lake).await {
         opened.release().await?;
         return Err(e);
+    }
+    let now = opened.table(runs::LEDGER).version().await;
+    if !matches!(&now, Ok(v) if *v == turn.ledger) {
+        opened.release().await?;
+        return Err(Error::Table {
+            table: opened.shown.clone(),
+            message: match now {
+                Ok(_) => "another host committed runs there while this lake was being brought up to them; nothing was committed, the next refresh brings them in first".into(),
+                Err(e) => e.to_string(),
+            },
+        });
     }
     Ok(())
 }
@@ -411,7 +435,7 @@ async fn lease_once(opened: &mut Target, lake: &Lake, leased: &mut bool) -> Resu
 async fn commit_ledger(
     opened: &mut Target,
     lake: &Lake,
-    leased: &mut bool,
+    turn: &mut Turn,
     seen: &Seen,
     name: &str,
     batch: &datafusion::arrow::record_batch::RecordBatch,
@@ -448,7 +472,7 @@ async fn commit_ledger(
     } else {
         serde_json::Map::new()
     };
-    lease_once(opened, lake, leased).await?;
+    lease_once(opened, lake, turn).await?;
     let (add, _) = data_file(file.clone(), &bytes, Path::new(name), BTreeMap::new())?;
     table.put_file(&file, bytes).await?;
     let change = Change {

@@ -38,7 +38,6 @@ use bytes::Bytes;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::record_batch::RecordBatch;
 use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::delta::target::{self, Target, UPLOADS, columns, content_name, data_file};
@@ -54,8 +53,10 @@ pub mod catch_up;
 mod local;
 pub mod restore;
 pub mod runs;
+mod seen;
 use catch_up::CaughtUp;
 use local::{Local, local_files};
+use seen::{Seen, seen_file};
 
 /// The lake's partition columns, in directory order.
 const PARTITIONS: [&str; 2] = ["kommun", "period"];
@@ -65,48 +66,6 @@ const PARTITIONS: [&str; 2] = ["kommun", "period"];
 pub struct Mirrored {
     /// (table, version) of each table that changed.
     pub committed: Vec<(String, u64)>,
-}
-
-/// What this lake last committed where (`_meta/lake_delta`).
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Seen {
-    /// The target, as `Location`'s Debug shows it.
-    target: String,
-    /// Per table: its version after the last sync and a digest of its file names then.
-    tables: BTreeMap<String, (u64, String)>,
-    /// Per local file (its path under the lake root): its name in its table by content,
-    /// trusted while its size and modification time are these.
-    files: BTreeMap<String, SeenFile>,
-}
-
-impl Seen {
-    /// Where it is kept.
-    fn path(lake: &Lake) -> std::path::PathBuf {
-        lake.root().join("_meta").join("lake_delta")
-    }
-
-    /// What this lake last committed to `target` (nothing when it committed elsewhere
-    /// last: names by content hold anywhere, versions only for the target they came from).
-    fn load(lake: &Lake, target: &Location) -> Seen {
-        let shown_target = format!("{target:?}");
-        let mut seen: Seen = std::fs::read(Seen::path(lake))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .unwrap_or_default();
-        if seen.target != shown_target {
-            seen.tables.clear();
-            seen.target = shown_target;
-        }
-        seen
-    }
-}
-
-/// A local file's name by content, with what it was taken from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct SeenFile {
-    size: u64,
-    modified_ns: u64,
-    name: String,
 }
 
 /// Commits the lake's canonical tables to the Delta tables at `target` (store settings
@@ -523,12 +482,4 @@ fn names_digest<'a>(names: impl Iterator<Item = &'a String>) -> String {
         hash.update(b"\n");
     }
     hex::encode(hash.finalize())
-}
-
-fn seen_file(local: &Local, name: String) -> SeenFile {
-    SeenFile {
-        size: local.size,
-        modified_ns: local.modified_ns,
-        name,
-    }
 }

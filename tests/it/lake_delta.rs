@@ -775,10 +775,28 @@ fn a_lost_lake_is_restored_from_its_delta_copy() {
     let (ok, out, err) = malgrupp(&["restore", "--if-empty"]);
     assert!(ok && out.contains("nothing restored"), "{out}{err}");
 
+    // What the lake knows of its files' names in the copy, by path.
+    let names = || {
+        let seen: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(data.join("_meta/lake_delta")).expect("_meta/lake_delta"),
+        )
+        .expect("json");
+        seen["files"]
+            .as_object()
+            .expect("files")
+            .iter()
+            .map(|(k, v)| (k.clone(), v["name"].clone()))
+            .collect::<Vec<_>>()
+    };
+    let known = names();
+    assert!(!known.is_empty());
+
     // The disk is lost.
     std::fs::remove_dir_all(&data).expect("lose the lake");
     let (ok, out, err) = malgrupp(&["restore"]);
     assert!(ok, "{err}");
+    // The restore knows them too, so the first commit after it reads no file again.
+    assert_eq!(names(), known);
     assert!(out.contains(&format!("{table}: version 0")), "{out}");
     assert_eq!(local(), rows);
     assert_eq!(history(), runs);

@@ -475,7 +475,7 @@ fn fits(older: &Schema, newer: &Schema) -> std::result::Result<(), String> {
 }
 
 /// A digest of a table's file names, in order.
-fn names_digest<'a>(names: impl Iterator<Item = &'a String>) -> String {
+pub(super) fn names_digest<'a>(names: impl Iterator<Item = &'a String>) -> String {
     let mut hash = Sha256::new();
     for name in names {
         hash.update(name.as_bytes());

@@ -4,7 +4,8 @@
 //! their local names (`kommun=<k>/period=<p>/<pipeline>.parquet`, the name by content
 //! without its digest), the run ledger (`runs`, `lineage`) as the manifest's run
 //! history, and the lake's identity from the prefix's claim, so the lake goes on
-//! committing to the same prefix.
+//! committing to the same prefix; and what a sync would have remembered of them
+//! (`seen.rs`), so the first commit after the restore reads no file again.
 //!
 //! What the copy does not hold stays empty: the raw extracts and the quarantine, which
 //! are kept on the lake's own disk only, and which extracts each pipeline has
@@ -17,7 +18,9 @@ use std::collections::BTreeMap;
 use datafusion::arrow::array::{Array, Int64Array, RecordBatch, StringArray};
 use futures::{StreamExt, TryStreamExt};
 
-use super::local::local_files;
+use super::local::{local_files, modified_ns};
+use super::names_digest;
+use super::seen::{Seen, SeenFile};
 use super::{Lake, Location, Target, UPLOADS, atomic};
 use crate::error::{Error, Result};
 use crate::lake::delta::{DataFile, DeltaTable};
@@ -67,6 +70,7 @@ pub async fn restore(
     };
     let mut restored = Restored::default();
     let mut staged = Vec::new();
+    let mut named = Vec::new();
     for def in TABLES {
         let table = opened.table(def.name);
         let Some(snapshot) = table.newest().await? else {
@@ -76,6 +80,12 @@ pub async fn restore(
         for file in &snapshot.files {
             places.push(placed(lake, &table, def.name, file)?);
         }
+        let names = snapshot.files.iter().map(|f| f.path.clone());
+        named.push((
+            def.name,
+            snapshot.version,
+            places.iter().cloned().zip(names).collect(),
+        ));
         let work: Vec<_> = snapshot
             .files
             .iter()
@@ -105,7 +115,43 @@ pub async fn restore(
     atomic::publish_all(staged)?;
     lake.set_id(&id)?;
     Manifest::update(lake.root(), |m| m.runs = runs)?;
+    remember(lake, target, named)?;
     Ok(Some(restored))
+}
+
+/// A table restored: its name, its version, and each file's place with its name there.
+type Restoring<'a> = (&'a str, u64, Vec<(std::path::PathBuf, String)>);
+
+/// Writes what the lake now holds of its copy (`seen.rs`): each table's version and each
+/// restored file's name there, so the first commit after the restore reads no file again.
+/// Written last: a restore cut short before leaves the next sync to read them.
+fn remember(lake: &Lake, target: &Location, named: Vec<Restoring>) -> Result<()> {
+    let mut seen = Seen::load(lake, target);
+    for (table, version, mut files) in named {
+        files.sort();
+        let mut names = Vec::new();
+        for (place, name) in files {
+            let meta = std::fs::metadata(&place).map_err(|e| Error::io(&place, e))?;
+            let key = place
+                .strip_prefix(lake.root())
+                .map_err(|_| Error::Internal(format!("{} is outside the lake", place.display())))?
+                .to_string_lossy()
+                .into_owned();
+            seen.files.insert(
+                key,
+                SeenFile {
+                    size: meta.len(),
+                    modified_ns: modified_ns(&meta),
+                    name: name.clone(),
+                },
+            );
+            names.push(name);
+        }
+        seen.tables
+            .insert(table.to_string(), (version, names_digest(names.iter())));
+    }
+    let bytes = serde_json::to_vec(&seen).map_err(|e| Error::Internal(e.to_string()))?;
+    atomic::write(&Seen::path(lake), &bytes)
 }
 
 /// Where `file` of `table`'s copy (the lake's table `name`) goes in the lake; refused

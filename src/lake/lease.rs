@@ -71,15 +71,13 @@ impl Process {
         })
     }
 
-    /// Whether this process of this machine has ended: a host restarted after a crash
-    /// (a container restarted in its pod) takes its own leases over at once instead of
-    /// waiting for them to expire. Only on the same machine since the same boot; there,
-    /// this pid with another start (the process before a restart), or a pid no process
-    /// has. A live process under a reused pid keeps the lease until it expires.
-    fn has_ended(&self) -> bool {
-        let Some(me) = Process::this() else {
-            return false;
-        };
+    /// Whether this process has ended, as `me` (this process, whose record is taken once
+    /// per lease) sees it: a host restarted after a crash (a container restarted in its
+    /// pod) takes its own leases over at once instead of waiting for them to expire.
+    /// Only on the same machine since the same boot; there, this pid with another start
+    /// (the process before a restart), or a pid no process has. A live process under a
+    /// reused pid keeps the lease until it expires.
+    fn has_ended(&self, me: &Process) -> bool {
         if self.host != me.host || self.boot != me.boot {
             return false;
         }
@@ -143,7 +141,10 @@ impl Lease {
             let Some((record, version)) = lease.read().await? else {
                 continue; // Removed since: create again.
             };
-            let ended = record.process.as_ref().is_some_and(Process::has_ended);
+            let ended = match (&record.process, &lease.process) {
+                (Some(holder), Some(me)) => holder.has_ended(me),
+                _ => false,
+            };
             if record.expires > now && !ended {
                 return Ok(Err(shown_holder(&record)));
             }

@@ -42,8 +42,8 @@ pub struct CaughtUp {
 }
 
 /// Brings the runs the copy at `target` holds and this lake lacks into `lake` (store
-/// settings from `env`); nothing when the copy's ledger is where this lake's last
-/// commit left it.
+/// settings from `env`); nothing is read when the copy's ledger is where this lake's
+/// last commit or catch-up left it.
 pub async fn catch_up(
     lake: &Lake,
     target: &Location,
@@ -65,7 +65,7 @@ pub(super) async fn bring_in(
     let Some(version) = version else {
         return nothing;
     };
-    if seen.tables.get(LEDGER).map(|t| t.0) == Some(version) {
+    if seen.tables.get(LEDGER).map(|t| t.0) == Some(version) || seen.caught_up == Some(version) {
         return nothing;
     }
     let Some(claim) = opened.claimed_by().await? else {
@@ -85,6 +85,7 @@ pub(super) async fn bring_in(
         .cloned()
         .collect();
     if missing.is_empty() {
+        seen.caught_up(lake, version)?;
         return nothing;
     }
     let ours = newest_writers(&manifest.runs);
@@ -136,6 +137,7 @@ pub(super) async fn bring_in(
             .extend(missing.into_iter().filter(|r| !known.contains(&r.run_id)));
         m.runs.sort_by(|a, b| a.run_id.cmp(&b.run_id));
     })?;
+    seen.caught_up(lake, version)?;
     Ok((CaughtUp { runs, files }, Some(version)))
 }
 
@@ -171,11 +173,8 @@ fn state_of(path: &std::path::Path) -> Option<(u64, u64)> {
 /// A local file's name by content: as the last commit named it while its size and
 /// modification time are unchanged, else read and hashed.
 fn local_name(local: &Local, seen: &Seen) -> Result<String> {
-    if let Some(known) = seen.files.get(&local.key)
-        && known.size == local.size
-        && known.modified_ns == local.modified_ns
-    {
-        return Ok(known.name.clone());
+    if let Some(known) = seen.known(local) {
+        return Ok(known);
     }
     let bytes = std::fs::read(&local.path).map_err(|e| crate::error::Error::io(&local.path, e))?;
     Ok(content_name(&local.stem, &bytes))

@@ -110,15 +110,7 @@ pub async fn sync(
         if locals.is_empty() && !seen.tables.contains_key(def.name) {
             continue;
         }
-        let cached: Vec<Option<String>> = locals
-            .iter()
-            .map(|l| {
-                seen.files
-                    .get(&l.key)
-                    .filter(|s| s.size == l.size && s.modified_ns == l.modified_ns)
-                    .map(|s| s.name.clone())
-            })
-            .collect();
+        let cached: Vec<Option<String>> = locals.iter().map(|l| seen.known(l)).collect();
         let table = opened.table(def.name);
         // Listed once: the check below and the commit both plan from it.
         let version = table.version().await;

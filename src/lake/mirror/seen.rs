@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::local::Local;
 use super::{Lake, Location};
+use crate::error::{Error, Result};
 
 /// What this lake last committed where (`_meta/lake_delta`).
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -18,6 +19,18 @@ pub(super) struct Seen {
     /// Per local file (its path under the lake root): its name in its table by content,
     /// trusted while its size and modification time are these.
     pub(super) files: BTreeMap<String, SeenFile>,
+    /// The version of the target's ledger a catch-up last brought this lake up to
+    /// ([`Seen::caught_up`]): a catch-up does not read a ledger at that version again.
+    #[serde(skip)]
+    pub(super) caught_up: Option<u64>,
+}
+
+/// What [`Seen::caught_up`] keeps, in a file of its own: catch-ups run beside syncs
+/// (`serve`'s poll), and one writing `_meta/lake_delta` could undo what a sync wrote.
+#[derive(Serialize, Deserialize)]
+struct CaughtUpTo {
+    target: String,
+    ledger: u64,
 }
 
 impl Seen {
@@ -38,7 +51,37 @@ impl Seen {
             seen.tables.clear();
             seen.target = shown_target;
         }
+        seen.caught_up = std::fs::read(Seen::caught_up_path(lake))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<CaughtUpTo>(&b).ok())
+            .filter(|c| c.target == seen.target)
+            .map(|c| c.ledger);
         seen
+    }
+
+    fn caught_up_path(lake: &Lake) -> std::path::PathBuf {
+        lake.root().join("_meta").join("lake_delta.caught_up")
+    }
+
+    /// Records that this lake holds every run of the target's ledger at `version`, so
+    /// the catch-ups after this one (the refresh a poll starts, its commit) read it
+    /// only when it moved again.
+    pub(super) fn caught_up(&self, lake: &Lake, version: u64) -> Result<()> {
+        let record = CaughtUpTo {
+            target: self.target.clone(),
+            ledger: version,
+        };
+        let bytes = serde_json::to_vec(&record).map_err(|e| Error::Internal(e.to_string()))?;
+        super::atomic::write(&Seen::caught_up_path(lake), &bytes)
+    }
+
+    /// `local`'s name by content as the last commit named it, while its size and
+    /// modification time are the ones it was named at.
+    pub(super) fn known(&self, local: &Local) -> Option<String> {
+        self.files
+            .get(&local.key)
+            .filter(|s| s.size == local.size && s.modified_ns == local.modified_ns)
+            .map(|s| s.name.clone())
     }
 }
 

@@ -354,6 +354,138 @@ async fn replicas_bring_in_each_others_runs() {
     );
 }
 
+/// A catch-up reads the copy's ledger once per change there: `serve`'s poll, the
+/// refresh it starts and that refresh's commit each look, and only the first reads it
+/// (here the second would fail: the copy's ledger files are gone).
+#[tokio::test]
+async fn a_catch_up_reads_the_copys_ledger_once_per_change() {
+    use malgrupp::lake::mirror::catch_up::{CaughtUp, catch_up};
+    use malgrupp::lake::mirror::{restore::restore, sync};
+    let copy = tempfile::tempdir().expect("tempdir");
+    let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
+    let first = TestLake::new();
+    let (outcome, out) = first.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("sync");
+    let second = TestLake::new();
+    restore(&second.lake(), &target, Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+    let (outcome, out) = first.run(&["kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("sync");
+
+    let caught = catch_up(&second.lake(), &target, Vec::new())
+        .await
+        .expect("catch up");
+    assert_eq!(caught.runs, 1, "{caught:?}");
+    let ledger_files: Vec<PathBuf> = ["runs", "lineage"]
+        .iter()
+        .flat_map(|t| crate::common::files_under(&copy.path().join(t)))
+        .filter(|f| f.extension().is_some_and(|e| e == "parquet"))
+        .collect();
+    assert!(!ledger_files.is_empty(), "no ledger files in the copy");
+    for file in ledger_files {
+        std::fs::remove_file(file).expect("remove");
+    }
+    let again = catch_up(&second.lake(), &target, Vec::new())
+        .await
+        .expect("the ledger is not read again");
+    assert_eq!(again, CaughtUp::default());
+}
+
+/// Another host committing between a sync bringing this lake up to the copy and taking
+/// the copy's lease: the sync commits nothing (committing would remove that host's
+/// rows) and says so; the next brings them in and commits both hosts' runs. The sync is
+/// held between those steps by holding its lake's `tables` lock, which it takes to list
+/// the lake after bringing it up to the copy.
+#[tokio::test]
+async fn a_commit_by_another_host_while_a_sync_waits_is_not_overwritten() {
+    use malgrupp::lake::mirror::{restore::restore, sync};
+    let copy = tempfile::tempdir().expect("tempdir");
+    let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
+    let first = TestLake::new();
+    let (outcome, out) = first.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("sync");
+    let second = TestLake::new();
+    restore(&second.lake(), &target, Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+    let (outcome, out) = first.run(&["kalmar_af"]).await;
+    assert!(outcome.success(), "{out}");
+    let (outcome, out) = second.run(&["kalmar_kaa"]).await;
+    assert!(outcome.success(), "{out}");
+
+    let root = second.settings.lake_root.clone();
+    let caught_up = root.join("_meta/lake_delta.caught_up");
+    let _ = std::fs::remove_file(&caught_up);
+    let held = LakeLock::acquire_blocking(&root, TABLES_LOCK).expect("lock");
+    let (lake, to) = (second.lake(), target.clone());
+    let waiting = tokio::spawn(async move { sync(&lake, &to, 30, Vec::new()).await });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !caught_up.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the sync never looked at the copy"
+        );
+        assert!(!waiting.is_finished(), "{:?}", waiting.await);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("the other host commits meanwhile");
+    drop(held);
+    let refused = waiting
+        .await
+        .expect("join")
+        .expect_err("a sync behind the copy committed");
+    assert!(
+        refused
+            .to_string()
+            .contains("another host committed runs there"),
+        "{refused}"
+    );
+
+    let synced = sync(&second.lake(), &target, 30, Vec::new())
+        .await
+        .expect("the next sync brings them in and commits");
+    assert!(!synced.committed.is_empty(), "{synced:?}");
+    let restored = TestLake::new();
+    restore(&restored.lake(), &target, Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+    for table in ["aggregat", "kaa", "forsorjningsstod"] {
+        assert!(
+            !crate::common::contents_under(&restored.settings.lake_root.join(table)).is_empty(),
+            "{table} not in the copy"
+        );
+    }
+    let runs = |t: &TestLake| {
+        Manifest::load(&t.settings.lake_root)
+            .expect("ledger")
+            .runs
+            .into_iter()
+            .map(|r| r.run_id)
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let (copied, both) = (runs(&restored), runs(&first));
+    assert!(
+        copied.is_superset(&both) && copied.is_superset(&runs(&second)),
+        "runs missing from the copy's ledger: {:?}",
+        both.difference(&copied).collect::<Vec<_>>()
+    );
+}
+
 /// A replica's refresh publishes what the other committed: the first runs a pipeline
 /// the second does not, and the second's next run publishes the first's rows with its
 /// own (its kartläggning is the first's, which that pipeline changed).

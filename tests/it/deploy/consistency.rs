@@ -171,12 +171,12 @@ fn container_layout_runs_the_sample_pipelines() {
     assert!(files > 0, "the run published nothing");
 }
 
-/// The Kubernetes variant without a volume claim: the lake on an emptyDir at the image's
-/// volume, the S3 settings (with `[lake] delta`) mounted where the ENTRYPOINT reads them
-/// in both containers, the lake restored by the init container before `serve` starts
-/// with the same mounts, and `serve` running the schedules itself.
+/// The Kubernetes variant without a volume claim: the lake's home on S3 (`[lake] root`)
+/// and its cache on an emptyDir at the image's volume, the S3 settings mounted where the
+/// ENTRYPOINT reads them, no init container (`serve` brings an empty cache in itself,
+/// tests/it/deploy/s3.rs), and `serve` running the schedules itself.
 #[test]
-fn the_kubernetes_variant_without_a_claim_restores_the_lake_from_its_copy() {
+fn the_kubernetes_variant_without_a_claim_keeps_the_lake_on_s3() {
     let img = image();
     let file = "deploy/kubernetes/object-storage.yaml";
     let doc = k8s_doc(file, "Deployment");
@@ -209,26 +209,30 @@ fn the_kubernetes_variant_without_a_claim_restores_the_lake_from_its_copy() {
         .expect("malgrupp.s3.toml");
     assert!(
         matches!(
-            s3.lake_delta,
+            s3.lake_store,
             Some(malgrupp::lake::location::Location::Object(_))
         ),
         "{:?}",
-        s3.lake_delta
+        s3.lake_store
     );
     assert!(s3.lake_root.starts_with(&img.volume));
 
-    let (init, main) = (
-        format!("{p}.initContainers[0]"),
-        format!("{p}.containers[0]"),
-    );
+    assert_eq!(doc.count(&format!("{p}.initContainers"), "name"), 0);
+    // Bringing the lake in comes before serve listens: liveness waits until it answers.
     assert_eq!(
-        doc.list(&format!("{init}.args")).last().map(String::as_str),
-        Some("--if-empty")
+        doc.must(&format!("{p}.containers[0].startupProbe.httpGet.path")),
+        "/healthz"
     );
-    assert!(
-        doc.list(&format!("{init}.args"))
-            .contains(&"restore".to_string())
-    );
+    let patience: u64 = ["periodSeconds", "failureThreshold"]
+        .iter()
+        .map(|k| {
+            doc.must(&format!("{p}.containers[0].startupProbe.{k}"))
+                .parse::<u64>()
+                .expect("a number")
+        })
+        .product();
+    assert!(patience >= 600, "{patience} s to bring the lake in");
+    let main = format!("{p}.containers[0]");
     let args = doc.list(&format!("{main}.args"));
     assert!(args.contains(&"serve".to_string()), "{args:?}");
     assert!(!args.contains(&"--no-scheduler".to_string()), "{args:?}");
@@ -243,18 +247,23 @@ fn the_kubernetes_variant_without_a_claim_restores_the_lake_from_its_copy() {
             })
             .collect::<Vec<_>>()
     };
-    assert_eq!(mounts(&init), mounts(&main));
-    for c in [&init, &main] {
-        assert_eq!(
-            doc.must(&format!("{c}.envFrom[0].secretRef.name")),
-            "malgrupp-s3"
-        );
-    }
+    assert_eq!(
+        mounts(&main),
+        [
+            ("lake", img.volume.as_str()),
+            ("settings", settings_path.as_str()),
+            ("pseudonym-key", "/run/secrets/malgrupp_pseudonym_key"),
+            ("tmp", "/tmp"),
+        ]
+        .map(|(n, m)| (n.to_string(), m.to_string()))
+    );
+    assert_eq!(
+        doc.must(&format!("{main}.envFrom[0].secretRef.name")),
+        "malgrupp-s3"
+    );
     let uid = img.user.split(':').next().expect("uid").to_string();
     let gid = img.user.split(':').nth(1).unwrap_or(&uid).to_string();
-    for c in ["initContainers[0]", "containers[0]"] {
-        assert_hardened(&doc, c, &uid, &gid);
-    }
+    assert_hardened(&doc, "containers[0]", &uid, &gid);
     assert_eq!(doc.must("spec.replicas"), "1");
     assert_eq!(doc.must("spec.strategy.type"), "Recreate");
 }

@@ -1,11 +1,12 @@
-//! `deploy/docker/compose.s3.yaml`: compose.yaml plus an S3 server that every publish is
-//! committed to as Delta tables. No Docker engine runs here, so what the example promises
-//! is checked piece by piece: its server is the moto release the object-storage tests
-//! run against, its settings are the container's with `[publish] delta` and `[lake]
-//! delta` added and are mounted where the image reads them, its environment points at
-//! that server, and those settings and that environment in the image's layout commit
-//! the published views and the lake's tables to the bucket it creates (moto started
-//! here, on a free port).
+//! `deploy/docker/compose.s3.yaml`: compose.yaml plus an S3 server that is the lake's
+//! home and that every publish is committed to as Delta tables. No Docker engine runs
+//! here, so what the example promises is checked piece by piece: its server is the moto
+//! release the object-storage tests run against, its settings are the container's with
+//! `[lake] root` on the bucket (the image's lake directory its cache) and `[publish]
+//! delta` and are mounted where the image reads them, its environment points at that
+//! server, and those settings and that environment in the image's layout commit the
+//! published views and the lake's tables to the bucket it creates and bring an emptied
+//! cache back from it (moto started here, on a free port).
 
 use super::*;
 
@@ -64,10 +65,12 @@ fn the_s3_example_runs_the_tested_server_and_mounts_its_settings_where_the_image
         malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/published"))
             .expect("location"),
     );
-    expected.lake_delta = Some(
-        malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/lake"))
-            .expect("location"),
-    );
+    // The lake's home is the bucket, committed to as Delta tables; its cache is the
+    // image's lake directory on the volume.
+    let home = malgrupp::lake::location::Location::parse(&format!("s3://{bucket}/lake"))
+        .expect("location");
+    expected.lake_delta = Some(home.clone());
+    expected.lake_store = Some(home);
     // With the lake's copy on the bucket, serve looks there for other hosts' runs.
     expected.lake_poll = Some(std::time::Duration::from_secs(300));
     let (mut s3, mut expected) = (format!("{s3:?}"), format!("{expected:?}"));
@@ -175,8 +178,9 @@ async fn the_s3_example_commits_the_published_views_and_the_lakes_tables_to_its_
     assert!(tables >= 2, "{tables} tables");
 
     // The Kubernetes variant without a claim (deploy/kubernetes/object-storage.yaml): a
-    // pod starting on an empty disk restores the lake from the bucket with these
-    // settings and environment; a restart with the lake still there leaves it.
+    // pod starting on an empty disk brings the lake in from the bucket with these
+    // settings and environment before its first command works on it; a restart with
+    // the lake still there leaves it as it is.
     let files = || {
         let mut files: Vec<String> = crate::common::files_under(&data)
             .into_iter()
@@ -193,9 +197,14 @@ async fn the_s3_example_commits_the_published_views_and_the_lakes_tables_to_its_
     let before = files();
     std::fs::remove_dir_all(&data).expect("lose the lake");
     std::fs::create_dir_all(&data).expect("an empty disk");
-    let out = layout.malgrupp(&["restore", "--if-empty"], &env);
-    assert!(out.contains("restored"), "{out}");
-    assert_eq!(files(), before);
-    let out = layout.malgrupp(&["restore", "--if-empty"], &env);
-    assert!(out.contains("nothing restored"), "{out}");
+    layout.malgrupp(&["sql", "SELECT 1 AS one"], &env);
+    assert_eq!(files(), before, "the lake brought in from the bucket");
+    let kept = data.join(&before[0]);
+    std::fs::remove_file(&kept).expect("remove one file");
+    layout.malgrupp(&["sql", "SELECT 1 AS one"], &env);
+    assert!(
+        !kept.exists(),
+        "a cache holding data was brought in again: {}",
+        before[0]
+    );
 }

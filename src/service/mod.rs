@@ -16,15 +16,32 @@ use crate::lake::Lake;
 use crate::lake::lock::LakeLock;
 use crate::publish::PublishReport;
 
-/// After runs: brings in what other hosts committed to the lake's copy (`[lake] delta`,
-/// src/lake/mirror/catch_up.rs), re-plans the views against the new data (a view broken
-/// by new data is reported now) and brings the published views up to the lake: every kommun-month whose
-/// inputs changed since the last publish (or since a publish that failed or was cut
-/// short) is recomputed; when nothing changed, nothing is written. Each published file
-/// is replaced atomically after all views were computed, so readers never see one source
-/// half-updated. Returns the problems and what was published (no views when nothing
-/// was written).
+/// After runs: commits the lake to its copy (`[lake] delta` or a root on object
+/// storage), first bringing in what other hosts committed there
+/// (src/lake/mirror/catch_up.rs); then re-plans the views against the new data (a view
+/// broken by new data is reported now) and brings the published views up to the lake:
+/// every kommun-month whose inputs changed since the last publish (or since a publish
+/// that failed or was cut short) is recomputed; when nothing changed, nothing is
+/// written. Each published file is replaced atomically after all views were computed,
+/// so readers never see one source half-updated. Returns the problems and what was
+/// published (no views when nothing was written).
 pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishReport) {
+    let mut problems = Vec::new();
+    // The runs' rows and records go to the copy before publishing, which takes minutes
+    // at national size: a host stopped meanwhile (a pod whose disk goes with it) loses
+    // none of them. A failed commit does not stop publishing this host's lake.
+    if let Some(target) = &settings.lake_delta {
+        match commit_lake(settings, lake, target).await {
+            Ok(mirrored) => {
+                for (table, version) in mirrored.committed {
+                    tracing::info!(table = %table, version, "lake table committed as Delta");
+                }
+            }
+            Err(e) => problems.push(format!(
+                "the lake's tables could not be committed as Delta tables (they keep their last version; the next refresh tries again): {e}"
+            )),
+        }
+    }
     // One publish of a lake at a time, in this process or across processes, taken before
     // the session over the lake is opened: the later one then reads the lake and the
     // state the earlier one left, and recomputes only what changed since.
@@ -37,46 +54,18 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
     {
         Ok(lock) => lock,
         Err(e) => {
-            return (
-                vec![format!("the publish lock could not be taken: {e}")],
-                PublishReport::default(),
-            );
+            problems.push(format!("the publish lock could not be taken: {e}"));
+            return (problems, PublishReport::default());
         }
     };
-    let mut problems = Vec::new();
-    // Hosts sharing the lake's copy: what the others committed is published here too.
-    if let Some(target) = &settings.lake_delta {
-        match crate::lake::mirror::catch_up::catch_up(
-            lake,
-            target,
-            std::env::vars().collect::<Vec<_>>(),
-        )
-        .await
-        {
-            Ok(caught) if caught.runs > 0 => tracing::info!(
-                runs = caught.runs,
-                files = caught.files,
-                "runs another host committed to the lake's copy were brought in"
-            ),
-            Ok(_) => {}
-            // Not a problem of its own: the commit below brings them in first, and
-            // reports the store when it fails too.
-            Err(e) => tracing::warn!(
-                error = %e,
-                "the runs other hosts committed to the lake's copy could not be brought in before publishing; this host publishes its own lake"
-            ),
-        }
-    }
     let ctx = match crate::query::open(lake, &settings.sql_dir, &settings.agreements_dir).await {
         Ok((ctx, view_problems)) => {
             problems.extend(view_problems.0.iter().map(ToString::to_string));
             ctx
         }
         Err(e) => {
-            return (
-                vec![format!("the views could not be opened: {e}")],
-                PublishReport::default(),
-            );
+            problems.push(format!("the views could not be opened: {e}"));
+            return (problems, PublishReport::default());
         }
     };
     let mut published = PublishReport::default();
@@ -119,19 +108,23 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
             )),
         }
     }
-    // The lake's tables, whether or not the publish succeeded: they are the runs' data.
-    if let Some(target) = &settings.lake_delta {
-        let env: Vec<_> = std::env::vars().collect();
-        match crate::lake::mirror::sync(lake, target, settings.lake_delta_keep_days, env).await {
-            Ok(mirrored) => {
-                for (table, version) in mirrored.committed {
-                    tracing::info!(table = %table, version, "lake table committed as Delta");
-                }
-            }
-            Err(e) => problems.push(format!(
-                "the lake's tables could not be committed as Delta tables (they keep their last version; the next refresh tries again): {e}"
-            )),
-        }
-    }
     (problems, published)
+}
+
+/// Commits the lake to its copy at `target`, one commit of a lake at a time in this
+/// process or across processes (what the last commit left, `_meta/lake_delta`, is
+/// read and written by each).
+async fn commit_lake(
+    settings: &Settings,
+    lake: &Lake,
+    target: &crate::lake::location::Location,
+) -> crate::error::Result<crate::lake::mirror::Mirrored> {
+    let _committing = LakeLock::acquire(
+        lake.root(),
+        crate::lake::mirror::LOCK,
+        "another commit of this lake to its copy",
+    )
+    .await?;
+    let env: Vec<_> = std::env::vars().collect();
+    crate::lake::mirror::sync(lake, target, settings.lake_delta_keep_days, env).await
 }

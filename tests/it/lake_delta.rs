@@ -823,3 +823,66 @@ fn a_lost_lake_is_restored_from_its_delta_copy() {
     let (ok, out, err) = malgrupp(&["restore", "--if-empty"]);
     assert!(ok && out.contains("the lake starts empty"), "{out}{err}");
 }
+
+/// A run's rows and record reach the lake's copy before publishing starts: a host
+/// stopped while it publishes (a pod whose disk goes with it) has lost none of them.
+/// The run's process is held before publishing by holding its lake's publish lock,
+/// and killed there once the copy has its tables.
+#[tokio::test]
+async fn a_run_is_committed_to_the_lakes_copy_before_publishing() {
+    use malgrupp::lake::lock::LakeLock;
+    let mut t = TestLake::new();
+    private_fs_pipeline(&mut t);
+    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
+    let data = t.dir.path().join("data");
+    let cloud = t.dir.path().join("cloud");
+    let text = std::fs::read_to_string(&cfg).expect("config").replacen(
+        "[lake]\n",
+        &format!("[lake]\ndelta = '{}'\n", cloud.display()),
+        1,
+    );
+    std::fs::write(&cfg, text).expect("config");
+    std::fs::create_dir_all(&data).expect("mkdir");
+    let held = LakeLock::acquire_blocking(&data, malgrupp::publish::LOCK).expect("lock");
+    let mut run = Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+        .args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while versions(&cloud.join("runs")).is_empty() {
+        if std::time::Instant::now() > deadline {
+            let _ = run.kill();
+            panic!("nothing committed to the copy while publishing waited");
+        }
+        assert!(run.try_wait().expect("wait").is_none(), "the run ended");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    run.kill().expect("kill");
+    run.wait().expect("wait");
+    assert!(
+        !data.join("published").exists(),
+        "the run published before it was killed"
+    );
+    drop(held);
+
+    let restored = TestLake::new();
+    malgrupp::lake::mirror::restore::restore(&restored.lake(), &Location::Local(cloud), Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+    let table = "forsorjningsstod";
+    assert_eq!(
+        crate::common::contents_under(&restored.settings.lake_root.join(table)),
+        crate::common::contents_under(&data.join(table)),
+        "the run's rows in the copy"
+    );
+    let runs = malgrupp::lake::manifest::Manifest::load(&restored.settings.lake_root)
+        .expect("ledger")
+        .runs;
+    assert!(
+        runs.iter().any(|r| r.pipeline == "fs" && r.status == "ok"),
+        "{runs:?}"
+    );
+}

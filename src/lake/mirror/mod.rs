@@ -58,6 +58,11 @@ use catch_up::CaughtUp;
 use local::{Local, local_files};
 use seen::{Seen, seen_file};
 
+/// The lake lock held while committing the lake to its copy (`lake::lock`): two
+/// commits side by side would each write what they committed (`_meta/lake_delta`) over
+/// the other's.
+pub const LOCK: &str = "lake_delta";
+
 /// The lake's partition columns, in directory order.
 const PARTITIONS: [&str; 2] = ["kommun", "period"];
 

@@ -140,7 +140,10 @@ impl Daemon {
                 _ = shutdown.wait_for(|stop| *stop) => return,
             }
             let env: Vec<_> = std::env::vars().collect();
-            match crate::lake::mirror::catch_up::catch_up(self.runner.lake(), &target, env).await {
+            let caught =
+                crate::lake::mirror::catch_up::catch_up(self.runner.lake(), &target, env).await;
+            self.runner.metrics().polled(Utc::now(), caught.is_ok());
+            match caught {
                 Ok(caught) if caught.runs > 0 => {
                     tracing::info!(
                         runs = caught.runs,

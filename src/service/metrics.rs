@@ -28,6 +28,9 @@ struct Inner {
     running: BTreeMap<String, bool>,
     /// This process's last refresh after runs: when it ended and its problems.
     refresh: Option<(chrono::DateTime<chrono::Utc>, usize)>,
+    /// Looks in the lake's copy for other hosts' runs (`[lake] poll_seconds`): how many
+    /// succeeded and failed, and when the last one succeeded.
+    polls: Option<([u64; 2], Option<chrono::DateTime<chrono::Utc>>)>,
 }
 
 impl Metrics {
@@ -43,6 +46,17 @@ impl Metrics {
     pub fn refreshed(&self, at: chrono::DateTime<chrono::Utc>, problems: usize) {
         if let Ok(mut m) = self.inner.lock() {
             m.refresh = Some((at, problems));
+        }
+    }
+
+    /// A look in the lake's copy for other hosts' runs ended at `at`, `ok` or failed.
+    pub fn polled(&self, at: chrono::DateTime<chrono::Utc>, ok: bool) {
+        if let Ok(mut m) = self.inner.lock() {
+            let (counts, last_ok) = m.polls.get_or_insert(([0; 2], None));
+            counts[usize::from(!ok)] += 1;
+            if ok {
+                *last_ok = Some(at);
+            }
         }
     }
 
@@ -191,6 +205,32 @@ impl Metrics {
                 at.timestamp()
             );
         }
+        // A replica that stopped following its copy serves ever older figures without
+        // any run failing: only these show it.
+        if let Some((counts, last_ok)) = m.polls {
+            family(
+                &mut out,
+                "malgrupp_lake_polls_total",
+                "counter",
+                "Looks in the lake's copy for runs other hosts committed ([lake] poll_seconds), by result.",
+            );
+            for (result, n) in ["ok", "failed"].iter().zip(counts) {
+                let _ = writeln!(out, "malgrupp_lake_polls_total{{result=\"{result}\"}} {n}");
+            }
+            if let Some(at) = last_ok {
+                family(
+                    &mut out,
+                    "malgrupp_last_lake_poll_success_timestamp_seconds",
+                    "gauge",
+                    "Unix time this process last looked in the lake's copy successfully.",
+                );
+                let _ = writeln!(
+                    out,
+                    "malgrupp_last_lake_poll_success_timestamp_seconds {}",
+                    at.timestamp()
+                );
+            }
+        }
         out
     }
 }
@@ -251,5 +291,25 @@ mod tests {
             assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
         }
         assert_eq!(label("a\"b"), "a\\\"b");
+        // Polls shown only once there were some (a host without a copy has none).
+        assert!(!text.contains("poll"), "{text}");
+        m.polled(at, false);
+        let text = m.render(&[], &manifest);
+        for line in [
+            "malgrupp_lake_polls_total{result=\"ok\"} 0",
+            "malgrupp_lake_polls_total{result=\"failed\"} 1",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
+        assert!(!text.contains("poll_success"), "{text}");
+        m.polled(at, true);
+        let text = m.render(&[], &manifest);
+        for line in [
+            "malgrupp_lake_polls_total{result=\"ok\"} 1",
+            "malgrupp_lake_polls_total{result=\"failed\"} 1",
+            "malgrupp_last_lake_poll_success_timestamp_seconds 1795397500",
+        ] {
+            assert!(text.lines().any(|l| l == line), "missing {line} in\n{text}");
+        }
     }
 }

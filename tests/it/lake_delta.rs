@@ -545,7 +545,8 @@ for v in (0, 1):
 }
 
 /// Under `serve`, a Delta commit that fails after the runs is what operators alert on:
-/// `/metrics` counts the last refresh's problems (the log names them).
+/// `/metrics` counts the last refresh's problems (the log names them), and the looks
+/// in the copy for other hosts' runs that failed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_serve_a_failed_delta_commit_shows_in_the_metrics() {
     let site =
@@ -563,7 +564,11 @@ async fn under_serve_a_failed_delta_commit_shows_in_the_metrics() {
     let settings = site.root().parent().expect("dir").join("malgrupp.toml");
     let text = std::fs::read_to_string(&settings)
         .expect("settings")
-        .replacen("[lake]\n", "[lake]\ndelta = 's3://lake/tables'\n", 1);
+        .replacen(
+            "[lake]\n",
+            "[lake]\ndelta = 's3://lake/tables'\npoll_seconds = 1\n",
+            1,
+        );
     std::fs::write(&settings, text).expect("settings");
     // Nothing listens on the port of a server that has been stopped.
     let gone = crate::object_storage::Moto::start().await;
@@ -574,13 +579,25 @@ async fn under_serve_a_failed_delta_commit_shows_in_the_metrics() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     loop {
         let metrics = service.metrics().await;
-        if metrics.contains("malgrupp_last_refresh_timestamp_seconds") {
+        let failed_polls = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("malgrupp_lake_polls_total{result=\"failed\"} "))
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0);
+        if metrics.contains("malgrupp_last_refresh_timestamp_seconds") && failed_polls > 0 {
             assert!(
                 metrics
                     .lines()
                     .any(|l| l == "malgrupp_last_refresh_problems 1"),
                 "{metrics}"
             );
+            assert!(
+                metrics
+                    .lines()
+                    .any(|l| l == "malgrupp_lake_polls_total{result=\"ok\"} 0"),
+                "{metrics}"
+            );
+            assert!(!metrics.contains("poll_success"), "{metrics}");
             break;
         }
         assert!(

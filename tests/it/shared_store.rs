@@ -579,6 +579,19 @@ async fn a_serving_replica_publishes_the_others_runs_without_running_them() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    let metrics = service.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("malgrupp_last_lake_poll_success_timestamp_seconds ")),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "malgrupp_lake_polls_total{result=\"failed\"} 0"),
+        "{metrics}"
+    );
     let (status, log) = service.terminate(Duration::from_secs(60));
     assert!(status.success(), "{log:?}");
     let runs = Manifest::load(&site.root()).expect("ledger").runs;

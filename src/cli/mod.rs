@@ -109,7 +109,8 @@ pub enum Command {
         /// Read the --delta tables as of a version (a number), a time (RFC 3339), the
         /// end of a day in Swedish time (YYYY-MM-DD) or a run (its id, for tables
         /// committed with `[lake] delta`: as they were once the run was committed);
-        /// default the newest.
+        /// default the newest. With a time, a date or a run id the lake's own tables,
+        /// ledger and views are read from its copy (`[lake] delta`) as of then too.
         #[arg(long, value_name = "VERSION|TIME|DATE|RUN_ID")]
         as_of: Option<String>,
     },

@@ -32,12 +32,30 @@ pub async fn execute(
     out: &mut dyn Write,
 ) -> Result<()> {
     let format = format.offered_by("sql", OFFERED)?;
-    let lake = Lake::new(&settings.lake_root);
-    let (ctx, problems) = query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?;
+    let as_of = lake_as_of(settings, extra);
+    let read_as_of = as_of.is_some();
+    let (ctx, problems) = match as_of {
+        Some((copy, moment)) => {
+            let (ctx, problems, at) = query::open_as_of(
+                copy,
+                moment,
+                std::env::vars(),
+                &settings.sql_dir,
+                &settings.agreements_dir,
+            )
+            .await?;
+            tracing::info!(copy = %copy, %at, "the lake's tables read from its copy as of");
+            (ctx, problems)
+        }
+        None => {
+            let lake = Lake::new(&settings.lake_root);
+            query::open(&lake, &settings.sql_dir, &settings.agreements_dir).await?
+        }
+    };
     for p in &problems.0 {
         tracing::warn!(problem = %p, "view not available");
     }
-    register_delta(&ctx, extra).await?;
+    register_delta(&ctx, extra, read_as_of).await?;
     let df = ctx.sql(sql).await?;
     let schema = df.schema().inner().clone();
     let batches = df.collect().await.map_err(Error::Query)?;
@@ -54,11 +72,31 @@ pub async fn execute(
     Ok(())
 }
 
+/// Whether the lake's own tables are read from its copy, and as of which moment: with
+/// `--as-of` a time, a date or a run id, when the lake has a copy (`[lake] delta`). A
+/// version number names one table's version, so with `--delta` it applies to those
+/// tables alone (the lake's are read as they are now); without, it is refused.
+fn lake_as_of<'s>(
+    settings: &'s Settings,
+    extra: &Extra<'_>,
+) -> Option<(&'s crate::lake::location::Location, Moment)> {
+    let (Some(copy), Some(text)) = (&settings.lake_delta, extra.as_of) else {
+        return None;
+    };
+    match crate::lake::as_of::moment(text) {
+        // Malformed: reported with the other arguments' problems.
+        Err(_) => None,
+        Ok(Moment::At(AsOf::Version(_))) if !extra.delta.is_empty() => None,
+        Ok(moment) => Some((copy, moment)),
+    }
+}
+
 /// Registers the `--delta` tables, each as of `--as-of`; every malformed argument is
 /// reported together before any store is asked.
 async fn register_delta(
     ctx: &datafusion::prelude::SessionContext,
     extra: &Extra<'_>,
+    lake_read_as_of: bool,
 ) -> Result<()> {
     let mut problems = Problems::default();
     let as_of = match extra.as_of.map(crate::lake::as_of::moment) {
@@ -69,13 +107,13 @@ async fn register_delta(
             Moment::At(AsOf::Newest)
         }
     };
-    if extra.as_of.is_some() && extra.delta.is_empty() {
-        // The lake's own tables have no history yet: silently reading today's rows
+    if extra.as_of.is_some() && extra.delta.is_empty() && !lake_read_as_of {
+        // The local lake keeps its newest files only: silently reading today's rows
         // would answer a question about the past with the present.
         problems.push(
             "--as-of",
             "",
-            "applies to --delta tables only; the lake's own tables are read as they are now",
+            "the lake keeps its history in its copy only (`[lake] delta`), which this lake has not; without it --as-of applies to --delta tables",
         );
     }
     let mut tables = Vec::new();
@@ -139,7 +177,7 @@ mod tests {
             ],
             as_of: Some("10 juni"),
         };
-        let e = register_delta(&ctx, &extra)
+        let e = register_delta(&ctx, &extra, false)
             .await
             .expect_err("refused")
             .to_string();
@@ -155,12 +193,12 @@ mod tests {
             delta: vec![],
             as_of: Some("2026-06-10"),
         };
-        let e = register_delta(&ctx, &alone)
+        let e = register_delta(&ctx, &alone, false)
             .await
             .expect_err("refused")
             .to_string();
-        assert!(e.contains("--delta tables only"), "{e}");
-        register_delta(&ctx, &Extra::default())
+        assert!(e.contains("copy only (`[lake] delta`)"), "{e}");
+        register_delta(&ctx, &Extra::default(), false)
             .await
             .expect("nothing to do");
     }

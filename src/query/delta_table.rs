@@ -83,30 +83,43 @@ pub async fn register(
         }
     };
     let snapshot = table.snapshot(as_of).await?;
-    // Every committed file must be there: listed once up front, so a missing one is
-    // named before any query rather than failing one scan of it.
+    let version = snapshot.version;
+    let provider = checked(&table, &store, &prefix, snapshot, store_url).await?;
+    ctx.register_table(name, provider)?;
+    Ok(version)
+}
+
+/// The table of `snapshot` of `table` (at `prefix` in `store`, which a session reaches
+/// at `store_url`). Every committed file must be there: the prefix is listed once up
+/// front, so a missing file is named before any query rather than failing one scan.
+pub(super) async fn checked(
+    table: &DeltaTable,
+    store: &Arc<dyn ObjectStore>,
+    prefix: &StorePath,
+    snapshot: Snapshot,
+    store_url: ObjectStoreUrl,
+) -> Result<Arc<dyn TableProvider>> {
     let present: HashSet<StorePath> = store
-        .list(Some(&prefix))
+        .list(Some(prefix))
         .map_ok(|meta| meta.location)
         .try_collect()
         .await
         .map_err(|e| Error::Store {
-            object: url.clone(),
+            object: table.shown().to_string(),
             source: e,
         })?;
     let version = snapshot.version;
-    let provider = SnapshotTable::new(&table, snapshot, store_url, |location| {
+    let provider = SnapshotTable::new(table, snapshot, store_url, |location| {
         if present.contains(location) {
             Ok(())
         } else {
             Err(Error::Table {
-                table: url.clone(),
+                table: table.shown().to_string(),
                 message: format!("version {version} names {location}, which is not in the store"),
             })
         }
     })?;
-    ctx.register_table(name, Arc::new(provider))?;
-    Ok(version)
+    Ok(Arc::new(provider))
 }
 
 /// The files of one snapshot as a table: the columns of the files, then the partition

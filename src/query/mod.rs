@@ -8,6 +8,7 @@
 
 pub mod columns;
 pub mod delta_table;
+pub mod lake_as_of;
 mod lake_table;
 pub mod output;
 pub mod views;
@@ -95,12 +96,48 @@ pub async fn open(
     )
     .await?;
     register_ledger(&ctx, &Manifest::load(lake.root())?)?;
+    with_views(ctx, sql_dir, agreements_dir).await
+}
+
+/// [`open`] with the lake's tables and ledger as its copy at `copy` held them at
+/// `moment` (`lake_as_of`); also returns the moment read.
+pub async fn open_as_of(
+    copy: &crate::lake::location::Location,
+    moment: crate::lake::as_of::Moment,
+    env: impl IntoIterator<Item = (String, String)>,
+    sql_dir: &std::path::Path,
+    agreements_dir: &std::path::Path,
+) -> Result<(SessionContext, Problems, chrono::DateTime<chrono::Utc>)> {
+    let ctx = lake_session()?;
+    let at = lake_as_of::register(&ctx, copy, moment, env).await?;
+    let (ctx, problems) = with_views(ctx, sql_dir, agreements_dir).await?;
+    Ok((ctx, problems, at))
+}
+
+/// The goals and the views over the tables `ctx` holds. Views capture the tables they
+/// read when created, so the tables are registered first.
+async fn with_views(
+    ctx: SessionContext,
+    sql_dir: &std::path::Path,
+    agreements_dir: &std::path::Path,
+) -> Result<(SessionContext, Problems)> {
     let (goals, mut problems) = crate::config::agreement::load(agreements_dir)?;
     register_goals(&ctx, &goals)?;
     let (files, view_problems) = views::load(sql_dir)?;
     problems.0.extend(view_problems.0);
     views::create_all(&ctx, &files, &mut problems).await;
     Ok((ctx, problems))
+}
+
+/// The quarantine's columns as queried: the files' and the `pipeline` partition.
+fn quarantine_table_schema() -> datafusion::arrow::datatypes::SchemaRef {
+    let mut q: Vec<Field> = schema::quarantine_schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    q.push(Field::new("pipeline", DataType::Utf8, false));
+    Arc::new(Schema::new(q))
 }
 
 /// The same tables, empty and in memory, with the views: what `check` plans against.
@@ -112,15 +149,9 @@ pub async fn open_empty(sql_dir: &std::path::Path) -> Result<(SessionContext, Pr
             Arc::new(MemTable::try_new(t.table_schema(), vec![vec![]])?),
         )?;
     }
-    let mut q: Vec<Field> = schema::quarantine_schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    q.push(Field::new("pipeline", DataType::Utf8, false));
     ctx.register_table(
         "quarantine",
-        Arc::new(MemTable::try_new(Arc::new(Schema::new(q)), vec![vec![]])?),
+        Arc::new(MemTable::try_new(quarantine_table_schema(), vec![vec![]])?),
     )?;
     register_ledger(&ctx, &Manifest::default())?;
     register_goals(&ctx, &[])?;

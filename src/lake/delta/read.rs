@@ -64,6 +64,24 @@ impl DeltaTable {
         self.snapshot_of(&log, AsOf::Newest).await.map(Some)
     }
 
+    /// The table as it was at `t`; `None` when it had no version then (created later,
+    /// or not at all). A time before the oldest version kept is refused, as
+    /// [`DeltaTable::snapshot`] refuses it.
+    pub async fn snapshot_if_existed(
+        &self,
+        t: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<Snapshot>> {
+        let log = self.log().await?;
+        let version = match self.live_at(&log, t).await? {
+            Some(version) => version,
+            None if matches!(log.commits.first(), None | Some(0)) => return Ok(None),
+            None => self.version_at(&log, t).await?,
+        };
+        self.snapshot_of(&log, AsOf::Version(version))
+            .await
+            .map(Some)
+    }
+
     async fn snapshot_of(&self, log: &Log, as_of: AsOf) -> Result<Snapshot> {
         let Some(&newest) = log.commits.last() else {
             return Err(self.refused("no commit found (not a Delta table, or an empty one)".into()));

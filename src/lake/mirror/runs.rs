@@ -51,6 +51,11 @@ pub async fn committed_at(table: &DeltaTable, run: &str) -> Result<chrono::DateT
         table: table.shown().to_string(),
         message: "a table at the root of its store has no run ledger beside it".into(),
     })?;
+    first_held(&ledger, run).await
+}
+
+/// The moment the run ledger `ledger` first held `run` (see [`committed_at`]).
+pub async fn first_held(ledger: &DeltaTable, run: &str) -> Result<chrono::DateTime<chrono::Utc>> {
     let versions = ledger.kept_versions().await?;
     if versions.is_empty() {
         return Err(Error::Table {

@@ -10,7 +10,7 @@ use std::io::Write;
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::lake::mirror::restore;
+use crate::lake::mirror::restore::{self, Found};
 
 /// Restores the lake; says what it did.
 pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -> Result<()> {
@@ -23,18 +23,35 @@ pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -
         ));
     };
     let lake = Lake::new(&settings.lake_root);
-    if if_empty && !restore::is_empty(&lake)? {
-        writeln!(
-            out,
-            "the lake at {} holds data; nothing restored",
-            lake.root().display()
-        )
-        .map_err(io)?;
-        return Ok(());
-    }
-    let Some(restored) = restore::restore(&lake, target, std::env::vars()).await? else {
-        let shown = format!("{target:?}");
-        if if_empty {
+    let shown = format!("{target:?}");
+    let found = if if_empty {
+        restore::restore_if_empty(&lake, target, std::env::vars()).await?
+    } else {
+        match restore::restore(&lake, target, std::env::vars()).await? {
+            Some(restored) => Found::Restored(restored),
+            None => {
+                return Err(Error::usage(
+                    "restore",
+                    "[lake] delta",
+                    format!(
+                        "no lake committed to {shown} (it has no _meta/lake): nothing to restore from"
+                    ),
+                ));
+            }
+        }
+    };
+    let restored = match found {
+        Found::Restored(restored) => restored,
+        Found::LakeHoldsData => {
+            writeln!(
+                out,
+                "the lake at {} holds data; nothing restored",
+                lake.root().display()
+            )
+            .map_err(io)?;
+            return Ok(());
+        }
+        Found::NothingCommitted => {
             writeln!(
                 out,
                 "no lake committed to {shown} yet; the lake starts empty"
@@ -42,11 +59,6 @@ pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -
             .map_err(io)?;
             return Ok(());
         }
-        return Err(Error::usage(
-            "restore",
-            "[lake] delta",
-            format!("no lake committed to {shown} (it has no _meta/lake): nothing to restore from"),
-        ));
     };
     for (table, version, files) in &restored.tables {
         writeln!(out, "{table}: version {version}, {files} files").map_err(io)?;
@@ -63,8 +75,9 @@ pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -
 }
 
 /// With `[lake] root` on object storage: an empty cache (a new host, a pod without a
-/// volume) is brought in from the store before a command works on it; a cache holding
-/// data is worked on as it is (what other hosts committed since is brought in at its
+/// volume) is brought in from the store before a command works on it, once when several
+/// processes start on it together (`restore::LOCK`); a cache holding data is worked on
+/// as it is (what other hosts committed since is brought in at its
 /// next refresh, src/lake/mirror/catch_up.rs).
 pub async fn bring_in(settings: &Settings) -> Result<()> {
     let Some(store) = &settings.lake_store else {
@@ -74,17 +87,19 @@ pub async fn bring_in(settings: &Settings) -> Result<()> {
     if !restore::is_empty(&lake)? {
         return Ok(());
     }
-    match restore::restore(&lake, store, std::env::vars()).await? {
-        Some(restored) => tracing::info!(
+    match restore::restore_if_empty(&lake, store, std::env::vars()).await? {
+        Found::Restored(restored) => tracing::info!(
             cache = %lake.root().display(),
             store = %store,
             tables = restored.tables.len(),
             runs = restored.runs,
             "the lake's cache was empty: brought in from its store"
         ),
-        None => {
+        Found::NothingCommitted => {
             tracing::info!(store = %store, "nothing committed to the lake's store yet: the lake starts empty")
         }
+        // Another process brought it in while this one waited for it.
+        Found::LakeHoldsData => {}
     }
     Ok(())
 }

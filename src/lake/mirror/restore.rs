@@ -24,6 +24,7 @@ use super::seen::{Seen, SeenFile};
 use super::{Lake, Location, Target, UPLOADS, atomic};
 use crate::error::{Error, Result};
 use crate::lake::delta::{DataFile, DeltaTable};
+use crate::lake::lock::LakeLock;
 use crate::lake::manifest::{self, Lineage, Manifest, RunRecord};
 use crate::normalize::schema::TABLES;
 
@@ -49,6 +50,22 @@ pub fn is_empty(lake: &Lake) -> Result<bool> {
     Ok(true)
 }
 
+/// The lock a restore holds (`_meta/locks/restore.lock`): two processes starting on
+/// one empty lake (`serve` and a `malgrupp sql` beside it bringing an empty cache in)
+/// restore it once; the second finds it filled.
+pub const LOCK: &str = "restore";
+
+/// What [`restore_if_empty`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// The lake was empty and was rebuilt.
+    Restored(Restored),
+    /// No lake committed to the target (no claim); nothing was done.
+    NothingCommitted,
+    /// The lake holds data (perhaps restored by another process meanwhile); left as it is.
+    LakeHoldsData,
+}
+
 /// Rebuilds the empty `lake` from the Delta tables at `target` (store settings from
 /// `env`); `None` when no lake committed there (no claim), and nothing was done.
 /// Refuses a lake that holds data.
@@ -57,16 +74,32 @@ pub async fn restore(
     target: &Location,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Option<Restored>> {
-    if !is_empty(lake)? {
-        return Err(Error::usage(
+    match restore_if_empty(lake, target, env).await? {
+        Found::Restored(restored) => Ok(Some(restored)),
+        Found::NothingCommitted => Ok(None),
+        Found::LakeHoldsData => Err(Error::usage(
             "restore",
             lake.root().display().to_string(),
             "the lake holds data already; restore fills an empty lake (move this one aside first)",
-        ));
+        )),
+    }
+}
+
+/// [`restore`], with a lake that holds data left as it is. Whether it is empty is
+/// decided under [`LOCK`], so of two processes restoring one lake the second waits and
+/// then finds it filled.
+pub async fn restore_if_empty(
+    lake: &Lake,
+    target: &Location,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Found> {
+    let _held = LakeLock::acquire(lake.root(), LOCK, "another restore of this lake").await?;
+    if !is_empty(lake)? {
+        return Ok(Found::LakeHoldsData);
     }
     let opened = Target::open(target, env)?;
     let Some(id) = opened.claimed_by().await? else {
-        return Ok(None);
+        return Ok(Found::NothingCommitted);
     };
     let mut restored = Restored::default();
     let mut staged = Vec::new();
@@ -116,7 +149,7 @@ pub async fn restore(
     lake.set_id(&id)?;
     Manifest::update(lake.root(), |m| m.runs = runs)?;
     remember(lake, target, named)?;
-    Ok(Some(restored))
+    Ok(Found::Restored(restored))
 }
 
 /// A table restored: its name, its version, and each file's place with its name there.

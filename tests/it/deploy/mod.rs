@@ -456,15 +456,19 @@ impl Layout {
 
     /// `malgrupp ARGS` with these settings from WORKDIR, `env` added; it must succeed.
     /// Returns its output.
-    fn malgrupp(&self, args: &[&str], env: &[(String, String)]) -> String {
-        let out = Command::new(BIN)
-            .arg("--config")
+    /// `malgrupp ARGS` as the image runs it, not started yet.
+    fn command(&self, args: &[&str], env: &[(String, String)]) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--config")
             .arg(&self.settings)
             .args(args)
             .current_dir(self.under(&self.workdir))
-            .envs(env.iter().cloned())
-            .output()
-            .expect("run the binary");
+            .envs(env.iter().cloned());
+        c
+    }
+
+    fn malgrupp(&self, args: &[&str], env: &[(String, String)]) -> String {
+        let out = self.command(args, env).output().expect("run the binary");
         assert!(
             out.status.success(),
             "`malgrupp {}` in the image's layout failed ({}):\n{}\n{}",

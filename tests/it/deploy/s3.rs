@@ -207,4 +207,53 @@ async fn the_s3_example_commits_the_published_views_and_the_lakes_tables_to_its_
         "a cache holding data was brought in again: {}",
         before[0]
     );
+
+    // Two processes starting on one empty cache bring it in once: while another holds
+    // the restore, a command waits for it, then works on what that one brought in.
+    let filled = tempfile::tempdir().expect("tempdir");
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(data.join("."))
+        .arg(filled.path())
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    std::fs::remove_dir_all(&data).expect("lose the lake");
+    std::fs::create_dir_all(&data).expect("an empty disk");
+    let held =
+        malgrupp::lake::lock::LakeLock::try_acquire(&data, malgrupp::lake::mirror::restore::LOCK)
+            .expect("lock file")
+            .expect("free");
+    let waiting = layout
+        .command(&["sql", "--format", "csv", "SELECT 1 AS one"], &env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        files().is_empty(),
+        "brought in while another process held the restore"
+    );
+    // The holder fills the cache (as its own bringing-in would) without one file, then
+    // lets go: a second bringing-in would bring that file back.
+    let copied = Command::new("cp")
+        .arg("-a")
+        .arg(filled.path().join("."))
+        .arg(&data)
+        .status()
+        .expect("cp");
+    assert!(copied.success());
+    std::fs::remove_file(data.join(&before[1])).expect("remove one file");
+    drop(held);
+    let out = waiting.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "one\n1\n");
+    let mut expected = before.clone();
+    expected.retain(|f| f != &before[0] && f != &before[1]);
+    assert_eq!(files(), expected, "the cache was brought in a second time");
 }

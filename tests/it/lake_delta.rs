@@ -234,6 +234,10 @@ async fn on_s3_the_lakes_tables_are_committed_under_a_lease_other_hosts_respect(
         e.contains("another host") && e.contains("the other host"),
         "{e}"
     );
+    // …and the links of its listing are gone: they would keep the space of every file
+    // a later run replaces.
+    let scratch = lake.root().join("_meta/lake_delta.snapshot");
+    assert!(!scratch.exists(), "{}", scratch.display());
     drop(other);
 
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

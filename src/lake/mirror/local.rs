@@ -94,13 +94,30 @@ fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
     Ok(paths)
 }
 
+/// A snapshot's directory, removed when dropped: however a sync ends (a lease another
+/// host holds, a store down), no link is left keeping the space of files runs replace.
+#[derive(Debug)]
+pub(super) struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = clear(&self.0) {
+            tracing::warn!(error = %e, "a sync's scratch directory could not be removed; the next sync empties it");
+        }
+    }
+}
+
 /// Links `locals` into `dir` (emptied first) and points each at its link: a run that
 /// puts a new file in place afterwards renames over the lake's name, not the link's
 /// inode, so what the sync reads is the file it listed, whatever runs do meanwhile.
 /// Copied where the filesystem has no hard links. A scratch directory: nothing is
-/// synced, and [`clear`] removes it after the sync.
-pub(super) fn snapshot<'a>(dir: &Path, locals: impl Iterator<Item = &'a mut Local>) -> Result<()> {
+/// synced, and it is removed when the returned [`Scratch`] is dropped.
+pub(super) fn snapshot<'a>(
+    dir: &Path,
+    locals: impl Iterator<Item = &'a mut Local>,
+) -> Result<Scratch> {
     clear(dir)?;
+    let scratch = Scratch(dir.to_path_buf());
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for (i, local) in locals.enumerate() {
         let link = dir.join(format!("{i}.parquet"));
@@ -109,11 +126,11 @@ pub(super) fn snapshot<'a>(dir: &Path, locals: impl Iterator<Item = &'a mut Loca
         }
         local.path = link;
     }
-    Ok(())
+    Ok(scratch)
 }
 
 /// Removes a snapshot directory, if there is one.
-pub(super) fn clear(dir: &Path) -> Result<()> {
+fn clear(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(dir, e)),
         _ => Ok(()),
@@ -136,14 +153,14 @@ mod tests {
         let mut locals = local_files(&lake, def).expect("list");
         assert_eq!(locals.len(), 1);
         let scratch = dir.path().join("_meta/scratch");
-        snapshot(&scratch, locals.iter_mut()).expect("snapshot");
+        let linked = snapshot(&scratch, locals.iter_mut()).expect("snapshot");
         crate::lake::atomic::write(&file, b"a later run").expect("write");
         assert_eq!(std::fs::read(&locals[0].path).expect("read"), b"listed");
         assert_eq!(
             locals[0].key,
             "kaa/kommun=0880/period=2015-05/kalmar_kaa.parquet"
         );
-        clear(&scratch).expect("clear");
+        drop(linked);
         assert!(!scratch.exists());
         clear(&scratch).expect("clear what is gone");
     }

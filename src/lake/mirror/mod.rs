@@ -103,7 +103,7 @@ pub async fn sync(
         ledger: ledger_seen,
     };
     let scratch = lake.root().join("_meta").join("lake_delta.snapshot");
-    let (ledger, listed) = snapshot(lake, &scratch).await?;
+    let (ledger, listed, _scratch) = snapshot(lake, &scratch).await?;
     for (def, locals) in TABLES.iter().zip(listed) {
         let locals = match locals {
             Ok(locals) => locals,
@@ -203,7 +203,6 @@ pub async fn sync(
     }
     let shown = opened.shown.clone();
     opened.release().await?;
-    local::clear(&scratch)?;
     seen.files = files;
     let bytes = serde_json::to_vec(&seen).map_err(|e| Error::Internal(e.to_string()))?;
     atomic::write(&marker, &bytes)?;
@@ -221,27 +220,29 @@ pub async fn sync(
 /// linked into `scratch` (read from there) while the lock runs put their files in place
 /// under ([`TABLES_LOCK`]) is held, so a run's files are all in a sync or none is, and a
 /// run the ledger names has its rows in the tables (src/lake/mirror/runs.rs relies on
-/// it). The lock is held for the listing and the links only; runs wait that long.
+/// it). The lock is held for the listing and the links only; runs wait that long. The
+/// links go when the returned scratch is dropped.
 async fn snapshot(
     lake: &Lake,
     scratch: &Path,
 ) -> Result<(
     Result<[(&'static str, RecordBatch); 2]>,
     Vec<Result<Vec<Local>>>,
+    local::Scratch,
 )> {
     let _tables =
         LakeLock::acquire(lake.root(), TABLES_LOCK, "a run putting its files in place").await?;
     let ledger = Manifest::load(lake.root()).and_then(|m| crate::lake::ledger::tables(&m));
     let mut listed: Vec<Result<Vec<Local>>> =
         TABLES.iter().map(|def| local_files(lake, def)).collect();
-    local::snapshot(
+    let linked = local::snapshot(
         scratch,
         listed
             .iter_mut()
             .flatten()
             .flat_map(|locals| locals.iter_mut()),
     )?;
-    Ok((ledger, listed))
+    Ok((ledger, listed, linked))
 }
 
 /// Uploads what the table lacks of `locals` and commits the table's new set: the

@@ -265,19 +265,7 @@ fn the_pipeline_lease_and_poll_times_are_checked() {
 #[tokio::test]
 async fn replicas_bring_in_each_others_runs() {
     use malgrupp::lake::mirror::{restore::restore, sync};
-    let copy = tempfile::tempdir().expect("tempdir");
-    let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
-    let first = TestLake::new();
-    let (outcome, out) = first.run(&["kalmar_fs"]).await;
-    assert!(outcome.success(), "{out}");
-    sync(&first.lake(), &target, 30, Vec::new())
-        .await
-        .expect("sync");
-    let second = TestLake::new();
-    restore(&second.lake(), &target, Vec::new())
-        .await
-        .expect("restore")
-        .expect("restored");
+    let (_copy, target, first, second) = replicas().await;
 
     let (outcome, out) = first.run(&["kalmar_kaa"]).await;
     assert!(outcome.success(), "{out}");
@@ -360,20 +348,8 @@ async fn replicas_bring_in_each_others_runs() {
 #[tokio::test]
 async fn a_catch_up_reads_the_copys_ledger_once_per_change() {
     use malgrupp::lake::mirror::catch_up::{CaughtUp, catch_up};
-    use malgrupp::lake::mirror::{restore::restore, sync};
-    let copy = tempfile::tempdir().expect("tempdir");
-    let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
-    let first = TestLake::new();
-    let (outcome, out) = first.run(&["kalmar_fs"]).await;
-    assert!(outcome.success(), "{out}");
-    sync(&first.lake(), &target, 30, Vec::new())
-        .await
-        .expect("sync");
-    let second = TestLake::new();
-    restore(&second.lake(), &target, Vec::new())
-        .await
-        .expect("restore")
-        .expect("restored");
+    use malgrupp::lake::mirror::sync;
+    let (copy, target, first, second) = replicas().await;
     let (outcome, out) = first.run(&["kalmar_kaa"]).await;
     assert!(outcome.success(), "{out}");
     sync(&first.lake(), &target, 30, Vec::new())
@@ -407,19 +383,7 @@ async fn a_catch_up_reads_the_copys_ledger_once_per_change() {
 #[tokio::test]
 async fn a_commit_by_another_host_while_a_sync_waits_is_not_overwritten() {
     use malgrupp::lake::mirror::{restore::restore, sync};
-    let copy = tempfile::tempdir().expect("tempdir");
-    let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
-    let first = TestLake::new();
-    let (outcome, out) = first.run(&["kalmar_fs"]).await;
-    assert!(outcome.success(), "{out}");
-    sync(&first.lake(), &target, 30, Vec::new())
-        .await
-        .expect("sync");
-    let second = TestLake::new();
-    restore(&second.lake(), &target, Vec::new())
-        .await
-        .expect("restore")
-        .expect("restored");
+    let (_copy, target, first, second) = replicas().await;
     let (outcome, out) = first.run(&["kalmar_af"]).await;
     assert!(outcome.success(), "{out}");
     let (outcome, out) = second.run(&["kalmar_kaa"]).await;
@@ -600,4 +564,29 @@ async fn a_serving_replica_publishes_the_others_runs_without_running_them() {
             .any(|r| r.pipeline == "kalmar_kaa" && r.status == "ok"),
         "{runs:?}"
     );
+}
+
+/// Two replicas of one lake and its copy on disk: the first ran kalmar_fs and committed
+/// it, the second was restored from the copy. The directory holds the copy.
+async fn replicas() -> (
+    tempfile::TempDir,
+    malgrupp::lake::location::Location,
+    TestLake,
+    TestLake,
+) {
+    use malgrupp::lake::mirror::{restore::restore, sync};
+    let copy = tempfile::tempdir().expect("tempdir");
+    let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
+    let first = TestLake::new();
+    let (outcome, out) = first.run(&["kalmar_fs"]).await;
+    assert!(outcome.success(), "{out}");
+    sync(&first.lake(), &target, 30, Vec::new())
+        .await
+        .expect("sync");
+    let second = TestLake::new();
+    restore(&second.lake(), &target, Vec::new())
+        .await
+        .expect("restore")
+        .expect("restored");
+    (copy, target, first, second)
 }

@@ -55,7 +55,8 @@ pub struct RawServe {
     /// Largest result a query may return, rows (default 100 000).
     pub max_rows: Option<usize>,
     /// Environment variable holding a webhook URL called when a run fails and when a
-    /// pipeline recovers (default `MALGRUPP_WEBHOOK_URL`; unset: no webhook).
+    /// pipeline recovers, and under `serve` when a refresh or a look in the lake's copy
+    /// fails and recovers (default `MALGRUPP_WEBHOOK_URL`; unset: no webhook).
     pub webhook_env: Option<String>,
     /// Serve `/metrics` without a token (default false: Prometheus sends the bearer token).
     pub metrics_public: Option<bool>,

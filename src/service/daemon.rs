@@ -48,6 +48,10 @@ pub struct Daemon {
     shutdown: watch::Sender<bool>,
     ready: AtomicBool,
     scheduler: tokio::sync::Mutex<Option<Scheduler>>,
+    /// Whether the last refresh had problems (a recovery is told to the webhook).
+    refresh_failing: AtomicBool,
+    /// Whether the last look in the lake's copy failed (told to the webhook once).
+    poll_failing: AtomicBool,
 }
 
 impl Daemon {
@@ -73,6 +77,8 @@ impl Daemon {
             shutdown,
             ready: AtomicBool::new(false),
             scheduler: tokio::sync::Mutex::new(None),
+            refresh_failing: AtomicBool::new(false),
+            poll_failing: AtomicBool::new(false),
         });
         if let (Some(target), Some(every)) =
             (&daemon.settings.lake_delta, daemon.settings.lake_poll)
@@ -118,11 +124,7 @@ impl Daemon {
                 d.catch_up(clock.now()).await;
                 // A publish cut short by an earlier shutdown (or a run by another process)
                 // may have left the published views behind the lake: republish once.
-                let (problems, _) = super::refresh(&d.settings, d.runner.lake()).await;
-                d.runner.metrics().refreshed(Utc::now(), problems.len());
-                for problem in problems {
-                    tracing::error!(problem = %problem, "at start-up");
-                }
+                d.refresh("at start-up").await;
                 d.ready.store(true, Ordering::SeqCst);
             });
         }
@@ -143,24 +145,61 @@ impl Daemon {
             let caught =
                 crate::lake::mirror::catch_up::catch_up(self.runner.lake(), &target, env).await;
             self.runner.metrics().polled(Utc::now(), caught.is_ok());
+            // Told once when looking starts failing and once when it works again: a
+            // poll every few seconds must not page anyone each time.
+            let was_failing = self.poll_failing.swap(caught.is_err(), Ordering::SeqCst);
             match caught {
-                Ok(caught) if caught.runs > 0 => {
-                    tracing::info!(
-                        runs = caught.runs,
-                        files = caught.files,
-                        "runs another host committed to the lake's copy were brought in; republishing"
-                    );
-                    let (problems, _) = super::refresh(&self.settings, self.runner.lake()).await;
-                    self.runner.metrics().refreshed(Utc::now(), problems.len());
-                    for problem in problems {
-                        tracing::error!(problem = %problem, "after bringing in other hosts' runs");
+                Ok(caught) => {
+                    if was_failing {
+                        tracing::info!("the lake's copy can be looked in again");
+                        self.tell("poll_recovery", &[]).await;
+                    }
+                    if caught.runs > 0 {
+                        tracing::info!(
+                            runs = caught.runs,
+                            files = caught.files,
+                            "runs another host committed to the lake's copy were brought in; republishing"
+                        );
+                        self.refresh("after bringing in other hosts' runs").await;
                     }
                 }
-                Ok(_) => {}
                 Err(e) => {
-                    tracing::warn!(error = %e, "the lake's copy could not be looked in for other hosts' runs; trying again at the next poll")
+                    tracing::warn!(error = %e, "the lake's copy could not be looked in for other hosts' runs; trying again at the next poll");
+                    if !was_failing {
+                        let problem = format!(
+                            "the lake's copy could not be looked in for other hosts' runs: {e}"
+                        );
+                        self.tell("poll_failure", &[problem]).await;
+                    }
                 }
             }
+        }
+    }
+
+    /// Refreshes the lake's copy and the published views (`super::refresh`), counts it
+    /// in the metrics, logs each problem `when` it happened, and tells the webhook of
+    /// every refresh with problems and of the first without after one.
+    async fn refresh(&self, when: &str) -> crate::publish::PublishReport {
+        let (problems, published) = super::refresh(&self.settings, self.runner.lake()).await;
+        self.runner.metrics().refreshed(Utc::now(), problems.len());
+        for problem in &problems {
+            tracing::error!(problem = %problem, "{when}");
+        }
+        let was_failing = self
+            .refresh_failing
+            .swap(!problems.is_empty(), Ordering::SeqCst);
+        if !problems.is_empty() {
+            self.tell("refresh_failure", &problems).await;
+        } else if was_failing {
+            self.tell("refresh_recovery", &[]).await;
+        }
+        published
+    }
+
+    /// `event` to the webhook, if there is one.
+    async fn tell(&self, event: &str, problems: &[String]) {
+        if let Some(hook) = self.runner.webhook() {
+            hook.notify_service(event, problems).await;
         }
     }
 
@@ -259,12 +298,7 @@ impl Daemon {
             // Also after an unchanged run: a publish that failed or was cut short earlier
             // is caught up (publishing writes nothing when the published set is current).
             Ok(report) if report.succeeded() => {
-                let (problems, published) =
-                    super::refresh(&self.settings, self.runner.lake()).await;
-                self.runner.metrics().refreshed(Utc::now(), problems.len());
-                for problem in problems {
-                    tracing::error!(pipeline = %p.name, problem = %problem, "after the run");
-                }
+                let published = self.refresh(&format!("after the run of {}", p.name)).await;
                 tracing::info!(pipeline = %p.name, views = published.views.len(), recomputed = published.recomputed, "views refreshed and published");
             }
             Ok(_) => {}

@@ -250,6 +250,11 @@ impl Runner {
         Ok(report)
     }
 
+    /// The webhook, when one is configured (`[serve] webhook_env`).
+    pub fn webhook(&self) -> Option<&Webhook> {
+        self.webhook.as_ref()
+    }
+
     /// The webhook after a run: on failure, and on the first success after one.
     async fn notify(&self, report: &RunReport, opts: &RunOptions, previous_failed: bool) {
         if let Some(hook) = &self.webhook

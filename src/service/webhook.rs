@@ -1,5 +1,8 @@
 //! The optional webhook: a JSON POST when a pipeline run fails (or is blocked by a
-//! quality gate) and when a pipeline succeeds again after a failure.
+//! quality gate) and when a pipeline succeeds again after a failure; and under `serve`
+//! when a refresh has problems (committing the lake or the published views to their
+//! Delta copies, publishing) or the lake's copy cannot be looked in, and when that
+//! works again.
 //!
 //! The URL comes from an environment variable (`[serve] webhook_env`, default
 //! `MALGRUPP_WEBHOOK_URL`) because chat and incident webhooks carry their secret in the
@@ -43,6 +46,34 @@ impl Webhook {
                 _ => format!("malgrupp: {} {}: {}", report.pipeline, report.status, report.error.as_deref().unwrap_or("")),
             },
         });
+        self.post(event, &report.pipeline, body).await;
+    }
+
+    /// Sends `event` about the service's own upkeep, which no pipeline's run reports:
+    /// `refresh_failure` (every refresh with problems: a commit to a Delta copy, or
+    /// publishing), `refresh_recovery` (the first refresh without after one),
+    /// `poll_failure` (the lake's copy could not be looked in, after it could) and
+    /// `poll_recovery`. `problems` are what went wrong (empty for a recovery).
+    pub async fn notify_service(&self, event: &str, problems: &[String]) {
+        let text = match event {
+            "refresh_recovery" => {
+                "malgrupp: the views are refreshed and committed again".to_string()
+            }
+            "poll_recovery" => "malgrupp: the lake's copy can be looked in again".to_string(),
+            _ => format!("malgrupp: {event}: {}", problems.join("; ")),
+        };
+        let body = serde_json::json!({
+            "event": event,
+            "pipeline": serde_json::Value::Null,
+            "status": if problems.is_empty() { "ok" } else { "failed" },
+            "problems": problems,
+            "text": text,
+        });
+        self.post(event, "", body).await;
+    }
+
+    /// POSTs `body`; a failure is logged, never raised.
+    async fn post(&self, event: &str, pipeline: &str, body: serde_json::Value) {
         // Only the host is ever logged: such URLs carry their secret in the path.
         let host = reqwest::Url::parse(&self.url)
             .ok()
@@ -60,13 +91,13 @@ impl Webhook {
             .await;
         match result {
             Ok(_) => {
-                tracing::info!(event, pipeline = %report.pipeline, host = %host, "webhook called")
+                tracing::info!(event, pipeline, host = %host, "webhook called")
             }
             Err(crate::error::Error::Source { message, .. }) => {
-                tracing::warn!(event, pipeline = %report.pipeline, host = %host, error = %message, "webhook failed");
+                tracing::warn!(event, pipeline, host = %host, error = %message, "webhook failed");
             }
             Err(e) => {
-                tracing::warn!(event, pipeline = %report.pipeline, host = %host, error = %e, "webhook failed")
+                tracing::warn!(event, pipeline, host = %host, error = %e, "webhook failed")
             }
         }
     }

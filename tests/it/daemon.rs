@@ -21,7 +21,7 @@ use crate::common::http_pipeline;
 const BIN: &str = env!("CARGO_BIN_EXE_malgrupp");
 pub(crate) const TOKEN: &str = "daemon-test-token";
 /// The admin token: starts runs and reads `/metrics`.
-const ADMIN: &str = "daemon-admin-token-0123456789";
+pub(crate) const ADMIN: &str = "daemon-admin-token-0123456789";
 
 /// A lake directory with a settings file; pipelines from `pipelines`.
 pub(crate) struct Site {

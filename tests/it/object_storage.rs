@@ -25,6 +25,12 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        Self::start_on(port).await
+    }
+
+    /// [`Moto::start`] on `port`: a server stopped and started again on its port is a
+    /// store that was down and is back (empty, with its bucket).
+    pub async fn start_on(port: u16) -> Moto {
         let child = std::process::Command::new("python3")
             .args([
                 "-m",
@@ -59,6 +65,15 @@ impl Moto {
             "moto did not answer on {} within 30 s (is moto[server] installed?)",
             moto.endpoint
         );
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port")
     }
 
     /// The environment a deployment would give `malgrupp` for this endpoint.

@@ -4,7 +4,8 @@
 //! Tables are Parquet listing tables over the lake with Hive partitions, so a filter on
 //! `kommun` or `period` prunes directories before any file is opened (a list of kommuner
 //! is scanned kommun by kommun, `lake_table`). `check` builds the
-//! same context over empty in-memory tables, so views are planned without touching data.
+//! same context over empty in-memory tables, so views are planned without touching data;
+//! `sql --as-of` builds it over the lake's copy as of a moment (`lake_as_of`).
 
 pub mod columns;
 pub mod delta_table;

@@ -185,6 +185,17 @@ impl Service {
     }
 }
 
+/// A service a test did not stop (it ended early, or failed) is killed with it: left
+/// running, it would go on polling and publishing beside the tests after it.
+impl Drop for Service {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 async fn slow_source(delay: Duration) -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("GET"))

@@ -67,13 +67,13 @@ pub async fn register(
             ));
         }
     };
-    if ledger.snapshot_if_existed(at).await?.is_none() {
+    let Some(mut runs_then) = ledger.snapshot_if_existed(at).await?.map(Some) else {
         return Err(Error::usage(
             "--as-of",
             "",
             format!("the lake's copy at {shown} holds no run committed by {at}"),
         ));
-    }
+    };
     let empty_ledger = crate::lake::ledger::tables(&Manifest::default())?;
     let schemas = TABLES
         .iter()
@@ -81,7 +81,12 @@ pub async fn register(
         .chain(empty_ledger.iter().map(|(n, b)| (*n, b.schema())));
     for (name, schema) in schemas {
         let table = table(name);
-        let provider: Arc<dyn TableProvider> = match table.snapshot_if_existed(at).await? {
+        // The ledger's snapshot was read above.
+        let snapshot = match runs_then.take_if(|_| name == runs::LEDGER) {
+            Some(snapshot) => Some(snapshot),
+            None => table.snapshot_if_existed(at).await?,
+        };
+        let provider: Arc<dyn TableProvider> = match snapshot {
             Some(snapshot) => {
                 checked(
                     &table,

@@ -13,6 +13,9 @@ use crate::common::TestLake;
 use crate::delta_interop::python;
 use crate::lake::{private_fs_pipeline, without_first_data_row, write_config};
 
+mod as_of;
+mod serve;
+
 /// Per table: rows and a digest of its rows in any order (partition columns included),
 /// of the local lake (`local ROOT TABLES`) or of the Delta tables under a root
 /// (`delta ROOT TABLES VERSION|newest`, store settings from `AWS_*`), as pyarrow and
@@ -205,7 +208,7 @@ fn each_run_commits_the_lakes_tables_and_a_night_only_the_kommun_months_it_chang
 }
 
 /// The lake's run ids, oldest first.
-fn run_ids(lake: &Path) -> Vec<String> {
+pub(super) fn run_ids(lake: &Path) -> Vec<String> {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(lake.join("_meta/manifest.json")).expect("manifest"))
             .expect("json");
@@ -548,156 +551,6 @@ for v in (0, 1):
     assert_eq!(known, files.len(), "{seen}");
 }
 
-/// Under `serve`, a Delta commit that fails after the runs is what operators alert on:
-/// `/metrics` counts the last refresh's problems (the log names them), and the looks
-/// in the copy for other hosts' runs that failed.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn under_serve_a_failed_delta_commit_shows_in_the_metrics_and_the_webhook() {
-    use wiremock::matchers::{method, path};
-    use wiremock::{Mock, MockServer, ResponseTemplate};
-    let hook = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/hook"))
-        .respond_with(ResponseTemplate::new(204))
-        .mount(&hook)
-        .await;
-    // The events the webhook got, in order, with their problems.
-    let told = || async {
-        hook.received_requests()
-            .await
-            .unwrap_or_default()
-            .iter()
-            .map(|r| {
-                let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
-                (
-                    body["event"].as_str().unwrap_or_default().to_string(),
-                    body["problems"].to_string(),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    let site =
-        crate::daemon::Site::new(&std::fs::canonicalize("pipelines").expect("pipelines"), "");
-    let ran = site
-        .command()
-        .args(["run", "kalmar_fs"])
-        .output()
-        .expect("run");
-    assert!(
-        ran.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ran.stderr)
-    );
-    let settings = site.root().parent().expect("dir").join("malgrupp.toml");
-    let text = std::fs::read_to_string(&settings)
-        .expect("settings")
-        .replacen(
-            "[lake]\n",
-            "[lake]\ndelta = 's3://lake/tables'\npoll_seconds = 1\n",
-            1,
-        );
-    std::fs::write(&settings, text).expect("settings");
-    // Nothing listens on the port of a server that has been stopped.
-    let gone = crate::object_storage::Moto::start().await;
-    let (env, port) = (gone.env(), gone.port());
-    drop(gone);
-    let hook_url = format!("{}/hook", hook.uri());
-    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    env.push(("MALGRUPP_WEBHOOK_URL", &hook_url));
-    let service = crate::daemon::Service::start_with(&site, &env);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    loop {
-        let metrics = service.metrics().await;
-        let failed_polls = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("malgrupp_lake_polls_total{result=\"failed\"} "))
-            .and_then(|n| n.parse::<u64>().ok())
-            .unwrap_or(0);
-        if metrics.contains("malgrupp_last_refresh_timestamp_seconds") && failed_polls > 2 {
-            assert!(
-                metrics
-                    .lines()
-                    .any(|l| l == "malgrupp_last_refresh_problems 1"),
-                "{metrics}"
-            );
-            assert!(
-                metrics
-                    .lines()
-                    .any(|l| l == "malgrupp_lake_polls_total{result=\"ok\"} 0"),
-                "{metrics}"
-            );
-            assert!(!metrics.contains("poll_success"), "{metrics}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no refresh: {metrics}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    // The webhook heard of the failed refresh, and of the failing looks once, not at
-    // every poll.
-    let events = told().await;
-    let of = |event: &str| events.iter().filter(|(e, _)| e == event).count();
-    assert_eq!(
-        (of("refresh_failure"), of("poll_failure")),
-        (1, 1),
-        "{events:?}"
-    );
-    assert!(
-        events
-            .iter()
-            .any(|(e, p)| e == "refresh_failure"
-                && p.contains("could not be committed as Delta tables")),
-        "{events:?}"
-    );
-
-    // The store is back: the looks work again, and the refresh after the next run
-    // commits; each recovery is told once.
-    let _back = crate::object_storage::Moto::start_on(port).await;
-    let client = reqwest::Client::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let mut triggered = false;
-    loop {
-        let events = told().await;
-        let of = |event: &str| events.iter().filter(|(e, _)| e == event).count();
-        if of("poll_recovery") == 1 && !triggered {
-            let started = client
-                .post(service.url("/api/v1/runs/kalmar_fs"))
-                .bearer_auth(crate::daemon::ADMIN)
-                .send()
-                .await
-                .expect("trigger");
-            assert!(started.status().is_success(), "{}", started.status());
-            triggered = true;
-        }
-        if of("refresh_recovery") == 1 {
-            assert_eq!(
-                (
-                    of("refresh_failure"),
-                    of("poll_failure"),
-                    of("poll_recovery")
-                ),
-                (1, 1, 1),
-                "{events:?}"
-            );
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no recovery told: {events:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let metrics = service.metrics().await;
-    assert!(
-        metrics
-            .lines()
-            .any(|l| l == "malgrupp_last_refresh_problems 0"),
-        "{metrics}"
-    );
-}
-
 /// Two lakes pointed at one prefix would each remove the other's files at every sync:
 /// the first to commit claims it, the other is refused naming the first, for the lake's
 /// tables and the published views alike, until the claim is deleted.
@@ -992,96 +845,4 @@ async fn a_run_is_committed_to_the_lakes_copy_before_publishing() {
         runs.iter().any(|r| r.pipeline == "fs" && r.status == "ok"),
         "{runs:?}"
     );
-}
-
-/// `malgrupp sql --as-of` without `--delta` reads the lake's own tables, its ledger and
-/// the views over them from the lake's copy: the figures as they stood once a run was
-/// committed, or at a time. What the copy cannot answer is refused, not answered with
-/// today's rows.
-#[test]
-fn the_lakes_tables_and_views_are_read_as_of_a_run_from_its_copy() {
-    let mut t = TestLake::new();
-    let extract = private_fs_pipeline(&mut t);
-    let cfg = write_config(t.dir.path(), &t.settings.pipelines_dir);
-    let data = t.dir.path().join("data");
-    let plain = std::fs::read_to_string(&cfg).expect("config");
-    let with_copy = plain.replacen(
-        "[lake]\n",
-        &format!(
-            "[lake]\ndelta = '{}'\n",
-            t.dir.path().join("cloud").display()
-        ),
-        1,
-    );
-    std::fs::write(&cfg, &with_copy).expect("config");
-    let run = || {
-        let out = Command::new(env!("CARGO_BIN_EXE_malgrupp"))
-            .args(["--config", cfg.to_str().expect("utf-8 path"), "run", "fs"])
-            .output()
-            .expect("spawn");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    let sql = |query: &str, args: &[&str]| {
-        crate::object_storage::malgrupp_sql(t.dir.path(), query, args, &[])
-    };
-    // Counts of the table and the ledger, and the view's rows in a stable order.
-    let figures = |args: &[&str]| {
-        let (ok, counts, err) = sql(
-            "select (select count(*) from forsorjningsstod) as fs, (select count(*) from runs) as runs, (select count(*) from lineage) as lineage",
-            args,
-        );
-        assert!(ok, "{err}");
-        let (ok, view, err) = sql("select * from kartlaggning_fs", args);
-        assert!(ok, "{err}");
-        let mut lines: Vec<&str> = view.lines().collect();
-        lines.sort_unstable();
-        assert!(lines.len() > 10, "{view}");
-        (counts, lines.join("\n"))
-    };
-
-    run();
-    let first = figures(&[]);
-    std::fs::write(&extract, without_first_data_row(&extract)).expect("write");
-    run();
-    let second = figures(&[]);
-    assert_ne!(first.0, second.0);
-    let runs = run_ids(&data);
-    assert_eq!(runs.len(), 2, "{runs:?}");
-
-    // As of each run: the rows, the ledger and the view as that run left them.
-    assert_eq!(figures(&["--as-of", &runs[0]]), first);
-    assert_eq!(figures(&["--as-of", &runs[1]]), second);
-    let now = chrono::Utc::now().to_rfc3339();
-    assert_eq!(figures(&["--as-of", &now]), second);
-
-    // The quarantine is not in the copy; a version number names one table's version; a
-    // moment before the lake's first commit has nothing to read; all say so.
-    let (ok, _, err) = sql("select count(*) from quarantine", &[]);
-    assert!(ok, "{err}");
-    for (args, expected) in [
-        (
-            vec!["--as-of", runs[0].as_str()],
-            "the quarantine is not kept in the lake's copy",
-        ),
-        (
-            vec!["--as-of", "0"],
-            "read as of a time, a date or a run id",
-        ),
-        (vec!["--as-of", "2000-01-01"], "holds no run committed by"),
-    ] {
-        let (ok, out, err) = sql("select count(*) from quarantine", &args);
-        assert!(!ok && err.contains(expected), "{args:?}: {out}{err}");
-    }
-
-    // Without a copy the lake has no history: refused rather than read as it is now.
-    std::fs::write(&cfg, &plain).expect("config");
-    let (ok, out, err) = sql(
-        "select count(*) from forsorjningsstod",
-        &["--as-of", &runs[0]],
-    );
-    assert!(!ok && err.contains("`[lake] delta`"), "{out}{err}");
 }

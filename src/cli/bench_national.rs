@@ -234,8 +234,13 @@ async fn phase(
         .await?;
     }
     if let Some(target) = &n.lake_delta {
-        let sync =
-            crate::lake::mirror::sync(lake, target, s.lake_delta_keep_days, std::env::vars());
+        let sync = crate::lake::mirror::sync(
+            lake,
+            target,
+            crate::lake::mirror::Scope::Copy,
+            s.lake_delta_keep_days,
+            std::env::vars(),
+        );
         timed_sync(out, name, "lake delta sync", "tables", target, async {
             Ok(sync.await?.committed.len())
         })

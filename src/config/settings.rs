@@ -82,7 +82,7 @@ pub struct RawLake {
     /// in from the store when empty.
     pub root: Option<PathBuf>,
     /// With `root` on object storage: this host's working directory of the lake (default
-    /// `.malgrupp/lake`). Its raw extracts and quarantine stay here only.
+    /// `.malgrupp/lake`). Its raw extracts and quarantine go to the store too.
     pub cache: Option<PathBuf>,
     /// Mapped rows one run holds in memory, MiB (default 256); beyond it they are
     /// spilled to `<root>/_spill/` until the run stages them, so a run's memory does not

@@ -126,5 +126,11 @@ async fn commit_lake(
     )
     .await?;
     let env: Vec<_> = std::env::vars().collect();
-    crate::lake::mirror::sync(lake, target, settings.lake_delta_keep_days, env).await
+    // A root on object storage is the lake's home: its raw extracts and quarantine go
+    // there too; `[lake] delta` is a copy for other engines.
+    let scope = match settings.lake_store {
+        Some(_) => crate::lake::mirror::Scope::Home,
+        None => crate::lake::mirror::Scope::Copy,
+    };
+    crate::lake::mirror::sync(lake, target, scope, settings.lake_delta_keep_days, env).await
 }

@@ -1,11 +1,13 @@
 //! `[lake] root` on object storage: the lake committed there as Delta tables with its
 //! ledger, each host working in a local cache brought in from the store when empty.
 //! The demo end to end on moto's S3 server, then a second host with an empty cache, and
-//! the first bringing in what the second committed.
+//! the first bringing in what the second committed; the raw extracts and the quarantine
+//! kept in the store beside the tables.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use futures::TryStreamExt;
 use malgrupp::lake::delta::DeltaTable;
 use object_store::path::Path as StorePath;
 
@@ -93,6 +95,38 @@ async fn the_demo_runs_on_an_s3_root_and_a_new_host_brings_the_lake_in_from_ther
     assert!(on_a.lines().count() > 5, "{on_a}");
     assert!(!dir.path().join("b").exists());
     assert_eq!(ok(&malgrupp(&moto, &b, &query)), on_a);
+    // The rows a's run rejected came with the tables, and the extract as received is
+    // in the store, as the sample's bytes.
+    let rejected = [
+        "sql",
+        "select pipeline, file, row, \"column\", reason from quarantine order by pipeline, row",
+        "--format",
+        "csv",
+    ];
+    let on_a = ok(&malgrupp(&moto, &a, &rejected));
+    assert!(on_a.lines().count() > 1, "{on_a}");
+    assert_eq!(ok(&malgrupp(&moto, &b, &rejected)), on_a);
+    let sample = std::fs::read("samples/kalmar/fs_201505.csv").expect("sample");
+    assert_eq!(raw(&store, &sample).await, sample);
+    let kept_quarantine = || {
+        let store = store.clone();
+        async move {
+            let mut names: Vec<String> = store
+                .list(Some(&StorePath::from(
+                    "kalmar/quarantine/pipeline=kalmar_fs",
+                )))
+                .map_ok(|m| m.location.filename().unwrap_or_default().to_string())
+                .try_collect()
+                .await
+                .expect("list");
+            names.sort();
+            names
+        }
+    };
+    assert_eq!(
+        kept_quarantine().await,
+        [format!("{}.parquet", &sha256(&sample)[..16])]
+    );
     // (`status` exits 1: the samples' months are long past due.)
     let history = malgrupp(&moto, &b, &["status"]);
     let history = String::from_utf8_lossy(&history.stdout);
@@ -158,11 +192,152 @@ async fn the_demo_runs_on_an_s3_root_and_a_new_host_brings_the_lake_in_from_ther
     assert_eq!(version("forsorjningsstod").await, Some(1));
     let on_b = ok(&malgrupp(&moto, &b, &by_orsak));
     assert_ne!(on_b, before, "b's extract changed nothing");
+    // The replaced extract's quarantine is gone from the store too; the new one's is
+    // there, and so are both extracts as received.
+    let changed = std::fs::read(samples.join("fs_201505.csv")).expect("extract");
+    assert_eq!(
+        kept_quarantine().await,
+        [format!("{}.parquet", &sha256(&changed)[..16])]
+    );
+    assert_eq!(raw(&store, &changed).await, changed);
+    assert_eq!(raw(&store, &sample).await, sample);
     ok(&malgrupp(&moto, &a, &["run", "kalmar_kaa"]));
     assert_eq!(ok(&malgrupp(&moto, &a, &by_orsak)), on_b);
     assert_eq!(version("forsorjningsstod").await, Some(1));
     assert_eq!(
         ok(&malgrupp(&moto, &a, &query)),
         ok(&malgrupp(&moto, &b, &query))
+    );
+}
+
+/// The hex SHA-256 of `bytes`, as the lake names raw extracts.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// The bytes the store keeps of the raw extract `received` (a `.csv`) of the lake
+/// `kalmar`.
+async fn raw(store: &std::sync::Arc<dyn object_store::ObjectStore>, received: &[u8]) -> Vec<u8> {
+    use object_store::ObjectStoreExt;
+    let sha = sha256(received);
+    let object = StorePath::from(format!("kalmar/raw/{}/{sha}.csv", &sha[..2]));
+    let got = store
+        .get(&object)
+        .await
+        .expect("the raw extract in the store");
+    got.bytes().await.expect("read").to_vec()
+}
+
+/// A run on an S3 root killed (SIGKILL, as a node dying) at moments spread over a run's
+/// length, while the delivery it ingests changes every kommun-month: after each kill a
+/// reader of the store sees the table as the previous delivery left it or as the new
+/// one does, every kommun-month alike, never a mix; the next run completes the delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_on_an_s3_root_killed_at_any_moment_leaves_readers_one_whole_version() {
+    const KOMMUNER: usize = 40;
+    let moto = Moto::start().await;
+    let t = crate::common::TestLake::new();
+    let dir = t.dir.path();
+    let (extracts, pipelines, sql, reader) = (
+        dir.join("extracts"),
+        dir.join("pipelines"),
+        dir.join("sql"),
+        dir.join("reader"),
+    );
+    for d in [&extracts, &pipelines, &sql, &reader] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    // Every kommun's rows: 75 in one delivery, 50 in the other (its first rows).
+    let deliver = |rows_per_kommun: usize| {
+        malgrupp::cli::bench_national::write_month(
+            &extracts,
+            0,
+            rows_per_kommun * KOMMUNER,
+            KOMMUNER,
+        )
+        .expect("extract");
+    };
+    let toml =
+        malgrupp::cli::bench_national::pipeline_toml(&t.settings, &extracts).expect("pipeline");
+    std::fs::write(pipelines.join("national_fs.toml"), toml).expect("pipeline");
+    let key = dir.join("pseudonym.key");
+    std::fs::write(&key, "11".repeat(32)).expect("key");
+    let cfg = dir.join("malgrupp.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[lake]\nroot = 's3://lake/national'\ncache = '{}'\n[paths]\npipelines = '{}'\nsql = '{}'\n[pseudonymization]\nkey_file = '{}'\n",
+            dir.join("cache").display(),
+            pipelines.display(),
+            sql.display(),
+            key.display()
+        ),
+    )
+    .expect("settings");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_malgrupp"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["run", "national_fs"])
+            .envs(moto.env())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn")
+    };
+    // Each kommun's row count in the store, as an outside reader sees it.
+    let seen = || {
+        let (ok, out, err) = crate::object_storage::malgrupp_sql(
+            &reader,
+            "select kommun, count(*) as n from fs group by kommun order by kommun",
+            &["--delta", "fs=s3://lake/national/forsorjningsstod"],
+            &moto.env(),
+        );
+        assert!(ok, "{err}");
+        let counts: std::collections::BTreeSet<String> = out
+            .lines()
+            .skip(1)
+            .map(|l| l.rsplit(',').next().unwrap_or_default().to_string())
+            .collect();
+        assert_eq!(out.lines().count(), KOMMUNER + 1, "{out}");
+        counts.into_iter().collect::<Vec<_>>()
+    };
+
+    deliver(75);
+    let started = std::time::Instant::now();
+    assert!(run().wait().expect("wait").success());
+    let length = started.elapsed();
+    assert_eq!(seen(), ["75"]);
+    let mut killed = 0;
+    for (i, share) in [0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 1.0]
+        .into_iter()
+        .enumerate()
+    {
+        let (before, next) = if i % 2 == 0 { (75, 50) } else { (50, 75) };
+        deliver(next);
+        let mut child = run();
+        tokio::time::sleep(length.mul_f64(share)).await;
+        if child.try_wait().expect("wait").is_none() {
+            killed += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let whole = seen();
+        assert!(
+            whole == [before.to_string()] || whole == [next.to_string()],
+            "killed at {share} of a run: the readers see kommun-months of two deliveries ({whole:?})"
+        );
+        // The next run completes the delivery (its own lease, left by the killed
+        // process on this machine, is taken back at once).
+        assert!(
+            run().wait().expect("wait").success(),
+            "after a kill at {share}"
+        );
+        assert_eq!(seen(), [next.to_string()], "after a kill at {share}");
+    }
+    assert!(
+        killed >= 4,
+        "only {killed} runs were still going when killed"
     );
 }

@@ -75,7 +75,7 @@ pub(super) fn modified_ns(meta: &std::fs::Metadata) -> u64 {
 
 /// Entries of `dir` whose names begin with `prefix` and not with `.` or `_` (temporary
 /// and hidden files), sorted; none when `dir` does not exist.
-fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
+pub(super) fn sorted_entries(dir: &Path, prefix: &str) -> Result<Vec<PathBuf>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

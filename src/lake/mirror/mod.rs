@@ -28,8 +28,10 @@
 //! each, replaced when a run added rows, so other engines see which run wrote what;
 //! committed last and only after every table was (`runs.rs` reads tables as of a run
 //! by it). Pseudonymized rows are personal data (SPEC §6): the target needs the access
-//! control the lake has. The quarantine (rejected values as received) is not committed.
-//! `restore.rs` rebuilds an empty lake from the copy.
+//! control the lake has. The quarantine (rejected values as received) and the raw
+//! extracts are not committed as tables; where the target is the lake's home (`[lake]
+//! root` on object storage, [`Scope::Home`]) they are kept there as files
+//! (`evidence.rs`). `restore.rs` rebuilds an empty lake from the copy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -50,6 +52,7 @@ use crate::error::{Error, Result};
 use crate::normalize::schema::{TABLES, TableDef};
 
 pub mod catch_up;
+mod evidence;
 mod local;
 pub mod restore;
 pub mod runs;
@@ -73,11 +76,22 @@ pub struct Mirrored {
     pub committed: Vec<(String, u64)>,
 }
 
+/// What a sync commits to its target besides the tables and the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// `[lake] delta`: a copy for other engines, the tables and the ledger only.
+    Copy,
+    /// `[lake] root` on object storage, the lake's home: also the raw extracts and the
+    /// quarantine (`evidence.rs`).
+    Home,
+}
+
 /// Commits the lake's canonical tables to the Delta tables at `target` (store settings
-/// from `env`); versions kept `keep_days` days.
+/// from `env`), with what else `scope` names; versions kept `keep_days` days.
 pub async fn sync(
     lake: &Lake,
     target: &Location,
+    scope: Scope,
     keep_days: u32,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Mirrored> {
@@ -168,6 +182,13 @@ pub async fn sync(
                 }
             }
         }
+    }
+    // On the lake's home, its raw extracts and quarantine too, before the ledger: a run
+    // the ledger names has its evidence there.
+    if scope == Scope::Home
+        && let Err(e) = keep_evidence(&mut opened, lake, &mut turn, &mut seen).await
+    {
+        failures.push(e.to_string());
     }
     // The ledger beside the tables, so other engines see which run wrote what; `runs`
     // last, and only after every table: a run it names has its rows committed.
@@ -354,6 +375,23 @@ async fn name_and_upload(
 struct Turn {
     leased: bool,
     ledger: Option<u64>,
+}
+
+/// Uploads the lake's raw extracts and quarantine files that changed since the last
+/// sync, and deletes in the store the quarantine files removed since (`evidence.rs`);
+/// `seen` keeps what was uploaded before when this fails.
+async fn keep_evidence(
+    opened: &mut Target,
+    lake: &Lake,
+    turn: &mut Turn,
+    seen: &mut Seen,
+) -> Result<()> {
+    let plan = evidence::plan(lake, &seen.kept)?;
+    if !plan.is_empty() {
+        lease_once(opened, lake, turn).await?;
+    }
+    seen.kept = evidence::apply(opened, plan).await?;
+    Ok(())
 }
 
 /// Takes the target's lease and claims it for `lake`, once per sync: only a sync that

@@ -7,9 +7,10 @@
 //! committing to the same prefix; and what a sync would have remembered of them
 //! (`seen.rs`), so the first commit after the restore reads no file again.
 //!
-//! What the copy does not hold stays empty: the raw extracts and the quarantine, which
-//! are kept on the lake's own disk only, and which extracts each pipeline has
-//! processed, so the next run of each pipeline processes every extract its source
+//! The quarantine comes back where the copy is the lake's home (`[lake] root` on object
+//! storage, `evidence.rs`). What the copy does not hold stays empty: the raw extracts
+//! (kept on the lake's own disk, and on its home store, where they stay), the quarantine
+//! of a `[lake] delta` copy, and which extracts each pipeline has processed, so the next run of each pipeline processes every extract its source
 //! offers again (writing the same files: deterministic bytes, the same names by
 //! content, nothing to commit) and the next refresh publishes every view.
 
@@ -35,6 +36,8 @@ pub struct Restored {
     pub tables: Vec<(String, u64, usize)>,
     /// Runs in the restored history.
     pub runs: usize,
+    /// Quarantine files brought back (only a lake's home store holds them).
+    pub quarantine: usize,
 }
 
 /// Whether the lake holds nothing a restore would overwrite: no manifest, no table file.
@@ -141,6 +144,13 @@ pub async fn restore_if_empty(
             .push((def.name.to_string(), snapshot.version, files.len()));
         staged.extend(files);
     }
+    // The quarantine, where the copy is the lake's home (`evidence.rs`).
+    let (quarantine, kept): (Vec<_>, Vec<_>) = super::evidence::bring_back(&opened, lake)
+        .await?
+        .into_iter()
+        .unzip();
+    staged.extend(quarantine);
+    restored.quarantine = kept.len();
     let runs = ledger(&opened).await?;
     restored.runs = runs.len();
     // The tables' files first, then the identity, then the manifest: a restore cut short
@@ -148,7 +158,7 @@ pub async fn restore_if_empty(
     atomic::publish_all(staged)?;
     lake.set_id(&id)?;
     Manifest::update(lake.root(), |m| m.runs = runs)?;
-    remember(lake, target, named)?;
+    remember(lake, target, named, kept)?;
     Ok(Found::Restored(restored))
 }
 
@@ -156,10 +166,27 @@ pub async fn restore_if_empty(
 type Restoring<'a> = (&'a str, u64, Vec<(std::path::PathBuf, String)>);
 
 /// Writes what the lake now holds of its copy (`seen.rs`): each table's version and each
-/// restored file's name there, so the first commit after the restore reads no file again.
-/// Written last: a restore cut short before leaves the next sync to read them.
-fn remember(lake: &Lake, target: &Location, named: Vec<Restoring>) -> Result<()> {
+/// restored file's name there, so the first commit after the restore reads no file again,
+/// and the quarantine files brought back (`kept`, paths under the lake root), so one
+/// removed later is deleted in the store too. Written last: a restore cut short before
+/// leaves the next sync to read them.
+fn remember(
+    lake: &Lake,
+    target: &Location,
+    named: Vec<Restoring>,
+    kept: Vec<String>,
+) -> Result<()> {
     let mut seen = Seen::load(lake, target);
+    for key in kept {
+        let place = lake.root().join(&key);
+        let meta = std::fs::metadata(&place).map_err(|e| Error::io(&place, e))?;
+        let file = SeenFile {
+            size: meta.len(),
+            modified_ns: modified_ns(&meta),
+            name: key.clone(),
+        };
+        seen.kept.insert(key, file);
+    }
     for (table, version, mut files) in named {
         files.sort();
         let mut names = Vec::new();

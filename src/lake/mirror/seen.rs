@@ -19,6 +19,10 @@ pub(super) struct Seen {
     /// Per local file (its path under the lake root): its name in its table by content,
     /// trusted while its size and modification time are these.
     pub(super) files: BTreeMap<String, SeenFile>,
+    /// Per raw extract and quarantine file uploaded to the lake's home store
+    /// (`evidence.rs`, its path under the lake root): what it was uploaded as.
+    #[serde(default)]
+    pub(super) kept: BTreeMap<String, SeenFile>,
     /// The version of the target's ledger a catch-up last brought this lake up to
     /// ([`Seen::caught_up`]): a catch-up does not read a ledger at that version again.
     #[serde(skip)]
@@ -49,6 +53,7 @@ impl Seen {
             .unwrap_or_default();
         if seen.target != shown_target {
             seen.tables.clear();
+            seen.kept.clear();
             seen.target = shown_target;
         }
         seen.caught_up = std::fs::read(Seen::caught_up_path(lake))

@@ -228,7 +228,15 @@ async fn on_s3_the_lakes_tables_are_committed_under_a_lease_other_hosts_respect(
     assert!(outcome.success(), "{out}");
     let target = Location::parse("s3://lake/tables").expect("location");
     let lake = t.lake();
-    let sync = || malgrupp::lake::mirror::sync(&lake, &target, 30, moto.env());
+    let sync = || {
+        malgrupp::lake::mirror::sync(
+            &lake,
+            &target,
+            malgrupp::lake::mirror::Scope::Copy,
+            30,
+            moto.env(),
+        )
+    };
 
     // Another host holds the lease: nothing is committed, and the error says by whom.
     let other = moto.hold_lease("tables", "lake", "the other host").await;
@@ -498,9 +506,15 @@ async fn a_table_gaining_a_column_gets_it_in_one_version_and_a_changed_type_is_r
     }
 
     let ok = Location::Local(dir.path().join("ok"));
-    let synced = malgrupp::lake::mirror::sync(&t.lake(), &ok, 30, Vec::new())
-        .await
-        .expect("sync");
+    let synced = malgrupp::lake::mirror::sync(
+        &t.lake(),
+        &ok,
+        malgrupp::lake::mirror::Scope::Copy,
+        30,
+        Vec::new(),
+    )
+    .await
+    .expect("sync");
     assert!(
         synced.committed.contains(&(def.name.to_string(), 1)),
         "{synced:?}"
@@ -527,10 +541,16 @@ for v in (0, 1):
     );
 
     let changed = Location::Local(dir.path().join("changed"));
-    let e = malgrupp::lake::mirror::sync(&t.lake(), &changed, 30, Vec::new())
-        .await
-        .expect_err("another type")
-        .to_string();
+    let e = malgrupp::lake::mirror::sync(
+        &t.lake(),
+        &changed,
+        malgrupp::lake::mirror::Scope::Copy,
+        30,
+        Vec::new(),
+    )
+    .await
+    .expect_err("another type")
+    .to_string();
     assert!(
         e.contains(&format!("{added} is Int64 there")) && e.contains("remove the Delta table"),
         "{e}"
@@ -566,7 +586,16 @@ async fn a_prefix_another_lake_committed_to_is_refused_naming_it() {
     let published_target = Location::Local(dir.path().join("published"));
     let mirror = |t: &TestLake| {
         let (lake, target) = (t.lake(), lake_target.clone());
-        async move { malgrupp::lake::mirror::sync(&lake, &target, 30, Vec::new()).await }
+        async move {
+            malgrupp::lake::mirror::sync(
+                &lake,
+                &target,
+                malgrupp::lake::mirror::Scope::Copy,
+                30,
+                Vec::new(),
+            )
+            .await
+        }
     };
     let publish = |t: &TestLake| {
         let (lake, target) = (t.lake(), published_target.clone());
@@ -617,7 +646,16 @@ async fn a_sync_and_a_run_take_turns_at_the_tables() {
     let held = LakeLock::acquire_blocking(&root, TABLES_LOCK).expect("lock");
     let sync = tokio::spawn({
         let (lake, target) = (t.lake(), target.clone());
-        async move { malgrupp::lake::mirror::sync(&lake, &target, 30, Vec::new()).await }
+        async move {
+            malgrupp::lake::mirror::sync(
+                &lake,
+                &target,
+                malgrupp::lake::mirror::Scope::Copy,
+                30,
+                Vec::new(),
+            )
+            .await
+        }
     });
     tokio::time::sleep(wait).await;
     assert!(!sync.is_finished());

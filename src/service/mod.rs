@@ -30,17 +30,12 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
     // The runs' rows and records go to the copy before publishing, which takes minutes
     // at national size: a host stopped meanwhile (a pod whose disk goes with it) loses
     // none of them. A failed commit does not stop publishing this host's lake.
-    if let Some(target) = &settings.lake_delta {
-        match commit_lake(settings, lake, target).await {
-            Ok(mirrored) => {
-                for (table, version) in mirrored.committed {
-                    tracing::info!(table = %table, version, "lake table committed as Delta");
-                }
-            }
-            Err(e) => problems.push(format!(
-                "the lake's tables could not be committed as Delta tables (they keep their last version; the next refresh tries again): {e}"
-            )),
-        }
+    if let Some(commit) = LakeCommit::from_settings(settings)
+        && let Err(e) = commit.commit(lake).await
+    {
+        problems.push(format!(
+            "the lake's tables could not be committed as Delta tables (they keep their last version; the next refresh tries again): {e}"
+        ));
     }
     // One publish of a lake at a time, in this process or across processes, taken before
     // the session over the lake is opened: the later one then reads the lake and the
@@ -111,26 +106,48 @@ pub async fn refresh(settings: &Settings, lake: &Lake) -> (Vec<String>, PublishR
     (problems, published)
 }
 
-/// Commits the lake to its copy at `target`, one commit of a lake at a time in this
-/// process or across processes (what the last commit left, `_meta/lake_delta`, is
-/// read and written by each).
-async fn commit_lake(
-    settings: &Settings,
-    lake: &Lake,
-    target: &crate::lake::location::Location,
-) -> crate::error::Result<crate::lake::mirror::Mirrored> {
-    let _committing = LakeLock::acquire(
-        lake.root(),
-        crate::lake::mirror::LOCK,
-        "another commit of this lake to its copy",
-    )
-    .await?;
-    let env: Vec<_> = std::env::vars().collect();
-    // A root on object storage is the lake's home: its raw extracts and quarantine go
-    // there too; `[lake] delta` is a copy for other engines.
-    let scope = match settings.lake_store {
-        Some(_) => crate::lake::mirror::Scope::Home,
-        None => crate::lake::mirror::Scope::Copy,
-    };
-    crate::lake::mirror::sync(lake, target, scope, settings.lake_delta_keep_days, env).await
+/// The lake's commit to its copy (`[lake] delta`, or a root on object storage): made by
+/// each run that wrote rows, before it gives its pipeline's turn back, and by every
+/// refresh, which commits what a failed one left.
+#[derive(Debug, Clone)]
+pub struct LakeCommit {
+    target: crate::lake::location::Location,
+    scope: crate::lake::mirror::Scope,
+    keep_days: u32,
+}
+
+impl LakeCommit {
+    /// The commit `settings` ask for; `None` without a copy.
+    pub fn from_settings(settings: &Settings) -> Option<LakeCommit> {
+        // A root on object storage is the lake's home: its raw extracts and quarantine go
+        // there too; `[lake] delta` is a copy for other engines.
+        let scope = match settings.lake_store {
+            Some(_) => crate::lake::mirror::Scope::Home,
+            None => crate::lake::mirror::Scope::Copy,
+        };
+        Some(LakeCommit {
+            target: settings.lake_delta.clone()?,
+            scope,
+            keep_days: settings.lake_delta_keep_days,
+        })
+    }
+
+    /// Commits `lake`, one commit of a lake at a time in this process or across
+    /// processes (what the last commit left, `_meta/lake_delta`, is read and written by
+    /// each); each committed table is logged.
+    pub async fn commit(&self, lake: &Lake) -> crate::error::Result<()> {
+        let _committing = LakeLock::acquire(
+            lake.root(),
+            crate::lake::mirror::LOCK,
+            "another commit of this lake to its copy",
+        )
+        .await?;
+        let env: Vec<_> = std::env::vars().collect();
+        let mirrored =
+            crate::lake::mirror::sync(lake, &self.target, self.scope, self.keep_days, env).await?;
+        for (table, version) in mirrored.committed {
+            tracing::info!(table = %table, version, "lake table committed as Delta");
+        }
+        Ok(())
+    }
 }

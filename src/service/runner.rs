@@ -62,6 +62,7 @@ pub struct Runner {
     webhook: Option<Webhook>,
     shutdown: watch::Receiver<bool>,
     leases: Option<RunLeases>,
+    commit: Option<super::LakeCommit>,
 }
 
 impl Runner {
@@ -93,6 +94,7 @@ impl Runner {
                 webhook,
                 shutdown,
                 leases,
+                commit: super::LakeCommit::from_settings(settings),
             },
             notice,
         ))
@@ -167,6 +169,16 @@ impl Runner {
             }
             attempt += 1;
         };
+        // The run's rows go to the lake's copy before its pipeline's turn is given back:
+        // a host stopped after this (in the next pipeline's run, or publishing) has lost
+        // none of them. A failed commit leaves them to the refresh, which reports it.
+        if let Some(commit) = &self.commit
+            && report.status == "ok"
+            && !opts.dry_run
+            && let Err(e) = commit.commit(&self.lake).await
+        {
+            tracing::warn!(pipeline = %pipeline.name, error = %e, "the run's rows could not be committed to the lake's copy yet; the refresh after it tries again");
+        }
         if let Some(lease) = lease
             && let Err(e) = lease.release().await
         {

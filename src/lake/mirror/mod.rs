@@ -1,7 +1,8 @@
 //! The lake's tables committed as Delta tables (`[lake] delta = "s3://bucket/prefix"`,
 //! an `az://` prefix or a directory), where Spark, Trino, Databricks, Microsoft Fabric or
 //! Python's `deltalake` read them. The local lake stays the working copy runs write and
-//! the views read; after each refresh every canonical table with files is committed at
+//! the views read; after each run that wrote rows (`service::LakeCommit`) and each
+//! refresh every canonical table with files is committed at
 //! `<prefix>/<table>/`, partitioned by `kommun` and `period` as the lake is, one Delta
 //! version per change.
 //!

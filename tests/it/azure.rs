@@ -146,15 +146,7 @@ async fn the_lakes_tables_are_committed_to_azure_blob_and_read_back() {
     assert!(outcome.success(), "{out}");
     let target = Location::parse("az://lake/tables").expect("location");
     let lake = t.lake();
-    let sync = || {
-        malgrupp::lake::mirror::sync(
-            &lake,
-            &target,
-            malgrupp::lake::mirror::Scope::Copy,
-            30,
-            azurite.env(),
-        )
-    };
+    let sync = || crate::lake_delta::sync_copy(&lake, &target, azurite.env());
 
     let synced = sync().await.expect("sync");
     let mut committed: Vec<(&str, u64)> = synced

@@ -264,12 +264,13 @@ fn the_pipeline_lease_and_poll_times_are_checked() {
 /// commits nothing.
 #[tokio::test]
 async fn replicas_bring_in_each_others_runs() {
-    use malgrupp::lake::mirror::{Scope, restore::restore, sync};
+    use crate::lake_delta::sync_copy as sync;
+    use malgrupp::lake::mirror::restore::restore;
     let (_copy, target, first, second) = replicas().await;
 
     let (outcome, out) = first.run(&["kalmar_kaa"]).await;
     assert!(outcome.success(), "{out}");
-    sync(&first.lake(), &target, Scope::Copy, 30, Vec::new())
+    sync(&first.lake(), &target, Vec::new())
         .await
         .expect("sync");
     let (outcome, out) = second.run(&["kalmar_fs", "kalmar_af"]).await;
@@ -298,7 +299,7 @@ async fn replicas_bring_in_each_others_runs() {
     assert!(table(&second, "kaa").is_empty(), "kaa before catching up");
     let kaa_run = runs(&first).last().expect("a run").clone();
 
-    sync(&second.lake(), &target, Scope::Copy, 30, Vec::new())
+    sync(&second.lake(), &target, Vec::new())
         .await
         .expect("the second commits, bringing in the first's runs");
     assert_eq!(
@@ -313,14 +314,14 @@ async fn replicas_bring_in_each_others_runs() {
         "its later run kept"
     );
 
-    sync(&first.lake(), &target, Scope::Copy, 30, Vec::new())
+    sync(&first.lake(), &target, Vec::new())
         .await
         .expect("the first commits, bringing in the second's runs");
     assert_eq!(tables(&first), tables(&second));
     assert_eq!(runs(&first), runs(&second));
     assert!(!table(&first, "aggregat").is_empty(), "af brought in");
     for host in [&first, &second] {
-        let synced = sync(&host.lake(), &target, Scope::Copy, 30, Vec::new())
+        let synced = sync(&host.lake(), &target, Vec::new())
             .await
             .expect("in step");
         assert!(synced.committed.is_empty(), "{synced:?}");
@@ -347,12 +348,12 @@ async fn replicas_bring_in_each_others_runs() {
 /// (here the second would fail: the copy's ledger files are gone).
 #[tokio::test]
 async fn a_catch_up_reads_the_copys_ledger_once_per_change() {
+    use crate::lake_delta::sync_copy as sync;
     use malgrupp::lake::mirror::catch_up::{CaughtUp, catch_up};
-    use malgrupp::lake::mirror::{Scope, sync};
     let (copy, target, first, second) = replicas().await;
     let (outcome, out) = first.run(&["kalmar_kaa"]).await;
     assert!(outcome.success(), "{out}");
-    sync(&first.lake(), &target, Scope::Copy, 30, Vec::new())
+    sync(&first.lake(), &target, Vec::new())
         .await
         .expect("sync");
 
@@ -382,7 +383,8 @@ async fn a_catch_up_reads_the_copys_ledger_once_per_change() {
 /// the lake after bringing it up to the copy.
 #[tokio::test]
 async fn a_commit_by_another_host_while_a_sync_waits_is_not_overwritten() {
-    use malgrupp::lake::mirror::{Scope, restore::restore, sync};
+    use crate::lake_delta::sync_copy as sync;
+    use malgrupp::lake::mirror::restore::restore;
     let (_copy, target, first, second) = replicas().await;
     let (outcome, out) = first.run(&["kalmar_af"]).await;
     assert!(outcome.success(), "{out}");
@@ -394,7 +396,7 @@ async fn a_commit_by_another_host_while_a_sync_waits_is_not_overwritten() {
     let _ = std::fs::remove_file(&caught_up);
     let held = LakeLock::acquire_blocking(&root, TABLES_LOCK).expect("lock");
     let (lake, to) = (second.lake(), target.clone());
-    let waiting = tokio::spawn(async move { sync(&lake, &to, Scope::Copy, 30, Vec::new()).await });
+    let waiting = tokio::spawn(async move { sync(&lake, &to, Vec::new()).await });
     let deadline = Instant::now() + Duration::from_secs(60);
     while !caught_up.exists() {
         assert!(
@@ -404,7 +406,7 @@ async fn a_commit_by_another_host_while_a_sync_waits_is_not_overwritten() {
         assert!(!waiting.is_finished(), "{:?}", waiting.await);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    sync(&first.lake(), &target, Scope::Copy, 30, Vec::new())
+    sync(&first.lake(), &target, Vec::new())
         .await
         .expect("the other host commits meanwhile");
     drop(held);
@@ -419,7 +421,7 @@ async fn a_commit_by_another_host_while_a_sync_waits_is_not_overwritten() {
         "{refused}"
     );
 
-    let synced = sync(&second.lake(), &target, Scope::Copy, 30, Vec::new())
+    let synced = sync(&second.lake(), &target, Vec::new())
         .await
         .expect("the next sync brings them in and commits");
     assert!(!synced.committed.is_empty(), "{synced:?}");
@@ -574,13 +576,14 @@ async fn replicas() -> (
     TestLake,
     TestLake,
 ) {
-    use malgrupp::lake::mirror::{Scope, restore::restore, sync};
+    use crate::lake_delta::sync_copy as sync;
+    use malgrupp::lake::mirror::restore::restore;
     let copy = tempfile::tempdir().expect("tempdir");
     let target = malgrupp::lake::location::Location::Local(copy.path().to_path_buf());
     let first = TestLake::new();
     let (outcome, out) = first.run(&["kalmar_fs"]).await;
     assert!(outcome.success(), "{out}");
-    sync(&first.lake(), &target, Scope::Copy, 30, Vec::new())
+    sync(&first.lake(), &target, Vec::new())
         .await
         .expect("sync");
     let second = TestLake::new();

@@ -228,15 +228,7 @@ async fn on_s3_the_lakes_tables_are_committed_under_a_lease_other_hosts_respect(
     assert!(outcome.success(), "{out}");
     let target = Location::parse("s3://lake/tables").expect("location");
     let lake = t.lake();
-    let sync = || {
-        malgrupp::lake::mirror::sync(
-            &lake,
-            &target,
-            malgrupp::lake::mirror::Scope::Copy,
-            30,
-            moto.env(),
-        )
-    };
+    let sync = || sync_copy(&lake, &target, moto.env());
 
     // Another host holds the lease: nothing is committed, and the error says by whom.
     let other = moto.hold_lease("tables", "lake", "the other host").await;
@@ -506,15 +498,7 @@ async fn a_table_gaining_a_column_gets_it_in_one_version_and_a_changed_type_is_r
     }
 
     let ok = Location::Local(dir.path().join("ok"));
-    let synced = malgrupp::lake::mirror::sync(
-        &t.lake(),
-        &ok,
-        malgrupp::lake::mirror::Scope::Copy,
-        30,
-        Vec::new(),
-    )
-    .await
-    .expect("sync");
+    let synced = sync_copy(&t.lake(), &ok, Vec::new()).await.expect("sync");
     assert!(
         synced.committed.contains(&(def.name.to_string(), 1)),
         "{synced:?}"
@@ -541,16 +525,10 @@ for v in (0, 1):
     );
 
     let changed = Location::Local(dir.path().join("changed"));
-    let e = malgrupp::lake::mirror::sync(
-        &t.lake(),
-        &changed,
-        malgrupp::lake::mirror::Scope::Copy,
-        30,
-        Vec::new(),
-    )
-    .await
-    .expect_err("another type")
-    .to_string();
+    let e = sync_copy(&t.lake(), &changed, Vec::new())
+        .await
+        .expect_err("another type")
+        .to_string();
     assert!(
         e.contains(&format!("{added} is Int64 there")) && e.contains("remove the Delta table"),
         "{e}"
@@ -586,16 +564,7 @@ async fn a_prefix_another_lake_committed_to_is_refused_naming_it() {
     let published_target = Location::Local(dir.path().join("published"));
     let mirror = |t: &TestLake| {
         let (lake, target) = (t.lake(), lake_target.clone());
-        async move {
-            malgrupp::lake::mirror::sync(
-                &lake,
-                &target,
-                malgrupp::lake::mirror::Scope::Copy,
-                30,
-                Vec::new(),
-            )
-            .await
-        }
+        async move { sync_copy(&lake, &target, Vec::new()).await }
     };
     let publish = |t: &TestLake| {
         let (lake, target) = (t.lake(), published_target.clone());
@@ -646,16 +615,7 @@ async fn a_sync_and_a_run_take_turns_at_the_tables() {
     let held = LakeLock::acquire_blocking(&root, TABLES_LOCK).expect("lock");
     let sync = tokio::spawn({
         let (lake, target) = (t.lake(), target.clone());
-        async move {
-            malgrupp::lake::mirror::sync(
-                &lake,
-                &target,
-                malgrupp::lake::mirror::Scope::Copy,
-                30,
-                Vec::new(),
-            )
-            .await
-        }
+        async move { sync_copy(&lake, &target, Vec::new()).await }
     });
     tokio::time::sleep(wait).await;
     assert!(!sync.is_finished());
@@ -883,4 +843,14 @@ async fn a_run_is_committed_to_the_lakes_copy_before_publishing() {
         runs.iter().any(|r| r.pipeline == "fs" && r.status == "ok"),
         "{runs:?}"
     );
+}
+
+/// A sync of `lake` to `target` as `[lake] delta` makes it (a copy for other engines,
+/// versions kept 30 days; store settings from `env`).
+pub async fn sync_copy(
+    lake: &malgrupp::lake::Lake,
+    target: &Location,
+    env: Vec<(String, String)>,
+) -> malgrupp::error::Result<malgrupp::lake::mirror::Mirrored> {
+    malgrupp::lake::mirror::sync(lake, target, malgrupp::lake::mirror::Scope::Copy, 30, env).await
 }

@@ -121,6 +121,12 @@ impl Lake {
         self.root.join("_meta").join("lake_id")
     }
 
+    /// Whether the lake holds the raw extract at `relative` (a lake restored from its
+    /// store does not: the raw extracts stay there).
+    pub fn has_raw(&self, relative: &str) -> bool {
+        self.root.join(relative).is_file()
+    }
+
     /// Reads a kept raw extract.
     pub fn read_raw(&self, relative: &str) -> Result<Vec<u8>> {
         let path = self.root.join(relative);

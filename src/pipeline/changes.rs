@@ -18,6 +18,11 @@ pub(super) struct Changes {
     pub(super) unchanged: BTreeMap<String, ExtractState>,
     /// Lineage of unchanged extracts that arrived under a new name.
     pub(super) renamed: Vec<Lineage>,
+    /// Unchanged extracts whose raw bytes the lake does not hold (a lake restored from
+    /// its store, where the raw extracts stay), as this fetch offers them: decoded from
+    /// here should a partition they feed be rebuilt. Empty otherwise, so the fetched
+    /// bytes of unchanged extracts are not held through the run.
+    pub(super) without_raw: BTreeMap<String, Extract>,
 }
 
 /// Sorts `extracts` against the pipeline's `previous` published state.
@@ -33,6 +38,7 @@ pub(super) fn sort(
         todo: Vec::new(),
         unchanged: BTreeMap::new(),
         renamed: Vec::new(),
+        without_raw: BTreeMap::new(),
     };
     for e in extracts {
         let sha = e.sha256(&pipeline.name)?;
@@ -55,7 +61,10 @@ pub(super) fn sort(
                         table: table.to_string(),
                         partitions: state.partitions.clone(),
                     });
-                    state.file = e.name;
+                    state.file = e.name.clone();
+                }
+                if !ctx.lake.has_raw(&state.raw_path) {
+                    changes.without_raw.insert(sha.clone(), e);
                 }
                 changes.unchanged.insert(sha, state);
             }

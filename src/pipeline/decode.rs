@@ -2,7 +2,8 @@
 //! [`Held`] rows: each raw extract is kept in the lake first, a file that cannot be
 //! decoded or mapped as a whole fails the run as [`Error::Data`], rejected rows are
 //! collected for quarantine. Unchanged extracts that feed a partition being rebuilt are
-//! decoded again from their kept raw bytes, so the partition is rebuilt from all of them.
+//! decoded again from their kept raw bytes (or, where the lake does not hold them, from
+//! this run's fetch), so the partition is rebuilt from all of them.
 //!
 //! Extracts are decoded several at a time, one per core, as long as their bytes together
 //! stay under a quarter of the run's memory budget ([`InFlight`]): between its chunks an
@@ -37,7 +38,8 @@ pub(super) struct Decoded {
 }
 
 /// Decodes every extract of `todo`, then every unchanged extract that feeds a partition
-/// they feed (taking it out of `unchanged`), until no further partition is touched.
+/// they feed (taking it out of `unchanged`), until no further partition is touched; an
+/// unchanged extract in `without_raw` is decoded as this run fetched it.
 /// Sorted by file name and hash, so the output does not depend on the fetch order.
 pub(super) fn all(
     ctx: &RunContext<'_>,
@@ -45,6 +47,7 @@ pub(super) fn all(
     opts: &RunOptions,
     todo: Vec<(Extract, String)>,
     unchanged: &mut BTreeMap<String, ExtractState>,
+    mut without_raw: BTreeMap<String, Extract>,
     held: &mut Held,
 ) -> Result<Vec<Decoded>> {
     let budget = held.budget();
@@ -113,8 +116,13 @@ pub(super) fn all(
             let Some(state) = unchanged.remove(&sha) else {
                 continue;
             };
-            let bytes = ctx.lake.read_raw(&state.raw_path)?;
-            let e = Extract::in_memory(state.file.clone(), state.raw_path.clone(), bytes);
+            let e = match without_raw.remove(&sha) {
+                Some(fetched) => fetched,
+                None => {
+                    let bytes = ctx.lake.read_raw(&state.raw_path)?;
+                    Extract::in_memory(state.file.clone(), state.raw_path.clone(), bytes)
+                }
+            };
             let d = one(&run, e, sha)?;
             rebuild.extend(d.parts.iter().cloned());
             decoded.push(d);

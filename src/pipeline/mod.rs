@@ -177,6 +177,7 @@ fn process(
         todo,
         mut unchanged,
         renamed,
+        without_raw,
     } = changes::sort(ctx, pipeline, &previous, extracts, opts.force)?;
     report.files_unchanged = unchanged.len();
     if todo.is_empty() {
@@ -198,7 +199,15 @@ fn process(
         pipeline.target.file_schema(),
         ctx.memory_bytes,
     );
-    let decoded = decode::all(ctx, pipeline, opts, todo, &mut unchanged, &mut held)?;
+    let decoded = decode::all(
+        ctx,
+        pipeline,
+        opts,
+        todo,
+        &mut unchanged,
+        without_raw,
+        &mut held,
+    )?;
 
     // The quarantine limit: too many bad rows means the extract (or the mapping) is wrong.
     quarantine::record_and_limit(ctx.lake, pipeline, opts.dry_run, &decoded, report)?;

@@ -102,6 +102,69 @@ async fn a_renamed_extract_with_the_same_bytes_is_unchanged_but_lineage_names_it
     );
 }
 
+/// Two deliveries of one kommun-month (`fs_a.csv`, `fs_b.csv`) into a lake of its own.
+fn two_deliveries(t: &mut TestLake, b: &[u8]) -> PathBuf {
+    private_fs_pipeline(t);
+    let extracts = t.dir.path().join("extracts");
+    std::fs::rename(extracts.join("fs_201505.csv"), extracts.join("fs_a.csv")).expect("rename");
+    std::fs::write(extracts.join("fs_b.csv"), b).expect("write");
+    let file = t.settings.pipelines_dir.join("fs.toml");
+    let text = std::fs::read_to_string(&file).expect("pipeline").replace(
+        r#"period = { file_name = 'fs_(\d{4})(\d{2})\.csv$', template = "$1-$2" }"#,
+        r#"period = { constant = "2015-05" }"#,
+    );
+    assert!(
+        text.contains(r#"period = { constant = "2015-05" }"#),
+        "{text}"
+    );
+    std::fs::write(&file, text).expect("pipeline");
+    extracts.join("fs_b.csv")
+}
+
+/// A lake that does not hold the raw extracts of what it processed (restored from its
+/// home store, where they stay) rebuilds a kommun-month two extracts feed from the one
+/// that changed and the one this run fetched unchanged, as a lake holding both would.
+#[tokio::test]
+async fn a_lake_without_its_raw_extracts_rebuilds_a_partition_from_the_fetched_ones() {
+    let sample = Path::new("samples/kalmar/fs_201505.csv");
+    let b = without_first_data_row(sample);
+    let mut t = TestLake::new();
+    let b_path = two_deliveries(&mut t, &b);
+    let (first, out) = t.run(&["fs"]).await;
+    assert_eq!(first.reports[0].status, "ok", "{out}");
+    std::fs::remove_dir_all(t.lake().root().join("raw")).expect("rm raw");
+    // b changes; a, unchanged, feeds the same kommun-month.
+    let b2 = without_first_data_row(&b_path);
+    std::fs::write(&b_path, &b2).expect("write");
+    let (second, out) = t.run(&["fs"]).await;
+    assert_eq!(second.reports[0].status, "ok", "{out}");
+    assert_eq!(second.reports[0].files_unchanged, 1, "{out}");
+    // The same bytes as a lake (with the same key) that processed both deliveries as
+    // they are now.
+    let mut reference = TestLake::new();
+    two_deliveries(&mut reference, &b2);
+    let key = t.dir.path().join("key");
+    std::fs::create_dir_all(reference.dir.path().join("key")).expect("mkdir");
+    std::fs::copy(
+        key.join("pseudonym.key"),
+        reference.dir.path().join("key/pseudonym.key"),
+    )
+    .expect("the same key");
+    let (fresh, out) = reference.run(&["fs"]).await;
+    assert_eq!(fresh.reports[0].status, "ok", "{out}");
+    let rebuilt = std::fs::read(partition(&t)).expect("partition");
+    assert!(
+        rebuilt == std::fs::read(partition(&reference)).expect("reference partition"),
+        "the rebuilt kommun-month differs from the reference's"
+    );
+    assert_eq!(
+        t.scalar("select count(*) from forsorjningsstod").await,
+        reference
+            .scalar("select count(*) from forsorjningsstod")
+            .await
+    );
+}
+
 #[tokio::test]
 async fn too_many_bad_rows_fail_the_run_and_keep_the_last_good_data() {
     let mut t = TestLake::new();

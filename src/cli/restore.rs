@@ -65,12 +65,21 @@ pub async fn execute(settings: &Settings, if_empty: bool, out: &mut dyn Write) -
     }
     writeln!(
         out,
-        "restored {} to {} with {} runs of history; the next run of each pipeline processes its extracts again and the next refresh publishes every view",
+        "restored {} to {} with {} runs of history",
         restored.tables.len(),
         lake.root().display(),
         restored.runs
     )
     .map_err(io)?;
+    let next = if restored.processed == 0 {
+        "the next run of each pipeline processes its extracts again".to_string()
+    } else {
+        format!(
+            "{} quarantine files and what {} pipelines processed brought back: their next runs skip the extracts they had processed",
+            restored.quarantine, restored.processed
+        )
+    };
+    writeln!(out, "{next}; the next refresh publishes every view").map_err(io)?;
     Ok(())
 }
 
@@ -93,6 +102,8 @@ pub async fn bring_in(settings: &Settings) -> Result<()> {
             store = %store,
             tables = restored.tables.len(),
             runs = restored.runs,
+            quarantine = restored.quarantine,
+            processed = restored.processed,
             "the lake's cache was empty: brought in from its store"
         ),
         Found::NothingCommitted => {

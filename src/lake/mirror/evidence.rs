@@ -26,8 +26,8 @@ use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
 use super::local::{modified_ns, sorted_entries};
-use super::seen::SeenFile;
-use super::{Lake, Target, UPLOADS, atomic};
+use super::seen::{Seen, SeenFile};
+use super::{Lake, Target, Turn, UPLOADS, atomic, lease_once};
 use crate::error::{Error, Result};
 
 /// The lake's directories that go to its home store beside the tables.
@@ -57,6 +57,23 @@ impl Plan {
     pub(super) fn is_empty(&self) -> bool {
         self.upload.is_empty() && self.delete.is_empty()
     }
+}
+
+/// Uploads the lake's raw extracts and quarantine files that changed since the last
+/// sync, and deletes in the store the quarantine files removed since (`evidence.rs`);
+/// `seen` keeps what was uploaded before when this fails.
+pub(super) async fn keep(
+    opened: &mut Target,
+    lake: &Lake,
+    turn: &mut Turn,
+    seen: &mut Seen,
+) -> Result<()> {
+    let plan = plan(lake, &seen.kept)?;
+    if !plan.is_empty() {
+        lease_once(opened, lake, turn).await?;
+    }
+    seen.kept = apply(opened, plan).await?;
+    Ok(())
 }
 
 /// Compares the lake's raw extracts and quarantine with what the last sync uploaded

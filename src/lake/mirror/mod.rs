@@ -32,7 +32,8 @@
 //! control the lake has. The quarantine (rejected values as received) and the raw
 //! extracts are not committed as tables; where the target is the lake's home (`[lake]
 //! root` on object storage, [`Scope::Home`]) they are kept there as files
-//! (`evidence.rs`). `restore.rs` rebuilds an empty lake from the copy.
+//! (`evidence.rs`), with which extracts each pipeline processed (`processed.rs`).
+//! `restore.rs` rebuilds an empty lake from the copy.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -47,7 +48,7 @@ use super::delta::target::{self, Target, UPLOADS, columns, content_name, data_fi
 use super::delta::{Change, DataFile, DeltaTable};
 use super::location::Location;
 use super::lock::{LakeLock, TABLES_LOCK};
-use super::manifest::Manifest;
+use super::manifest::{Manifest, PipelineState};
 use super::{Lake, atomic};
 use crate::error::{Error, Result};
 use crate::normalize::schema::{TABLES, TableDef};
@@ -55,6 +56,7 @@ use crate::normalize::schema::{TABLES, TableDef};
 pub mod catch_up;
 mod evidence;
 mod local;
+mod processed;
 pub mod restore;
 pub mod runs;
 mod seen;
@@ -83,7 +85,8 @@ pub enum Scope {
     /// `[lake] delta`: a copy for other engines, the tables and the ledger only.
     Copy,
     /// `[lake] root` on object storage, the lake's home: also the raw extracts and the
-    /// quarantine (`evidence.rs`).
+    /// quarantine (`evidence.rs`) and which extracts each pipeline processed
+    /// (`processed.rs`).
     Home,
 }
 
@@ -118,7 +121,7 @@ pub async fn sync(
         ledger: ledger_seen,
     };
     let scratch = lake.root().join("_meta").join("lake_delta.snapshot");
-    let (ledger, listed, _scratch) = snapshot(lake, &scratch).await?;
+    let (ledger, states, listed, _scratch) = snapshot(lake, &scratch).await?;
     for (def, locals) in TABLES.iter().zip(listed) {
         let locals = match locals {
             Ok(locals) => locals,
@@ -187,7 +190,14 @@ pub async fn sync(
     // On the lake's home, its raw extracts and quarantine too, before the ledger: a run
     // the ledger names has its evidence there.
     if scope == Scope::Home
-        && let Err(e) = keep_evidence(&mut opened, lake, &mut turn, &mut seen).await
+        && let Err(e) = evidence::keep(&mut opened, lake, &mut turn, &mut seen).await
+    {
+        failures.push(e.to_string());
+    }
+    // And which extracts each pipeline processed, once every table holds their rows.
+    if scope == Scope::Home
+        && failures.is_empty()
+        && let Err(e) = processed::keep(&mut opened, lake, &mut turn, &mut seen, &states).await
     {
         failures.push(e.to_string());
     }
@@ -238,23 +248,28 @@ pub async fn sync(
     }
 }
 
-/// The lake as of one moment: the ledger and each canonical table's files, listed and
-/// linked into `scratch` (read from there) while the lock runs put their files in place
-/// under ([`TABLES_LOCK`]) is held, so a run's files are all in a sync or none is, and a
-/// run the ledger names has its rows in the tables (src/lake/mirror/runs.rs relies on
-/// it). The lock is held for the listing and the links only; runs wait that long. The
-/// links go when the returned scratch is dropped.
+/// The lake as of one moment: the ledger, which extracts each pipeline processed, and
+/// each canonical table's files, listed and linked into `scratch` (read from there)
+/// while the lock runs put their files in place under ([`TABLES_LOCK`]) is held, so a
+/// run's files are all in a sync or none is, and a run the ledger names (an extract a
+/// state names) has its rows in the tables (src/lake/mirror/runs.rs relies on it). The
+/// lock is held for the listing and the links only; runs wait that long. The links go
+/// when the returned scratch is dropped.
 async fn snapshot(
     lake: &Lake,
     scratch: &Path,
 ) -> Result<(
     Result<[(&'static str, RecordBatch); 2]>,
+    BTreeMap<String, PipelineState>,
     Vec<Result<Vec<Local>>>,
     local::Scratch,
 )> {
     let _tables =
         LakeLock::acquire(lake.root(), TABLES_LOCK, "a run putting its files in place").await?;
-    let ledger = Manifest::load(lake.root()).and_then(|m| crate::lake::ledger::tables(&m));
+    let (ledger, states) = match Manifest::load(lake.root()) {
+        Ok(m) => (crate::lake::ledger::tables(&m), m.pipelines),
+        Err(e) => (Err(e), BTreeMap::new()),
+    };
     let mut listed: Vec<Result<Vec<Local>>> =
         TABLES.iter().map(|def| local_files(lake, def)).collect();
     let linked = local::snapshot(
@@ -264,7 +279,7 @@ async fn snapshot(
             .flatten()
             .flat_map(|locals| locals.iter_mut()),
     )?;
-    Ok((ledger, listed, linked))
+    Ok((ledger, states, listed, linked))
 }
 
 /// Uploads what the table lacks of `locals` and commits the table's new set: the
@@ -376,23 +391,6 @@ async fn name_and_upload(
 struct Turn {
     leased: bool,
     ledger: Option<u64>,
-}
-
-/// Uploads the lake's raw extracts and quarantine files that changed since the last
-/// sync, and deletes in the store the quarantine files removed since (`evidence.rs`);
-/// `seen` keeps what was uploaded before when this fails.
-async fn keep_evidence(
-    opened: &mut Target,
-    lake: &Lake,
-    turn: &mut Turn,
-    seen: &mut Seen,
-) -> Result<()> {
-    let plan = evidence::plan(lake, &seen.kept)?;
-    if !plan.is_empty() {
-        lease_once(opened, lake, turn).await?;
-    }
-    seen.kept = evidence::apply(opened, plan).await?;
-    Ok(())
 }
 
 /// Takes the target's lease and claims it for `lake`, once per sync: only a sync that

@@ -7,12 +7,16 @@
 //! committing to the same prefix; and what a sync would have remembered of them
 //! (`seen.rs`), so the first commit after the restore reads no file again.
 //!
-//! The quarantine comes back where the copy is the lake's home (`[lake] root` on object
-//! storage, `evidence.rs`). What the copy does not hold stays empty: the raw extracts
-//! (kept on the lake's own disk, and on its home store, where they stay), the quarantine
-//! of a `[lake] delta` copy, and which extracts each pipeline has processed, so the next run of each pipeline processes every extract its source
-//! offers again (writing the same files: deterministic bytes, the same names by
-//! content, nothing to commit) and the next refresh publishes every view.
+//! The quarantine and which extracts each pipeline has processed come back where the
+//! copy is the lake's home (`[lake] root` on object storage, `evidence.rs`,
+//! `processed.rs`): the next run of each pipeline skips the extracts it had processed.
+//! What the copy does not hold stays empty: the raw extracts (kept on the lake's own
+//! disk, and on its home store, where they stay: a run that rebuilds a kommun-month
+//! decodes an unchanged extract as its source offers it), and the quarantine and the
+//! processed extracts of a `[lake] delta` copy, so the next run of each pipeline there
+//! processes every extract its source offers again (writing the same files:
+//! deterministic bytes, the same names by content, nothing to commit). The next refresh
+//! publishes every view.
 
 use std::collections::BTreeMap;
 
@@ -38,6 +42,9 @@ pub struct Restored {
     pub runs: usize,
     /// Quarantine files brought back (only a lake's home store holds them).
     pub quarantine: usize,
+    /// Pipelines whose processed extracts were brought back (only a lake's home store
+    /// holds them).
+    pub processed: usize,
 }
 
 /// Whether the lake holds nothing a restore would overwrite: no manifest, no table file.
@@ -151,14 +158,24 @@ pub async fn restore_if_empty(
         .unzip();
     staged.extend(quarantine);
     restored.quarantine = kept.len();
+    // Which extracts each pipeline processed, likewise.
+    let states = super::processed::bring_back(&opened, lake).await?;
+    restored.processed = states.len();
     let runs = ledger(&opened).await?;
     restored.runs = runs.len();
     // The tables' files first, then the identity, then the manifest: a restore cut short
     // leaves a lake that is not empty, which the next restore refuses rather than mixes.
     atomic::publish_all(staged)?;
     lake.set_id(&id)?;
-    Manifest::update(lake.root(), |m| m.runs = runs)?;
-    remember(lake, target, named, kept)?;
+    let uploaded = states
+        .iter()
+        .map(|(pipeline, state)| Ok((pipeline.clone(), super::processed::encoded(state)?.1)))
+        .collect::<Result<_>>()?;
+    Manifest::update(lake.root(), |m| {
+        m.runs = runs;
+        m.pipelines = states;
+    })?;
+    remember(lake, target, named, kept, uploaded)?;
     Ok(Found::Restored(restored))
 }
 
@@ -168,15 +185,18 @@ type Restoring<'a> = (&'a str, u64, Vec<(std::path::PathBuf, String)>);
 /// Writes what the lake now holds of its copy (`seen.rs`): each table's version and each
 /// restored file's name there, so the first commit after the restore reads no file again,
 /// and the quarantine files brought back (`kept`, paths under the lake root), so one
-/// removed later is deleted in the store too. Written last: a restore cut short before
-/// leaves the next sync to read them.
+/// removed later is deleted in the store too, and the processed extracts' digests
+/// (`uploaded`). Written last: a restore cut short before leaves the next sync to read
+/// them.
 fn remember(
     lake: &Lake,
     target: &Location,
     named: Vec<Restoring>,
     kept: Vec<String>,
+    uploaded: BTreeMap<String, String>,
 ) -> Result<()> {
     let mut seen = Seen::load(lake, target);
+    seen.processed = uploaded;
     for key in kept {
         let place = lake.root().join(&key);
         let meta = std::fs::metadata(&place).map_err(|e| Error::io(&place, e))?;

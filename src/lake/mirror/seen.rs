@@ -23,6 +23,10 @@ pub(super) struct Seen {
     /// (`evidence.rs`, its path under the lake root): what it was uploaded as.
     #[serde(default)]
     pub(super) kept: BTreeMap<String, SeenFile>,
+    /// Per pipeline: the digest of its processed extracts as last uploaded to the lake's
+    /// home store (`processed.rs`).
+    #[serde(default)]
+    pub(super) processed: BTreeMap<String, String>,
     /// The version of the target's ledger a catch-up last brought this lake up to
     /// ([`Seen::caught_up`]): a catch-up does not read a ledger at that version again.
     #[serde(skip)]
@@ -54,6 +58,7 @@ impl Seen {
         if seen.target != shown_target {
             seen.tables.clear();
             seen.kept.clear();
+            seen.processed.clear();
             seen.target = shown_target;
         }
         seen.caught_up = std::fs::read(Seen::caught_up_path(lake))

@@ -180,6 +180,29 @@ impl Target {
         }
     }
 
+    /// The object at `key` (a `/`-separated path) under the prefix.
+    pub fn object(&self, key: &str) -> StorePath {
+        key.split('/')
+            .fold(self.root.clone(), |path, part| path.join(part))
+    }
+
+    /// An error of the store about the object at `key`, named as messages name it.
+    pub fn error(&self, key: &str, source: object_store::Error) -> Error {
+        Error::Store {
+            object: format!("{}/{key}", self.shown),
+            source,
+        }
+    }
+
+    /// The bytes of the object at `key` under the prefix.
+    pub async fn read(&self, key: &str) -> Result<Bytes> {
+        let got = match self.store.get(&self.object(key)).await {
+            Ok(got) => got.bytes().await,
+            Err(e) => Err(e),
+        };
+        got.map_err(|e| self.error(key, e))
+    }
+
     /// The table `name` under the prefix.
     pub fn table(&self, name: &str) -> DeltaTable {
         DeltaTable::new(

@@ -21,7 +21,6 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use futures::{StreamExt, TryStreamExt};
-use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::io::AsyncWriteExt;
 
@@ -78,7 +77,7 @@ pub(super) async fn keep(
 
 /// Compares the lake's raw extracts and quarantine with what the last sync uploaded
 /// (`uploaded`): new and rewritten files go up, quarantine files removed since go.
-pub(super) fn plan(lake: &Lake, uploaded: &BTreeMap<String, SeenFile>) -> Result<Plan> {
+fn plan(lake: &Lake, uploaded: &BTreeMap<String, SeenFile>) -> Result<Plan> {
     let mut plan = Plan::default();
     let mut present = std::collections::BTreeSet::new();
     for kept in local_kept(lake)? {
@@ -100,7 +99,7 @@ pub(super) fn plan(lake: &Lake, uploaded: &BTreeMap<String, SeenFile>) -> Result
 
 /// Carries `plan` out on `target`: what the store holds of this lake's evidence
 /// afterwards, to be remembered for the next sync.
-pub(super) async fn apply(target: &Target, plan: Plan) -> Result<BTreeMap<String, SeenFile>> {
+async fn apply(target: &Target, plan: Plan) -> Result<BTreeMap<String, SeenFile>> {
     let Plan {
         upload,
         delete,
@@ -113,10 +112,10 @@ pub(super) async fn apply(target: &Target, plan: Plan) -> Result<BTreeMap<String
         .await?;
     unchanged.extend(uploaded);
     for key in delete {
-        let object = object(target, &key);
+        let object = target.object(&key);
         match target.store.delete(&object).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(store_error(target, &key, e)),
+            Err(e) => return Err(target.error(&key, e)),
         }
     }
     Ok(unchanged)
@@ -125,12 +124,12 @@ pub(super) async fn apply(target: &Target, plan: Plan) -> Result<BTreeMap<String
 /// Uploads one file, streamed (a national extract is hundreds of megabytes): a raw
 /// extract only when the store lacks it, a quarantine file always (it was rewritten).
 async fn put(target: &Target, kept: Kept) -> Result<(String, SeenFile)> {
-    let object = object(target, &kept.key);
+    let object = target.object(&kept.key);
     if kept.key.starts_with("raw/") {
         match target.store.head(&object).await {
             Ok(_) => return Ok(remembered(kept)),
             Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(store_error(target, &kept.key, e)),
+            Err(e) => return Err(target.error(&kept.key, e)),
         }
     }
     let mut file = tokio::fs::File::open(&kept.path)
@@ -170,25 +169,19 @@ pub(super) async fn bring_back(
     target: &Target,
     lake: &Lake,
 ) -> Result<Vec<(atomic::Staged, String)>> {
-    let prefix = target.root.clone().join("quarantine");
+    let prefix = target.object("quarantine");
     let listed: Vec<_> = target
         .store
         .list(Some(&prefix))
         .try_collect()
         .await
-        .map_err(|e| store_error(target, "quarantine", e))?;
+        .map_err(|e| target.error("quarantine", e))?;
     let work: Vec<_> = listed
         .into_iter()
         .filter_map(|meta| {
             let key = quarantine_key(meta.location.prefix_match(&target.root)?)?;
             Some(async move {
-                let object = object(target, &key);
-                let got = target.store.get(&object).await;
-                let bytes = match got {
-                    Ok(got) => got.bytes().await,
-                    Err(e) => Err(e),
-                }
-                .map_err(|e| store_error(target, &key, e))?;
+                let bytes = target.read(&key).await?;
                 let staged = atomic::stage_in_set(&lake.root().join(&key), &bytes)?;
                 Ok::<_, Error>((staged, key))
             })
@@ -209,9 +202,6 @@ fn quarantine_key<'a>(
     let [dir, pipeline, file] = parts.as_slice() else {
         return None;
     };
-    let plain = |s: &str| {
-        !s.is_empty() && !s.starts_with(['.', '_']) && !s.contains(['/', '\\']) && s != ".."
-    };
     let ok = dir == "quarantine"
         && pipeline
             .strip_prefix("pipeline=")
@@ -220,6 +210,11 @@ fn quarantine_key<'a>(
             .strip_suffix(".parquet")
             .is_some_and(|f| plain(f) && !f.contains('.'));
     ok.then(|| format!("{dir}/{pipeline}/{file}"))
+}
+
+/// A name as one part of a key: not empty, no separator, nothing hidden or climbing out.
+pub(super) fn plain(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with(['.', '_']) && !name.contains(['/', '\\'])
 }
 
 /// The lake's raw extracts and quarantine files (hidden and temporary ones left out).
@@ -255,22 +250,10 @@ fn local_kept(lake: &Lake) -> Result<Vec<Kept>> {
     Ok(kept)
 }
 
-/// The object of `key` under `target`'s prefix.
-fn object(target: &Target, key: &str) -> StorePath {
-    key.split('/')
-        .fold(target.root.clone(), |path, part| path.join(part))
-}
-
-fn store_error(target: &Target, key: &str, source: object_store::Error) -> Error {
-    Error::Store {
-        object: format!("{}/{key}", target.shown),
-        source,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use object_store::path::Path as StorePath;
 
     fn key(path: &str) -> Option<String> {
         quarantine_key(StorePath::from(path).parts())

@@ -18,20 +18,20 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use sha2::{Digest, Sha256};
 
+use super::evidence::plain;
 use super::seen::Seen;
 use super::{Lake, Target, Turn, lease_once};
 use crate::error::{Error, Result};
 use crate::lake::manifest::PipelineState;
 
 /// The directory of the states under the prefix.
-const DIR: [&str; 2] = ["_meta", "processed"];
+const DIR: &str = "_meta/processed";
 
 /// A pipeline's state to upload: its pipeline, its bytes and their digest.
-pub(super) type Changed = (String, Bytes, String);
+type Changed = (String, Bytes, String);
 
 /// Uploads each pipeline's processed extracts that changed since the last sync
 /// (`processed.rs`); `seen` keeps what was uploaded.
@@ -53,7 +53,7 @@ pub(super) async fn keep(
 
 /// The states of `states` that differ from what this host last uploaded (`uploaded`:
 /// per pipeline, the digest of its bytes then).
-pub(super) fn changed(
+fn changed(
     states: &BTreeMap<String, PipelineState>,
     uploaded: &BTreeMap<String, String>,
 ) -> Result<Vec<Changed>> {
@@ -76,18 +76,15 @@ pub(super) fn encoded(state: &PipelineState) -> Result<(Bytes, String)> {
 
 /// Uploads `changed` under `target`'s prefix: what the store holds of this host's
 /// states afterwards (pipeline → digest), to be remembered for the next sync.
-pub(super) async fn upload(
-    target: &Target,
-    changed: Vec<Changed>,
-) -> Result<Vec<(String, String)>> {
+async fn upload(target: &Target, changed: Vec<Changed>) -> Result<Vec<(String, String)>> {
     let mut done = Vec::with_capacity(changed.len());
     for (pipeline, bytes, digest) in changed {
-        let object = object(target, &pipeline);
+        let key = key(&pipeline);
         target
             .store
-            .put(&object, PutPayload::from_bytes(bytes))
+            .put(&target.object(&key), PutPayload::from_bytes(bytes))
             .await
-            .map_err(|e| store_error(target, &pipeline, e))?;
+            .map_err(|e| target.error(&key, e))?;
         done.push((pipeline, digest));
     }
     Ok(done)
@@ -101,15 +98,12 @@ pub(super) async fn bring_back(
     target: &Target,
     lake: &Lake,
 ) -> Result<BTreeMap<String, PipelineState>> {
-    let prefix = DIR
-        .iter()
-        .fold(target.root.clone(), |p, part| p.join(*part));
     let listed: Vec<_> = target
         .store
-        .list(Some(&prefix))
+        .list(Some(&target.object(DIR)))
         .try_collect()
         .await
-        .map_err(|e| store_error(target, "", e))?;
+        .map_err(|e| target.error(DIR, e))?;
     let mut states = BTreeMap::new();
     for meta in listed {
         let Some(pipeline) = meta
@@ -121,12 +115,11 @@ pub(super) async fn bring_back(
         else {
             continue;
         };
-        let got = target.store.get(&meta.location).await;
-        let bytes = match got {
-            Ok(got) => got.bytes().await,
-            Err(e) => Err(e),
+        let key = key(&pipeline);
+        if meta.location != target.object(&key) {
+            continue;
         }
-        .map_err(|e| store_error(target, &pipeline, e))?;
+        let bytes = target.read(&key).await?;
         match read(lake, &bytes) {
             Some(state) => {
                 states.insert(pipeline, state);
@@ -153,22 +146,9 @@ fn read(lake: &Lake, bytes: &[u8]) -> Option<PipelineState> {
     Some(state)
 }
 
-/// A pipeline name as a file stem: no separator, nothing hidden or climbing out.
-fn plain(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with(['.', '_']) && !name.contains(['/', '\\'])
-}
-
-fn object(target: &Target, pipeline: &str) -> StorePath {
-    DIR.iter()
-        .fold(target.root.clone(), |p, part| p.join(*part))
-        .join(format!("{pipeline}.json"))
-}
-
-fn store_error(target: &Target, pipeline: &str, source: object_store::Error) -> Error {
-    Error::Store {
-        object: format!("{}/{}/{pipeline}.json", target.shown, DIR.join("/")),
-        source,
-    }
+/// Where `pipeline`'s state is kept under the prefix.
+fn key(pipeline: &str) -> String {
+    format!("{DIR}/{pipeline}.json")
 }
 
 #[cfg(test)]

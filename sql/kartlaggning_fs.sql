@@ -13,9 +13,12 @@
 -- Every count is of distinct persons. How, matters at national size, where this view is
 -- most of the cost of publishing (docs/performance.md):
 -- * `rader` is how many different rows a person has in a measure and month. Nearly
---   everyone has one, and is counted by COUNT(*) without hashing person ids; the few with
---   several (payments with different reasons or details, or a register error) are
---   counted by COUNT(DISTINCT). The two share no person, so the sum is exact.
+--   everyone has one, and is counted by COUNT(*) without hashing person ids (they all
+--   share the key `flera` NULL); the few with several (payments with different reasons
+--   or details, or a register error) are grouped by their id and counted once each. The
+--   two share no person, so the sum is exact. Not COUNT(DISTINCT): grouped, DataFusion
+--   gives every group a hash set of its own, which was the largest cost of a night's
+--   publish (docs/performance.md).
 -- * Each row is spread over its breakdowns by one join with the `slot` list below (20
 --   rows: every breakdown, for its own kön and for T) instead of a UNION ALL per
 --   breakdown, which DataFusion would plan as one scan of the lake each.
@@ -56,8 +59,13 @@ b AS (
 ),
 counts AS (
     SELECT kommun, period, matt, kon, alder, dimension, kategori,
-           COUNT(*) FILTER (WHERE rader = 1) + COUNT(DISTINCT CASE WHEN rader > 1 THEN person_id END) AS antal
-    FROM b WHERE kategori IS NOT NULL
+           SUM(CASE WHEN flera IS NULL THEN rader_i_gruppen ELSE 1 END) AS antal
+    FROM (
+        SELECT kommun, period, matt, kon, alder, dimension, kategori,
+               CASE WHEN rader > 1 THEN person_id END AS flera, COUNT(*) AS rader_i_gruppen
+        FROM b WHERE kategori IS NOT NULL
+        GROUP BY kommun, period, matt, kon, alder, dimension, kategori, CASE WHEN rader > 1 THEN person_id END
+    ) g
     GROUP BY kommun, period, matt, kon, alder, dimension, kategori
 ),
 levererat AS (

@@ -13,9 +13,9 @@
 -- Every count is of distinct persons. How, matters at national size, where this view is
 -- most of the cost of publishing (docs/performance.md):
 -- * `rader` is how many different rows a person has in a measure and month. Nearly
---   everyone has one, and is counted by COUNT(*) without hashing person ids (they all
---   share the key `flera` NULL); the few with several (payments with different reasons
---   or details, or a register error) are grouped by their id and counted once each. The
+--   everyone has one, and is counted by their rows without hashing person ids (`flera`
+--   is NULL for them all); the few with several (payments with different reasons or
+--   details, or a register error) have their id as `flera` and are counted once each. The
 --   two share no person, so the sum is exact. Not COUNT(DISTINCT): grouped, DataFusion
 --   gives every group a hash set of its own, which was the largest cost of a night's
 --   publish (docs/performance.md).
@@ -29,7 +29,7 @@ n AS (
     SELECT kommun, period, matt, person_id, COUNT(*) AS rader FROM d GROUP BY kommun, period, matt, person_id
 ),
 b AS (
-    SELECT d.kommun, d.period, d.matt, d.person_id, n.rader, s.dimension,
+    SELECT d.kommun, d.period, d.matt, CASE WHEN n.rader > 1 THEN d.person_id END AS flera, s.dimension,
            CASE WHEN s.alla THEN 'T' ELSE d.kon END AS kon,
            CASE WHEN s.slot = 'alder' THEN CAST(d.alder AS VARCHAR) ELSE '16-24' END AS alder,
            CASE s.slot
@@ -61,10 +61,9 @@ counts AS (
     SELECT kommun, period, matt, kon, alder, dimension, kategori,
            SUM(CASE WHEN flera IS NULL THEN rader_i_gruppen ELSE 1 END) AS antal
     FROM (
-        SELECT kommun, period, matt, kon, alder, dimension, kategori,
-               CASE WHEN rader > 1 THEN person_id END AS flera, COUNT(*) AS rader_i_gruppen
+        SELECT kommun, period, matt, kon, alder, dimension, kategori, flera, COUNT(*) AS rader_i_gruppen
         FROM b WHERE kategori IS NOT NULL
-        GROUP BY kommun, period, matt, kon, alder, dimension, kategori, CASE WHEN rader > 1 THEN person_id END
+        GROUP BY kommun, period, matt, kon, alder, dimension, kategori, flera
     ) g
     GROUP BY kommun, period, matt, kon, alder, dimension, kategori
 ),

@@ -248,15 +248,12 @@ pub fn decode_chunks<E: From<FormatError>>(
     on_chunk: &mut dyn FnMut(RawTable) -> Result<(), E>,
 ) -> Result<usize, E> {
     match format {
-        Format::Csv(o) => {
-            let text = csv::text(bytes, o.encoding)?;
-            shape(
-                csv::records(&text, o.delimiter),
-                options,
-                chunk_rows,
-                on_chunk,
-            )
-        }
+        Format::Csv(o) => shape(
+            csv::records(bytes, o.encoding, o.delimiter)?,
+            options,
+            chunk_rows,
+            on_chunk,
+        ),
         Format::Xlsx(o) => {
             let rows = xlsx::read(bytes, o.sheet.as_deref(), options.numbers.decimal)?;
             shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)

@@ -79,8 +79,12 @@ pub fn records<'b>(
     let (encoding, bom) = encoding_rs::Encoding::for_bom(bytes).unwrap_or((encoding, 0));
     let bytes = &bytes[bom..];
     let (input, fields) = if encoding == encoding_rs::UTF_8 {
-        if std::str::from_utf8(bytes).is_err() {
-            return Err(invalid(encoding));
+        if let Err(e) = std::str::from_utf8(bytes) {
+            let line = 1 + bytes[..e.valid_up_to()]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            return Err(invalid(encoding, Some(line)));
         }
         (Cow::Borrowed(bytes), Fields::Utf8)
     } else if encoding.is_single_byte() && encoding.is_ascii_compatible() {
@@ -89,7 +93,7 @@ pub fn records<'b>(
     } else {
         let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
         if had_errors {
-            return Err(invalid(encoding));
+            return Err(invalid(encoding, None));
         }
         (Cow::Owned(text.into_owned().into_bytes()), Fields::Utf8)
     };
@@ -128,15 +132,16 @@ enum Fields {
 }
 
 impl Fields {
-    fn text(self, field: &[u8]) -> Result<String, FormatError> {
+    /// The text of a field of the record starting on line `row`.
+    fn text(self, field: &[u8], row: usize) -> Result<String, FormatError> {
         match self {
             Fields::Utf8 => std::str::from_utf8(field)
                 .map(str::to_string)
-                .map_err(|_| invalid(encoding_rs::UTF_8)),
+                .map_err(|_| invalid(encoding_rs::UTF_8, Some(row))),
             Fields::SingleByte(encoding) => encoding
                 .decode_without_bom_handling_and_without_replacement(field)
                 .map(Cow::into_owned)
-                .ok_or_else(|| invalid(encoding)),
+                .ok_or_else(|| invalid(encoding, Some(row))),
         }
     }
 }
@@ -194,7 +199,7 @@ impl Records<'_> {
             row,
             cells: record
                 .iter()
-                .map(|f| self.fields.text(f))
+                .map(|f| self.fields.text(f, row))
                 .collect::<Result<_, _>>()?,
             problem,
         })
@@ -225,10 +230,11 @@ fn not_cut(input: &[u8], fields: Fields) -> Result<(), FormatError> {
     Ok(())
 }
 
-/// The error for bytes not valid in `encoding`.
-fn invalid(encoding: &'static encoding_rs::Encoding) -> FormatError {
+/// The error for bytes not valid in `encoding`, the first on `line` where it is known.
+fn invalid(encoding: &'static encoding_rs::Encoding, line: Option<usize>) -> FormatError {
     FormatError::Encoding {
         encoding: encoding.name(),
+        line,
         hint: if encoding == encoding_rs::UTF_8 {
             " (is it windows-1252? set format.encoding)"
         } else {
@@ -279,10 +285,11 @@ mod tests {
 
     #[test]
     fn wrong_encoding_is_reported() {
-        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("Födelseland\n");
+        let (bytes, _, _) = encoding_rs::WINDOWS_1252.encode("Land\nSverige\nFöds\n");
         let e = read(&bytes, b';', encoding_rs::UTF_8)
             .expect_err("not utf-8")
             .to_string();
+        assert!(e.contains("UTF-8 at line 3"), "{e}");
         assert!(e.contains("windows-1252"), "{e}");
     }
 
@@ -335,10 +342,10 @@ mod tests {
                 .decode_without_bom_handling_and_without_replacement(b"\xaa")
                 .is_none()
         );
-        let e = read(b"a;b\n1;\xaa\n", b';', greek)
+        let e = read(b"a;b\n\n1;\xaa\n", b';', greek)
             .expect_err("unmapped byte")
             .to_string();
-        assert!(e.contains("windows-1253"), "{e}");
+        assert!(e.contains("windows-1253 at line 3"), "{e}");
         assert!(read(b"a;b\n1;\xe1\n", b';', greek).is_ok());
     }
 

@@ -10,10 +10,12 @@
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     /// The bytes are not valid in the configured encoding (or the one a BOM names).
-    #[error("the file is not valid {encoding}{hint}")]
+    #[error("the file is not valid {encoding}{}{hint}", .line.map(|l| format!(" at line {l}")).unwrap_or_default())]
     Encoding {
         /// The encoding used.
         encoding: &'static str,
+        /// The line of the first invalid byte, where it is known.
+        line: Option<usize>,
         /// A hint at the likely right one, or empty.
         hint: &'static str,
     },

@@ -29,13 +29,13 @@ pub enum FormatError {
         last_line: String,
     },
 
-    /// The CSV reader could not read a record.
-    #[error("row {row}: {source}")]
-    Record {
-        /// 1-based record number.
+    /// The file could not be read (the extract's bytes are read as they are decoded).
+    #[error("could not read the file after row {row}: {source}")]
+    Read {
+        /// Records read before.
         row: usize,
-        /// What the reader said.
-        source: ::csv::Error,
+        /// What reading said.
+        source: std::io::Error,
     },
 
     /// The bytes are not an .xlsx workbook.

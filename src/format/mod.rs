@@ -118,11 +118,13 @@ impl RawTable {
     }
 }
 
-/// Input quoted in a message: at most 200 characters, so a file of one 10 MB line does
-/// not end up whole in the log and the run ledger.
+/// Characters of input a message quotes at most.
+pub(crate) const QUOTED_CHARS: usize = 200;
+
+/// Input quoted in a message: at most [`QUOTED_CHARS`] characters, so a file of one 10 MB
+/// line does not end up whole in the log and the run ledger.
 pub fn quote(text: &str) -> String {
-    const MAX: usize = 200;
-    match text.char_indices().nth(MAX) {
+    match text.char_indices().nth(QUOTED_CHARS) {
         Some((cut, _)) => format!("{}… ({} characters)", &text[..cut], text.chars().count()),
         None => text.to_string(),
     }
@@ -194,7 +196,7 @@ fn collected(
 pub fn decode_chunks_ahead<E: From<FormatError>>(
     format: &Format,
     options: &TableOptions,
-    bytes: &[u8],
+    input: impl std::io::Read + Send,
     chunk_rows: usize,
     on_chunk: &mut dyn FnMut(RawTable) -> Result<(), E>,
 ) -> Result<usize, E> {
@@ -205,7 +207,7 @@ pub fn decode_chunks_ahead<E: From<FormatError>>(
         let (ahead, chunks) = std::sync::mpsc::sync_channel::<RawTable>(0);
         let reader = s.spawn(move || {
             // `None`: the receiving side has stopped, with an error of its own.
-            decode_chunks::<Option<FormatError>>(format, options, bytes, chunk_rows, &mut |c| {
+            decode_chunks::<Option<FormatError>>(format, options, input, chunk_rows, &mut |c| {
                 ahead.send(c).map_err(|_| None)
             })
         });
@@ -231,11 +233,12 @@ pub fn decode_chunks_ahead<E: From<FormatError>>(
     })
 }
 
-/// Decodes `bytes` and hands the data rows to `on_chunk` in tables of at most
-/// `chunk_rows` rows, in file order, each with the head and the columns; at least one
-/// (possibly empty) table is handed over. A CSV file is split into records as it is
-/// read, so a large extract never exists as one table of text cells. Returns the number
-/// of rows dropped by `skip_trailing_rows` and `drop_rows_where`.
+/// Decodes the extract `input` and hands the data rows to `on_chunk` in tables of at
+/// most `chunk_rows` rows, in file order, each with the head and the columns; at least
+/// one (possibly empty) table is handed over. A CSV file is read block by block and split
+/// into records as it is read, so a large extract is held neither as bytes nor as one
+/// table of text cells; the other formats (workbooks, JSON: small) are read whole.
+/// Returns the number of rows dropped by `skip_trailing_rows` and `drop_rows_where`.
 ///
 /// The error is the caller's: what `on_chunk` fails with, or a [`FormatError`] turned
 /// into it, so a caller that maps and spills in `on_chunk` keeps its own failures apart
@@ -243,30 +246,33 @@ pub fn decode_chunks_ahead<E: From<FormatError>>(
 pub fn decode_chunks<E: From<FormatError>>(
     format: &Format,
     options: &TableOptions,
-    bytes: &[u8],
+    input: impl std::io::Read + Send,
     chunk_rows: usize,
     on_chunk: &mut dyn FnMut(RawTable) -> Result<(), E>,
 ) -> Result<usize, E> {
-    match format {
-        Format::Csv(o) => shape(
-            csv::records(bytes, o.encoding, o.delimiter)?,
-            options,
-            chunk_rows,
-            on_chunk,
-        ),
-        Format::Xlsx(o) => {
-            let rows = xlsx::read(bytes, o.sheet.as_deref(), options.numbers.decimal)?;
-            shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
+    let rows = match format {
+        Format::Csv(o) => {
+            return shape(
+                csv::records(input, o.encoding, o.delimiter)?,
+                options,
+                chunk_rows,
+                on_chunk,
+            );
         }
-        Format::JsonStat => {
-            let rows = jsonstat::read(bytes, options.numbers.decimal)?;
-            shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
-        }
-        Format::Kolada => {
-            let rows = kolada::read(bytes, options.numbers.decimal)?;
-            shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
-        }
-    }
+        Format::Xlsx(o) => xlsx::read(&whole(input)?, o.sheet.as_deref(), options.numbers.decimal)?,
+        Format::JsonStat => jsonstat::read(&whole(input)?, options.numbers.decimal)?,
+        Format::Kolada => kolada::read(&whole(input)?, options.numbers.decimal)?,
+    };
+    shape(rows.into_iter().map(Ok), options, chunk_rows, on_chunk)
+}
+
+/// The whole of `input`, for the formats read as a whole.
+fn whole(mut input: impl std::io::Read) -> Result<Vec<u8>, FormatError> {
+    let mut bytes = Vec::new();
+    input
+        .read_to_end(&mut bytes)
+        .map_err(|source| FormatError::Read { row: 0, source })?;
+    Ok(bytes)
 }
 
 #[cfg(test)]

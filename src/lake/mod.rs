@@ -86,13 +86,33 @@ impl Lake {
         format!("raw/{}/{sha256}{ext}", &sha256[..2])
     }
 
-    /// Keeps a raw extract (content-addressed: the same bytes are stored once).
-    pub fn keep_raw(&self, relative: &str, bytes: &[u8]) -> Result<()> {
+    /// Keeps a raw extract (content-addressed: the same bytes are stored once), copied
+    /// from `content` a block at a time; a failure to read it is reported through
+    /// `read_error`, and leaves nothing behind.
+    pub fn keep_raw(
+        &self,
+        relative: &str,
+        mut content: impl std::io::Read,
+        read_error: impl Fn(std::io::Error) -> crate::error::Error,
+    ) -> Result<()> {
+        use std::io::Write;
         let path = self.root.join(relative);
         if path.exists() {
             return Ok(());
         }
-        atomic::write(&path, bytes)
+        let mut out = atomic::StagingFile::create(&path)?;
+        let mut block = vec![0; 256 * 1024];
+        loop {
+            let n = match content.read(&mut block) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(e)),
+            };
+            out.write_all(&block[..n])
+                .map_err(|e| crate::error::Error::io(out.path(), e))?;
+        }
+        out.finish()?.publish()
     }
 
     /// This lake's identity: random, made at first need and kept in `_meta/lake_id`, so
@@ -127,9 +147,49 @@ impl Lake {
         self.root.join(relative).is_file()
     }
 
-    /// Reads a kept raw extract.
-    pub fn read_raw(&self, relative: &str) -> Result<Vec<u8>> {
-        let path = self.root.join(relative);
-        std::fs::read(&path).map_err(|e| crate::error::Error::io(path, e))
+    /// The path of a kept raw extract.
+    pub fn raw_path(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raw_copy_whose_reading_fails_leaves_nothing_and_a_kept_one_is_not_copied_again() {
+        struct Failing;
+        impl std::io::Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("the file changed"))
+            }
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let lake = Lake::new(dir.path());
+        let failed = lake.keep_raw("raw/ab/abcd.csv", Failing, |e| {
+            crate::error::Error::Internal(e.to_string())
+        });
+        assert!(failed.is_err_and(|e| e.to_string().contains("the file changed")));
+        assert!(
+            !lake.has_raw("raw/ab/abcd.csv"),
+            "a failed copy is not a raw extract"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path().join("raw/ab"))
+            .expect("raw dir")
+            .collect();
+        assert!(left.is_empty(), "no temporary file left: {left:?}");
+        let bytes = vec![7u8; 600 * 1024];
+        let to_error = |e: std::io::Error| crate::error::Error::Internal(e.to_string());
+        lake.keep_raw("raw/ab/abcd.csv", &bytes[..], to_error)
+            .expect("kept");
+        assert_eq!(
+            std::fs::read(lake.raw_path("raw/ab/abcd.csv")).expect("raw"),
+            bytes,
+            "copied block by block, whole"
+        );
+        // Content-addressed: a second copy reads nothing.
+        lake.keep_raw("raw/ab/abcd.csv", Failing, to_error)
+            .expect("already kept");
     }
 }

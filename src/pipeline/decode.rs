@@ -118,10 +118,11 @@ pub(super) fn all(
             };
             let e = match without_raw.remove(&sha) {
                 Some(fetched) => fetched,
-                None => {
-                    let bytes = ctx.lake.read_raw(&state.raw_path)?;
-                    Extract::in_memory(state.file.clone(), state.raw_path.clone(), bytes)
-                }
+                None => Extract::listed(
+                    state.file.clone(),
+                    state.raw_path.clone(),
+                    ctx.lake.raw_path(&state.raw_path),
+                ),
             };
             let d = one(&run, e, sha)?;
             rebuild.extend(d.parts.iter().cloned());
@@ -155,17 +156,24 @@ fn one(run: &Shared<'_, '_>, mut extract: Extract, sha: String) -> Result<Decode
         opts,
         ..
     } = *run;
-    // A listed file is read only now, one at a time.
-    extract.load(&pipeline.name, &sha)?;
     let data_err = |message: String| Error::Data {
         pipeline: pipeline.name.clone(),
         file: extract.name.clone(),
         message: crate::normalize::personnummer::scrub(&message),
     };
-    if !opts.dry_run {
+    // The extract is read a block at a time, never held: copied into the lake's raw
+    // copy and checked against its hash on the way, then decoded from that copy (a dry
+    // run, which keeps nothing, decodes the checked content itself).
+    let raw = ctx.lake.raw_relative(&sha, &extract.name);
+    let content = extract.content(&pipeline.name, &sha)?;
+    let input: Box<dyn std::io::Read + Send + '_> = if opts.dry_run {
+        Box::new(content)
+    } else {
         ctx.lake
-            .keep_raw(&ctx.lake.raw_relative(&sha, &extract.name), &extract.bytes)?;
-    }
+            .keep_raw(&raw, content, |e| extract.read_error(&pipeline.name, e))?;
+        let path = ctx.lake.raw_path(&raw);
+        Box::new(std::fs::File::open(&path).map_err(|e| Error::io(path, e))?)
+    };
     let extract_id = sha[..16].to_string();
     let order = std::sync::Arc::new((extract.name.clone(), sha.clone()));
     let mut mapped = Mapped::default();
@@ -173,7 +181,7 @@ fn one(run: &Shared<'_, '_>, mut extract: Extract, sha: String) -> Result<Decode
     let dropped = format::decode_chunks_ahead(
         &pipeline.format,
         &pipeline.table,
-        &extract.bytes,
+        input,
         if opts.chunk_rows == 0 {
             CHUNK_ROWS
         } else {
@@ -198,9 +206,9 @@ fn one(run: &Shared<'_, '_>, mut extract: Extract, sha: String) -> Result<Decode
         ChunkError::Lake(e) => e,
     })?;
     lock(run.held).coalesce(&order)?;
-    // The bytes are kept on disk (`keep_raw`) and everything the run needs from them is
-    // mapped: holding them until every extract is decoded would add the size of all the
-    // night's files to the peak.
+    // A fetched extract's bytes are kept on disk (`keep_raw`) and everything the run
+    // needs from them is mapped: holding them until every extract is decoded would add
+    // the size of all the night's files to the peak.
     extract.bytes = Vec::new();
     // The first rejections are logged one by one; the rest only counted (the
     // quarantine table has them all), so a bad national extract cannot flood the log.

@@ -55,14 +55,7 @@ pub fn read_glob(pipeline: &str, pattern: &str) -> Result<Vec<Extract>> {
     }
     paths
         .into_iter()
-        .map(|p| {
-            Ok(Extract {
-                name: file_name(&p),
-                location: p.display().to_string(),
-                bytes: Vec::new(),
-                file: Some(p),
-            })
-        })
+        .map(|p| Ok(Extract::listed(file_name(&p), p.display().to_string(), p)))
         .collect()
 }
 

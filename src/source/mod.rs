@@ -69,7 +69,7 @@ pub struct Extract {
     pub name: String,
     /// Full path or URL (without query string), for messages.
     pub location: String,
-    /// Content (empty until [`Extract::load`] for an extract listed from a local file).
+    /// Content (empty for an extract listed from a local file: it is read from `file`).
     pub bytes: Vec<u8>,
     /// The local file the content is read from, when it was listed rather than fetched.
     pub file: Option<PathBuf>,
@@ -86,49 +86,69 @@ impl Extract {
         }
     }
 
-    /// The content's size in bytes: a listed file's from its metadata until it is loaded
-    /// (None when that cannot be read; loading will say why).
+    /// An extract in the local file `path`, read when the run comes to it.
+    pub fn listed(name: String, location: String, path: PathBuf) -> Self {
+        Extract {
+            name,
+            location,
+            bytes: Vec::new(),
+            file: Some(path),
+        }
+    }
+
+    /// The content's size in bytes: a listed file's from its metadata (None when that
+    /// cannot be read; reading will say why).
     pub fn size(&self) -> Option<u64> {
-        match &self.file {
-            Some(path) if self.bytes.is_empty() => std::fs::metadata(path).ok().map(|m| m.len()),
-            _ => Some(self.bytes.len() as u64),
+        match self.listed_file() {
+            Some(path) => std::fs::metadata(path).ok().map(|m| m.len()),
+            None => Some(self.bytes.len() as u64),
         }
     }
 
     /// SHA-256 of the content, as hex; a listed file is read through, not held.
     pub fn sha256(&self, pipeline: &str) -> Result<String> {
-        let Some(path) = self.file.as_ref().filter(|_| self.bytes.is_empty()) else {
-            return Ok(hex::encode(Sha256::digest(&self.bytes)));
-        };
         let mut hasher = Sha256::new();
-        std::fs::File::open(path)
-            .and_then(|mut f| std::io::copy(&mut f, &mut hasher))
+        std::io::copy(&mut self.open(pipeline)?, &mut hasher)
             .map_err(|e| self.read_error(pipeline, e))?;
         Ok(hex::encode(hasher.finalize()))
     }
 
-    /// Brings a listed file's content into memory. It must still be the content whose
-    /// hash is `sha`: a file rewritten while the run reads it fails the run (a retry
-    /// reads it again) instead of being recorded under the other content's hash.
-    pub fn load(&mut self, pipeline: &str, sha: &str) -> Result<()> {
-        let Some(path) = self.file.as_ref().filter(|_| self.bytes.is_empty()) else {
-            return Ok(());
-        };
-        let bytes = std::fs::read(path).map_err(|e| self.read_error(pipeline, e))?;
-        if hex::encode(Sha256::digest(&bytes)) != sha {
-            return Err(Error::Source {
-                pipeline: pipeline.into(),
-                location: self.location.clone(),
-                message: "the file changed while the run read it; the next run reads it again"
-                    .into(),
-                transient: true,
-            });
-        }
-        self.bytes = bytes;
-        Ok(())
+    /// The content as it is read, a block at a time. It must still be the content whose
+    /// hash is `sha`: a file rewritten while the run reads it fails its last read (a
+    /// retry reads it again) instead of being recorded under the other content's hash.
+    /// Its reading errors become the run's through [`Extract::read_error`].
+    pub fn content(&self, pipeline: &str, sha: &str) -> Result<Content<'_>> {
+        Ok(Content {
+            inner: self.open(pipeline)?,
+            hasher: Sha256::new(),
+            sha: sha.to_string(),
+        })
     }
 
-    fn read_error(&self, pipeline: &str, e: std::io::Error) -> Error {
+    fn listed_file(&self) -> Option<&PathBuf> {
+        self.file.as_ref().filter(|_| self.bytes.is_empty())
+    }
+
+    fn open(&self, pipeline: &str) -> Result<Box<dyn std::io::Read + Send + '_>> {
+        Ok(match self.listed_file() {
+            Some(path) => {
+                Box::new(std::fs::File::open(path).map_err(|e| self.read_error(pipeline, e))?)
+            }
+            None => Box::new(self.bytes.as_slice()),
+        })
+    }
+
+    /// The run's error for a failure to read the content: a file that changed while
+    /// it was read is worth a retry, other failures are not.
+    pub fn read_error(&self, pipeline: &str, e: std::io::Error) -> Error {
+        if e.get_ref().is_some_and(|inner| inner.is::<Changed>()) {
+            return Error::Source {
+                pipeline: pipeline.into(),
+                location: self.location.clone(),
+                message: Changed.to_string(),
+                transient: true,
+            };
+        }
         Error::Source {
             pipeline: pipeline.into(),
             location: self.location.clone(),
@@ -137,6 +157,31 @@ impl Extract {
         }
     }
 }
+
+/// An extract's content being read ([`Extract::content`]): hashed as it is read, and at
+/// its end compared with the hash the run knows it by.
+pub struct Content<'a> {
+    inner: Box<dyn std::io::Read + Send + 'a>,
+    hasher: Sha256,
+    sha: String,
+}
+
+impl std::io::Read for Content<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.hasher.update(&buf[..n]);
+        } else if !buf.is_empty() && hex::encode(self.hasher.clone().finalize()) != self.sha {
+            return Err(std::io::Error::other(Changed));
+        }
+        Ok(n)
+    }
+}
+
+/// The content read is not the content hashed before.
+#[derive(Debug, thiserror::Error)]
+#[error("the file changed while the run read it; the next run reads it again")]
+struct Changed;
 
 /// Fetches every extract of the pipeline named `pipeline` from `source`, sorted by name.
 pub async fn fetch(
@@ -158,28 +203,31 @@ pub async fn fetch(
 mod tests {
     use super::*;
 
+    /// Reads `content` to its end, as the run does.
+    fn read_all(extract: &Extract, sha: &str) -> Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut extract.content("p", sha)?, &mut bytes)
+            .map_err(|e| extract.read_error("p", e))?;
+        Ok(bytes)
+    }
+
     #[test]
-    fn a_listed_file_is_read_when_loaded_and_a_file_rewritten_in_between_fails_the_run() {
+    fn a_listed_file_is_read_when_its_content_is_and_a_file_rewritten_in_between_fails_the_run() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("fs_201505.csv");
         std::fs::write(&path, b"a;b\n1;2\n").expect("write");
         let pattern = dir.path().join("fs_*.csv").display().to_string();
-        let mut listed = file::read_glob("p", &pattern).expect("listed");
+        let listed = file::read_glob("p", &pattern).expect("listed");
         assert_eq!(listed.len(), 1);
         assert!(listed[0].bytes.is_empty(), "a listed file is not held");
         let sha = listed[0].sha256("p").expect("hash");
-        assert_eq!(
-            sha,
-            Extract::in_memory("x".into(), "x".into(), b"a;b\n1;2\n".to_vec())
-                .sha256("p")
-                .expect("hash")
-        );
-        let mut again = listed[0].clone();
-        again.load("p", &sha).expect("load");
-        assert_eq!(again.bytes, b"a;b\n1;2\n");
+        let in_memory = Extract::in_memory("x".into(), "x".into(), b"a;b\n1;2\n".to_vec());
+        assert_eq!(sha, in_memory.sha256("p").expect("hash"));
+        assert_eq!(read_all(&listed[0], &sha).expect("read"), b"a;b\n1;2\n");
+        assert_eq!(read_all(&in_memory, &sha).expect("read"), b"a;b\n1;2\n");
 
         std::fs::write(&path, b"a;b\n1;3\n").expect("rewrite");
-        match listed[0].load("p", &sha) {
+        match read_all(&listed[0], &sha) {
             Err(Error::Source {
                 transient: true,
                 message,

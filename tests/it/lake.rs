@@ -35,7 +35,7 @@ pub fn partition(t: &TestLake) -> PathBuf {
 #[tokio::test]
 async fn rerun_is_identical_and_unchanged_extracts_are_skipped() {
     let mut t = TestLake::new();
-    private_fs_pipeline(&mut t);
+    let extract = private_fs_pipeline(&mut t);
     let (first, out) = t.run(&["fs"]).await;
     assert_eq!(first.reports[0].status, "ok", "{out}");
     let bytes = std::fs::read(partition(&t)).expect("partition written");
@@ -64,6 +64,11 @@ async fn rerun_is_identical_and_unchanged_extracts_are_skipped() {
     // The raw extract is kept once, content-addressed, and lineage names it.
     let raw: Vec<_> = files_under(&t.lake().root().join("raw"));
     assert_eq!(raw.len(), 1);
+    assert_eq!(
+        std::fs::read(&raw[0]).expect("raw copy"),
+        std::fs::read(&extract).expect("extract"),
+        "the raw copy is the extract, byte for byte"
+    );
     assert_eq!(t.scalar("select count(*) from lineage where pipeline = 'fs' and file = 'fs_201505.csv' and kommun = '0880' and period = '2015-05'").await, Some(1));
 }
 

@@ -285,7 +285,10 @@ mod tests {
     fn a_plan_uploads_what_changed_and_deletes_removed_quarantine() {
         let dir = tempfile::tempdir().expect("tempdir");
         let lake = Lake::new(dir.path());
-        lake.keep_raw("raw/ab/abcd.csv", b"extract").expect("raw");
+        lake.keep_raw("raw/ab/abcd.csv", &b"extract"[..], |e| {
+            crate::error::Error::io("extract", e)
+        })
+        .expect("raw");
         let quarantine = lake.quarantine_file("p", "0123456789abcdef");
         atomic::write(&quarantine, b"rows").expect("quarantine");
         let first = plan(&lake, &BTreeMap::new()).expect("plan");

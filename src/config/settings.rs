@@ -144,10 +144,14 @@ pub struct RawPublish {
     pub suppress_below: Option<u32>,
     /// Kommun-months whose cells are computed and held together while publishing
     /// (default 72: six kommuner with their months of up to twelve periods computed
-    /// together). A chunk is whole kommuner; a kommun with more months than this is a
-    /// chunk of its own. Lower takes less memory and more queries (docs/performance.md:
+    /// together). A chunk is whole kommuner; a kommun with more months than this is cut
+    /// between its months. Lower takes less memory and more queries (docs/performance.md:
     /// 144 took 34.9 s and 1039 MB for a national year, 72 took 36.2 s and 766 MB).
     pub kommun_months_per_chunk: Option<usize>,
+    /// Lake rows a chunk of kommun-months is computed from, at most (default 150,000;
+    /// a kommun-month over it alone is a chunk of its own). A chunk's memory follows its
+    /// rows: this bounds publishing when kommun-months are large (docs/performance.md).
+    pub rows_per_chunk: Option<u64>,
     /// Days a published set is kept after it was replaced (default 30), so that
     /// `malgrupp export --as-of` can say what was published at any moment of them; 0
     /// keeps only the set before the current one.
@@ -181,6 +185,8 @@ pub struct Settings {
     pub suppress_below: u32,
     /// Kommun-months computed and held together while publishing (at least 1).
     pub kommun_months_per_chunk: usize,
+    /// Lake rows a publish's chunk is computed from, at most (at least 1).
+    pub rows_per_chunk: u64,
     /// Days a replaced published set is kept (`[publish] keep_days`).
     pub published_keep_days: u32,
     /// Where the published views are committed as Delta tables (`[publish] delta`).
@@ -400,6 +406,7 @@ impl Settings {
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
             kommun_months_per_chunk: raw.publish.kommun_months_per_chunk.unwrap_or(72).max(1),
+            rows_per_chunk: raw.publish.rows_per_chunk.unwrap_or(150_000).max(1),
             published_keep_days: raw.publish.keep_days.unwrap_or(30),
             published_delta,
             lake_delta,

@@ -23,6 +23,7 @@
 //! changed, nothing is written at all.
 
 pub mod cells;
+mod chunking;
 pub mod constraints;
 pub mod delta;
 pub mod followup;

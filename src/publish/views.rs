@@ -6,9 +6,9 @@
 //! files: they are hard-linked from the previous generation, never rewritten. So a night
 //! that adds one month writes that month's files only, and its cost follows the new
 //! month, not the lake's history. Periods that changed are computed up to twelve at a
-//! time, a chunk of whole kommuner with their months of those periods at a time
-//! (`[publish] kommun_months_per_chunk`); within them, kommun-months whose inputs did not
-//! change keep their previously published rows.
+//! time, a chunk of whole kommuner with their months of those periods at a time, within
+//! `[publish] kommun_months_per_chunk` and `rows_per_chunk` (`chunking`); within them,
+//! kommun-months whose inputs did not change keep their previously published rows.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +19,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 use super::cells::{self, Cell};
+use super::chunking;
 use super::output::ViewOutput;
 use super::state::{KommunMonth, State};
 use super::{PublishReport, collect_one, suppress_each_kommun_month};
@@ -201,7 +202,19 @@ async fn write_window(
     // stops that write.
     let mut writing: tokio::task::JoinSet<Result<Outputs>> = tokio::task::JoinSet::new();
     let mut idle = Some(std::mem::take(outputs));
-    for chunk in chunks(kms, settings.kommun_months_per_chunk) {
+    let lake = crate::lake::Lake::new(&settings.lake_root);
+    let rows = kms
+        .iter()
+        .map(|km| match has_previous && now.unchanged_in(previous, km) {
+            true => Ok(0),
+            false => chunking::lake_rows(&lake, km),
+        })
+        .collect::<Result<Vec<u64>>>()?;
+    let budget = chunking::Budget {
+        kommun_months: settings.kommun_months_per_chunk,
+        rows: settings.rows_per_chunk,
+    };
+    for chunk in chunking::chunks(kms, &rows, budget) {
         let (keep, redo): (Vec<&KommunMonth>, Vec<&KommunMonth>) = chunk
             .iter()
             .partition(|km| has_previous && now.unchanged_in(previous, km));
@@ -267,26 +280,6 @@ async fn written(writing: &mut tokio::task::JoinSet<Result<Outputs>>) -> Result<
             "a publish's files were neither idle nor being written".into(),
         )),
     }
-}
-
-/// The kommun-months `all` (in kommun order) cut into chunks of whole kommuner, each of
-/// at most `per_chunk` kommun-months unless one kommun alone has more.
-fn chunks(all: &[KommunMonth], per_chunk: usize) -> Vec<&[KommunMonth]> {
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < all.len() {
-        let kommun_end = i + all[i..].iter().take_while(|km| km.0 == all[i].0).count();
-        if kommun_end - start > per_chunk && i > start {
-            chunks.push(&all[start..i]);
-            start = i;
-        }
-        i = kommun_end;
-    }
-    if start < all.len() {
-        chunks.push(&all[start..]);
-    }
-    chunks
 }
 
 /// `kommun in (…) and period in (…)`: the smallest condition covering the kommun-months
@@ -433,47 +426,6 @@ mod tests {
         spec.iter()
             .flat_map(|&(k, n)| (1..=n).map(move |m| (k.to_string(), format!("2015-{m:02}"))))
             .collect()
-    }
-
-    #[test]
-    fn chunks_are_whole_kommuner_within_the_budget_unless_one_kommun_exceeds_it() {
-        let all = kms(&[
-            ("0180", 3),
-            ("0181", 3),
-            ("0182", 5),
-            ("0183", 1),
-            ("0184", 2),
-        ]);
-        let sizes = |per| -> Vec<Vec<&str>> {
-            chunks(&all, per)
-                .iter()
-                .map(|c| {
-                    let mut k: Vec<&str> = c.iter().map(|km| km.0.as_str()).collect();
-                    k.dedup();
-                    k
-                })
-                .collect()
-        };
-        assert_eq!(
-            sizes(6),
-            [vec!["0180", "0181"], vec!["0182", "0183"], vec!["0184"]]
-        );
-        // A kommun larger than the budget is a chunk of its own, never split.
-        assert_eq!(
-            sizes(4),
-            [
-                vec!["0180"],
-                vec!["0181"],
-                vec!["0182"],
-                vec!["0183", "0184"]
-            ]
-        );
-        assert_eq!(sizes(1).len(), 5);
-        assert_eq!(chunks(&all, 100).len(), 1);
-        assert!(chunks(&[], 10).is_empty());
-        // Every kommun-month once, in order.
-        let joined: Vec<KommunMonth> = chunks(&all, 4).concat();
-        assert_eq!(joined, all);
     }
 
     #[test]

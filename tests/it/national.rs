@@ -1,6 +1,6 @@
 //! The national case at a small size: chunked ingest changes no byte and keeps row
-//! numbers; publishing a kommun-month at a time (in parallel, in chunks of kommuner,
-//! incrementally) gives exactly what suppressing each kommun-month on its own gives, and
+//! numbers; publishing a kommun-month at a time (in parallel, in chunks of kommuner or
+//! of months bounded in rows, incrementally) gives exactly what suppressing each kommun-month on its own gives, and
 //! what one suppression of the whole table gives; a night adds a month without
 //! recomputing the others; nothing changed means nothing written.
 
@@ -373,6 +373,28 @@ async fn splitting_by_kommun_month_hides_what_one_suppression_of_the_whole_table
         suppression::suppress(&values, &publish::constraints(cells), 5)
     };
     assert_eq!(published(&t).await, expected(&t, whole).await);
+}
+
+#[tokio::test]
+async fn chunks_bounded_in_rows_cut_kommuner_between_months_and_change_nothing() {
+    let mut t = TestLake::new();
+    national(&mut t, 12, 2, 12 * 8);
+    // About 8 rows a kommun-month: 10 rows a chunk cut each kommun between its months,
+    // and a kommun-month over it is a chunk of its own.
+    t.settings.rows_per_chunk = 10;
+    let (outcome, out) = t.run(&["national_fs"]).await;
+    assert_eq!(outcome.reports[0].status, "ok", "{out}");
+    let rows = |group: &str| {
+        format!("select max(n) from (select count(*) n from forsorjningsstod group by {group})")
+    };
+    let kommun = t.scalar(&rows("kommun")).await;
+    assert!(kommun > Some(10), "the budget cuts kommuner: {kommun:?}");
+    let month = t.scalar(&rows("kommun, period")).await;
+    assert!(month > Some(10), "and is over some month: {month:?}");
+    assert_eq!(
+        published(&t).await,
+        expected(&t, one_kommun_month_at_a_time).await
+    );
 }
 
 /// Runs `national_fs` as its own process with the config `cfg`, stopping at `failpoint`.

@@ -161,12 +161,13 @@ fn one(run: &Shared<'_, '_>, mut extract: Extract, sha: String) -> Result<Decode
         file: extract.name.clone(),
         message: crate::normalize::personnummer::scrub(&message),
     };
-    // The extract is read a block at a time, never held: copied into the lake's raw
-    // copy and checked against its hash on the way, then decoded from that copy (a dry
-    // run, which keeps nothing, decodes the checked content itself).
+    // The extract is read a block at a time, never held, and always checked against its
+    // hash: copied into the lake's raw copy (checked on the way) and decoded from that
+    // copy; or, when there is nothing to keep (a dry run, or the same content kept
+    // before), decoded from the content itself, checked as it is read.
     let raw = ctx.lake.raw_relative(&sha, &extract.name);
     let content = extract.content(&pipeline.name, &sha)?;
-    let input: Box<dyn std::io::Read + Send + '_> = if opts.dry_run {
+    let input: Box<dyn std::io::Read + Send + '_> = if opts.dry_run || ctx.lake.has_raw(&raw) {
         Box::new(content)
     } else {
         ctx.lake
@@ -201,6 +202,11 @@ fn one(run: &Shared<'_, '_>, mut extract: Extract, sha: String) -> Result<Decode
         },
     )
     .map_err(|e| match e {
+        // Reading the content failed (or it changed since it was hashed): the source's
+        // problem, not the data's.
+        ChunkError::Format(format::FormatError::Read { source, .. }) => {
+            extract.read_error(&pipeline.name, source)
+        }
         ChunkError::Format(e) => data_err(e.to_string()),
         ChunkError::Mapping(e) => data_err(e.to_string()),
         ChunkError::Lake(e) => e,

@@ -378,19 +378,19 @@ async fn splitting_by_kommun_month_hides_what_one_suppression_of_the_whole_table
 #[tokio::test]
 async fn chunks_bounded_in_rows_cut_kommuner_between_months_and_change_nothing() {
     let mut t = TestLake::new();
-    national(&mut t, 12, 2, 12 * 8);
-    // About 8 rows a kommun-month: 10 rows a chunk cut each kommun between its months,
-    // and a kommun-month over it is a chunk of its own.
-    t.settings.rows_per_chunk = 10;
+    national(&mut t, 6, 2, 6 * 8);
+    // 8 rows a kommun-month: 7 rows a chunk cut each kommun between its months, and
+    // put each kommun-month, being over it, in a chunk of its own.
+    t.settings.rows_per_chunk = 7;
     let (outcome, out) = t.run(&["national_fs"]).await;
     assert_eq!(outcome.reports[0].status, "ok", "{out}");
-    let rows = |group: &str| {
-        format!("select max(n) from (select count(*) n from forsorjningsstod group by {group})")
+    let rows = |most: &str, group: &str| {
+        format!("select {most}(n) from (select count(*) n from forsorjningsstod group by {group})")
     };
-    let kommun = t.scalar(&rows("kommun")).await;
-    assert!(kommun > Some(10), "the budget cuts kommuner: {kommun:?}");
-    let month = t.scalar(&rows("kommun, period")).await;
-    assert!(month > Some(10), "and is over some month: {month:?}");
+    let kommun = t.scalar(&rows("min", "kommun")).await;
+    assert!(kommun > Some(7), "the budget cuts each kommun: {kommun:?}");
+    let month = t.scalar(&rows("min", "kommun, period")).await;
+    assert!(month > Some(7), "and is under each month: {month:?}");
     assert_eq!(
         published(&t).await,
         expected(&t, one_kommun_month_at_a_time).await

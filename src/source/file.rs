@@ -35,7 +35,7 @@ pub fn validate(raw: RawFile, file: &str, p: &mut Problems) -> FileSource {
 }
 
 /// Lists every file matching `pattern` (sorted); each is read when the run comes to it
-/// ([`Extract::load`]). No match is an error: a missing nightly extract must not pass
+/// ([`Extract::content`]). No match is an error: a missing nightly extract must not pass
 /// silently.
 pub fn read_glob(pipeline: &str, pattern: &str) -> Result<Vec<Extract>> {
     let source_err = |message: String| Error::Source {

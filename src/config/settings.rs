@@ -148,7 +148,7 @@ pub struct RawPublish {
     /// between its months. Lower takes less memory and more queries (docs/performance.md:
     /// 144 took 34.9 s and 1039 MB for a national year, 72 took 36.2 s and 766 MB).
     pub kommun_months_per_chunk: Option<usize>,
-    /// Lake rows a chunk of kommun-months is computed from, at most (default 150,000;
+    /// Lake rows a chunk of kommun-months is computed from, at most (default 100,000;
     /// a kommun-month over it alone is a chunk of its own). A chunk's memory follows its
     /// rows: this bounds publishing when kommun-months are large (docs/performance.md).
     pub rows_per_chunk: Option<u64>,
@@ -406,7 +406,7 @@ impl Settings {
             key_source,
             suppress_below: raw.publish.suppress_below.unwrap_or(5),
             kommun_months_per_chunk: raw.publish.kommun_months_per_chunk.unwrap_or(72).max(1),
-            rows_per_chunk: raw.publish.rows_per_chunk.unwrap_or(150_000).max(1),
+            rows_per_chunk: raw.publish.rows_per_chunk.unwrap_or(100_000).max(1),
             published_keep_days: raw.publish.keep_days.unwrap_or(30),
             published_delta,
             lake_delta,

@@ -102,10 +102,7 @@ fn records_in_blocks<'a>(
         // Delimiters, quotes and line breaks are the same bytes as in ASCII.
         (Box::new(rest), Fields::SingleByte(encoding))
     } else {
-        let mut bytes = Vec::new();
-        let mut rest = rest;
-        rest.read_to_end(&mut bytes)
-            .map_err(|source| FormatError::Read { row: 0, source })?;
+        let bytes = super::whole(rest)?;
         let (text, had_errors) = encoding.decode_without_bom_handling(&bytes);
         if had_errors {
             return Err(invalid(encoding, None));
